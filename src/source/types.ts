@@ -1,0 +1,17 @@
+import type { SourceFrame } from '../frame/types.js';
+
+/**
+ * A stream of JPEG frames. Iterate it once; `close()` stops the underlying ffmpeg or reader.
+ *
+ * Live sources (camera, pattern) never queue: while the consumer is busy, newer frames
+ * replace the one waiting (latest frame wins) and `dropped` counts the ones replaced.
+ * Non-live sources (file, folder, stdin) apply backpressure instead and never drop.
+ */
+export interface FrameSource extends AsyncIterable<SourceFrame> {
+  readonly live: boolean;
+  /** Frames discarded because a newer one replaced them before they were consumed. */
+  readonly dropped: number;
+  /** A human-readable description for logs, e.g. `pattern 640x480@30`. */
+  readonly description: string;
+  close(): Promise<void>;
+}
