@@ -1,0 +1,62 @@
+import type { ReceivedFrame } from '../transport/types.js';
+
+/** Wall-clock milliseconds with sub-millisecond resolution, comparable with `captureTime`. */
+export function nowMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/**
+ * Counters for one sender's stream, shared by `--stats`, `--json`, the window overlay and the
+ * exit summary so that they never disagree.
+ *
+ * Drops are counted from gaps in the sender's sequence numbers: a vstream sender numbers every
+ * captured frame, including the ones it dropped because the network was slower than capture.
+ */
+export class StreamStats {
+  frames = 0;
+  bytes = 0;
+  /** Frames the sender captured but never sent (sequence gaps). */
+  senderDropped = 0;
+  /** Frames this receiver's sinks skipped because a newer one arrived first. */
+  sinkDropped = 0;
+  readonly startedAt = nowMs();
+  private lastSeq: number | undefined;
+  private readonly recent: number[] = [];
+  private latencies: number[] = [];
+
+  /** Records a frame; returns its capture-to-receive latency in ms when known. */
+  record(frame: ReceivedFrame, now = frame.receivedAt): number | undefined {
+    this.frames += 1;
+    this.bytes += frame.jpeg.length;
+    if (frame.meta && this.lastSeq !== undefined && frame.seq > this.lastSeq + 1) {
+      this.senderDropped += frame.seq - this.lastSeq - 1;
+    }
+    this.lastSeq = frame.seq;
+    this.recent.push(now);
+    while (this.recent.length > 0 && this.recent[0]! < now - 1000) this.recent.shift();
+    if (frame.meta === undefined) return undefined;
+    const latency = now - frame.meta.captureTime;
+    // Bounded: one second of samples at most is kept for the percentiles of a stats line.
+    if (this.latencies.length < 10_000) this.latencies.push(latency);
+    return latency;
+  }
+
+  /** Frames per second over the last second. */
+  fps(now = nowMs()): number {
+    while (this.recent.length > 0 && this.recent[0]! < now - 1000) this.recent.shift();
+    return this.recent.length;
+  }
+
+  get dropped(): number {
+    return this.senderDropped + this.sinkDropped;
+  }
+
+  /** Latency median and 99th percentile of the samples since the last call, then resets them. */
+  takeLatency(): { p50: number; p99: number } | undefined {
+    if (this.latencies.length === 0) return undefined;
+    const sorted = this.latencies.sort((a, b) => a - b);
+    this.latencies = [];
+    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+    return { p50: at(0.5), p99: at(0.99) };
+  }
+}
