@@ -1,0 +1,183 @@
+/**
+ * Splits a byte stream into frames: 16-byte decimal header, then that many payload bytes.
+ * Modelled on ws's `lib/receiver.js`: a Writable that never touches a socket, a state loop
+ * that stops as soon as bytes run short, and `consume(n)` over a list of chunks, so payloads
+ * that arrive one byte per TCP segment cost O(n), not O(n^2).
+ *
+ * The payload is not checked to be a JPEG here: reference peers may send other bytes, and
+ * only the layers that decode or save frames know what they need.
+ */
+import { Writable } from 'node:stream';
+import { ProtocolError } from '../errors.js';
+import { HEADER_SIZE, parseHeader } from '../frame/header.js';
+
+/**
+ * 64 MiB. A 3840x2160 JPEG at quality 100 of a noisy scene is about 10 MB, so real frames
+ * fit with room to spare, while one garbage or hostile header (16 digits claim up to
+ * ~10 PB) cannot make a receiver buffer more than this per connection before it gives up.
+ */
+export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
+
+export enum ParserState {
+  READ_HEADER,
+  READ_PAYLOAD,
+}
+
+export interface FrameParserOptions {
+  /** Frames announcing more bytes than this are refused before any payload is buffered. */
+  maxFrameBytes?: number;
+}
+
+/**
+ * The synchronous core of FrameParser, for callers (and tests) that want frames without a
+ * stream. After it throws a ProtocolError it stays failed: the stream has lost framing and
+ * nothing after the bad header can be trusted.
+ */
+export class FrameDecoder {
+  readonly maxFrameBytes: number;
+  private state = ParserState.READ_HEADER;
+  private readonly buffers: Buffer[] = [];
+  private bufferedBytes = 0;
+  private payloadLength = 0;
+  private failure: ProtocolError | undefined;
+
+  constructor(options: FrameParserOptions = {}) {
+    const max = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    if (!Number.isSafeInteger(max) || max < 1) {
+      throw new RangeError(`maxFrameBytes must be a positive integer, got ${max}`);
+    }
+    this.maxFrameBytes = max;
+  }
+
+  /** Bytes received of the frame in progress (header included); 0 between frames. */
+  get pendingBytes(): number {
+    return this.state === ParserState.READ_PAYLOAD ? HEADER_SIZE + this.bufferedBytes : this.bufferedBytes;
+  }
+
+  /**
+   * Feeds bytes; calls `onFrame` for each complete payload, in order. A payload that lies in
+   * one chunk is a subarray of it (no copy); one spread over chunks is copied exactly once.
+   * Throws ProtocolError on a bad header (see parseHeader).
+   */
+  push(chunk: Buffer, onFrame: (payload: Buffer) => void): void {
+    if (this.failure !== undefined) throw this.failure;
+    if (chunk.length === 0) return;
+    this.buffers.push(chunk);
+    this.bufferedBytes += chunk.length;
+
+    for (;;) {
+      if (this.state === ParserState.READ_HEADER) {
+        if (this.bufferedBytes < HEADER_SIZE) return;
+        const header = this.consume(HEADER_SIZE);
+        try {
+          // The limit is checked here, before a single payload byte is kept waiting.
+          this.payloadLength = parseHeader(header, this.maxFrameBytes);
+        } catch (err) {
+          this.fail(err as ProtocolError);
+        }
+        this.state = ParserState.READ_PAYLOAD;
+      } else {
+        if (this.bufferedBytes < this.payloadLength) return;
+        const payload = this.consume(this.payloadLength);
+        // Reset before the callback, so a throwing callback leaves a consistent parser.
+        this.state = ParserState.READ_HEADER;
+        onFrame(payload);
+      }
+    }
+  }
+
+  /** Declares the end of input; throws ERR_TRUNCATED_FRAME if a frame was left incomplete. */
+  end(): void {
+    if (this.failure !== undefined || this.pendingBytes === 0) return;
+    const got =
+      this.state === ParserState.READ_PAYLOAD
+        ? `${this.bufferedBytes} of ${this.payloadLength} payload bytes`
+        : `${this.bufferedBytes} of ${HEADER_SIZE} header bytes`;
+    this.fail(new ProtocolError(`stream ended in the middle of a frame: got ${got}`, 'ERR_TRUNCATED_FRAME'));
+  }
+
+  private fail(err: ProtocolError): never {
+    this.failure = err;
+    this.buffers.length = 0;
+    this.bufferedBytes = 0;
+    throw err;
+  }
+
+  /** Takes `n` bytes off the front, n <= bufferedBytes. */
+  private consume(n: number): Buffer {
+    this.bufferedBytes -= n;
+    const first = this.buffers[0]!;
+    if (n === first.length) return this.buffers.shift()!;
+    if (n < first.length) {
+      this.buffers[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const buf = this.buffers[0]!;
+      const take = Math.min(buf.length, n - filled);
+      buf.copy(out, filled, 0, take);
+      filled += take;
+      if (take === buf.length) this.buffers.shift();
+      else this.buffers[0] = buf.subarray(take);
+    }
+    return out;
+  }
+}
+
+/**
+ * Pipe a connection into it and listen for `'frame'` (the payload Buffer). A malformed
+ * header, an oversize length or input that ends mid-frame (on `end()`) is emitted as
+ * `'error'` with a ProtocolError and the parser is destroyed; the caller closes that
+ * connection. An exception thrown by a `'frame'` listener is emitted as `'error'` too, as is.
+ */
+export class FrameParser extends Writable {
+  private readonly decoder: FrameDecoder;
+  private readonly emitFrame = (payload: Buffer): void => {
+    this.emit('frame', payload);
+  };
+
+  constructor(options: FrameParserOptions = {}) {
+    super();
+    this.decoder = new FrameDecoder(options);
+  }
+
+  get maxFrameBytes(): number {
+    return this.decoder.maxFrameBytes;
+  }
+
+  /** Bytes received of the frame in progress (header included); 0 between frames. */
+  get pendingBytes(): number {
+    return this.decoder.pendingBytes;
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    try {
+      this.decoder.push(chunk, this.emitFrame);
+    } catch (err) {
+      callback(err as Error);
+      return;
+    }
+    callback();
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    try {
+      this.decoder.end();
+    } catch (err) {
+      callback(err as Error);
+      return;
+    }
+    callback();
+  }
+}
+
+export interface FrameParser {
+  on(event: 'frame', listener: (payload: Buffer) => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once(event: 'frame', listener: (payload: Buffer) => void): this;
+  once(event: 'error', listener: (err: Error) => void): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
+}
