@@ -1,0 +1,159 @@
+import { Command, Option } from 'commander';
+import { UsageError } from '../../errors.js';
+import { parseHostPort, type HostPort } from '../../transport/address.js';
+import { FrameSender } from '../../transport/tcp-sender.js';
+import { openSource, type SourceOptions } from '../../source/index.js';
+import { locateFfmpeg } from '../../source/ffmpeg/locate.js';
+import { parseFps, parseIntInRange, parseSize } from '../parse.js';
+import { runUntilSignal } from '../signals.js';
+import { formatRate } from '../format.js';
+
+type SourceChoice =
+  | { kind: 'pattern' }
+  | { kind: 'camera'; device: string }
+  | { kind: 'file'; path: string; loop: boolean }
+  | { kind: 'dir'; path: string }
+  | { kind: 'stdin' };
+
+export interface SendSettings {
+  source: SourceChoice;
+  to: HostPort;
+  size?: { width: number; height: number };
+  fps?: number | 'max';
+  quality?: number;
+  frames?: number;
+  label?: string;
+  waitAck: boolean;
+  metadata: boolean;
+  ffmpeg?: string;
+  quiet: boolean;
+}
+
+interface RawSendOptions {
+  camera?: string;
+  file?: string;
+  dir?: string;
+  stdin?: boolean;
+  pattern?: boolean;
+  loop?: boolean;
+  to: string;
+  size?: string;
+  fps?: string;
+  quality?: string;
+  frames?: string;
+  label?: string;
+  waitAck?: boolean;
+  metadata: boolean;
+  ffmpeg?: string;
+  quiet?: boolean;
+}
+
+export const DEFAULT_DESTINATION = '127.0.0.1:8088';
+
+/** Validates every option in one step into a typed object. */
+export function sendSettings(raw: RawSendOptions): SendSettings {
+  const chosen = (['camera', 'file', 'dir', 'stdin', 'pattern'] as const).filter((k) => raw[k] !== undefined && raw[k] !== false);
+  if (chosen.length > 1) {
+    throw new UsageError(`choose one source: ${chosen.map((k) => `--${k}`).join(' and ')} were given`);
+  }
+  const kind = chosen[0] ?? 'pattern';
+  if (raw.loop && kind !== 'file') throw new UsageError('--loop applies to --file only');
+  const source: SourceChoice =
+    kind === 'camera'
+      ? { kind, device: raw.camera! }
+      : kind === 'file'
+        ? { kind, path: raw.file!, loop: raw.loop ?? false }
+        : kind === 'dir'
+          ? { kind, path: raw.dir! }
+          : { kind };
+  if (raw.label !== undefined && (raw.label.length === 0 || raw.label.length > 200)) {
+    throw new UsageError('invalid --label: expected 1 to 200 characters');
+  }
+  return {
+    source,
+    to: parseHostPort(raw.to),
+    ...(raw.size !== undefined && { size: parseSize(raw.size) }),
+    ...(raw.fps !== undefined && { fps: parseFps(raw.fps) }),
+    ...(raw.quality !== undefined && { quality: parseIntInRange('--quality', raw.quality, 1, 100) }),
+    ...(raw.frames !== undefined && { frames: parseIntInRange('--frames', raw.frames, 1, Number.MAX_SAFE_INTEGER) }),
+    ...(raw.label !== undefined && { label: raw.label }),
+    waitAck: raw.waitAck ?? false,
+    metadata: raw.metadata,
+    ...(raw.ffmpeg !== undefined && { ffmpeg: raw.ffmpeg }),
+    quiet: raw.quiet ?? false,
+  };
+}
+
+export function sendCommand(): Command {
+  return new Command('send')
+    .description('capture frames, encode them as JPEG and send them to a receiver')
+    .addOption(new Option('--camera <n|device>', 'capture from a camera: index (0 = /dev/video0) or device'))
+    .addOption(new Option('--file <path>', 'read a video file (anything ffmpeg reads), at its own rate unless --fps'))
+    .addOption(new Option('--dir <path>', 'send the images of a folder, in natural order (2.png before 10.png)'))
+    .addOption(new Option('--stdin', 'read JPEG frames concatenated on standard input (MJPEG)'))
+    .addOption(new Option('--pattern', 'a built-in moving test pattern (the default source)'))
+    .option('--loop', 'with --file: start again at the end')
+    .option('--to <host:port>', 'receiver address: name, IPv4, or [IPv6]', DEFAULT_DESTINATION)
+    .option('--size <WxH>', 'scale frames to this size (default: the source size; 640x480 for the pattern)')
+    .option('--fps <n|max>', 'frames per second; "max" reads files as fast as possible')
+    .option('--quality <1-100>', 'JPEG quality (default 80)')
+    .option('--frames <n>', 'stop after sending this many frames')
+    .option('--label <name>', 'name this stream; receivers show it instead of the address')
+    .option('--wait-ack', "after each frame wait for the receiver's reply (stop-and-wait)")
+    .option('--no-metadata', 'send plain JPEGs, without the vstream metadata segment')
+    .option('--ffmpeg <path>', 'ffmpeg binary to use (also VSTREAM_FFMPEG)')
+    .option('-q, --quiet', 'no summary line at exit')
+    .action(async (raw: RawSendOptions) => {
+      process.exitCode = await runSend(sendSettings(raw));
+    });
+}
+
+function sourceOptions(settings: SendSettings): SourceOptions {
+  const needsFfmpeg = settings.source.kind !== 'stdin' && settings.source.kind !== 'dir';
+  const common = {
+    ffmpegPath: needsFfmpeg ? locateFfmpeg(settings.ffmpeg).path : '',
+    ...(settings.size && { size: settings.size }),
+    ...(settings.fps !== undefined && { fps: settings.fps }),
+    ...(settings.quality !== undefined && { quality: settings.quality }),
+  };
+  return { ...common, ...settings.source } as SourceOptions;
+}
+
+/** Runs `vstream send`; returns the exit code. */
+export async function runSend(settings: SendSettings): Promise<number> {
+  const source = await openSource(sourceOptions(settings));
+  let sender: FrameSender | undefined;
+  const started = performance.now();
+  try {
+    sender = await FrameSender.connect({
+      host: settings.to.host,
+      port: settings.to.port,
+      waitAck: settings.waitAck,
+      metadata: settings.metadata,
+      ...(settings.label !== undefined && { label: settings.label }),
+    });
+    const connected = sender;
+    const interrupted = await runUntilSignal(async (signal) => {
+      let taken = 0;
+      for await (const frame of source) {
+        if (signal.aborted) break;
+        taken += 1;
+        // Numbered by capture, so a receiver sees the frames dropped here as gaps.
+        const seq = taken + source.dropped - 1;
+        await connected.send(frame.jpeg, { seq, captureTime: frame.captureTime, ...(frame.name !== undefined && { name: frame.name }) });
+        if (settings.frames !== undefined && connected.framesSent >= settings.frames) break;
+      }
+    }, () => source.close());
+    await connected.close();
+    if (!settings.quiet) {
+      const seconds = (performance.now() - started) / 1000;
+      process.stderr.write(
+        `vstream: sent ${connected.framesSent} frames (${formatRate(connected.bytesSent, connected.framesSent, seconds)}) to ${connected.address}, ${source.dropped} dropped\n`,
+      );
+    }
+    return interrupted ? 130 : 0;
+  } finally {
+    sender?.destroy();
+    await source.close();
+  }
+}

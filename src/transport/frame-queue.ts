@@ -1,0 +1,76 @@
+/**
+ * A FIFO between network callbacks and one async consumer. It never refuses an item (frames
+ * already parsed must not be lost); instead `push` returns false once `highWaterMark` items
+ * wait, and the producer is expected to stop reading until `onDrain` fires.
+ */
+export class FrameQueue<T> implements AsyncIterable<T> {
+  private readonly items: T[] = [];
+  private head = 0;
+  private waiter: ((result: IteratorResult<T>) => void) | undefined;
+  private ended = false;
+  private full = false;
+
+  constructor(
+    private readonly highWaterMark: number,
+    private readonly onDrain: () => void,
+  ) {}
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: T): boolean {
+    if (this.ended) return true;
+    if (this.waiter) {
+      const waiter = this.waiter;
+      this.waiter = undefined;
+      waiter({ value: item, done: false });
+      return true;
+    }
+    this.items.push(item);
+    if (this.length >= this.highWaterMark) this.full = true;
+    return !this.full;
+  }
+
+  /** No more items: the iterator finishes once the queued ones are taken. */
+  end(): void {
+    this.ended = true;
+    if (this.waiter && this.length === 0) {
+      const waiter = this.waiter;
+      this.waiter = undefined;
+      waiter({ value: undefined, done: true });
+    }
+  }
+
+  private take(): T | undefined {
+    if (this.length === 0) return undefined;
+    const item = this.items[this.head]!;
+    this.items[this.head] = undefined as T;
+    this.head += 1;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items.splice(0, this.head);
+      this.head = 0;
+    }
+    if (this.full && this.length <= this.highWaterMark / 2) {
+      this.full = false;
+      this.onDrain();
+    }
+    return item;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return {
+      next: () => {
+        if (this.length > 0) return Promise.resolve({ value: this.take()!, done: false });
+        if (this.ended) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => {
+          this.waiter = resolve;
+        });
+      },
+      return: () => {
+        this.end();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+    };
+  }
+}

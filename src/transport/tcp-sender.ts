@@ -1,0 +1,176 @@
+import { connect, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { frame } from '../frame/framer.js';
+import type { FrameMeta } from '../frame/types.js';
+import { NetworkError } from '../errors.js';
+import { formatAddress } from './address.js';
+import { networkError } from './socket-errors.js';
+
+export interface FrameSenderOptions {
+  host: string;
+  port: number;
+  /** Sent in every frame's metadata; a vstream receiver names the stream by it. */
+  label?: string;
+  /** Put vstream metadata (sequence, capture time, label, name) inside each JPEG. Default true. */
+  metadata?: boolean;
+  /** After each frame, wait for the receiver's reply before `send` resolves (stop-and-wait). */
+  waitAck?: boolean;
+  /** How long to wait for a reply with `waitAck` before failing (ms). Default 10 s. */
+  ackTimeoutMs?: number;
+  /** How long connecting may take (ms). Default 10 s. */
+  connectTimeoutMs?: number;
+}
+
+export interface SendOptions {
+  /** Sequence number; defaults to the count of frames sent before this one. */
+  seq?: number;
+  /** Capture time in ms since the epoch; defaults to now. */
+  captureTime?: number;
+  /** Source file name, for folder transfers. */
+  name?: string;
+}
+
+/**
+ * Sends JPEG frames to one receiver over TCP, each as a 16-byte length header and the JPEG.
+ *
+ * `send` resolves once the socket can take more (or, with `waitAck`, once the receiver has
+ * replied), so a caller that awaits it never builds a queue: a live source keeps only its newest
+ * frame while this one is in flight.
+ */
+export class FrameSender {
+  readonly address: string;
+  framesSent = 0;
+  bytesSent = 0;
+  private readonly socket: Socket;
+  private failure: NetworkError | undefined;
+  private ackWaiter: ((err?: Error) => void) | undefined;
+  private pendingAcks = 0;
+
+  private constructor(socket: Socket, private readonly options: FrameSenderOptions) {
+    this.socket = socket;
+    this.address = formatAddress(options.host, options.port);
+    socket.setNoDelay(true);
+    socket.on('error', (err) => this.fail(networkError(`connection to ${this.address}`, err)));
+    socket.on('close', () =>
+      this.fail(new NetworkError(`${this.address} closed the connection`, 'ERR_CONNECTION_CLOSED')),
+    );
+    // Replies are only meaningful with waitAck; otherwise reading keeps the socket healthy.
+    socket.on('data', (chunk: Buffer) => {
+      if (!this.options.waitAck) return;
+      this.pendingAcks += chunk.length > 0 ? 1 : 0;
+      this.settleAck();
+    });
+  }
+
+  /** Connects to `host:port`. Fails with a NetworkError naming the address and the reason. */
+  static async connect(options: FrameSenderOptions): Promise<FrameSender> {
+    const address = formatAddress(options.host, options.port);
+    const socket = connect({ host: options.host, port: options.port });
+    const timeout = options.connectTimeoutMs ?? 10_000;
+    socket.setTimeout(timeout);
+    try {
+      await Promise.race([
+        once(socket, 'connect'),
+        once(socket, 'timeout').then(() => {
+          throw Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' });
+        }),
+      ]);
+    } catch (err) {
+      socket.destroy();
+      throw networkError(`cannot connect to ${address}`, err);
+    }
+    socket.setTimeout(0);
+    return new FrameSender(socket, options);
+  }
+
+  /** Sends one JPEG. Rejects with a NetworkError once the connection is gone. */
+  async send(jpeg: Buffer, options: SendOptions = {}): Promise<void> {
+    if (this.failure) throw this.failure;
+    const meta: FrameMeta | undefined =
+      this.options.metadata === false
+        ? undefined
+        : {
+            seq: options.seq ?? this.framesSent,
+            captureTime: options.captureTime ?? performance.timeOrigin + performance.now(),
+            ...(this.options.label !== undefined && { label: this.options.label }),
+            ...(options.name !== undefined && { name: options.name }),
+          };
+    const parts = frame(jpeg, meta);
+    // Stop-and-wait has one frame in flight: bytes that arrive before this frame is written are
+    // the tail of the previous reply, not this frame's.
+    this.pendingAcks = 0;
+    // Corked, the header and JPEG pieces leave in one write without being copied together.
+    this.socket.cork();
+    for (const part of parts) this.socket.write(part);
+    this.socket.uncork();
+    this.framesSent += 1;
+    for (const part of parts) this.bytesSent += part.length;
+    if (this.socket.writableNeedDrain) await this.waitFor('drain');
+    if (this.options.waitAck) await this.waitForAck();
+    if (this.failure) throw this.failure;
+  }
+
+  /** Ends the connection after everything written so far has been flushed. */
+  async close(): Promise<void> {
+    if (this.socket.destroyed) return;
+    const closed = once(this.socket, 'close').catch(() => undefined);
+    this.socket.end();
+    await closed;
+  }
+
+  /** Drops the connection at once. */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private waitFor(event: 'drain'): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        this.socket.off(event, done);
+        this.socket.off('close', done);
+        if (this.failure) reject(this.failure);
+        else resolve();
+      };
+      this.socket.on(event, done);
+      this.socket.on('close', done);
+    });
+  }
+
+  private waitForAck(): Promise<void> {
+    if (this.pendingAcks > 0) {
+      this.pendingAcks -= 1;
+      return Promise.resolve();
+    }
+    const timeoutMs = this.options.ackTimeoutMs ?? 10_000;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.ackWaiter = undefined;
+        reject(
+          new NetworkError(
+            `no reply from ${this.address} within ${timeoutMs} ms after a frame (does the receiver send acks? try without --wait-ack)`,
+            'ERR_ACK_TIMEOUT',
+          ),
+        );
+      }, timeoutMs);
+      this.ackWaiter = (err) => {
+        clearTimeout(timer);
+        this.ackWaiter = undefined;
+        if (err) reject(err);
+        else resolve();
+      };
+      this.settleAck();
+    });
+  }
+
+  private settleAck(): void {
+    if (this.ackWaiter && this.pendingAcks > 0) {
+      this.pendingAcks -= 1;
+      this.ackWaiter();
+    }
+  }
+
+  private fail(err: NetworkError): void {
+    this.failure ??= err;
+    this.ackWaiter?.(this.failure);
+  }
+}
