@@ -1,0 +1,128 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { PassThrough } from 'node:stream';
+import { afterAll, describe, expect, it } from 'vitest';
+import { listV4l2Devices, parseAvfoundationDevices, parseDshowDevices, runDoctor } from '../src/cli/doctor.js';
+
+async function doctor(opts: { ffmpeg?: string; env?: NodeJS.ProcessEnv }): Promise<{ code: number; lines: string[] }> {
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (d: Buffer) => (text += d.toString()));
+  const code = await runDoctor({ ...opts, out });
+  return { code, lines: text.trimEnd().split('\n') };
+}
+
+function line(lines: string[], label: string): string {
+  const found = lines.filter((l) => l.startsWith(`${label}:`));
+  expect(found).toHaveLength(1);
+  return found[0]!;
+}
+
+const headlessEnv = (): NodeJS.ProcessEnv => {
+  const env = { ...process.env };
+  delete env.DISPLAY;
+  delete env.WAYLAND_DISPLAY;
+  return env;
+};
+
+const hasXvfb = spawnSync('sh', ['-c', 'command -v Xvfb'], { encoding: 'utf8' }).status === 0;
+let xvfb: ChildProcess | undefined;
+
+/** Starts Xvfb on a free display; -displayfd tells us which, once it accepts connections. */
+function startXvfb(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', '640x480x24', '-nolisten', 'tcp'], {
+      stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+    });
+    xvfb = child;
+    let stderr = '';
+    let fdText = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    (child.stdio[3] as NodeJS.ReadableStream).on('data', (d: Buffer) => {
+      fdText += d.toString();
+      if (fdText.includes('\n')) resolve(`:${fdText.trim()}`);
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => reject(new Error(`Xvfb exited (${code}): ${stderr.trim().split('\n').at(-1)}`)));
+  });
+}
+
+afterAll(async () => {
+  if (!xvfb || xvfb.exitCode !== null || xvfb.signalCode !== null) return;
+  const exited = new Promise((resolve) => xvfb!.once('exit', resolve));
+  xvfb.kill('SIGTERM');
+  await exited;
+});
+
+describe('runDoctor', () => {
+  it('reports the ffmpeg it would use, with version and reason, and windows unavailable without a display', async () => {
+    const { code, lines } = await doctor({ env: headlessEnv() });
+    expect(code).toBe(0);
+    expect(line(lines, 'ffmpeg')).toMatch(
+      /^ffmpeg: +\S+ \((from VSTREAM_FFMPEG|ffmpeg-static binary|first ffmpeg on PATH|bundled @ffmpeg-installer\/ffmpeg [\d.]+)\): ffmpeg version \S+/,
+    );
+    const windows = line(lines, 'windows');
+    expect(windows).toMatch(/^windows: +no: /);
+    // Says what is missing and what to do, whichever of the two is missing here.
+    expect(windows).toMatch(/DISPLAY and WAYLAND_DISPLAY are unset|never built|not installed|does not load/);
+    expect(windows).toMatch(/fix: /);
+    expect(windows).toContain('--no-window');
+    expect(line(lines, 'cameras')).toMatch(/^cameras: +\S/);
+    expect(lines.every((l) => !l.includes('    at '))).toBe(true);
+  });
+
+  it('names a missing --ffmpeg and returns the ffmpeg exit code, still checking the rest', async () => {
+    const { code, lines } = await doctor({ ffmpeg: '/nonexistent/ffmpeg', env: headlessEnv() });
+    expect(code).toBe(5);
+    expect(line(lines, 'ffmpeg')).toContain('/nonexistent/ffmpeg');
+    expect(line(lines, 'windows')).toMatch(/^windows: +no: /);
+  });
+
+  it('reports a display SDL cannot open', async () => {
+    // A display number nothing listens on: SDL falls back to its offscreen driver.
+    const { lines } = await doctor({ env: { ...headlessEnv(), DISPLAY: ':1999' } });
+    expect(line(lines, 'windows')).toMatch(/^windows: +no: .*(DISPLAY=:1999|never built|not installed|does not load)/);
+  });
+
+  it.skipIf(!hasXvfb)('reports windows working under Xvfb, having opened a hidden window', async () => {
+    const display = await startXvfb();
+    const { lines } = await doctor({ env: { ...headlessEnv(), DISPLAY: display } });
+    expect(line(lines, 'windows')).toMatch(new RegExp(`^windows: +yes \\(SDL [\\d.]+, x11 driver, DISPLAY=${display}\\)$`));
+  });
+});
+
+describe('camera listings', () => {
+  it('lists V4L2 nodes in numeric order with their names, or none', () => {
+    expect(listV4l2Devices('/nonexistent')).toEqual([]);
+  });
+
+  it('parses avfoundation video devices only', () => {
+    const stderr = [
+      '[AVFoundation indev @ 0x7f8b4c704f40] AVFoundation video devices:',
+      '[AVFoundation indev @ 0x7f8b4c704f40] [0] FaceTime HD Camera',
+      '[AVFoundation indev @ 0x7f8b4c704f40] [1] Capture screen 0',
+      '[AVFoundation indev @ 0x7f8b4c704f40] AVFoundation audio devices:',
+      '[AVFoundation indev @ 0x7f8b4c704f40] [0] MacBook Pro Microphone',
+      ': Input/output error',
+    ].join('\n');
+    expect(parseAvfoundationDevices(stderr)).toEqual(['[0] FaceTime HD Camera', '[1] Capture screen 0']);
+  });
+
+  it('parses dshow video devices in both ffmpeg layouts', () => {
+    const tagged = [
+      '[dshow @ 000001c9] "Integrated Camera" (video)',
+      '[dshow @ 000001c9]   Alternative name "@device_pnp_\\\\?\\usb#vid_04f2"',
+      '[dshow @ 000001c9] "OBS Virtual Camera" (none)',
+      '[dshow @ 000001c9] "Microphone Array (Realtek)" (audio)',
+      'dummy: Immediate exit requested',
+    ].join('\r\n');
+    expect(parseDshowDevices(tagged)).toEqual(['video=Integrated Camera']);
+    const headed = [
+      '[dshow @ 0000] DirectShow video devices (some may be both video and audio devices)',
+      '[dshow @ 0000]  "USB2.0 HD UVC WebCam"',
+      '[dshow @ 0000]     Alternative name "@device_pnp_xyz"',
+      '[dshow @ 0000] DirectShow audio devices',
+      '[dshow @ 0000]  "Microphone"',
+    ].join('\n');
+    expect(parseDshowDevices(headed)).toEqual(['video=USB2.0 HD UVC WebCam']);
+  });
+});
