@@ -114,14 +114,18 @@ export class FrameDecoder {
     }
     const out = Buffer.allocUnsafe(n);
     let filled = 0;
+    let used = 0;
     while (filled < n) {
-      const buf = this.buffers[0]!;
+      const buf = this.buffers[used]!;
       const take = Math.min(buf.length, n - filled);
       buf.copy(out, filled, 0, take);
       filled += take;
-      if (take === buf.length) this.buffers.shift();
-      else this.buffers[0] = buf.subarray(take);
+      if (take === buf.length) used++;
+      else this.buffers[used] = buf.subarray(take);
     }
+    // One splice, not a shift() per chunk: shifting a list of a million one-byte chunks
+    // one at a time is quadratic.
+    this.buffers.splice(0, used);
     return out;
   }
 }
