@@ -5,6 +5,10 @@ import { DisplayError } from '../errors.js';
  * an optional dependency, and the build must type-check on machines where it is absent.
  */
 export interface SdlWindow {
+  readonly id: number;
+  readonly title: string;
+  readonly x: number;
+  readonly y: number;
   readonly width: number;
   readonly height: number;
   readonly pixelWidth: number;
@@ -13,22 +17,34 @@ export interface SdlWindow {
   setTitle(title: string): void;
   render(width: number, height: number, stride: number, format: 'rgb24', buffer: Buffer): void;
   destroy(): void;
-  on(event: 'close', listener: (event: { prevent(): void }) => void): this;
+  /** Before a close the user asked for (window manager, app quit); `prevent()` keeps it open. */
+  on(event: 'beforeClose', listener: (event: { prevent(): void }) => void): this;
+  /** After the window is gone, whoever closed it: the user, `destroy()` or an app quit. */
+  on(event: 'close', listener: () => void): this;
   on(event: 'resize', listener: (event: { pixelWidth: number; pixelHeight: number }) => void): this;
   on(event: 'keyDown', listener: (event: { key: string | null; scancode: number }) => void): this;
   on(event: string, listener: (...args: any[]) => void): this;
 }
 
+export interface SdlDisplay {
+  name: string;
+  geometry: { x: number; y: number; width: number; height: number };
+  /** The geometry minus task bars and docks. */
+  usable: { x: number; y: number; width: number; height: number };
+}
+
 export interface Sdl {
   info: { version: unknown; platform: string; drivers: { video: { all: string[]; current: string | null } } };
   video: {
-    displays: Array<{ name: string; geometry: { width: number; height: number } }>;
+    displays: SdlDisplay[];
+    windows: SdlWindow[];
     createWindow(options?: {
       title?: string;
       width?: number;
       height?: number;
       resizable?: boolean;
-      hidden?: boolean;
+      visible?: boolean;
+      vsync?: boolean;
     }): SdlWindow;
   };
 }

@@ -1,0 +1,26 @@
+import type { Size } from './fit.js';
+
+type Sharp = (typeof import('sharp'))['default'];
+let sharpModule: Promise<Sharp> | undefined;
+
+/**
+ * Decodes a JPEG to RGB24 of exactly `box` pixels: the image scaled to fit, aspect kept,
+ * centred on black bars. sharp shrinks on load when the box is smaller than the frame, so a
+ * 4K frame in a small window costs a fraction of a full decode; and it runs on libuv's
+ * thread pool, leaving the event loop free for the network.
+ */
+export async function decodeFitted(jpeg: Buffer, box: Size): Promise<Buffer> {
+  // Loaded on first use: only the window sink needs pixels, and sharp takes a while to load.
+  sharpModule ??= import('sharp').then((mod) => mod.default);
+  const sharp = await sharpModule;
+  const { data, info } = await sharp(jpeg, { failOn: 'none' }) // a damaged live frame is still worth showing
+    .resize(box.width, box.height, { fit: 'contain', background: { r: 0, g: 0, b: 0 } })
+    .removeAlpha()
+    .toColourspace('srgb') // greyscale and CMYK JPEGs become three channels too
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  if (info.width !== box.width || info.height !== box.height || info.channels !== 3) {
+    throw new Error(`decoded ${info.width}x${info.height}x${info.channels}, wanted ${box.width}x${box.height}x3`);
+  }
+  return data;
+}

@@ -1,0 +1,173 @@
+import type { ReceivedFrame } from '../../transport/types.js';
+import type { SdlWindow } from '../sdl.js';
+import { StreamStats } from '../stream-stats.js';
+import { decodeFitted } from './decode.js';
+import type { Size } from './fit.js';
+import { drawOverlay } from './overlay.js';
+import { LatencyMeter, overlayText, windowTitle, type StatusFigures } from './status.js';
+
+export interface SenderWindowHooks {
+  /** The user closed this window (window manager button, app quit), not `destroy()`. */
+  onUserClose(window: SenderWindow): void;
+  /** Esc or q was pressed in this window. */
+  onQuitKey(): void;
+}
+
+/**
+ * One sender's window. Shows the newest frame only: at most one decode runs at a time, and
+ * frames arriving meanwhile replace the one waiting, so a slow decode or a slow display never
+ * lets the picture fall behind live.
+ */
+export class SenderWindow {
+  private disconnected = false;
+  /** The caller's stats for this sender, or our own when the caller keeps none. */
+  private stats: StreamStats;
+  private ownsStats: boolean;
+  private readonly latency = new LatencyMeter();
+  /** Arrived, not yet handed to the decoder. */
+  private pending: ReceivedFrame | undefined;
+  /** The frame on screen (or being decoded): kept to redraw it at a new window size. */
+  private current: ReceivedFrame | undefined;
+  /** `current` must be decoded again because the window's size changed. */
+  private stale = false;
+  private decoding: Promise<void> | undefined;
+  /** The decoded frame without overlay, so the overlay can be redrawn without decoding. */
+  private base: { rgb: Buffer; size: Size } | undefined;
+  private title = '';
+  private text = '';
+  private destroying = false;
+
+  constructor(
+    private readonly window: SdlWindow,
+    readonly sender: string,
+    public connectionId: number,
+    private readonly app: string,
+    private readonly hooks: SenderWindowHooks,
+    stats: StreamStats | undefined,
+  ) {
+    this.stats = stats ?? new StreamStats();
+    this.ownsStats = stats === undefined;
+    window.on('resize', ({ pixelWidth, pixelHeight }) => {
+      if (this.base && (this.base.size.width !== pixelWidth || this.base.size.height !== pixelHeight)) {
+        this.stale = true;
+        this.kick();
+      }
+    });
+    window.on('keyDown', ({ key }) => {
+      if (key === 'escape' || key === 'q') hooks.onQuitKey();
+    });
+    window.on('close', () => {
+      if (!this.destroying) hooks.onUserClose(this);
+    });
+    this.refresh();
+  }
+
+  get isDisconnected(): boolean {
+    return this.disconnected;
+  }
+
+  show(frame: ReceivedFrame, stats: StreamStats | undefined): void {
+    if (this.window.destroyed) return;
+    if (stats) {
+      this.stats = stats;
+      this.ownsStats = false;
+    } else if (this.ownsStats) {
+      this.stats.record(frame);
+    }
+    if (frame.meta) this.latency.add(frame.receivedAt - frame.meta.captureTime);
+    if (this.pending) this.stats.sinkDropped += 1;
+    this.pending = frame;
+    this.kick();
+  }
+
+  /** The sender went away: its last frame stays, marked. */
+  markGone(): void {
+    this.disconnected = true;
+    this.refresh();
+  }
+
+  /** The same sender is back on a new connection: reuse this window rather than open another. */
+  reconnect(connectionId: number): void {
+    this.connectionId = connectionId;
+    this.disconnected = false;
+    this.latency.reset();
+    if (this.ownsStats) this.stats = new StreamStats();
+    this.refresh();
+  }
+
+  /** Updates the title and the overlay when their figures changed; called a few times a second. */
+  refresh(): void {
+    if (this.window.destroyed) return;
+    const figures: StatusFigures = {
+      app: this.app,
+      sender: this.sender,
+      fps: this.stats.fps(),
+      latencyMs: this.latency.ms,
+      dropped: this.stats.dropped,
+      disconnected: this.disconnected,
+    };
+    const title = windowTitle(figures);
+    if (title !== this.title) {
+      this.title = title;
+      this.window.setTitle(title);
+    }
+    const text = overlayText(figures);
+    if (text !== this.text) {
+      this.text = text;
+      // While a decode runs, its paint will carry the new text anyway.
+      if (!this.decoding) this.paint();
+    }
+  }
+
+  /** Closes the window; resolves once no decode for it is still running. */
+  async destroy(): Promise<void> {
+    this.destroying = true;
+    this.pending = undefined;
+    if (!this.window.destroyed) this.window.destroy();
+    await this.decoding;
+  }
+
+  private kick(): void {
+    if (this.decoding || this.window.destroyed) return;
+    let frame: ReceivedFrame;
+    let fresh = false;
+    if (this.pending) {
+      frame = this.pending;
+      fresh = true;
+      this.pending = undefined;
+      this.current = frame;
+    } else if (this.stale && this.current) {
+      frame = this.current;
+    } else {
+      return;
+    }
+    this.stale = false;
+    const size: Size = { width: this.window.pixelWidth, height: this.window.pixelHeight };
+    this.decoding = decodeFitted(frame.jpeg, size)
+      .then(
+        (rgb) => {
+          this.base = { rgb, size };
+          this.paint();
+          // Resized while decoding: this frame was shown stretched; decode it again to fit.
+          if (size.width !== this.window.pixelWidth || size.height !== this.window.pixelHeight) this.stale = true;
+        },
+        () => {
+          // An undecodable JPEG is skipped like a frame that arrived too late.
+          if (fresh) this.stats.sinkDropped += 1;
+        },
+      )
+      .finally(() => {
+        this.decoding = undefined;
+        this.kick();
+      });
+  }
+
+  private paint(): void {
+    if (!this.base || this.window.destroyed) return;
+    const { rgb, size } = this.base;
+    // A copy, so that the next overlay is drawn over the frame rather than over this one.
+    const out = Buffer.from(rgb);
+    drawOverlay(out, size, this.text);
+    this.window.render(size.width, size.height, size.width * 3, 'rgb24', out);
+  }
+}
