@@ -15,3 +15,28 @@ export interface FrameSource extends AsyncIterable<SourceFrame> {
   readonly description: string;
   close(): Promise<void>;
 }
+
+export interface Size {
+  width: number;
+  height: number;
+}
+
+/** Options every source accepts; each source documents which it honours. */
+export interface CommonSourceOptions {
+  ffmpegPath: string;
+  /** Output frame size; frames are scaled to exactly this size (aspect not preserved). */
+  size?: Size;
+  /** Frames per second; `'max'` reads a file as fast as possible. */
+  fps?: number | 'max';
+  /** JPEG quality 1-100 (libjpeg scale); unset means 80, and `--dir` JPEGs pass through. */
+  quality?: number;
+}
+
+export type SourceOptions = CommonSourceOptions &
+  (
+    | { kind: 'pattern' }
+    | { kind: 'camera'; device: string }
+    | { kind: 'file'; path: string; loop?: boolean }
+    | { kind: 'dir'; path: string }
+    | { kind: 'stdin'; stream?: NodeJS.ReadableStream }
+  );

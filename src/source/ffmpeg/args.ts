@@ -1,0 +1,130 @@
+/**
+ * ffmpeg command lines for the ffmpeg-backed sources, as pure functions. Every option used here
+ * exists in ffmpeg 4.1 (the @ffmpeg-installer binary) as well as in current releases: nothing
+ * newer such as `-readrate` or `-fps_mode`.
+ */
+import { DEFAULT_QUALITY, qualityToQscale } from '../../encode/quality.js';
+import type { Size } from '../types.js';
+
+export const DEFAULT_PATTERN_SIZE: Size = { width: 640, height: 480 };
+export const DEFAULT_PATTERN_FPS = 30;
+/** avfoundation's own default (29.97) is refused by most Mac cameras; 30 is accepted by nearly all. */
+export const DEFAULT_AVFOUNDATION_FPS = 30;
+
+interface OutputSettings {
+  size?: Size;
+  fps?: number | 'max';
+  quality?: number;
+}
+
+export type FfmpegSpec = OutputSettings &
+  (
+    | { kind: 'pattern' }
+    | { kind: 'file'; path: string; loop?: boolean }
+    | { kind: 'camera'; device: string; platform?: NodeJS.Platform }
+  );
+
+/** The whole command line (without the binary) for one source. */
+export function buildFfmpegArgs(spec: FfmpegSpec): string[] {
+  switch (spec.kind) {
+    case 'pattern':
+      // The pattern is generated at the requested size, so it needs no scaling.
+      return [...globalArgs(), ...patternInputArgs(spec), ...mjpegOutputArgs({ quality: spec.quality })];
+    case 'file':
+      return [
+        ...globalArgs(),
+        ...fileInputArgs(spec),
+        ...mjpegOutputArgs({ size: spec.size, quality: spec.quality, fps: typeof spec.fps === 'number' ? spec.fps : undefined }),
+      ];
+    case 'camera':
+      return [...globalArgs(), ...cameraInputArgs(spec), ...mjpegOutputArgs({ size: spec.size, quality: spec.quality })];
+  }
+}
+
+/** Quiet and non-interactive: stderr then holds only errors, which become our messages. */
+export function globalArgs(): string[] {
+  return ['-nostdin', '-hide_banner', '-nostats', '-loglevel', 'error'];
+}
+
+/**
+ * lavfi `testsrc2` (a moving pattern with a frame counter). `-re` makes it live at `fps`;
+ * with `'max'` it runs as fast as ffmpeg can encode (stamped 30 fps), which is how the
+ * benchmark measures the ffmpeg-only encode rate.
+ */
+export function patternInputArgs({ size, fps }: { size?: Size; fps?: number | 'max' }): string[] {
+  const { width, height } = size ?? DEFAULT_PATTERN_SIZE;
+  const rate = typeof fps === 'number' ? fps : DEFAULT_PATTERN_FPS;
+  return [...(fps === 'max' ? [] : ['-re']), '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=${rate}`];
+}
+
+/**
+ * A file (or anything ffmpeg opens: URL, device). `-re` plays it at its own rate unless `'max'`;
+ * a numeric `fps` is applied by the output's fps filter, still paced by `-re`.
+ */
+export function fileInputArgs({ path, fps, loop }: { path: string; fps?: number | 'max'; loop?: boolean }): string[] {
+  return [...(fps === 'max' ? [] : ['-re']), ...(loop ? ['-stream_loop', '-1'] : []), '-i', path];
+}
+
+/** `0` means /dev/video0 on Linux; other platforms take the index or name as given. */
+export function cameraDevice(device: string, platform: NodeJS.Platform = process.platform): string {
+  if (platform === 'win32') return device.startsWith('video=') ? device : `video=${device}`;
+  if (platform !== 'darwin' && /^\d+$/.test(device)) return `/dev/video${device}`;
+  return device;
+}
+
+/**
+ * v4l2 on Linux (and other Unixes), avfoundation on macOS, dshow on Windows. Only v4l2 is asked
+ * for `size`: its driver picks the nearest mode it has, whereas avfoundation and dshow refuse to
+ * open on a size the camera lacks, so there the output filter alone scales.
+ */
+export function cameraInputArgs({
+  device,
+  platform = process.platform,
+  size,
+  fps,
+}: {
+  device: string;
+  platform?: NodeJS.Platform;
+  size?: Size;
+  fps?: number | 'max';
+}): string[] {
+  const rate = typeof fps === 'number' ? ['-framerate', String(fps)] : [];
+  const input = ['-i', cameraDevice(device, platform)];
+  switch (platform) {
+    case 'darwin':
+      return ['-f', 'avfoundation', '-framerate', String(typeof fps === 'number' ? fps : DEFAULT_AVFOUNDATION_FPS), ...input];
+    case 'win32':
+      return ['-f', 'dshow', ...rate, ...input];
+    default:
+      return ['-f', 'v4l2', ...rate, ...(size ? ['-video_size', `${size.width}x${size.height}`] : []), ...input];
+  }
+}
+
+/**
+ * MJPEG on stdout: the first video stream only, optionally resampled to `fps` and scaled to
+ * exactly `size` (aspect not preserved, like `--dir`), as 4:2:0 baseline JPEGs with optimal
+ * Huffman tables. `-flush_packets 1` hands each frame to the pipe at once instead of when
+ * ffmpeg's 32 KB output buffer fills, which would add latency on live sources.
+ */
+export function mjpegOutputArgs({ size, quality = DEFAULT_QUALITY, fps }: { size?: Size; quality?: number; fps?: number }): string[] {
+  const filters = [...(fps !== undefined ? [`fps=${fps}`] : []), ...(size ? [`scale=${size.width}:${size.height}`] : [])];
+  return [
+    '-map',
+    '0:v:0',
+    ...(filters.length > 0 ? ['-vf', filters.join(',')] : []),
+    '-an',
+    '-pix_fmt',
+    'yuvj420p',
+    '-c:v',
+    'mjpeg',
+    '-q:v',
+    String(qualityToQscale(quality)),
+    '-huffman',
+    'optimal',
+    '-flush_packets',
+    '1',
+    '-f',
+    'mjpeg',
+    'pipe:1',
+  ];
+}

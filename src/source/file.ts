@@ -1,0 +1,38 @@
+/**
+ * `--file PATH`: anything ffmpeg reads (a file, an image sequence pattern, a URL), at its own
+ * rate unless `fps`; `'max'` as fast as the consumer takes frames. Not live: a slow consumer
+ * pauses ffmpeg instead of losing frames.
+ */
+import { stat } from 'node:fs/promises';
+import { SourceError } from '../errors.js';
+import { buildFfmpegArgs } from './ffmpeg/args.js';
+import { spawnFfmpeg } from './ffmpeg/process.js';
+import { mjpegStreamSource } from './mjpeg-stream.js';
+import type { CommonSourceOptions, FrameSource } from './types.js';
+
+export async function openFile(options: CommonSourceOptions & { path: string; loop?: boolean }): Promise<FrameSource> {
+  const { ffmpegPath, path, loop, size, fps, quality } = options;
+  if (!isUrl(path)) await assertReadableFile(path);
+  const args = buildFfmpegArgs({ kind: 'file', path, loop, size, fps, quality });
+  const ffmpeg = spawnFfmpeg({ ffmpegPath, args, subject: { kind: 'file', path } });
+  return mjpegStreamSource({ input: ffmpeg.stdout, producer: ffmpeg, live: false, description: `file ${path}` });
+}
+
+/** `rtsp://...`, `http:...`; a one-letter scheme is a Windows drive (`C:\...`). */
+function isUrl(path: string): boolean {
+  return /^[a-z][a-z0-9+.-]+:/i.test(path);
+}
+
+async function assertReadableFile(path: string): Promise<void> {
+  let isDirectory: boolean;
+  try {
+    isDirectory = (await stat(path)).isDirectory();
+  } catch (error) {
+    // A printf pattern (frame%03d.png) names no single file; let ffmpeg judge it.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !/%\d*d/.test(path)) {
+      throw new SourceError(`file not found: ${path}`, 'ERR_FILE_NOT_FOUND');
+    }
+    return;
+  }
+  if (isDirectory) throw new SourceError(`${path} is a folder: use --dir to send its images`, 'ERR_NOT_A_FILE');
+}
