@@ -1,0 +1,225 @@
+import { describe, it, expect, afterEach } from 'vitest';
+import { connect, createServer, type Socket } from 'node:net';
+import { once } from 'node:events';
+import sharp from 'sharp';
+import { FrameSender } from '../src/transport/tcp-sender.js';
+import { FrameReceiver } from '../src/transport/tcp-receiver.js';
+import { encodeHeader } from '../src/frame/header.js';
+import { NetworkError } from '../src/errors.js';
+import type { ReceivedFrame } from '../src/transport/types.js';
+
+const cleanup: Array<() => unknown> = [];
+afterEach(async () => {
+  while (cleanup.length) await cleanup.pop()!();
+});
+
+function jpeg(color: string, width = 64, height = 48): Promise<Buffer> {
+  return sharp({ create: { width, height, channels: 3, background: color } }).jpeg().toBuffer();
+}
+
+async function listen(options: Partial<Parameters<typeof FrameReceiver.listen>[0]> = {}): Promise<FrameReceiver> {
+  const receiver = await FrameReceiver.listen({ port: 0, ...options });
+  cleanup.push(() => receiver.close());
+  return receiver;
+}
+
+async function take(receiver: FrameReceiver, n: number): Promise<ReceivedFrame[]> {
+  const frames: ReceivedFrame[] = [];
+  if (n === 0) return frames;
+  for await (const frame of receiver) {
+    frames.push(frame);
+    if (frames.length === n) break;
+  }
+  return frames;
+}
+
+function rawClient(host: string, port: number): Promise<Socket> {
+  const socket = connect({ host, port });
+  cleanup.push(() => socket.destroy());
+  return once(socket, 'connect').then(() => socket);
+}
+
+describe.each([['127.0.0.1'], ['::1']])('sender -> receiver over %s', (host) => {
+  it('delivers frames intact, in order, with metadata', async () => {
+    const receiver = await listen();
+    const images = await Promise.all(['#f00', '#0f0', '#00f'].map((c) => jpeg(c)));
+    const sender = await FrameSender.connect({ host, port: receiver.port, label: 'cam1' });
+    cleanup.push(() => sender.destroy());
+    const got = take(receiver, 3);
+    for (const [i, image] of images.entries()) await sender.send(image, { name: `${i}.jpg` });
+    const frames = await got;
+    expect(frames.map((f) => f.seq)).toEqual([0, 1, 2]);
+    expect(frames.map((f) => f.meta?.name)).toEqual(['0.jpg', '1.jpg', '2.jpg']);
+    expect(frames.every((f) => f.sender === 'cam1')).toBe(true);
+    for (const [i, frame] of frames.entries()) {
+      const { data } = await sharp(frame.jpeg).raw().toBuffer({ resolveWithObject: true });
+      const expected = await sharp(images[i]).raw().toBuffer();
+      expect(data.equals(expected)).toBe(true);
+      expect(frame.receivedAt).toBeGreaterThanOrEqual(frame.meta!.captureTime);
+    }
+  });
+
+  it('names a sender without a label by its address', async () => {
+    const receiver = await listen();
+    const sender = await FrameSender.connect({ host, port: receiver.port, metadata: false });
+    cleanup.push(() => sender.destroy());
+    const got = take(receiver, 1);
+    const image = await jpeg('#888');
+    await sender.send(image);
+    const [frame] = await got;
+    expect(frame!.jpeg.equals(image)).toBe(true);
+    expect(frame!.meta).toBeUndefined();
+    expect(frame!.sender).toBe(frame!.peer);
+    expect(frame!.peer).toMatch(host === '::1' ? /^\[::1\]:\d+$/ : /^127\.0\.0\.1:\d+$/);
+  });
+});
+
+describe('receiver', () => {
+  it('keeps serving other senders when one sends a malformed header', async () => {
+    const receiver = await listen();
+    const good = await FrameSender.connect({ host: '127.0.0.1', port: receiver.port, label: 'good' });
+    cleanup.push(() => good.destroy());
+    const bad = await rawClient('::1', receiver.port);
+    const disconnected = once(receiver, 'disconnect');
+    bad.write('12ab            ');
+    const [info] = (await disconnected) as [{ peer: string; error?: { code: string; message: string } }];
+    expect(info.error?.code).toBe('ERR_BAD_HEADER');
+    expect(info.peer).toMatch(/^\[::1\]:\d+$/);
+    const got = take(receiver, 2);
+    await good.send(await jpeg('#f00'));
+    await good.send(await jpeg('#0f0'));
+    expect((await got).map((f) => f.sender)).toEqual(['good', 'good']);
+  });
+
+  it('refuses a length over maxFrameBytes before the payload arrives', async () => {
+    const receiver = await listen({ maxFrameBytes: 1000 });
+    const client = await rawClient('127.0.0.1', receiver.port);
+    const disconnected = once(receiver, 'disconnect');
+    client.write(encodeHeader(1001));
+    const [info] = (await disconnected) as [{ error?: { code: string } }];
+    expect(info.error?.code).toBe('ERR_FRAME_TOO_LARGE');
+  });
+
+  it('reports a connection that ends in the middle of a frame, and delivers the frames before it', async () => {
+    const receiver = await listen();
+    const client = await rawClient('127.0.0.1', receiver.port);
+    const image = await jpeg('#123');
+    const disconnected = once(receiver, 'disconnect');
+    client.end(Buffer.concat([encodeHeader(image.length), image, encodeHeader(image.length), image.subarray(0, 10)]));
+    const [frame] = await take(receiver, 1);
+    expect(frame!.jpeg.equals(image)).toBe(true);
+    const [info] = (await disconnected) as [{ frames: number; error?: { code: string } }];
+    expect(info.frames).toBe(1);
+    expect(info.error?.code).toBe('ERR_TRUNCATED_FRAME');
+  });
+
+  it('accepts headers as C++ senders write them: right-aligned and NUL-padded', async () => {
+    const receiver = await listen();
+    const client = await rawClient('127.0.0.1', receiver.port);
+    const image = await jpeg('#0ff');
+    const n = String(image.length);
+    client.write(Buffer.concat([Buffer.from(n.padStart(16, ' ')), image]));
+    client.write(Buffer.concat([Buffer.from(n), Buffer.alloc(16 - n.length), image]));
+    const frames = await take(receiver, 2);
+    expect(frames.every((f) => f.jpeg.equals(image))).toBe(true);
+  });
+
+  it('replies with the ack text after each frame', async () => {
+    const receiver = await listen({ ack: 'OK' });
+    const client = await rawClient('127.0.0.1', receiver.port);
+    const image = await jpeg('#fff');
+    const replies: Buffer[] = [];
+    client.on('data', (chunk: Buffer) => replies.push(chunk));
+    const got = take(receiver, 1);
+    client.write(Buffer.concat([encodeHeader(image.length), image]));
+    await got;
+    if (replies.length === 0) await once(client, 'data');
+    expect(Buffer.concat(replies).toString()).toBe('OK');
+  });
+
+  it('fails with ERR_PORT_IN_USE on a busy port', async () => {
+    const first = await listen();
+    await expect(FrameReceiver.listen({ port: first.port })).rejects.toMatchObject({
+      code: 'ERR_PORT_IN_USE',
+      exitCode: 3,
+    });
+  });
+
+  it('applies backpressure instead of queueing without bound', async () => {
+    const receiver = await listen({ maxQueuedFrames: 4 });
+    const sender = await FrameSender.connect({ host: '127.0.0.1', port: receiver.port });
+    cleanup.push(() => sender.destroy());
+    // Noise does not compress: about 300 kB a frame, so kernel buffers hold only a few.
+    const noise = Buffer.alloc(640 * 480 * 3);
+    for (let i = 0; i < noise.length; i += 1) noise[i] = (i * 2654435761) >>> 24;
+    const image = await sharp(noise, { raw: { width: 640, height: 480, channels: 3 } }).jpeg({ quality: 95 }).toBuffer();
+    // Nobody consumes: the sender must end up blocked on TCP backpressure while the receiver's
+    // queue stays at its bound. 200 frames (60 MB) is far more than loopback buffers hold.
+    let sent = 0;
+    const sending = (async () => {
+      while (sent < 200) {
+        await sender.send(image);
+        sent += 1;
+      }
+    })().catch(() => undefined);
+    const outcome = await Promise.race([
+      sending.then(() => 'all sent'),
+      new Promise((resolve) => setTimeout(resolve, 2000, 'blocked')),
+    ]);
+    expect(outcome).toBe('blocked');
+    expect(sent).toBeLessThan(200);
+    expect(receiver.queued).toBeGreaterThanOrEqual(4);
+    expect(receiver.queued).toBeLessThanOrEqual(8);
+    // Consuming releases the backpressure and every frame still arrives.
+    const frames = await take(receiver, 200);
+    expect(frames).toHaveLength(200);
+    await sending;
+  });
+});
+
+describe('sender errors', () => {
+  it('says connection refused when nothing listens', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    await new Promise((resolve) => server.close(resolve));
+    const err = await FrameSender.connect({ host: '127.0.0.1', port }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NetworkError);
+    expect(err).toMatchObject({ code: 'ERR_CONNECTION_REFUSED', exitCode: 3 });
+    expect((err as Error).message).toContain(`127.0.0.1:${port}`);
+  });
+
+  it('fails the next send when the receiver goes away', async () => {
+    const receiver = await FrameReceiver.listen({ port: 0 });
+    const sender = await FrameSender.connect({ host: '127.0.0.1', port: receiver.port });
+    cleanup.push(() => sender.destroy());
+    const image = await jpeg('#f0f');
+    await sender.send(image);
+    await receiver.close();
+    await expect(
+      (async () => {
+        for (;;) {
+          await sender.send(image);
+          // Let the socket's close event in, as any real source does between frames.
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      })(),
+    ).rejects.toMatchObject({ code: 'ERR_CONNECTION_CLOSED' });
+  });
+
+  it('times out waiting for an ack that never comes', async () => {
+    const receiver = await listen();
+    const sender = await FrameSender.connect({ host: '127.0.0.1', port: receiver.port, waitAck: true, ackTimeoutMs: 300 });
+    cleanup.push(() => sender.destroy());
+    await expect(sender.send(await jpeg('#000'))).rejects.toMatchObject({ code: 'ERR_ACK_TIMEOUT' });
+  });
+
+  it('waits for each ack with waitAck', async () => {
+    const receiver = await listen({ ack: 'OK' });
+    const sender = await FrameSender.connect({ host: '::1', port: receiver.port, waitAck: true });
+    cleanup.push(() => sender.destroy());
+    const got = take(receiver, 3);
+    for (let i = 0; i < 3; i += 1) await sender.send(await jpeg('#0a0'));
+    expect(await got).toHaveLength(3);
+  });
+});
