@@ -1,1 +1,28 @@
-export const version = "0.1.0";
+/**
+ * vstream's library API: the CLI is built on exactly these pieces.
+ *
+ * ```ts
+ * import { FrameSender, FrameReceiver } from 'vstream';
+ *
+ * const sender = await FrameSender.connect({ host: '::1', port: 8088, label: 'cam1' });
+ * await sender.send(jpeg);          // resolves when the socket can take the next frame
+ * await sender.close();
+ *
+ * const receiver = await FrameReceiver.listen({ port: 8088 });
+ * for await (const frame of receiver) console.log(frame.sender, frame.seq, frame.jpeg.length);
+ * ```
+ */
+export { FrameSender, type FrameSenderOptions, type SendOptions } from './transport/tcp-sender.js';
+export { FrameReceiver, type FrameReceiverOptions, type PeerInfo } from './transport/tcp-receiver.js';
+export type { ReceivedFrame } from './transport/types.js';
+export { parseHostPort, formatAddress, type HostPort } from './transport/address.js';
+export { openSource, type SourceOptions } from './source/index.js';
+export type { FrameSource } from './source/types.js';
+export type { FrameMeta, SourceFrame } from './frame/types.js';
+export { frame } from './frame/framer.js';
+export { encodeHeader, parseHeader, HEADER_SIZE } from './frame/header.js';
+export { readMetadata, withoutMetadata } from './frame/metadata.js';
+export { FrameParser, DEFAULT_MAX_FRAME_BYTES } from './reassemble/parser.js';
+export { jpegDimensions } from './decode/jpeg-info.js';
+export { locateFfmpeg, type FfmpegLocation } from './source/ffmpeg/locate.js';
+export * from './errors.js';
