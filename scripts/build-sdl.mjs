@@ -314,7 +314,9 @@ export async function buildSdl(options = {}) {
 
     if (!('includeDir' in system)) {
       // One line for the common case (offline, no libsdl2-dev); the details only when asked.
-      const why = force ? `${failures.join('; ')}; ${system.missing}` : `no prebuilt binding, ${system.missing}`;
+      const why = force
+        ? `${failures.join('; ')}; ${system.missing}`
+        : `${brokenReason ? 'the existing binding does not load, ' : ''}no prebuilt binding, ${system.missing}`;
       return {
         ok: false,
         how: 'none',
