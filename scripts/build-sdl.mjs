@@ -20,6 +20,17 @@ const require = createRequire(import.meta.url);
 const APT_HINT = 'apt install libsdl2-dev && npm run build:sdl';
 const HEADLESS_HINT = 'headless options (--no-window with --output, --save-dir or --json) work without it';
 
+/** The pinned version, for the reinstall hint: read, not repeated, so a bump updates it. */
+function pinnedSdlSpec() {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    const range = pkg.optionalDependencies?.['@kmamal/sdl'] ?? pkg.dependencies?.['@kmamal/sdl'];
+    return range ? `@kmamal/sdl@${range}` : '@kmamal/sdl';
+  } catch {
+    return '@kmamal/sdl';
+  }
+}
+
 const DEFAULT_DOWNLOAD_TIMEOUT_MS = 30_000;
 // Two cores take about a minute; a loaded machine may need several.
 const BUILD_TIMEOUT_MS = 15 * 60_000;
@@ -280,7 +291,8 @@ export async function buildSdl(options = {}) {
       return {
         ok: false,
         how: 'none',
-        message: `@kmamal/sdl is not installed (npm skipped the optional dependency), so no SDL windows; ${HEADLESS_HINT}`,
+        // npm < 11 ignores allowScripts, runs the package's GitHub download, and drops it.
+        message: `no SDL windows: @kmamal/sdl is not installed (npm dropped the optional dependency); to get windows: npm install --no-save --ignore-scripts ${pinnedSdlSpec()} && npm run build:sdl; ${HEADLESS_HINT}`,
       };
     }
     const binary = path.join(pkgDir, 'dist', 'sdl.node');

@@ -19,6 +19,17 @@ const require = createRequire(import.meta.url);
 const HEADLESS = 'headless: --no-window with --output, --save-dir or --json';
 const CHILD_TIMEOUT_MS = 20_000;
 
+/** The pinned @kmamal/sdl, for the reinstall hint; src/cli and dist/cli both sit two levels down. */
+function pinnedSdlSpec(): string {
+  try {
+    const pkg = require('../../package.json') as { optionalDependencies?: Record<string, string> };
+    const range = pkg.optionalDependencies?.['@kmamal/sdl'];
+    return range ? `@kmamal/sdl@${range}` : '@kmamal/sdl';
+  } catch {
+    return '@kmamal/sdl';
+  }
+}
+
 /**
  * Prints what vstream will use on this machine: the ffmpeg (path, version, why), whether SDL
  * windows work (and what is missing if not), and the cameras in sight.
@@ -67,7 +78,7 @@ async function checkWindows(env: NodeJS.ProcessEnv): Promise<string> {
   try {
     entry = require.resolve('@kmamal/sdl');
   } catch {
-    return `no: @kmamal/sdl is not installed (npm skipped the optional dependency); fix: npm install, then ${buildFix}; ${HEADLESS}`;
+    return `no: @kmamal/sdl is not installed (npm dropped the optional dependency); fix: npm install --no-save --ignore-scripts ${pinnedSdlSpec()} && ${buildFix}; ${HEADLESS}`;
   }
   const pkgDir = sdlPackageDir(entry);
   if (pkgDir && !fs.existsSync(path.join(pkgDir, 'dist', 'sdl.node'))) {
