@@ -1,0 +1,170 @@
+import { describe, it, expect, afterEach, beforeAll } from 'vitest';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { killAll, startReceiver, vstream } from './helpers/vstream.js';
+import { makeClip, FFMPEG } from './helpers/ffmpeg.js';
+import { makeJpeg, makePng } from './helpers/jpeg.js';
+import { MjpegSplitter } from '../src/source/mjpeg-splitter.js';
+
+afterEach(() => killAll());
+
+let work: string;
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'vstream-e2e-'));
+});
+
+const env = { VSTREAM_FFMPEG: FFMPEG };
+
+async function tmp(name: string): Promise<string> {
+  return mkdtemp(join(work, `${name}-`));
+}
+
+function to(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function jsonLines(out: Buffer): Array<Record<string, unknown>> {
+  return out
+    .toString()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+function splitMjpeg(data: Buffer): Buffer[] {
+  return new MjpegSplitter().push(data);
+}
+
+describe.each([['127.0.0.1'], ['::1']])('vstream send -> vstream recv over %s', (host) => {
+  it('sends the test pattern; every saved frame is a decodable JPEG of the requested size', async () => {
+    const dir = await tmp('pattern');
+    const recv = await startReceiver(['--save-dir', dir, '--frames', '15'], { env });
+    const send = vstream(['send', '--pattern', '--size', '320x240', '--fps', '60', '--to', to(host, recv.port), '--label', 'pat'], { env });
+    expect(await recv.exited).toBe(0);
+    const files = (await readdir(dir)).sort();
+    expect(files).toHaveLength(15);
+    expect(files[0]).toMatch(/^\d{6}\.jpg$/);
+    for (const file of files) {
+      const meta = await sharp(await readFile(join(dir, file))).metadata();
+      expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 320, 240]);
+    }
+    expect(recv.stderr()).toMatch(/received 15 frames .* from 1 sender/);
+    // The receiver hung up after 15 frames: the sender says so and exits with the network code.
+    expect(await send.exited).toBe(3);
+    expect(send.stderr()).toMatch(/closed the connection/);
+  });
+
+  it('sends a video file at full speed; the MJPEG output holds every frame', async () => {
+    const clip = await makeClip(await tmp('clip'), { frames: 30, width: 160, height: 120 });
+    const output = join(await tmp('out'), 'out.mjpeg');
+    const recv = await startReceiver(['--output', output, '--frames', '30'], { env });
+    const send = vstream(['send', '--file', clip, '--fps', 'max', '--to', to(host, recv.port)], { env });
+    expect(await send.exited).toBe(0);
+    expect(await recv.exited).toBe(0);
+    expect(send.stderr()).toMatch(/sent 30 frames/);
+    const frames = splitMjpeg(await readFile(output));
+    expect(frames).toHaveLength(30);
+    for (const frame of frames) expect((await sharp(frame).metadata()).width).toBe(160);
+  });
+
+  it('sends a folder in natural order; files are saved under their own names, JPEGs byte-identical', async () => {
+    const src = await tmp('dir-src');
+    const original = await makeJpeg({ width: 80, height: 60 });
+    await writeFile(join(src, '10.png'), await makePng({ width: 80, height: 60 }));
+    await writeFile(join(src, '2.png'), await makePng({ width: 80, height: 60 }));
+    await writeFile(join(src, '1.jpg'), original);
+    await writeFile(join(src, 'notes.txt'), 'not an image');
+    const dest = await tmp('dir-dest');
+    const recv = await startReceiver(['--save-dir', dest, '--json', '--frames', '3'], { env });
+    const send = vstream(['send', '--dir', src, '--to', to(host, recv.port)], { env });
+    expect(await send.exited).toBe(0);
+    expect(await recv.exited).toBe(0);
+    expect(jsonLines(recv.stdout()).map((r) => r.name)).toEqual(['1.jpg', '2.png', '10.png']);
+    expect((await readdir(dest)).sort()).toEqual(['1.jpg', '10.jpg', '2.jpg']);
+    expect((await readFile(join(dest, '1.jpg'))).equals(original)).toBe(true);
+    expect((await sharp(join(dest, '10.jpg')).metadata()).format).toBe('jpeg');
+  });
+
+  it('sends JPEGs from stdin unchanged', async () => {
+    const jpegs = await Promise.all([1, 2, 3, 4].map((i) => makeJpeg({ width: 32 * i, height: 24 * i })));
+    const dest = await tmp('stdin-dest');
+    const recv = await startReceiver(['--json', '--save-dir', dest, '--frames', '4'], { env });
+    const send = vstream(['send', '--stdin', '--to', to(host, recv.port)], { env, input: Buffer.concat(jpegs) });
+    expect(await send.exited).toBe(0);
+    expect(await recv.exited).toBe(0);
+    const records = jsonLines(recv.stdout());
+    expect(records.map((r) => r.width)).toEqual([32, 64, 96, 128]);
+    const saved = await Promise.all([0, 1, 2, 3].map((i) => readFile(join(dest, `00000${i}.jpg`))));
+    expect(saved.every((bytes, i) => bytes.equals(jpegs[i]!))).toBe(true);
+    expect(records.every((r) => typeof r.latencyMs === 'number' && r.latencyMs >= 0)).toBe(true);
+  });
+});
+
+describe('frames through stdout', () => {
+  it('recv --output - writes the frames to stdout as MJPEG', async () => {
+    const recv = await startReceiver(['--output', '-', '--frames', '5'], { env });
+    vstream(['send', '--pattern', '--size', '160x120', '--to', to('127.0.0.1', recv.port)], { env });
+    expect(await recv.exited).toBe(0);
+    const frames = splitMjpeg(recv.stdout());
+    expect(frames).toHaveLength(5);
+    // The metadata segment is left out of the output: each frame starts with the JPEG's own header.
+    expect(frames.every((f) => !f.includes(Buffer.from('VSTREAM\0')))).toBe(true);
+  });
+});
+
+describe('errors: one line, a meaningful exit code, no stack trace', () => {
+  async function fails(args: string[], code: number, message: RegExp, extraEnv: NodeJS.ProcessEnv = {}) {
+    const run = vstream(args, { env: { ...env, ...extraEnv } });
+    expect(await run.exited).toBe(code);
+    const lines = run.stderr().trim().split('\n');
+    expect(lines.filter((l) => l.startsWith('vstream:'))).toHaveLength(1);
+    expect(run.stderr()).toMatch(message);
+    expect(run.stderr()).not.toMatch(/^\s+at /m);
+  }
+
+  it('busy port', async () => {
+    const recv = await startReceiver([]);
+    await fails(['recv', '--no-window', '--listen', String(recv.port)], 3, /port \d+: address already in use/);
+  });
+  it('nothing listening', async () => {
+    await fails(['send', '--to', `127.0.0.1:${await freePort()}`], 3, /connection refused/);
+  });
+  it('unknown host', async () => {
+    await fails(['send', '--to', 'no-such-host.invalid:8088'], 3, /host name (not found|lookup failed)/);
+  });
+  it('missing file', async () => {
+    await fails(['send', '--file', join(work, 'missing.mp4'), '--to', '127.0.0.1:1'], 4, /missing\.mp4/);
+  });
+  it('missing camera', async () => {
+    await fails(['send', '--camera', '/dev/video99', '--to', '127.0.0.1:1'], 4, /video99/);
+  });
+  it('missing folder', async () => {
+    await fails(['send', '--dir', join(work, 'nope'), '--to', '127.0.0.1:1'], 4, /nope/);
+  });
+  it('ffmpeg that does not exist', async () => {
+    await fails(['send', '--pattern', '--ffmpeg', '/nonexistent/ffmpeg'], 5, /\/nonexistent\/ffmpeg/);
+  });
+  it('malformed address', async () => {
+    await fails(['send', '--to', '::1:8088'], 2, /brackets/);
+  });
+  it('two sources', async () => {
+    await fails(['send', '--pattern', '--file', 'x.mp4'], 2, /choose one source/);
+  });
+  it('bad option value', async () => {
+    await fails(['send', '--quality', '0'], 2, /--quality/);
+  });
+  it('no display and no headless sink', async () => {
+    await fails(['recv', '--listen', '0'], 7, /--no-window/, { DISPLAY: '', WAYLAND_DISPLAY: '' });
+  });
+});
