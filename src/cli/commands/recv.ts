@@ -126,7 +126,10 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
   const senders = new Map<number, SenderStats>();
   log(`listening on ${settings.bind ?? 'port'} ${receiver.port}${settings.bind ? '' : ' (IPv4 and IPv6)'}`);
   receiver.on('connection', ({ peer }) => log(`${peer} connected`));
+  let shuttingDown = false;
   receiver.on('disconnect', ({ connectionId, peer, frames, error }) => {
+    // Connections this process closes on its way out are not news.
+    if (shuttingDown) return;
     const entry = senders.get(connectionId);
     if (entry) entry.connected = false;
     const name = entry?.sender ?? peer;
@@ -163,6 +166,7 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
     if (!(err instanceof OutputError && err.code === 'ERR_OUTPUT_CLOSED')) throw err;
     outputClosed = true;
   } finally {
+    shuttingDown = true;
     stopReport();
     await receiver.close();
     await Promise.all(sinks.map((s) => s.close()));
