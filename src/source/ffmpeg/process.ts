@@ -115,7 +115,7 @@ function spawnError(ffmpegPath: string, err: NodeJS.ErrnoException): VstreamErro
 }
 
 /** Lines ffmpeg prints after the real cause; they never explain anything themselves. */
-const GENERIC_LINE = /^(Conversion failed!|Exiting normally|Error opening (input|output) files?|Error while opening encoder|Error initializing output stream|Nothing was written into output file)/i;
+const GENERIC_LINE = /^(Conversion failed!|Exiting normally|Error opening (input|output) files?|Error while opening encoder|Error initializing output stream|Nothing was written into output file|To ignore this)/i;
 
 /** The stderr line that best explains a failure, without ffmpeg's `@ 0x...` context addresses. */
 export function relevantLine(tail: string): string {
