@@ -115,8 +115,8 @@ function validMeta(value: unknown): FrameMeta | undefined {
   if (name !== undefined && typeof name !== 'string') return undefined;
   // Unknown keys are ignored on purpose: later senders may add fields within version 1.
   const meta: FrameMeta = { seq, captureTime };
-  if (label !== undefined) meta.label = label;
-  if (name !== undefined) meta.name = name;
+  if (typeof label === 'string') meta.label = label;
+  if (typeof name === 'string') meta.name = name;
   return meta;
 }
 
