@@ -50,6 +50,8 @@ export function recvSettings(raw: RawRecvOptions): RecvSettings {
   if (raw.json && raw.output === '-') {
     throw new UsageError('--json and --output - both write to standard output: write the frames to a file instead');
   }
+  // A sender waiting for a reply would wait forever for an empty one.
+  if (raw.ack === '') throw new UsageError('--ack TEXT must not be empty');
   return {
     port: parsePort(raw.listen, { allowZero: true }),
     ...(raw.bind !== undefined && { bind: raw.bind }),
