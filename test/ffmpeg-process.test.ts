@@ -43,6 +43,14 @@ describe('describeFailure', () => {
     expect(error.message).toBe('ffmpeg was killed by SIGSEGV');
   });
 
+  it('says why a file cannot be read, naming it once', () => {
+    const error = describeFailure(exit1, '[mov,mp4 @ 0x1] moov atom not found\nclip.mp4: Invalid data found when processing input', {
+      kind: 'file',
+      path: 'clip.mp4',
+    });
+    expect(error.message).toBe('cannot read clip.mp4 as video: Invalid data found when processing input');
+  });
+
   it.each([
     ['clip.mp4: No such file or directory', 'ERR_FILE_NOT_FOUND'],
     ['clip.mp4: Permission denied', 'ERR_PERMISSION_DENIED'],

@@ -146,7 +146,8 @@ export function describeFailure(
     if (/permission denied/i.test(tail)) return new SourceError(`cannot read ${path}: permission denied`, 'ERR_PERMISSION_DENIED', cause);
     if (/matches no streams/i.test(tail)) return new SourceError(`${path} has no video stream`, 'ERR_NO_VIDEO', cause);
     if (/invalid data found when processing input|moov atom not found|could not find codec parameters/i.test(tail)) {
-      return new SourceError(`cannot read ${path} as video${detail}`, 'ERR_FILE_UNREADABLE', cause);
+      const reason = line.startsWith(`${path}: `) ? line.slice(path.length + 2) : line;
+      return new SourceError(`cannot read ${path} as video: ${reason}`, 'ERR_FILE_UNREADABLE', cause);
     }
   }
   if (subject.kind === 'camera') {
