@@ -106,11 +106,13 @@ async function* paced(
   const interval = typeof fps === 'number' ? 1000 / fps : 0;
   let due = performance.now();
   for await (const { jpeg, name } of images) {
-    const wait = due - performance.now();
-    if (wait > 0) await sleep(wait, undefined, { signal }).catch(() => {});
+    const now = performance.now();
+    // More than a frame behind (a slow consumer): restart the cadence rather than burst to catch up.
+    if (due < now - interval) due = now;
+    if (due > now) await sleep(due - now, undefined, { signal }).catch(() => {});
     if (signal.aborted) return;
-    due = Math.max(due + interval, performance.now());
     yield { jpeg, captureTime: nowMs(), name };
+    due += interval;
   }
 }
 
