@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { jpegDimensions } from '../src/decode/jpeg-info.js';
 import { frame } from '../src/frame/framer.js';
 
-function image(width: number, height: number): sharp.Sharp {
+function image(width: number, height: number): ReturnType<typeof sharp> {
   return sharp({ create: { width, height, channels: 3, background: '#124' } });
 }
 

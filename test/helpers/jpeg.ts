@@ -14,7 +14,7 @@ export interface ImageOptions {
 
 function base({ width = 64, height = 48, noise = true, color = '#3366cc' }: ImageOptions): ReturnType<typeof sharp> {
   return noise
-    ? sharp({ create: { width, height, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
+    ? sharp({ create: { width, height, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
     : sharp({ create: { width, height, channels: 3, background: color } });
 }
 

@@ -50,8 +50,8 @@ export function start(
     notify();
   });
   child.stdin!.on('error', () => undefined);
-  if (options.input instanceof Buffer) child.stdin!.end(options.input);
-  else if (options.input) options.input.pipe(child.stdin!);
+  if (Buffer.isBuffer(options.input)) child.stdin!.end(options.input);
+  else if (options.input) (options.input as NodeJS.ReadableStream).pipe(child.stdin!);
   else child.stdin!.end();
   let done = false;
   const exited = once(child, 'close').then(([code, signal]) => {
