@@ -1,6 +1,7 @@
 import { describe, it, expect, afterEach, beforeAll } from 'vitest';
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -120,6 +121,18 @@ describe('frames through stdout', () => {
     expect(frames).toHaveLength(5);
     // The metadata segment is left out of the output: each frame starts with the JPEG's own header.
     expect(frames.every((f) => !f.includes(Buffer.from('VSTREAM\0')))).toBe(true);
+  });
+});
+
+describe('a reader that goes away', () => {
+  it('ends recv cleanly with exit 0 when stdout is closed (`recv --output - | head -c 1000`)', async () => {
+    const recv = await startReceiver(['--output', '-'], { env });
+    vstream(['send', '--pattern', '--size', '160x120', '--to', to('127.0.0.1', recv.port)], { env });
+    await once(recv.child.stdout!, 'data');
+    recv.child.stdout!.destroy();
+    expect(await recv.exited).toBe(0);
+    expect(recv.stderr()).toMatch(/output closed by the reader/);
+    expect(recv.stderr()).not.toMatch(/^\s+at /m);
   });
 });
 

@@ -38,6 +38,11 @@ Exit codes: 0 ok, 1 internal error, 2 usage, 3 network, 4 source, 5 ffmpeg,
 
 /** Entry point of the `vstream` binary. */
 export async function main(argv: string[]): Promise<void> {
+  // `vstream ... | head` closes the pipe early: that ends output, it is not a crash. Sinks that
+  // write to stdout watch for it themselves and wind down.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') process.exitCode = handleError(err);
+  });
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
