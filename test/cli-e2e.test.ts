@@ -124,6 +124,33 @@ describe('frames through stdout', () => {
   });
 });
 
+describe('several senders at once', () => {
+  it('keeps each sender apart, named by label, over IPv4 and IPv6 on one port', async () => {
+    const dest = await tmp('multi');
+    const recv = await startReceiver(['--json', '--save-dir', dest, '--stats', '--frames', '120'], { env });
+    const a = vstream(['send', '--pattern', '--size', '160x120', '--label', 'alpha', '--to', to('127.0.0.1', recv.port)], { env });
+    await recv.waitForLine(/connected/);
+    const b = vstream(['send', '--pattern', '--size', '320x240', '--label', 'beta', '--to', to('::1', recv.port)], { env });
+    // Per-second stats name each sender.
+    await recv.waitForLine(/beta: \d+ fps/);
+    expect(await recv.exited).toBe(0);
+    const records = jsonLines(recv.stdout());
+    const alpha = records.filter((r) => r.sender === 'alpha');
+    const beta = records.filter((r) => r.sender === 'beta');
+    expect(alpha.length + beta.length).toBe(120);
+    expect(alpha.every((r) => r.width === 160 && String(r.peer).startsWith('127.0.0.1:'))).toBe(true);
+    expect(beta.length).toBeGreaterThan(0);
+    expect(beta.every((r) => r.width === 320 && String(r.peer).startsWith('[::1]:'))).toBe(true);
+    // The second sender's files go to a subfolder named after it, so names never collide.
+    const top = await readdir(dest);
+    expect(top).toContain('beta');
+    expect((await readdir(join(dest, 'beta'))).length).toBe(beta.length);
+    expect(top.filter((f) => f.endsWith('.jpg')).length).toBe(alpha.length);
+    expect(recv.stderr()).toMatch(/from 2 senders/);
+    await Promise.all([a.exited, b.exited]);
+  });
+});
+
 describe('a reader that goes away', () => {
   it('ends recv cleanly with exit 0 when stdout is closed (`recv --output - | head -c 1000`)', async () => {
     const recv = await startReceiver(['--output', '-'], { env });
