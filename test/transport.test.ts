@@ -137,6 +137,21 @@ describe('receiver', () => {
     expect(Buffer.concat(replies).toString()).toBe('OK');
   });
 
+  it("with ackWhen 'manual' replies only when the consumer acknowledges the frame", async () => {
+    const receiver = await listen({ ack: 'OK', ackWhen: 'manual' });
+    const sender = await FrameSender.connect({ host: '127.0.0.1', port: receiver.port, waitAck: true });
+    cleanup.push(() => sender.destroy());
+    let acked = false;
+    const sent = sender.send(await jpeg('#321')).then(() => (acked = true));
+    const [frame] = await take(receiver, 1);
+    // The frame is here but not yet processed: no reply may have gone out.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(acked).toBe(false);
+    receiver.acknowledge(frame!);
+    await sent;
+    expect(acked).toBe(true);
+  });
+
   it('fails with ERR_PORT_IN_USE on a busy port', async () => {
     const first = await listen();
     await expect(FrameReceiver.listen({ port: first.port })).rejects.toMatchObject({

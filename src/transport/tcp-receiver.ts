@@ -15,8 +15,14 @@ export interface FrameReceiverOptions {
   host?: string;
   /** Largest frame accepted; a longer length header closes that connection. */
   maxFrameBytes?: number;
-  /** Written back after each complete frame, for senders that wait for a reply. */
+  /** Written back after each frame, for senders that wait for a reply. */
   ack?: string | Buffer;
+  /**
+   * When the reply is written: `'received'` (default) as soon as the frame is complete;
+   * `'manual'` only when `acknowledge(frame)` is called, so that a reply can mean "processed"
+   * (saved, shown) and a stop-and-wait sender never gets ahead of the consumer.
+   */
+  ackWhen?: 'received' | 'manual';
   /** Frames held for a slow consumer before the senders are paused (TCP backpressure). */
   maxQueuedFrames?: number;
 }
@@ -49,7 +55,7 @@ interface Connection extends PeerInfo {
  */
 export class FrameReceiver extends EventEmitter<FrameReceiverEvents> implements AsyncIterable<ReceivedFrame> {
   private readonly queue: FrameQueue<ReceivedFrame>;
-  private readonly connections = new Set<Connection>();
+  private readonly connections = new Map<number, Connection>();
   private readonly paused = new Set<Socket>();
   private nextConnectionId = 1;
   private closing: Promise<void> | undefined;
@@ -100,11 +106,18 @@ export class FrameReceiver extends EventEmitter<FrameReceiverEvents> implements 
     return this.queue[Symbol.asyncIterator]();
   }
 
+  /** Writes the ack text to the frame's sender (with `ackWhen: 'manual'`); a no-op without `ack`. */
+  acknowledge(frame: ReceivedFrame): void {
+    if (this.options.ack === undefined) return;
+    const socket = this.connections.get(frame.connectionId)?.socket;
+    if (socket?.writable) socket.write(this.options.ack);
+  }
+
   /** Stops accepting, closes every connection, and ends the iterator after the queued frames. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-      for (const connection of this.connections) connection.socket.destroy();
+      for (const connection of this.connections.values()) connection.socket.destroy();
       await closed;
       this.queue.end();
     })();
@@ -118,10 +131,10 @@ export class FrameReceiver extends EventEmitter<FrameReceiverEvents> implements 
       socket,
       frames: 0,
     };
-    this.connections.add(connection);
+    this.connections.set(connection.connectionId, connection);
     const parser = new FrameParser({ maxFrameBytes: this.options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES });
     let failure: VstreamError | undefined;
-    const ack = this.options.ack;
+    const autoAck = this.options.ack !== undefined && this.options.ackWhen !== 'manual' ? this.options.ack : undefined;
 
     parser.on('frame', (jpeg: Buffer) => {
       const meta = readMetadata(jpeg);
@@ -136,7 +149,7 @@ export class FrameReceiver extends EventEmitter<FrameReceiverEvents> implements 
         ...(meta && { meta }),
       };
       connection.frames += 1;
-      if (ack !== undefined && socket.writable) socket.write(ack);
+      if (autoAck !== undefined && socket.writable) socket.write(autoAck);
       if (!this.queue.push(frame)) this.pause(socket);
     });
     parser.on('error', (err: VstreamError) => {
@@ -148,7 +161,7 @@ export class FrameReceiver extends EventEmitter<FrameReceiverEvents> implements 
       failure ??= networkError(`connection from ${connection.peer}`, err);
     });
     socket.on('close', () => {
-      this.connections.delete(connection);
+      this.connections.delete(connection.connectionId);
       this.paused.delete(socket);
       // A stream that stops inside a frame lost that frame: say so, unless the receiver is closing.
       if (!failure && !this.closing) {

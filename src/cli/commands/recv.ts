@@ -118,7 +118,8 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
       port: settings.port,
       maxFrameBytes: settings.maxFrameBytes,
       ...(settings.bind !== undefined && { host: settings.bind }),
-      ...(settings.ack !== undefined && { ack: settings.ack }),
+      // The reply tells a stop-and-wait sender that the frame is safely through the sinks.
+      ...(settings.ack !== undefined && { ack: settings.ack, ackWhen: 'manual' as const }),
     });
   } catch (err) {
     await Promise.all(sinks.map((s) => s.close()));
@@ -160,6 +161,7 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
         total += 1;
         window?.show(frame, entry.stats);
         for (const sink of sinks) await sink.write(frame, entry.stats);
+        receiver.acknowledge(frame);
         if (settings.frames !== undefined && total >= settings.frames) break;
       }
     }, () => receiver.close());
