@@ -53,7 +53,7 @@ async function endToEndRate(size) {
   let sender;
   const recv = run(process.execPath, [bin, 'recv', '--no-window', '--listen', '0', '--output', '/dev/null', '--frames', String(FRAMES)], {
     onStderr(text) {
-      const port = /listening on .*?(\d+)/.exec(text)?.[1];
+      const port = /listening on .*?(\d+)(?:\s|$)/.exec(text)?.[1];
       if (port && !sender) {
         started = performance.now();
         sender = run(process.execPath, [bin, 'send', '--pattern', '--fps', 'max', '--size', size, '--quality', String(QUALITY), '--to', `127.0.0.1:${port}`, '--quiet']);

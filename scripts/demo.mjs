@@ -19,7 +19,7 @@ let seen = '';
 recv.stderr.on('data', (chunk) => {
   process.stderr.write(chunk);
   seen += chunk;
-  const port = /listening on .*?(\d+)/.exec(seen)?.[1];
+  const port = /listening on .*?(\d+)(?:\s|$)/.exec(seen)?.[1];
   if (port && !sender) {
     const sendArgs = ['send', '--pattern', '--to', `[::1]:${port}`, '--label', 'demo'];
     console.log(`$ vstream ${sendArgs.join(' ')}`);

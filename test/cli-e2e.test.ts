@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { killAll, startReceiver, vstream } from './helpers/vstream.js';
 import { makeClip, FFMPEG } from './helpers/ffmpeg.js';
@@ -151,6 +152,17 @@ describe('several senders at once', () => {
   });
 });
 
+describe('recv --bind', () => {
+  it('listens on the given address only', async () => {
+    const recv = await startReceiver(['--bind', '127.0.0.1', '--frames', '1'], { env });
+    const v6 = vstream(['send', '--to', to('::1', recv.port)], { env });
+    expect(await v6.exited).toBe(3);
+    expect(v6.stderr()).toMatch(/connection refused/);
+    vstream(['send', '--size', '160x120', '--to', to('127.0.0.1', recv.port)], { env });
+    expect(await recv.exited).toBe(0);
+  });
+});
+
 describe('a reader that goes away', () => {
   it('ends recv cleanly with exit 0 when stdout is closed (`recv --output - | head -c 1000`)', async () => {
     const recv = await startReceiver(['--output', '-'], { env });
@@ -194,6 +206,14 @@ describe('errors: one line, a meaningful exit code, no stack trace', () => {
   });
   it('ffmpeg that does not exist', async () => {
     await fails(['send', '--pattern', '--ffmpeg', '/nonexistent/ffmpeg'], 5, /\/nonexistent\/ffmpeg/);
+  });
+  it('ffmpeg that dies mid-stream (the frames before it still arrive)', async () => {
+    const crash = fileURLToPath(new URL('./fixtures/ffmpeg/crash.mjs', import.meta.url));
+    const recv = await startReceiver(['--json'], { env });
+    await fails(['send', '--pattern', '--to', to('127.0.0.1', recv.port), '--ffmpeg', crash], 5, /ffmpeg .*(crash|SIGSEGV|signal)/i);
+    recv.kill('SIGINT');
+    expect(await recv.exited).toBe(130);
+    expect(jsonLines(recv.stdout()).length).toBeGreaterThanOrEqual(1);
   });
   it('malformed address', async () => {
     await fails(['send', '--to', '::1:8088'], 2, /brackets/);

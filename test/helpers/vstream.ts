@@ -91,6 +91,6 @@ export function vstream(args: string[], options: Parameters<typeof start>[2] = {
 /** Starts a headless receiver on a free port and waits until it listens. */
 export async function startReceiver(args: string[], options: Parameters<typeof start>[2] = {}): Promise<Running & { port: number }> {
   const receiver = vstream(['recv', '--no-window', '--listen', '0', ...args], options);
-  const [, port] = await receiver.waitForLine(/listening on .*?(\d+)/);
+  const [, port] = await receiver.waitForLine(/listening on .*?(\d+)(?:\s|$)/);
   return Object.assign(receiver, { port: Number(port) });
 }

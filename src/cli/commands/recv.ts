@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { UsageError, DisplayError, OutputError } from '../../errors.js';
 import { FrameReceiver } from '../../transport/tcp-receiver.js';
-import { parsePort } from '../../transport/address.js';
+import { formatAddress, parsePort } from '../../transport/address.js';
 import { DEFAULT_MAX_FRAME_BYTES } from '../../reassemble/parser.js';
 import { StreamStats } from '../../sink/stream-stats.js';
 import { MjpegOutputSink } from '../../sink/mjpeg-output.js';
@@ -127,7 +127,7 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
     throw err;
   }
   const senders = new Map<number, SenderStats>();
-  log(`listening on ${settings.bind ?? 'port'} ${receiver.port}${settings.bind ? '' : ' (IPv4 and IPv6)'}`);
+  log(settings.bind ? `listening on ${formatAddress(settings.bind, receiver.port)}` : `listening on port ${receiver.port} (IPv4 and IPv6)`);
   receiver.on('connection', ({ peer }) => log(`${peer} connected`));
   let shuttingDown = false;
   receiver.on('disconnect', ({ connectionId, peer, frames, error }) => {
