@@ -408,20 +408,31 @@ describe.skipIf(!HAVE_XVFB)('SDL window under Xvfb', () => {
 
   it.skipIf(!HAVE_PYTHON)('closing one of two windows keeps the other; closing the last one quits', async () => {
     const child = await startChild();
-    child.send({ cmd: 'frame', id: 1, sender: 'left', width: 160, height: 120 });
-    child.send({ cmd: 'frame', id: 2, sender: 'right', width: 160, height: 120 });
+    child.send({ cmd: 'frame', id: 1, sender: 'left', width: 160, height: 120, rgb: BLUE });
     const left = await child.waitFor('the left window', (e) => e.event === 'rendered' && e.title.includes('left'));
-    await child.waitFor('the right window', (e) => e.event === 'rendered' && e.title.includes('right'));
+    // Disconnected, it keeps its last frame; once its figures settle, nothing redraws it but SDL.
+    child.send({ cmd: 'gone', id: 1 });
+    await child.waitFor('the left title to settle', (e) => e.event === 'title' && e.title.endsWith('0 fps · 0 dropped (disconnected)'));
 
+    // Same size, so SDL centres it exactly on top of the left one.
     let since = child.mark();
+    child.send({ cmd: 'frame', id: 2, sender: 'right', width: 160, height: 120, rgb: GREEN });
+    const right = await child.waitFor('the right window', (e) => e.event === 'rendered' && e.title.includes('right'), since);
+    expect([right.x, right.y]).toEqual([left.x, left.y]);
+    await expectWindowPixels(right, [[80, 80, GREEN]]);
+
+    since = child.mark();
     await run('python3', [CLOSER, 'right'], env);
     await child.waitFor('the right window closing', (e) => e.event === 'window-closed' && e.title.includes('right'), since);
-    // Its sender's further frames are ignored; the other window goes on.
+    // Uncovered, the left window draws its last frame again (X keeps no copy of it).
+    const exposed = await child.waitFor('the left window redrawn', (e) => e.event === 'rendered' && e.windowId === left.windowId, since);
+    await expectWindowPixels(exposed, [[80, 80, BLUE]]);
+    // The closed window's sender is ignored from then on, not given a new window.
     child.send({ cmd: 'frame', id: 2, sender: 'right', width: 160, height: 120, rgb: GREEN });
-    child.send({ cmd: 'frame', id: 1, sender: 'left', width: 160, height: 120, rgb: BLUE });
-    await child.waitFor('the left window drawing', (e) => e.event === 'rendered' && near(e.centre, BLUE), since);
+    child.send({ cmd: 'stats', id: 2 });
+    await child.event('stats', since);
     const after = child.events.slice(since);
-    expect(after.filter((e) => e.event === 'rendered').every((e) => e.windowId === left.windowId)).toBe(true);
+    expect(after.filter((e) => e.event === 'title' && e.title.includes('right'))).toEqual([]);
     expect(after.some((e) => e.event === 'quit')).toBe(false);
 
     since = child.mark();

@@ -22,6 +22,8 @@ export interface SdlWindow {
   /** After the window is gone, whoever closed it: the user, `destroy()` or an app quit. */
   on(event: 'close', listener: () => void): this;
   on(event: 'resize', listener: (event: { pixelWidth: number; pixelHeight: number }) => void): this;
+  /** Part of the window became visible again and may have lost its contents. */
+  on(event: 'expose', listener: () => void): this;
   on(event: 'keyDown', listener: (event: { key: string | null; scancode: number }) => void): this;
   on(event: string, listener: (...args: any[]) => void): this;
 }

@@ -1,7 +1,7 @@
 import { jpegDimensions } from '../decode/jpeg-info.js';
 import { DisplayError } from '../errors.js';
 import type { ReceivedFrame } from '../transport/types.js';
-import { loadSdl, type Sdl } from './sdl.js';
+import { loadSdl, type Sdl, type SdlWindow } from './sdl.js';
 import type { StreamStats } from './stream-stats.js';
 import { initialWindowSize, type Size } from './window/fit.js';
 import { SenderWindow } from './window/sender-window.js';
@@ -56,9 +56,13 @@ function requestedDriver(driver: string, env: NodeJS.ProcessEnv = process.env): 
  *   a few times a second. Without `stats` the window keeps its own.
  */
 export class WindowSink {
-  /** Resolves when the user asks to stop: Esc or q in any window, or the last window closed. */
+  /**
+   * Resolves when the user asks to stop: Esc or q in any window, or the last window closed.
+   * Rejects with a `DisplayError` (`ERR_WINDOW`) if SDL fails to draw.
+   */
   readonly quit: Promise<void>;
   private resolveQuit!: () => void;
+  private rejectQuit!: (error: DisplayError) => void;
   private readonly windows = new Map<number, SenderWindow>();
   /** Connections whose window the user closed: their frames are ignored, not reopened. */
   private readonly dismissed = new Set<number>();
@@ -69,9 +73,12 @@ export class WindowSink {
     private readonly sdl: Sdl,
     private readonly app: string,
   ) {
-    this.quit = new Promise((resolve) => {
+    this.quit = new Promise((resolve, reject) => {
       this.resolveQuit = resolve;
+      this.rejectQuit = reject;
     });
+    // A caller that only ever calls close() must not die of an unhandled rejection.
+    this.quit.catch(() => {});
     this.ticker = setInterval(() => {
       for (const window of this.windows.values()) window.refresh();
     }, REFRESH_MS);
@@ -83,6 +90,7 @@ export class WindowSink {
    * Loads SDL and checks that windows can be shown, so that `recv` fails at start rather
    * than at the first frame. Throws `DisplayError` with code `ERR_NO_SDL` (binding not
    * installed) or `ERR_NO_DISPLAY` (no display, or SDL cannot open a window on it).
+   * `options.title` replaces `vstream` at the start of every window title.
    */
   static async open(options: { title?: string } = {}): Promise<WindowSink> {
     // Checked before loading SDL: without a display it would quietly pick an invisible driver.
@@ -139,10 +147,21 @@ export class WindowSink {
         return window;
       }
     }
+    const hooks = {
+      onUserClose: (closed: SenderWindow) => this.onUserClose(closed),
+      onQuitKey: () => this.resolveQuit(),
+      onFailure: (cause: unknown) =>
+        this.rejectQuit(new DisplayError(`Window for ${frame.sender} failed: ${oneLine(cause)}`, 'ERR_WINDOW', { cause })),
+    };
+    const window = new SenderWindow(this.createSdlWindow(frame), frame.sender, frame.connectionId, this.app, hooks, stats);
+    this.windows.set(frame.connectionId, window);
+    return window;
+  }
+
+  private createSdlWindow(frame: ReceivedFrame): SdlWindow {
     const size = initialWindowSize(jpegDimensions(frame.jpeg) ?? FALLBACK_SIZE, this.displayLimit());
-    let sdlWindow;
     try {
-      sdlWindow = this.sdl.video.createWindow({
+      return this.sdl.video.createWindow({
         title: `${this.app} · ${frame.sender}`,
         ...size,
         resizable: true,
@@ -152,12 +171,6 @@ export class WindowSink {
     } catch (cause) {
       throw new DisplayError(`Cannot open a window for ${frame.sender}: ${oneLine(cause)}`, 'ERR_WINDOW', { cause });
     }
-    const window = new SenderWindow(sdlWindow, frame.sender, frame.connectionId, this.app, {
-      onUserClose: (closed) => this.onUserClose(closed),
-      onQuitKey: () => this.resolveQuit(),
-    }, stats);
-    this.windows.set(frame.connectionId, window);
-    return window;
   }
 
   private onUserClose(window: SenderWindow): void {

@@ -11,6 +11,8 @@ export interface SenderWindowHooks {
   onUserClose(window: SenderWindow): void;
   /** Esc or q was pressed in this window. */
   onQuitKey(): void;
+  /** SDL failed to draw: the window cannot show anything any more. */
+  onFailure(error: unknown): void;
 }
 
 /**
@@ -36,6 +38,7 @@ export class SenderWindow {
   private title = '';
   private text = '';
   private destroying = false;
+  private failed = false;
 
   constructor(
     private readonly window: SdlWindow,
@@ -53,6 +56,8 @@ export class SenderWindow {
         this.kick();
       }
     });
+    // A window uncovered after its sender stopped would stay blank until the next frame.
+    window.on('expose', () => this.paint());
     window.on('keyDown', ({ key }) => {
       if (key === 'escape' || key === 'q') hooks.onQuitKey();
     });
@@ -163,11 +168,17 @@ export class SenderWindow {
   }
 
   private paint(): void {
-    if (!this.base || this.window.destroyed) return;
+    if (!this.base || this.window.destroyed || this.failed) return;
     const { rgb, size } = this.base;
     // A copy, so that the next overlay is drawn over the frame rather than over this one.
     const out = Buffer.from(rgb);
     drawOverlay(out, size, this.text);
-    this.window.render(size.width, size.height, size.width * 3, 'rgb24', out);
+    try {
+      this.window.render(size.width, size.height, size.width * 3, 'rgb24', out);
+    } catch (error) {
+      // Called from timers and SDL events too: an exception here would end the process.
+      this.failed = true;
+      this.hooks.onFailure(error);
+    }
   }
 }
