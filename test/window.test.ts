@@ -180,10 +180,9 @@ describe('WindowSink.open without a display', () => {
   });
 
   it.skipIf(process.platform !== 'linux')('throws ERR_NO_DISPLAY when neither DISPLAY nor WAYLAND_DISPLAY is set', async () => {
-    const saved = { ...process.env };
-    delete process.env.DISPLAY;
-    delete process.env.WAYLAND_DISPLAY;
-    delete process.env.SDL_VIDEODRIVER;
+    const names = ['DISPLAY', 'WAYLAND_DISPLAY', 'SDL_VIDEODRIVER'] as const;
+    const saved = names.map((name) => process.env[name]);
+    for (const name of names) delete process.env[name];
     try {
       const error = await WindowSink.open().then(
         () => undefined,
@@ -194,7 +193,9 @@ describe('WindowSink.open without a display', () => {
       expect(message).not.toContain('\n');
       for (const option of ['--no-window', '--output', '--save-dir', '--json']) expect(message).toContain(option);
     } finally {
-      process.env = saved;
+      names.forEach((name, i) => {
+        if (saved[i] !== undefined) process.env[name] = saved[i];
+      });
     }
   });
 

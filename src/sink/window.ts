@@ -27,7 +27,7 @@ function displayNamed(env: NodeJS.ProcessEnv = process.env): boolean {
   return Boolean(env.DISPLAY || env.WAYLAND_DISPLAY || env.SDL_VIDEODRIVER);
 }
 
-/** Whether the user named `driver` in SDL_VIDEODRIVER (a comma-separated list), e.g. for tests. */
+/** Whether the user asked for `driver` in SDL_VIDEODRIVER (a comma-separated list) on purpose. */
 function requestedDriver(driver: string, env: NodeJS.ProcessEnv = process.env): boolean {
   const wanted = (env.SDL_VIDEODRIVER ?? '').toLowerCase().split(',');
   return wanted.includes(driver.toLowerCase());
