@@ -1,6 +1,6 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
+import { HAVE_XVFB, startXvfb, type Xvfb } from './helpers/xvfb.js';
 import { listV4l2Devices, parseAvfoundationDevices, parseDshowDevices, runDoctor } from '../src/cli/doctor.js';
 
 async function doctor(opts: { ffmpeg?: string; env?: NodeJS.ProcessEnv }): Promise<{ code: number; lines: string[] }> {
@@ -24,34 +24,9 @@ const headlessEnv = (): NodeJS.ProcessEnv => {
   return env;
 };
 
-const hasXvfb = spawnSync('sh', ['-c', 'command -v Xvfb'], { encoding: 'utf8' }).status === 0;
-let xvfb: ChildProcess | undefined;
+let xvfb: Xvfb | undefined;
 
-/** Starts Xvfb on a free display; -displayfd tells us which, once it accepts connections. */
-function startXvfb(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', '640x480x24', '-nolisten', 'tcp'], {
-      stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
-    });
-    xvfb = child;
-    let stderr = '';
-    let fdText = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    (child.stdio[3] as NodeJS.ReadableStream).on('data', (d: Buffer) => {
-      fdText += d.toString();
-      if (fdText.includes('\n')) resolve(`:${fdText.trim()}`);
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => reject(new Error(`Xvfb exited (${code}): ${stderr.trim().split('\n').at(-1)}`)));
-  });
-}
-
-afterAll(async () => {
-  if (!xvfb || xvfb.exitCode !== null || xvfb.signalCode !== null) return;
-  const exited = new Promise((resolve) => xvfb!.once('exit', resolve));
-  xvfb.kill('SIGTERM');
-  await exited;
-});
+afterAll(async () => xvfb?.stop());
 
 describe('runDoctor', () => {
   it('reports the ffmpeg it would use, with version and reason, and windows unavailable without a display', async () => {
@@ -83,8 +58,9 @@ describe('runDoctor', () => {
     expect(line(lines, 'windows')).toMatch(/^windows: +no: .*(DISPLAY=:1999|never built|not installed|does not load)/);
   });
 
-  it.skipIf(!hasXvfb)('reports windows working under Xvfb, having opened a hidden window', async () => {
-    const display = await startXvfb();
+  it.skipIf(!HAVE_XVFB)('reports windows working under Xvfb, having opened a hidden window', async () => {
+    xvfb = await startXvfb({ width: 640, height: 480 });
+    const display = xvfb.display;
     const { lines } = await doctor({ env: { ...headlessEnv(), DISPLAY: display } });
     expect(line(lines, 'windows')).toMatch(new RegExp(`^windows: +yes \\(SDL [\\d.]+, x11 driver, DISPLAY=${display}\\)$`));
   });

@@ -1,7 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fitRect, initialWindowSize } from '../src/sink/window/fit.js';
@@ -9,6 +8,7 @@ import { hasGlyph } from '../src/sink/window/font.js';
 import { drawOverlay } from '../src/sink/window/overlay.js';
 import { overlayText, windowTitle } from '../src/sink/window/status.js';
 import { WindowSink } from '../src/sink/window.js';
+import { HAVE_XVFB, startXvfb, type Screenshot, type Xvfb } from './helpers/xvfb.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CHILD = `${ROOT}test/fixtures/window-child.mjs`;
@@ -16,7 +16,6 @@ const CLOSER = `${ROOT}test/fixtures/x11-close-window.py`;
 const SCREEN = { width: 1280, height: 720 };
 
 const onPath = (command: string) => spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
-const HAVE_XVFB = onPath('Xvfb');
 const HAVE_XDOTOOL = onPath('xdotool');
 const HAVE_PYTHON = onPath('python3');
 
@@ -217,45 +216,21 @@ describe('WindowSink.open without a display', () => {
 });
 
 describe.skipIf(!HAVE_XVFB)('SDL window under Xvfb', () => {
-  let xvfb: ChildProcess;
+  let xvfb: Xvfb;
   let env: NodeJS.ProcessEnv;
   const children: WindowChild[] = [];
 
   beforeAll(async () => {
     if (!existsSync(`${ROOT}dist/sink/window.js`)) throw new Error('dist/ is missing: run `npx tsc -p .` (npm test does)');
-    // -displayfd: Xvfb picks a free display itself and writes its number once it accepts
-    // connections, so there is neither a race for a number nor a wait for the socket.
-    xvfb = spawn(
-      'Xvfb',
-      ['-displayfd', '3', '-screen', '0', `${SCREEN.width}x${SCREEN.height}x24`, '-nolisten', 'tcp', '-nocursor'],
-      { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] },
-    );
-    let stderr = '';
-    xvfb.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const display = await new Promise<string>((resolve, reject) => {
-      let text = '';
-      (xvfb.stdio[3] as Readable).on('data', (chunk: Buffer) => {
-        text += chunk.toString();
-        if (text.includes('\n')) resolve(`:${text.trim()}`);
-      });
-      xvfb.once('error', reject);
-      xvfb.once('exit', (code) => reject(new Error(`Xvfb exited (${code}): ${stderr}`)));
-    });
-    env = { ...process.env, DISPLAY: display };
-    delete env.WAYLAND_DISPLAY;
-    delete env.SDL_VIDEODRIVER;
+    xvfb = await startXvfb(SCREEN);
+    env = xvfb.env;
   });
 
   afterEach(() => {
     for (const child of children.splice(0)) child.kill();
   });
 
-  afterAll(async () => {
-    if (!xvfb || xvfb.exitCode !== null) return;
-    const exited = new Promise((resolve) => xvfb.once('exit', resolve));
-    xvfb.kill('SIGTERM');
-    await exited;
-  });
+  afterAll(async () => xvfb?.stop());
 
   async function startChild(): Promise<WindowChild> {
     const child = new WindowChild(env);
@@ -275,24 +250,8 @@ describe.skipIf(!HAVE_XVFB)('SDL window under Xvfb', () => {
     return ids[0]!;
   }
 
-  /** The whole screen as RGB24, via ffmpeg's x11grab. */
-  async function screenshot(): Promise<{ at(x: number, y: number): number[] }> {
-    const args = ['-loglevel', 'error', '-f', 'x11grab', '-draw_mouse', '0', '-video_size', `${SCREEN.width}x${SCREEN.height}`, '-i', env.DISPLAY!];
-    const rgb = await new Promise<Buffer>((resolve, reject) => {
-      const ffmpeg = spawn('ffmpeg', [...args, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      const chunks: Buffer[] = [];
-      let err = '';
-      ffmpeg.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
-      ffmpeg.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-      ffmpeg.once('error', reject);
-      ffmpeg.once('exit', (code) => (code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`ffmpeg: ${err}`))));
-    });
-    expect(rgb.length).toBe(SCREEN.width * SCREEN.height * 3);
-    return {
-      at: (x, y) => [...rgb.subarray((y * SCREEN.width + x) * 3, (y * SCREEN.width + x) * 3 + 3)],
-    };
+  function screenshot(): Promise<Screenshot> {
+    return xvfb.screenshot();
   }
 
   /** Screen pixels at window-relative points, each against its expected colour. */
