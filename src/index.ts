@@ -13,8 +13,8 @@
  * ```
  */
 export { FrameSender, type FrameSenderOptions, type SendOptions } from './transport/tcp-sender.js';
-export { FrameReceiver, type FrameReceiverOptions, type PeerInfo } from './transport/tcp-receiver.js';
-export type { ReceivedFrame } from './transport/types.js';
+export { FrameReceiver, type FrameReceiverOptions } from './transport/tcp-receiver.js';
+export type { ReceivedFrame, PeerInfo, LossCounters, Receiver, Sender } from './transport/types.js';
 export { parseHostPort, formatAddress, type HostPort } from './transport/address.js';
 export { openSource, type SourceOptions } from './source/index.js';
 export type { FrameSource } from './source/types.js';

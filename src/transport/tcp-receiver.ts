@@ -5,7 +5,7 @@ import { readMetadata } from '../frame/metadata.js';
 import { ProtocolError, type VstreamError } from '../errors.js';
 import { formatAddress } from './address.js';
 import { networkError } from './socket-errors.js';
-import type { ReceivedFrame } from './types.js';
+import type { PeerInfo, ReceivedFrame, Receiver, ReceiverEvents } from './types.js';
 import { FrameQueue } from './frame-queue.js';
 
 export interface FrameReceiverOptions {
@@ -27,17 +27,6 @@ export interface FrameReceiverOptions {
   maxQueuedFrames?: number;
 }
 
-export interface PeerInfo {
-  connectionId: number;
-  /** `host:port` of the sender. */
-  peer: string;
-}
-
-export interface FrameReceiverEvents {
-  connection: [PeerInfo];
-  /** A connection ended; `error` is set when it ended because of bad input or a network fault. */
-  disconnect: [PeerInfo & { frames: number; error?: VstreamError }];
-}
 
 interface Connection extends PeerInfo {
   socket: Socket;
@@ -53,7 +42,7 @@ interface Connection extends PeerInfo {
  * Frames wait in a small bounded queue; when the consumer falls behind, the senders' sockets
  * are paused, which pushes back through TCP to the senders (where live sources drop frames).
  */
-export class FrameReceiver extends EventEmitter<FrameReceiverEvents> implements AsyncIterable<ReceivedFrame> {
+export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Receiver {
   private readonly queue: FrameQueue<ReceivedFrame>;
   private readonly connections = new Map<number, Connection>();
   private readonly paused = new Set<Socket>();

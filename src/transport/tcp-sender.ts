@@ -5,6 +5,7 @@ import type { FrameMeta } from '../frame/types.js';
 import { NetworkError } from '../errors.js';
 import { formatAddress } from './address.js';
 import { networkError } from './socket-errors.js';
+import type { Sender } from './types.js';
 
 export interface FrameSenderOptions {
   host: string;
@@ -37,7 +38,7 @@ export interface SendOptions {
  * replied), so a caller that awaits it never builds a queue: a live source keeps only its newest
  * frame while this one is in flight.
  */
-export class FrameSender {
+export class FrameSender implements Sender {
   readonly address: string;
   framesSent = 0;
   bytesSent = 0;

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { UsageError, DisplayError, OutputError } from '../../errors.js';
 import { FrameReceiver } from '../../transport/tcp-receiver.js';
+import type { Receiver } from '../../transport/types.js';
 import { formatAddress, parsePort } from '../../transport/address.js';
 import { DEFAULT_MAX_FRAME_BYTES } from '../../reassemble/parser.js';
 import { StreamStats } from '../../sink/stream-stats.js';
@@ -108,19 +109,24 @@ async function openSinks(settings: RecvSettings): Promise<{ sinks: FrameSink[]; 
   }
 }
 
+/** The transport's receiver for these settings. */
+function openReceiver(settings: RecvSettings): Promise<Receiver> {
+  return FrameReceiver.listen({
+    port: settings.port,
+    maxFrameBytes: settings.maxFrameBytes,
+    ...(settings.bind !== undefined && { host: settings.bind }),
+    // The reply tells a stop-and-wait sender that the frame is safely through the sinks.
+    ...(settings.ack !== undefined && { ack: settings.ack, ackWhen: 'manual' as const }),
+  });
+}
+
 /** Runs `vstream recv`; returns the exit code. */
 export async function runRecv(settings: RecvSettings): Promise<number> {
   const { sinks, window } = await openSinks(settings);
   const log = (line: string) => settings.quiet || process.stderr.write(`vstream: ${line}\n`);
-  let receiver: FrameReceiver;
+  let receiver: Receiver;
   try {
-    receiver = await FrameReceiver.listen({
-      port: settings.port,
-      maxFrameBytes: settings.maxFrameBytes,
-      ...(settings.bind !== undefined && { host: settings.bind }),
-      // The reply tells a stop-and-wait sender that the frame is safely through the sinks.
-      ...(settings.ack !== undefined && { ack: settings.ack, ackWhen: 'manual' as const }),
-    });
+    receiver = await openReceiver(settings);
   } catch (err) {
     await Promise.all(sinks.map((s) => s.close()));
     await window?.close();

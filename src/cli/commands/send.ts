@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { UsageError } from '../../errors.js';
 import { parseHostPort, type HostPort } from '../../transport/address.js';
 import { FrameSender } from '../../transport/tcp-sender.js';
+import type { Sender } from '../../transport/types.js';
 import { openSource, type SourceOptions } from '../../source/index.js';
 import { locateFfmpeg } from '../../source/ffmpeg/locate.js';
 import { parseFps, parseIntInRange, parseSize } from '../parse.js';
@@ -119,19 +120,24 @@ function sourceOptions(settings: SendSettings): SourceOptions {
   return { ...common, ...settings.source } as SourceOptions;
 }
 
+/** The transport's sender for these settings. */
+function openSender(settings: SendSettings): Promise<Sender> {
+  return FrameSender.connect({
+    host: settings.to.host,
+    port: settings.to.port,
+    waitAck: settings.waitAck,
+    metadata: settings.metadata,
+    ...(settings.label !== undefined && { label: settings.label }),
+  });
+}
+
 /** Runs `vstream send`; returns the exit code. */
 export async function runSend(settings: SendSettings): Promise<number> {
   const source = await openSource(sourceOptions(settings));
-  let sender: FrameSender | undefined;
+  let sender: Sender | undefined;
   const started = performance.now();
   try {
-    sender = await FrameSender.connect({
-      host: settings.to.host,
-      port: settings.to.port,
-      waitAck: settings.waitAck,
-      metadata: settings.metadata,
-      ...(settings.label !== undefined && { label: settings.label }),
-    });
+    sender = await openSender(settings);
     const connected = sender;
     const interrupted = await runUntilSignal(async (signal) => {
       let taken = 0;
