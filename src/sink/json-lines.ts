@@ -1,8 +1,8 @@
 import { jpegDimensions } from '../decode/jpeg-info.js';
-import { OutputError } from '../errors.js';
 import type { ReceivedFrame } from '../transport/types.js';
 import type { StreamStats } from './stream-stats.js';
 import type { FrameSink } from './types.js';
+import { StreamWriter } from './stream-writer.js';
 
 /** One frame as a `--json` line. The field names are a public interface: scripts parse them. */
 export interface FrameRecord {
@@ -40,31 +40,14 @@ export function frameRecord(frame: ReceivedFrame): FrameRecord {
 
 /** Writes one NDJSON line per frame to standard output (or another stream). */
 export class JsonLinesSink implements FrameSink {
-  private failure: OutputError | undefined;
+  private readonly out: StreamWriter;
 
-  constructor(private readonly out: NodeJS.WritableStream = process.stdout) {
-    out.on('error', (err: NodeJS.ErrnoException) => {
-      this.failure ??=
-        err.code === 'EPIPE'
-          ? new OutputError('standard output was closed by the reader', 'ERR_OUTPUT_CLOSED', { cause: err })
-          : new OutputError(`cannot write JSON lines: ${err.message}`, 'ERR_OUTPUT', { cause: err });
-    });
+  constructor(stream: NodeJS.WritableStream = process.stdout) {
+    this.out = new StreamWriter(stream, stream === process.stdout ? 'standard output' : 'the JSON output');
   }
 
-  async write(frame: ReceivedFrame, _stats: StreamStats): Promise<void> {
-    if (this.failure) throw this.failure;
-    if (!this.out.write(`${JSON.stringify(frameRecord(frame))}\n`)) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          this.out.off('drain', done);
-          this.out.off('error', done);
-          resolve();
-        };
-        this.out.on('drain', done);
-        this.out.on('error', done);
-      });
-    }
-    if (this.failure) throw this.failure;
+  write(frame: ReceivedFrame, _stats: StreamStats): Promise<void> {
+    return this.out.write([`${JSON.stringify(frameRecord(frame))}\n`]);
   }
 
   async close(): Promise<void> {}

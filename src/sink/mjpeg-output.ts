@@ -4,6 +4,7 @@ import { withoutMetadata } from '../frame/metadata.js';
 import { OutputError } from '../errors.js';
 import type { ReceivedFrame } from '../transport/types.js';
 import type { FrameSink } from './types.js';
+import { StreamWriter } from './stream-writer.js';
 
 /**
  * Writes frames back to back as MJPEG (concatenated JPEGs) to a file or to stdout, which is
@@ -11,59 +12,31 @@ import type { FrameSink } from './types.js';
  * left out so that the output holds exactly the JPEGs that were sent.
  */
 export class MjpegOutputSink implements FrameSink {
-  private failure: OutputError | undefined;
-
   private constructor(
-    private readonly stream: NodeJS.WritableStream & { writableNeedDrain?: boolean },
-    private readonly where: string,
+    private readonly out: StreamWriter,
     private readonly ownsStream: boolean,
-  ) {
-    stream.on('error', (err: NodeJS.ErrnoException) => {
-      this.failure ??=
-        err.code === 'EPIPE'
-          ? new OutputError(`${where} was closed by the reader`, 'ERR_OUTPUT_CLOSED', { cause: err })
-          : new OutputError(`cannot write ${where}: ${err.message}`, 'ERR_OUTPUT', { cause: err });
-    });
-  }
+  ) {}
 
   /** `-` is standard output. A file is created or truncated. */
   static async open(target: string): Promise<MjpegOutputSink> {
-    if (target === '-') return new MjpegOutputSink(process.stdout, 'standard output', false);
+    if (target === '-') return new MjpegOutputSink(new StreamWriter(process.stdout, 'standard output'), false);
     const stream = createWriteStream(target);
     try {
       await once(stream, 'open');
     } catch (err) {
       throw new OutputError(`cannot write ${target}: ${(err as Error).message}`, 'ERR_OUTPUT', { cause: err });
     }
-    return new MjpegOutputSink(stream, target, true);
+    return new MjpegOutputSink(new StreamWriter(stream, target), true);
   }
 
-  async write(frame: ReceivedFrame): Promise<void> {
-    if (this.failure) throw this.failure;
-    let ok = true;
-    for (const part of withoutMetadata(frame.jpeg)) ok = this.stream.write(part);
-    if (!ok) await this.drained();
-    if (this.failure) throw this.failure;
+  write(frame: ReceivedFrame): Promise<void> {
+    return this.out.write(withoutMetadata(frame.jpeg));
   }
 
   async close(): Promise<void> {
-    if (!this.ownsStream || this.failure) return;
-    const finished = once(this.stream, 'finish');
-    this.stream.end();
+    if (!this.ownsStream || this.out.failed) return;
+    const finished = once(this.out.stream, 'finish');
+    this.out.stream.end();
     await finished;
-  }
-
-  private drained(): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        this.stream.off('drain', done);
-        this.stream.off('error', done);
-        this.stream.off('close', done);
-        resolve();
-      };
-      this.stream.on('drain', done);
-      this.stream.on('error', done);
-      this.stream.on('close', done);
-    });
   }
 }
