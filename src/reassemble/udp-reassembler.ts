@@ -169,8 +169,8 @@ export class UdpReassembler {
   /**
    * One datagram from `source` ("host:port"), received at `now` (ms). Returns the frame it
    * completed, if any, and stream events. Invalid datagrams are counted and ignored, with the
-   * reason in `error`; nothing a peer sends makes this throw. The payload of a frame of one
-   * piece is a view of `datagram`; the caller must not reuse the datagram's memory.
+   * reason in `error`; nothing a peer sends makes this throw. Pieces are kept as views of
+   * `datagram` (and a one-piece frame's payload is one), so the caller must not reuse its memory.
    */
   push(datagram: Buffer, source: string, now: number): UdpPushResult {
     let header: DatagramHeader;
@@ -178,6 +178,7 @@ export class UdpReassembler {
     try {
       ({ header, payload } = parseDatagram(datagram, this.maxFrameBytes));
     } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err; // a bug here, not a peer's doing
       const streamId = readStreamId(datagram);
       return this.invalid(err as ProtocolError, streamId === undefined ? undefined : this.streams.get(`${source}#${streamId}`));
     }
