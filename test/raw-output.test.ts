@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { RawOutputSink } from '../src/sink/raw-output.js';
 import type { ReceivedFrame } from '../src/transport/types.js';
-import { StreamStats } from '../src/sink/stream-stats.js';
 
 const COLOURS: Array<[number, number, number]> = [
   [250, 10, 10],
@@ -26,7 +25,7 @@ async function run(format: 'rgb24' | 'bgr24' | 'gray', size?: { width: number; h
   const sink = await RawOutputSink.open(path, format, size);
   // Big and small frames alternate, so decodes finish out of order; output must not.
   for (const [i, colour] of COLOURS.entries()) {
-    await sink.write(await frameOf(colour, i, i % 2 ? 64 : 1280, i % 2 ? 48 : 960), new StreamStats());
+    await sink.write(await frameOf(colour, i, i % 2 ? 64 : 1280, i % 2 ? 48 : 960));
   }
   await sink.close();
   return readFile(path);
