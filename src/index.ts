@@ -11,9 +11,14 @@
  * const receiver = await FrameReceiver.listen({ port: 8088 });
  * for await (const frame of receiver) console.log(frame.sender, frame.seq, frame.jpeg.length);
  * ```
+ *
+ * Over UDP the same with `UdpFrameSender.open(...)` and `UdpFrameReceiver.listen(...)`; frames
+ * then carry `loss` counters.
  */
 export { FrameSender, type FrameSenderOptions, type SendOptions } from './transport/tcp-sender.js';
 export { FrameReceiver, type FrameReceiverOptions } from './transport/tcp-receiver.js';
+export { UdpFrameSender, type UdpFrameSenderOptions } from './transport/udp-sender.js';
+export { UdpFrameReceiver, type UdpFrameReceiverOptions } from './transport/udp-receiver.js';
 export type { ReceivedFrame, PeerInfo, LossCounters, Receiver, Sender } from './transport/types.js';
 export { parseHostPort, formatAddress, type HostPort } from './transport/address.js';
 export { openSource, type SourceOptions } from './source/index.js';

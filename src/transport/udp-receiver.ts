@@ -1,0 +1,326 @@
+import type { RemoteInfo, Socket } from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { readMetadata } from '../frame/metadata.js';
+import { NetworkError, ProtocolError, UsageError, type VstreamError } from '../errors.js';
+import { UdpReassembler, type CompletedFrame, type StreamCounters, type StreamState } from '../reassemble/udp-reassembler.js';
+import { DroppingQueue } from './dropping-queue.js';
+import { bindUdp, datagramPeer } from './udp-socket.js';
+import type { LossCounters, PeerInfo, ReceivedFrame, Receiver, ReceiverEvents } from './types.js';
+
+export const DEFAULT_IDLE_TIMEOUT_MS = 5000;
+/** Sources of invalid datagrams reported with their own `disconnect`; after that, they are only counted. */
+const MAX_REPORTED_SOURCES = 16;
+
+export interface UdpFrameReceiverOptions {
+  /** UDP port; 0 picks a free one (see `receiver.port`). */
+  port: number;
+  /** Address to bind. Default: every IPv4 and IPv6 address on one socket. */
+  host?: string;
+  /** Frames announcing more bytes are ignored (counted invalid). Default 64 MiB. */
+  maxFrameBytes?: number;
+  /** An incomplete frame older than this is dropped (ms). Default 250. */
+  maxAgeMs?: number;
+  /** Socket receive buffer asked for; the kernel caps it (Linux: net.core.rmem_max). Default 4 MiB. */
+  recvBufferSize?: number;
+  /** A stream silent this long is over: `disconnect` with ERR_STREAM_SILENT (ms). Default 5000. */
+  idleTimeoutMs?: number;
+  /** Frames of one stream waiting for a slow consumer; one more drops the oldest. Default 8, as over TCP. */
+  maxQueuedFrames?: number;
+  /** Bytes of frames waiting, all streams together; more drops the oldest. Default 32 MiB. */
+  maxQueuedBytes?: number;
+  /** Bytes held in incomplete frames, all streams together (see UdpReassembler). Default 32 MiB. */
+  maxPendingBytes?: number;
+  /** Streams at once; one more evicts the least recently active. Default 64. */
+  maxStreams?: number;
+  /**
+   * Replied to the frame's source address after each frame. vstream's UDP senders never wait
+   * for it (that is the point of UDP); it is for other programs that do.
+   */
+  ack?: string | Buffer;
+  /** `'received'` (default): reply when the frame is complete; `'manual'`: on `acknowledge(frame)`. */
+  ackWhen?: 'received' | 'manual';
+}
+
+interface Stream extends PeerInfo {
+  key: string;
+  /** Where replies go: the datagram's source as the socket saw it. */
+  address: string;
+  port: number;
+  label?: string;
+  /** Frames the consumer has taken. */
+  delivered: number;
+  /** Complete frames dropped because the consumer was behind: dropped, not received, in `loss`. */
+  discarded: number;
+  /** The reassembler's counters, as they stood when the stream ended. */
+  final?: StreamCounters;
+  /** Set once the stream is over; `disconnect` follows when the consumer has its last frame. */
+  gone?: { error?: VstreamError };
+  /** The first invalid datagram from this stream's source, reported when the stream ends. */
+  invalid?: ProtocolError;
+}
+
+/**
+ * Receives vstream UDP streams (docs/PROTOCOL.md, "UDP") from any number of senders on one
+ * port, kept apart by source address and stream id, and yields whole frames as an async
+ * iterator. A frame with a missing piece is never delivered: it is dropped after `maxAgeMs`,
+ * or as soon as a newer frame of its stream completes, and counted in `loss`.
+ *
+ * Each stream is a "connection" to the CLI: `connection` on its first datagram, `disconnect`
+ * on its END datagram or after `idleTimeoutMs` of silence, once the consumer has taken its
+ * last frame, with the final loss counters.
+ */
+export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Receiver {
+  private readonly reassembler: UdpReassembler;
+  private readonly queue: DroppingQueue<Stream, ReceivedFrame>;
+  private readonly streams = new Map<string, Stream>();
+  private readonly byConnection = new Map<number, Stream>();
+  private readonly ack: Buffer | undefined;
+  private readonly idleTimeoutMs: number;
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly reportedSources = new Set<string>();
+  /** The stream whose frame the consumer is working on. */
+  private inHand: Stream | undefined;
+  private nextConnectionId = 1;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly socket: Socket,
+    private readonly options: UdpFrameReceiverOptions,
+  ) {
+    super();
+    this.reassembler = new UdpReassembler({
+      ...(options.maxAgeMs !== undefined && { maxAgeMs: options.maxAgeMs }),
+      ...(options.maxFrameBytes !== undefined && { maxFrameBytes: options.maxFrameBytes }),
+      ...(options.maxPendingBytes !== undefined && { maxPendingBytes: options.maxPendingBytes }),
+      ...(options.maxStreams !== undefined && { maxStreams: options.maxStreams }),
+    });
+    this.ack = options.ack === undefined ? undefined : Buffer.from(options.ack);
+    this.idleTimeoutMs = Math.max(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, this.reassembler.maxAgeMs);
+    this.queue = new DroppingQueue<Stream, ReceivedFrame>({
+      perStream: options.maxQueuedFrames ?? 8,
+      maxBytes: options.maxQueuedBytes ?? 32 * 1024 * 1024,
+      onDrop: (stream) => {
+        stream.discarded += 1;
+      },
+      onTake: (stream, frame) => {
+        stream.delivered += 1;
+        this.inHand = stream;
+        return frame;
+      },
+      onNext: () => {
+        this.inHand = undefined;
+        this.reportGone();
+      },
+    });
+    socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
+    // Unconnected, the socket gets no ICMP errors; what is left (ENOBUFS, ...) costs a datagram at most.
+    socket.on('error', () => {});
+    // Timeouts are the only way a frame with a lost piece, or a sender that vanished, is settled.
+    const tick = Math.max(10, Math.min(this.reassembler.maxAgeMs, this.idleTimeoutMs) / 4);
+    this.sweeper = setInterval(() => this.sweep(), tick);
+    this.sweeper.unref();
+  }
+
+  /** Binds the port. Fails with a NetworkError: ERR_PORT_IN_USE, ERR_BAD_BIND, ... */
+  static async listen(options: UdpFrameReceiverOptions): Promise<UdpFrameReceiver> {
+    const integers = ['maxFrameBytes', 'recvBufferSize', 'idleTimeoutMs', 'maxQueuedFrames', 'maxQueuedBytes', 'maxPendingBytes', 'maxStreams'] as const;
+    for (const key of integers) {
+      const value = options[key];
+      if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) throw new UsageError(`${key} must be a positive integer, got ${value}`);
+    }
+    if (options.maxAgeMs !== undefined && !(Number.isFinite(options.maxAgeMs) && options.maxAgeMs > 0)) {
+      throw new UsageError(`maxAgeMs must be a positive number, got ${options.maxAgeMs}`);
+    }
+    if (options.ack !== undefined && options.ack.length === 0) throw new UsageError('the ack text must not be empty');
+    const socket = await bindUdp({
+      port: options.port,
+      ...(options.host !== undefined && { host: options.host }),
+      ...(options.recvBufferSize !== undefined && { recvBufferSize: options.recvBufferSize }),
+    });
+    return new UdpFrameReceiver(socket, options);
+  }
+
+  /** The port actually bound (useful with port 0). */
+  get port(): number {
+    return this.socket.address().port;
+  }
+
+  /** The socket receive buffer the kernel granted (Linux reports twice what it counts for data). */
+  get recvBufferSize(): number {
+    return this.socket.getRecvBufferSize();
+  }
+
+  /** Frames waiting for the consumer. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** Bytes held in incomplete frames. */
+  get pendingBytes(): number {
+    return this.reassembler.pendingBytes;
+  }
+
+  /** Invalid datagrams ignored since listening, from any source. */
+  get invalidDatagrams(): number {
+    return this.reassembler.invalidDatagrams;
+  }
+
+  /** A stream's loss counters now, until its `disconnect` (which carries the final ones). */
+  lossOf(connectionId: number): LossCounters | undefined {
+    const stream = this.byConnection.get(connectionId);
+    return stream && this.loss(stream);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<ReceivedFrame> {
+    return this.queue[Symbol.asyncIterator]();
+  }
+
+  /** Sends the ack text to the frame's source (with `ackWhen: 'manual'`); a no-op without `ack`. */
+  acknowledge(frame: ReceivedFrame): void {
+    const stream = this.byConnection.get(frame.connectionId);
+    if (stream && this.options.ackWhen === 'manual') this.reply(stream);
+  }
+
+  /** Stops receiving, reports every stream gone with its counters, and ends the iterator after the queued frames. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      clearInterval(this.sweeper);
+      await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+      for (const stream of this.streams.values()) this.end(stream.key, this.reassembler.stream(stream.key));
+      this.reportGone(true);
+      this.queue.end();
+    })();
+    return this.closing;
+  }
+
+  private onDatagram(msg: Buffer, rinfo: RemoteInfo): void {
+    if (this.closing) return;
+    const source = datagramPeer(rinfo);
+    const result = this.reassembler.push(msg, source, performance.now());
+    if (result.evicted) {
+      const error = new ProtocolError(
+        `more than ${this.reassembler.maxStreams} UDP streams at once; this one, the least recently active, was dropped`,
+        'ERR_TOO_MANY_SENDERS',
+      );
+      this.end(result.evicted.key, result.evicted, error);
+    }
+    if (result.newStream) this.start(result.newStream, rinfo);
+    for (const frame of result.frames) this.deliver(frame);
+    if (result.ended) this.end(result.ended.key, result.ended);
+    if (result.error) this.invalid(source, result.error);
+  }
+
+  private start(state: StreamState, rinfo: RemoteInfo): void {
+    const stream: Stream = {
+      key: state.key,
+      connectionId: this.nextConnectionId++,
+      peer: state.source,
+      address: rinfo.address,
+      port: rinfo.port,
+      delivered: 0,
+      discarded: 0,
+    };
+    this.streams.set(stream.key, stream);
+    this.byConnection.set(stream.connectionId, stream);
+    this.emit('connection', { connectionId: stream.connectionId, peer: stream.peer });
+  }
+
+  private deliver(completed: CompletedFrame): void {
+    const stream = this.streams.get(completed.key);
+    if (!stream) return;
+    const jpeg = completed.payload;
+    const meta = readMetadata(jpeg);
+    if (meta?.label !== undefined) stream.label = meta.label;
+    const frame: ReceivedFrame = {
+      sender: stream.label ?? stream.peer,
+      peer: stream.peer,
+      connectionId: stream.connectionId,
+      // Without metadata the datagrams' frame counter still shows gaps where frames were lost.
+      seq: meta?.seq ?? completed.frameSeq,
+      jpeg,
+      receivedAt: performance.timeOrigin + performance.now(),
+      ...(meta && { meta }),
+      // As the frame completes, not as the consumer takes it: then the counters depend only on
+      // what arrived, in which order, not on how busy the consumer was.
+      loss: this.loss(stream),
+    };
+    if (this.options.ackWhen !== 'manual') this.reply(stream);
+    this.queue.push(stream, frame, jpeg.length);
+  }
+
+  /** The stream is over (END, silence, eviction, close); `disconnect` waits for its queued frames. */
+  private end(key: string, state: StreamState | undefined, error?: VstreamError): void {
+    const stream = this.streams.get(key);
+    if (!stream) return;
+    this.streams.delete(key);
+    if (state) stream.final = state.counters;
+    const invalid = stream.final && stream.final.invalid > 0 && stream.invalid;
+    const reason = error ?? (invalid ? new ProtocolError(`${stream.final!.invalid} invalid datagram(s) ignored, the first: ${invalid.message}`, invalid.code) : undefined);
+    stream.gone = reason ? { error: reason } : {};
+    this.reportGone();
+  }
+
+  /** Emits `disconnect` for ended streams whose frames the consumer has all taken and finished. */
+  private reportGone(all = false): void {
+    for (const stream of this.byConnection.values()) {
+      if (!stream.gone) continue;
+      if (!all && (this.queue.waiting(stream) > 0 || this.inHand === stream)) continue;
+      this.byConnection.delete(stream.connectionId);
+      const error = stream.gone.error;
+      this.emit('disconnect', {
+        connectionId: stream.connectionId,
+        peer: stream.peer,
+        frames: stream.delivered,
+        loss: this.loss(stream),
+        ...(error && { error }),
+      });
+    }
+  }
+
+  private loss(stream: Stream): LossCounters {
+    const counters = stream.final ?? this.reassembler.stream(stream.key)?.counters;
+    return {
+      framesReceived: (counters?.framesReceived ?? 0) - stream.discarded,
+      framesDropped: (counters?.framesDropped ?? 0) + stream.discarded,
+      datagramsLost: counters?.datagramsLost ?? 0,
+    };
+  }
+
+  /**
+   * A datagram that is not valid vstream UDP. From a source with a stream, it is kept for that
+   * stream's `disconnect`; from any other source, the first one is reported at once (a
+   * reference-program sender pointed at a vstream receiver is the usual cause).
+   */
+  private invalid(source: string, error: ProtocolError): void {
+    for (const stream of this.streams.values()) {
+      if (stream.peer === source) {
+        stream.invalid ??= error;
+        return;
+      }
+    }
+    if (this.reportedSources.has(source) || this.reportedSources.size >= MAX_REPORTED_SOURCES) return;
+    this.reportedSources.add(source);
+    const foreign = ['ERR_UDP_SHORT', 'ERR_UDP_MAGIC', 'ERR_UDP_VERSION', 'ERR_UDP_TYPE'].includes(error.code);
+    const hint = foreign ? ' (not a vstream UDP sender? the reference programs need `recv --udp --legacy`); its datagrams are ignored' : '; ignored';
+    const connectionId = this.nextConnectionId++;
+    this.emit('connection', { connectionId, peer: source });
+    this.emit('disconnect', { connectionId, peer: source, frames: 0, error: new ProtocolError(`${error.message}${hint}`, error.code) });
+  }
+
+  private sweep(): void {
+    const silent = this.reassembler.expire(performance.now(), this.idleTimeoutMs);
+    for (const state of silent) {
+      const error = new NetworkError(
+        `silent for ${(this.idleTimeoutMs / 1000).toFixed(1)} s without an end-of-stream datagram (sender stopped or network down)`,
+        'ERR_STREAM_SILENT',
+      );
+      this.end(state.key, state, error);
+    }
+  }
+
+  private reply(stream: Stream): void {
+    if (this.ack === undefined || this.closing) return;
+    // Best effort, like every datagram.
+    this.socket.send(this.ack, stream.port, stream.address, () => {});
+  }
+}

@@ -1,0 +1,303 @@
+import { describe, it, expect, afterEach } from 'vitest';
+import { createSocket, type Socket } from 'node:dgram';
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import sharp from 'sharp';
+import { UdpFrameSender, type UdpFrameSenderOptions } from '../src/transport/udp-sender.js';
+import { UdpFrameReceiver, type UdpFrameReceiverOptions } from '../src/transport/udp-receiver.js';
+import { encodeDatagramHeader, endDatagram, splitFrame, DatagramType } from '../src/frame/udp-datagram.js';
+import { withoutMetadata } from '../src/frame/metadata.js';
+import { NetworkError, UsageError } from '../src/errors.js';
+import type { LossCounters, PeerInfo, ReceivedFrame } from '../src/transport/types.js';
+import type { VstreamError } from '../src/errors.js';
+
+type Disconnect = PeerInfo & { frames: number; error?: VstreamError; loss?: LossCounters };
+
+const cleanup: Array<() => unknown> = [];
+afterEach(async () => {
+  while (cleanup.length) await cleanup.pop()!();
+});
+
+/** Noise compresses badly, so a small image still needs several datagrams. */
+function noiseJpeg(width = 160, height = 120, seed = 0): Promise<Buffer> {
+  return sharp({ create: { width, height, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128 + seed, sigma: 50 } } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
+}
+
+async function listen(options: Partial<UdpFrameReceiverOptions> = {}): Promise<UdpFrameReceiver> {
+  const receiver = await UdpFrameReceiver.listen({ port: 0, ...options });
+  cleanup.push(() => receiver.close());
+  return receiver;
+}
+
+async function open(options: Partial<UdpFrameSenderOptions> & { port: number }): Promise<UdpFrameSender> {
+  const sender = await UdpFrameSender.open({ host: '127.0.0.1', ...options });
+  cleanup.push(() => sender.destroy());
+  return sender;
+}
+
+function rawSocket(type: 'udp4' | 'udp6' = 'udp4'): Socket {
+  const socket = createSocket(type);
+  cleanup.push(() => new Promise<void>((resolve) => socket.close(() => resolve())));
+  return socket;
+}
+
+async function take(receiver: UdpFrameReceiver, n: number): Promise<ReceivedFrame[]> {
+  const frames: ReceivedFrame[] = [];
+  for await (const frame of receiver) {
+    frames.push(frame);
+    if (frames.length === n) break;
+  }
+  return frames;
+}
+
+/** Resolves when `condition` holds; a guard against a hang, not a synchronisation by time. */
+async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+describe.each([['127.0.0.1'], ['::1']])('UDP sender -> receiver over %s', (host) => {
+  it('delivers multi-datagram frames intact, in order, with metadata and loss counters', async () => {
+    const receiver = await listen();
+    const images = await Promise.all([0, 1, 2].map((i) => noiseJpeg(160, 120, i)));
+    expect(images[0]!.length).toBeGreaterThan(5 * 1176);
+    const sender = await open({ host, port: receiver.port, label: 'cam1' });
+    const got = take(receiver, 3);
+    for (const [i, image] of images.entries()) await sender.send(image, { name: `${i}.jpg` });
+    const frames = await got;
+    expect(frames.map((f) => f.seq)).toEqual([0, 1, 2]);
+    expect(frames.map((f) => f.meta?.name)).toEqual(['0.jpg', '1.jpg', '2.jpg']);
+    expect(frames.every((f) => f.sender === 'cam1')).toBe(true);
+    // The dual-stack socket sees IPv4 as ::ffff:127.0.0.1; it is shown as plain IPv4.
+    expect(frames[0]!.peer).toMatch(host === '::1' ? /^\[::1\]:\d+$/ : /^127\.0\.0\.1:\d+$/);
+    for (const [i, frame] of frames.entries()) {
+      expect(Buffer.concat(withoutMetadata(frame.jpeg)).equals(images[i]!)).toBe(true);
+      expect(frame.loss).toEqual({ framesReceived: i + 1, framesDropped: 0, datagramsLost: 0 });
+    }
+    expect(sender.framesSent).toBe(3);
+  });
+
+  it('names a sender without a label by its address, numbering frames by their datagrams', async () => {
+    const receiver = await listen();
+    const sender = await open({ host, port: receiver.port, metadata: false });
+    const image = await noiseJpeg();
+    const got = take(receiver, 2);
+    await sender.send(image);
+    await sender.send(image);
+    const frames = await got;
+    expect(frames.map((f) => [f.jpeg.equals(image), f.meta, f.seq])).toEqual([
+      [true, undefined, 0],
+      [true, undefined, 1],
+    ]);
+    expect(frames[0]!.sender).toBe(frames[0]!.peer);
+  });
+});
+
+describe('UDP receiver', () => {
+  it('keeps several senders apart by address and stream id, each with its own counters', async () => {
+    const receiver = await listen();
+    const connections: PeerInfo[] = [];
+    receiver.on('connection', (info) => connections.push(info));
+    const senders = await Promise.all([
+      open({ host: '127.0.0.1', port: receiver.port, label: 'a' }),
+      open({ host: '::1', port: receiver.port, label: 'b' }),
+      open({ host: '127.0.0.1', port: receiver.port, label: 'c' }),
+    ]);
+    const image = await noiseJpeg();
+    const got = take(receiver, 12);
+    // Interleaved frame by frame: datagrams of three streams mix on the one port.
+    for (let i = 0; i < 4; i++) for (const sender of senders) await sender.send(image);
+    const frames = await got;
+    expect(connections).toHaveLength(3);
+    for (const label of ['a', 'b', 'c']) {
+      const mine = frames.filter((f) => f.sender === label);
+      expect(mine.map((f) => f.seq)).toEqual([0, 1, 2, 3]);
+      expect(new Set(mine.map((f) => f.connectionId)).size).toBe(1);
+      expect(mine.at(-1)!.loss).toEqual({ framesReceived: 4, framesDropped: 0, datagramsLost: 0 });
+    }
+    expect(new Set(frames.map((f) => f.connectionId)).size).toBe(3);
+  });
+
+  it('never lets a slow consumer grow the queue: the oldest frames are dropped and counted', async () => {
+    const receiver = await listen({ maxQueuedFrames: 3 });
+    const sender = await open({ port: receiver.port, metadata: true });
+    const image = await noiseJpeg(64, 48);
+    let release!: () => void;
+    const stalled = new Promise<void>((resolve) => (release = resolve));
+    const seen: ReceivedFrame[] = [];
+    const consumer = (async () => {
+      for await (const frame of receiver) {
+        seen.push(frame);
+        if (seen.length === 1) await stalled;
+        if (seen.length === 4) break;
+      }
+    })();
+    const disconnected = once(receiver, 'disconnect') as Promise<[Disconnect]>;
+    let maxQueued = 0;
+    for (let i = 0; i < 40; i++) {
+      await sender.send(image);
+      maxQueued = Math.max(maxQueued, receiver.queued);
+    }
+    await sender.close();
+    await until(() => seen.length === 1, 'the consumer holds its first frame');
+    const id = seen[0]!.connectionId;
+    await until(() => {
+      const loss = receiver.lossOf(id);
+      return loss !== undefined && loss.framesReceived + loss.framesDropped === 40;
+    }, 'every frame is received or dropped');
+    expect(maxQueued).toBeLessThanOrEqual(3);
+    expect(receiver.queued).toBe(3);
+    expect(receiver.lossOf(id)).toEqual({ framesReceived: 4, framesDropped: 36, datagramsLost: 0 });
+    release();
+    await consumer;
+    // The newest frames are the ones kept.
+    expect(seen.map((f) => f.seq)).toEqual([0, 37, 38, 39]);
+    const [info] = await disconnected;
+    expect(info).toMatchObject({ frames: 4, loss: { framesReceived: 4, framesDropped: 36, datagramsLost: 0 } });
+    expect(info.error).toBeUndefined();
+  });
+
+  it('refuses a busy port, whether a vstream receiver or any UDP socket holds it', async () => {
+    const first = await listen();
+    await expect(UdpFrameReceiver.listen({ port: first.port })).rejects.toMatchObject({
+      code: 'ERR_PORT_IN_USE',
+      message: expect.stringMatching(/port \d+: address already in use/),
+    });
+    const other = rawSocket('udp4');
+    await new Promise<void>((resolve) => other.bind(0, '0.0.0.0', resolve));
+    const error = await UdpFrameReceiver.listen({ port: other.address().port }).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(NetworkError);
+    expect((error as NetworkError).code).toBe('ERR_PORT_IN_USE');
+  });
+
+  it("ends a stream at once on the sender's END datagram, not after the idle timeout", async () => {
+    const receiver = await listen({ idleTimeoutMs: 60_000 });
+    const sender = await open({ port: receiver.port });
+    const image = await noiseJpeg();
+    const got = take(receiver, 2);
+    await sender.send(image);
+    await sender.send(image);
+    await got;
+    const disconnected = once(receiver, 'disconnect') as Promise<[Disconnect]>;
+    const closedAt = performance.now();
+    await sender.close();
+    const [info] = await disconnected;
+    expect(performance.now() - closedAt).toBeLessThan(2000);
+    expect(info).toMatchObject({ frames: 2, loss: { framesReceived: 2, framesDropped: 0, datagramsLost: 0 } });
+    expect(info.error).toBeUndefined();
+  });
+
+  it('reports a stream that falls silent without END, counting its incomplete frame', async () => {
+    const receiver = await listen({ idleTimeoutMs: 300, maxAgeMs: 100 });
+    const socket = rawSocket();
+    const header = encodeDatagramHeader({ type: DatagramType.PIECE, streamId: 7, frameSeq: 0, pieceIndex: 0, pieceCount: 2, frameLength: 20, offset: 0 });
+    const disconnected = once(receiver, 'disconnect') as Promise<[Disconnect]>;
+    socket.send([header, Buffer.alloc(10)], receiver.port, '127.0.0.1');
+    const [info] = await disconnected;
+    expect(info.error?.code).toBe('ERR_STREAM_SILENT');
+    expect(info.loss).toEqual({ framesReceived: 0, framesDropped: 1, datagramsLost: 1 });
+  });
+
+  it('reports a source of foreign datagrams once (a reference-program sender) and ignores it', async () => {
+    const receiver = await listen();
+    const reports: Disconnect[] = [];
+    receiver.on('disconnect', (info) => reports.push(info));
+    const socket = rawSocket();
+    const length = Buffer.alloc(8);
+    length.writeBigInt64LE(2048n);
+    for (let i = 0; i < 3; i++) {
+      socket.send(length, receiver.port, '127.0.0.1');
+      socket.send(randomBytes(1024), receiver.port, '127.0.0.1');
+    }
+    await until(() => receiver.invalidDatagrams === 6, 'the six datagrams are read');
+    expect(reports).toHaveLength(1);
+    expect(reports[0]!.error?.code).toBe('ERR_UDP_SHORT');
+    expect(reports[0]!.error?.message).toMatch(/--legacy/);
+    expect(receiver.queued).toBe(0);
+  });
+});
+
+describe('UDP sender', () => {
+  /** A payload of 1 MB: 851 datagrams of 1200 bytes, sent as one frame. */
+  const big = randomBytes(1_000_000);
+
+  async function lostWith(rate: number | undefined): Promise<LossCounters> {
+    // What a stock Linux grants when 4 MiB is asked for (rmem_max 208 KiB, doubled).
+    const receiver = await listen({ recvBufferSize: 212_992 });
+    expect(receiver.recvBufferSize).toBeLessThanOrEqual(425_984);
+    const sender = await open({ port: receiver.port, metadata: false, ...(rate !== undefined && { rate }) });
+    const frames: ReceivedFrame[] = [];
+    const consumer = (async () => {
+      for await (const frame of receiver) frames.push(frame);
+    })();
+    const disconnected = once(receiver, 'disconnect') as Promise<[Disconnect]>;
+    for (let i = 0; i < 10; i++) await sender.send(big);
+    await sender.close();
+    const [info] = await disconnected;
+    await receiver.close();
+    await consumer;
+    expect(frames.every((f) => f.jpeg.equals(big))).toBe(true);
+    return info.loss!;
+  }
+
+  it('paces 1 MB frames so that a stock-sized receive buffer loses nothing', async () => {
+    expect(await lostWith(undefined)).toEqual({ framesReceived: 10, framesDropped: 0, datagramsLost: 0 });
+  });
+
+  it('(the same frames sent back to back, without pacing, overflow that buffer: what pacing is for)', async () => {
+    // Short idle timeout: the END may be lost in the overflow too.
+    const receiver = await listen({ recvBufferSize: 212_992, idleTimeoutMs: 300 });
+    const socket = rawSocket();
+    await new Promise<void>((resolve) => socket.connect(receiver.port, '127.0.0.1', resolve));
+    const disconnected = once(receiver, 'disconnect') as Promise<[Disconnect]>;
+    for (let seq = 0; seq < 3; seq++) {
+      for (const datagram of splitFrame([big], { streamId: 1, frameSeq: seq, packetSize: 1200 })) socket.send(datagram);
+    }
+    socket.send(endDatagram(1, 3));
+    const [info] = await disconnected;
+    expect(info.loss!.datagramsLost).toBeGreaterThan(0);
+  });
+
+  it('fails the next send when nobody listens, with whenRefused "fail"', async () => {
+    const nobody = rawSocket();
+    await new Promise<void>((resolve) => nobody.bind(0, '127.0.0.1', resolve));
+    const port = nobody.address().port;
+    await new Promise<void>((resolve) => nobody.close(() => resolve()));
+    cleanup.pop();
+    const sender = await open({ port, whenRefused: 'fail' });
+    const image = await noiseJpeg();
+    await sender.send(image);
+    await until(() => sender.refused > 0, 'the ICMP port unreachable is reported');
+    await expect(sender.send(image)).rejects.toMatchObject({ code: 'ERR_CONNECTION_REFUSED', message: expect.stringMatching(/nobody is listening on UDP 127\.0\.0\.1:\d+/) });
+  });
+
+  it('goes on sending when nobody listens, reporting it, by default', async () => {
+    const nobody = rawSocket();
+    await new Promise<void>((resolve) => nobody.bind(0, '127.0.0.1', resolve));
+    const port = nobody.address().port;
+    await new Promise<void>((resolve) => nobody.close(() => resolve()));
+    cleanup.pop();
+    const reports: NetworkError[] = [];
+    const sender = await open({ port, onRefused: (err) => reports.push(err) });
+    const image = await noiseJpeg();
+    await sender.send(image);
+    await until(() => reports.length > 0, 'the refusal is reported');
+    await sender.send(image);
+    expect(sender.framesSent).toBe(2);
+    expect(reports[0]!.code).toBe('ERR_CONNECTION_REFUSED');
+  });
+
+  it('checks its options and refuses a frame that needs more than 65535 datagrams', async () => {
+    for (const packetSize of [63, 65508, 1.5]) {
+      await expect(UdpFrameSender.open({ host: '127.0.0.1', port: 9, packetSize })).rejects.toBeInstanceOf(UsageError);
+    }
+    await expect(UdpFrameSender.open({ host: 'no-such-host.invalid', port: 9 })).rejects.toMatchObject({ code: 'ERR_HOST_NOT_FOUND' });
+    const sender = await open({ port: 9, packetSize: 64, metadata: false });
+    await expect(sender.send(Buffer.alloc(40 * 65535 + 1))).rejects.toMatchObject({ code: 'ERR_FRAME_TOO_LARGE' });
+  });
+});
