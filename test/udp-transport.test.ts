@@ -203,6 +203,22 @@ describe('UDP receiver', () => {
     expect(info.loss).toEqual({ framesReceived: 0, framesDropped: 1, datagramsLost: 1 });
   });
 
+  it('replies the ack text to the source of each frame, even the one right before close', async () => {
+    const receiver = await listen({ ack: 'OK', ackWhen: 'manual' });
+    const socket = rawSocket();
+    await new Promise<void>((resolve) => socket.connect(receiver.port, '127.0.0.1', resolve));
+    const replies: string[] = [];
+    socket.on('message', (msg) => replies.push(msg.toString()));
+    const image = await noiseJpeg(64, 48);
+    const [datagram] = splitFrame([image], { streamId: 5, frameSeq: 0, packetSize: 65507 });
+    socket.send(datagram!);
+    const [frame] = await take(receiver, 1);
+    receiver.acknowledge(frame!);
+    await receiver.close();
+    await until(() => replies.length === 1, 'the reply arrives');
+    expect(replies).toEqual(['OK']);
+  });
+
   it('reports a source of foreign datagrams once (a reference-program sender) and ignores it', async () => {
     const receiver = await listen();
     const reports: Disconnect[] = [];

@@ -82,6 +82,9 @@ export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
   private inHand: Stream | undefined;
   private nextConnectionId = 1;
   private closing: Promise<void> | undefined;
+  /** Replies not yet handed to the kernel: a send to an address goes out a tick later. */
+  private replying = 0;
+  private replied: (() => void) | undefined;
 
   private constructor(
     private readonly socket: Socket,
@@ -185,6 +188,8 @@ export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
   close(): Promise<void> {
     this.closing ??= (async () => {
       clearInterval(this.sweeper);
+      // The reply to the last frame must not be cut off by the close.
+      if (this.replying > 0) await new Promise<void>((resolve) => (this.replied = resolve));
       await new Promise<void>((resolve) => this.socket.close(() => resolve()));
       for (const stream of this.streams.values()) this.end(stream.key, this.reassembler.stream(stream.key));
       this.reportGone(true);
@@ -320,7 +325,10 @@ export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
 
   private reply(stream: Stream): void {
     if (this.ack === undefined || this.closing) return;
-    // Best effort, like every datagram.
-    this.socket.send(this.ack, stream.port, stream.address, () => {});
+    this.replying += 1;
+    // Best effort, like every datagram: errors are ignored.
+    this.socket.send(this.ack, stream.port, stream.address, () => {
+      if (--this.replying === 0) this.replied?.();
+    });
   }
 }
