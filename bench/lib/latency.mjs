@@ -1,0 +1,80 @@
+// Latency of a live source: `send --pattern --fps 30` into a headless `recv --json`, from the
+// capture time vstream carries in every frame. Sender and receiver share one clock here.
+import { percentile } from './table.mjs';
+import { startReceiver, start, vstream } from './proc.mjs';
+import { cliHas } from './vstream-rates.mjs';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** { p50, p99, max, n } of a list of milliseconds. */
+const stats = (ms) => ({ p50: percentile(ms, 50), p99: percentile(ms, 99), max: percentile(ms, 100), n: ms.length });
+
+/**
+ * Runs the pattern at `fps` for `seconds` (after the first frame) into `recv --no-window --json
+ * --output /dev/null` and returns percentiles of `latencyMs`, leaving out the first
+ * `warmupSeconds`. What that measures: from the moment the sender's Node process took the
+ * complete JPEG from ffmpeg's stdout (so ffmpeg's own generation and encoding time is NOT
+ * included) to the moment the receiver's Node process had the whole frame parsed (before any
+ * sink; no decode). With `decoded: true` and a recv that has --format, a second run uses
+ * `--format rgb24 --size WxH --output /dev/fd/3` next to --json, and times each frame's last
+ * pixel byte arriving in this process (same clock) against that frame's captureTime: capture
+ * to decoded pixels in the hands of a reader.
+ */
+export async function latency({ size = '640x480', fps = 30, seconds = 10, warmupSeconds = 1, transport = 'tcp', decoded = true }) {
+  const udp = transport === 'udp' ? ['--udp'] : [];
+  const arrival = await run({ size, fps, seconds, warmupSeconds, udp, sink: ['--output', '/dev/null'] });
+  const result = {
+    arrival: { ...stats(arrival.map((f) => f.latencyMs)), measured: 'capture (JPEG out of ffmpeg, sender) to arrival (frame parsed, receiver); no decode' },
+    size,
+    fps,
+    seconds,
+    transport,
+  };
+  if (decoded) {
+    if (!cliHas('recv', '--format')) {
+      result.decoded = { skipped: 'recv has no --format yet: capture-to-decoded not measured' };
+    } else {
+      const [width, height] = size.split('x').map(Number);
+      const frameBytes = width * height * 3;
+      const pixelTimes = [];
+      let pending = 0;
+      const onPixels = (chunk) => {
+        pending += chunk.length;
+        while (pending >= frameBytes) {
+          pending -= frameBytes;
+          pixelTimes.push(performance.timeOrigin + performance.now());
+        }
+      };
+      const sink = ['--format', 'rgb24', '--size', size, '--output', '/dev/fd/3'];
+      const frames = await run({ size, fps, seconds, warmupSeconds: 0, udp, sink, extra: ['pipe'], onPixels });
+      const t0 = frames[0]?.receivedAt + warmupSeconds * 1000;
+      const ms = frames.flatMap((f, i) => (i < pixelTimes.length && f.receivedAt >= t0 ? [pixelTimes[i] - f.captureTime] : []));
+      result.decoded = {
+        ...stats(ms),
+        // Frames written must pair one to one with JSON lines for the figure to mean anything.
+        paired: frames.length === pixelTimes.length,
+        measured: 'capture (JPEG out of ffmpeg, sender) to the last byte of its rgb24 pixels read from recv --output by this process',
+      };
+    }
+  }
+  return result;
+}
+
+/** One run: the receiver's JSON records after the warm-up. */
+async function run({ size, fps, seconds, warmupSeconds, udp, sink, extra = [], onPixels }) {
+  const { p: recv, port } = await startReceiver(['--no-window', ...udp, '--json', ...sink], { extra });
+  if (onPixels) recv.child.stdio[3].on('data', onPixels);
+  const send = start(...vstream('send', '--pattern', '--fps', String(fps), '--size', size, ...udp, '--to', `127.0.0.1:${port}`, '--quiet'));
+  await recv.waitFor(/\n/, { stream: 'out' });
+  await sleep(seconds * 1000);
+  send.kill('SIGINT');
+  await send.exited;
+  await sleep(200);
+  recv.kill('SIGINT');
+  const { code } = await recv.exited;
+  if (code !== 0 && code !== 130) throw new Error(`recv failed (${code}): ${recv.err}`);
+  const frames = recv.out.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  if (frames.length === 0) throw new Error(`no frames received: ${recv.err}${send.err}`);
+  const t0 = frames[0].receivedAt + warmupSeconds * 1000;
+  return warmupSeconds > 0 ? frames.filter((f) => f.receivedAt >= t0) : frames;
+}
