@@ -1,5 +1,10 @@
 // Latency of a live source: `send --pattern --fps 30` into a headless `recv --json`, from the
 // capture time vstream carries in every frame. Sender and receiver share one clock here.
+import { spawnSync } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { percentile } from './table.mjs';
 import { startReceiver, start, vstream } from './proc.mjs';
 import { cliHas } from './vstream-rates.mjs';
@@ -16,9 +21,9 @@ const stats = (ms) => ({ p50: percentile(ms, 50), p99: percentile(ms, 99), max: 
  * complete JPEG from ffmpeg's stdout (so ffmpeg's own generation and encoding time is NOT
  * included) to the moment the receiver's Node process had the whole frame parsed (before any
  * sink; no decode). With `decoded: true` and a recv that has --format, a second run uses
- * `--format rgb24 --size WxH --output /dev/fd/3` next to --json, and times each frame's last
- * pixel byte arriving in this process (same clock) against that frame's captureTime: capture
- * to decoded pixels in the hands of a reader.
+ * `--format rgb24 --size WxH --output FIFO` next to --json, and times each frame's last pixel
+ * byte read from the FIFO by this process (same clock) against that frame's captureTime:
+ * capture to decoded pixels in the hands of a reader.
  */
 export async function latency({ size = '640x480', fps = 30, seconds = 10, warmupSeconds = 1, transport = 'tcp', decoded = true }) {
   const udp = transport === 'udp' ? ['--udp'] : [];
@@ -45,15 +50,21 @@ export async function latency({ size = '640x480', fps = 30, seconds = 10, warmup
           pixelTimes.push(performance.timeOrigin + performance.now());
         }
       };
-      const sink = ['--format', 'rgb24', '--size', size, '--output', '/dev/fd/3'];
-      const frames = await run({ size, fps, seconds, warmupSeconds: 0, udp, sink, extra: ['pipe'], onPixels });
+      // A named pipe: Node's 'pipe' stdio is a socket, which /dev/fd/N cannot open.
+      const dir = await mkdtemp(path.join(tmpdir(), 'vstream-latency-'));
+      const fifo = path.join(dir, 'pixels');
+      spawnSync('mkfifo', [fifo]);
+      createReadStream(fifo, { highWaterMark: 1 << 20 }).on('data', onPixels);
+      const sink = ['--format', 'rgb24', '--size', size, '--output', fifo];
+      const frames = await run({ size, fps, seconds, warmupSeconds: 0, udp, sink });
+      await rm(dir, { recursive: true, force: true });
       const t0 = frames[0]?.receivedAt + warmupSeconds * 1000;
       const ms = frames.flatMap((f, i) => (i < pixelTimes.length && f.receivedAt >= t0 ? [pixelTimes[i] - f.captureTime] : []));
       result.decoded = {
         ...stats(ms),
         // Frames written must pair one to one with JSON lines for the figure to mean anything.
         paired: frames.length === pixelTimes.length,
-        measured: 'capture (JPEG out of ffmpeg, sender) to the last byte of its rgb24 pixels read from recv --output by this process',
+        measured: 'capture (JPEG out of ffmpeg, sender) to the last byte of its rgb24 pixels read from recv --output FIFO by this process',
       };
     }
   }
@@ -61,9 +72,8 @@ export async function latency({ size = '640x480', fps = 30, seconds = 10, warmup
 }
 
 /** One run: the receiver's JSON records after the warm-up. */
-async function run({ size, fps, seconds, warmupSeconds, udp, sink, extra = [], onPixels }) {
-  const { p: recv, port } = await startReceiver(['--no-window', ...udp, '--json', ...sink], { extra });
-  if (onPixels) recv.child.stdio[3].on('data', onPixels);
+async function run({ size, fps, seconds, warmupSeconds, udp, sink }) {
+  const { p: recv, port } = await startReceiver(['--no-window', ...udp, '--json', ...sink]);
   const send = start(...vstream('send', '--pattern', '--fps', String(fps), '--size', size, ...udp, '--to', `127.0.0.1:${port}`, '--quiet'));
   await recv.waitFor(/\n/, { stream: 'out' });
   await sleep(seconds * 1000);
