@@ -18,6 +18,10 @@ export interface FrameRecord {
   captureTime: number | null;
   name?: string;
   label?: string;
+  /** UDP frames only: the stream's loss counters when this frame was delivered (see LossCounters). */
+  framesReceived?: number;
+  framesDropped?: number;
+  datagramsLost?: number;
 }
 
 export function frameRecord(frame: ReceivedFrame): FrameRecord {
@@ -35,6 +39,11 @@ export function frameRecord(frame: ReceivedFrame): FrameRecord {
     captureTime: frame.meta?.captureTime ?? null,
     ...(frame.meta?.name !== undefined && { name: frame.meta.name }),
     ...(frame.meta?.label !== undefined && { label: frame.meta.label }),
+    ...(frame.loss && {
+      framesReceived: frame.loss.framesReceived,
+      framesDropped: frame.loss.framesDropped,
+      datagramsLost: frame.loss.datagramsLost,
+    }),
   };
 }
 

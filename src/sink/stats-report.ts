@@ -1,4 +1,5 @@
 import { formatBytes } from '../cli/format.js';
+import type { LossCounters } from '../transport/types.js';
 import { nowMs, type StreamStats } from './stream-stats.js';
 
 export interface SenderStats {
@@ -7,12 +8,21 @@ export interface SenderStats {
   connected: boolean;
 }
 
-/** `cam1: 30 fps, 1.4 MB/s, latency p50 3.2 ms p99 6.0 ms, 0 dropped, 300 frames` */
+/**
+ * `cam1: 30 fps, 1.4 MB/s, latency p50 3.2 ms p99 6.0 ms, 0 dropped, 300 frames`, and for a UDP
+ * stream `; UDP loss: 2 frames dropped, 31 datagrams lost`.
+ */
 export function statsLine(entry: SenderStats, bytesPerSecond: number): string {
   const { stats } = entry;
   const latency = stats.takeLatency();
   const latencyText = latency ? `, latency p50 ${latency.p50.toFixed(1)} ms p99 ${latency.p99.toFixed(1)} ms` : '';
-  return `${entry.sender}: ${stats.fps()} fps, ${formatBytes(bytesPerSecond)}/s${latencyText}, ${stats.dropped} dropped, ${stats.frames} frames`;
+  const udp = stats.loss ? `; ${lossText(stats.loss)}` : '';
+  return `${entry.sender}: ${stats.fps()} fps, ${formatBytes(bytesPerSecond)}/s${latencyText}, ${stats.dropped} dropped, ${stats.frames} frames${udp}`;
+}
+
+/** `UDP loss: 2 frames dropped, 31 datagrams lost`, as in stats lines and the exit summary. */
+export function lossText(loss: LossCounters): string {
+  return `UDP loss: ${loss.framesDropped} frames dropped, ${loss.datagramsLost} datagrams lost`;
 }
 
 /** Prints one line per connected sender every second (`recv --stats`). */

@@ -1,4 +1,4 @@
-import type { ReceivedFrame } from '../transport/types.js';
+import type { LossCounters, ReceivedFrame } from '../transport/types.js';
 
 /** Wall-clock milliseconds with sub-millisecond resolution, comparable with `captureTime`. */
 export function nowMs(): number {
@@ -19,6 +19,12 @@ export class StreamStats {
   senderDropped = 0;
   /** Frames this receiver's sinks skipped because a newer one arrived first. */
   sinkDropped = 0;
+  /**
+   * UDP only: the transport's loss counters as of the latest frame (or final, once the stream
+   * ended). Their dropped frames are also gaps in `seq`, so they are part of `senderDropped`
+   * too; these say how many of the gaps the network (or a slow consumer here) caused.
+   */
+  loss: LossCounters | undefined;
   readonly startedAt = nowMs();
   private lastSeq: number | undefined;
   private readonly recent: number[] = [];
@@ -28,6 +34,7 @@ export class StreamStats {
   record(frame: ReceivedFrame, now = frame.receivedAt): number | undefined {
     this.frames += 1;
     this.bytes += frame.jpeg.length;
+    if (frame.loss) this.loss = frame.loss;
     if (frame.meta && this.lastSeq !== undefined && frame.seq > this.lastSeq + 1) {
       this.senderDropped += frame.seq - this.lastSeq - 1;
     }

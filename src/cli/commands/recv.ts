@@ -1,25 +1,34 @@
 import { Command, Option } from 'commander';
 import { UsageError, DisplayError, OutputError } from '../../errors.js';
 import { FrameReceiver } from '../../transport/tcp-receiver.js';
-import type { Receiver } from '../../transport/types.js';
+import { UdpFrameReceiver } from '../../transport/udp-receiver.js';
+import { DEFAULT_RECV_BUFFER_BYTES } from '../../transport/udp-socket.js';
+import { DEFAULT_MAX_AGE_MS } from '../../reassemble/udp-reassembler.js';
+import type { LossCounters, Receiver } from '../../transport/types.js';
 import { formatAddress, parsePort } from '../../transport/address.js';
 import { DEFAULT_MAX_FRAME_BYTES } from '../../reassemble/parser.js';
 import { StreamStats } from '../../sink/stream-stats.js';
 import { MjpegOutputSink } from '../../sink/mjpeg-output.js';
 import { SaveDirSink } from '../../sink/save-dir.js';
 import { JsonLinesSink } from '../../sink/json-lines.js';
-import { startStatsReport, type SenderStats } from '../../sink/stats-report.js';
+import { lossText, startStatsReport, type SenderStats } from '../../sink/stats-report.js';
 import type { FrameSink } from '../../sink/types.js';
 import { WindowSink } from '../../sink/window.js';
 import { parseBytes, parseIntInRange } from '../parse.js';
 import { runUntilSignal } from '../signals.js';
-import { formatRate } from '../format.js';
+import { formatBytes, formatRate } from '../format.js';
 import { warn } from '../handle-error.js';
 
 export interface RecvSettings {
   port: number;
   bind?: string;
-  maxFrameBytes: number;
+  transport: 'tcp' | 'udp' | 'udp-legacy';
+  /** Unset: the transport's default (64M; 16M for legacy UDP). */
+  maxFrameBytes?: number;
+  /** UDP: an incomplete frame is dropped after this many ms. Unset: the transport's default. */
+  maxAgeMs?: number;
+  /** UDP: socket receive buffer to ask for. */
+  recvBuffer?: number;
   ack?: string;
   window: 'auto' | 'off';
   output?: string;
@@ -42,6 +51,10 @@ interface RawRecvOptions {
   frames?: string;
   stats?: boolean;
   quiet?: boolean;
+  udp?: boolean;
+  legacy?: boolean;
+  maxAge?: string;
+  recvBuffer?: string;
 }
 
 export const DEFAULT_PORT = 8088;
@@ -53,10 +66,18 @@ export function recvSettings(raw: RawRecvOptions): RecvSettings {
   }
   // A sender waiting for a reply would wait forever for an empty one.
   if (raw.ack === '') throw new UsageError('--ack TEXT must not be empty');
+  if (!raw.udp) {
+    const udpOnly = [raw.legacy && '--legacy', raw.maxAge !== undefined && '--max-age', raw.recvBuffer !== undefined && '--recv-buffer'].filter(Boolean);
+    if (udpOnly.length > 0) throw new UsageError(`${udpOnly.join(' and ')} need${udpOnly.length > 1 ? '' : 's'} --udp`);
+  }
+  if (raw.legacy && raw.recvBuffer !== undefined) throw new UsageError('--recv-buffer does not apply to --legacy');
   return {
     port: parsePort(raw.listen, { allowZero: true }),
     ...(raw.bind !== undefined && { bind: raw.bind }),
-    maxFrameBytes: raw.maxFrameBytes !== undefined ? parseBytes('--max-frame-bytes', raw.maxFrameBytes) : DEFAULT_MAX_FRAME_BYTES,
+    transport: raw.udp ? (raw.legacy ? 'udp-legacy' : 'udp') : 'tcp',
+    ...(raw.maxFrameBytes !== undefined && { maxFrameBytes: parseBytes('--max-frame-bytes', raw.maxFrameBytes) }),
+    ...(raw.maxAge !== undefined && { maxAgeMs: parseIntInRange('--max-age', raw.maxAge, 1, 60_000) }),
+    ...(raw.recvBuffer !== undefined && { recvBuffer: parseBytes('--recv-buffer', raw.recvBuffer) }),
     ...(raw.ack !== undefined && { ack: raw.ack === true ? DEFAULT_ACK : raw.ack }),
     window: raw.window ? 'auto' : 'off',
     ...(raw.output !== undefined && { output: raw.output }),
@@ -71,10 +92,14 @@ export function recvSettings(raw: RawRecvOptions): RecvSettings {
 export function recvCommand(): Command {
   return new Command('recv')
     .description('receive frames and show them in a window, or write them to files or stdout')
-    .option('--listen <port>', 'TCP port to listen on, IPv4 and IPv6', String(DEFAULT_PORT))
+    .option('--listen <port>', 'port to listen on (TCP, or UDP with --udp), IPv4 and IPv6', String(DEFAULT_PORT))
     .option('--bind <addr>', 'listen on this address only (e.g. 127.0.0.1 or ::1)')
     .option('--max-frame-bytes <n>', `largest frame accepted (default ${DEFAULT_MAX_FRAME_BYTES / 2 ** 20}M)`)
     .addOption(new Option('--ack [text]', `reply TEXT after each frame (default "${DEFAULT_ACK}")`))
+    .option('--udp', 'receive vstream UDP streams instead of TCP')
+    .option('--max-age <ms>', `with --udp: drop a frame still incomplete after this long (default ${DEFAULT_MAX_AGE_MS})`)
+    .option('--recv-buffer <bytes>', `with --udp: socket receive buffer to ask for (default ${DEFAULT_RECV_BUFFER_BYTES / 2 ** 20}M; capped by net.core.rmem_max)`)
+    .option('--legacy', "with --udp: the reference programs' format (length datagram, 1024-byte pieces, a reply per frame)")
     .option('--no-window', 'do not open a window')
     .option('--output <file|->', 'write frames as MJPEG to a file, or - for stdout')
     .option('--save-dir <dir>', 'save one JPEG per frame in this folder')
@@ -111,13 +136,43 @@ async function openSinks(settings: RecvSettings): Promise<{ sinks: FrameSink[]; 
 
 /** The transport's receiver for these settings. */
 function openReceiver(settings: RecvSettings): Promise<Receiver> {
-  return FrameReceiver.listen({
+  const common = {
     port: settings.port,
-    maxFrameBytes: settings.maxFrameBytes,
+    ...(settings.maxFrameBytes !== undefined && { maxFrameBytes: settings.maxFrameBytes }),
     ...(settings.bind !== undefined && { host: settings.bind }),
-    // The reply tells a stop-and-wait sender that the frame is safely through the sinks.
-    ...(settings.ack !== undefined && { ack: settings.ack, ackWhen: 'manual' as const }),
-  });
+  };
+  // The reply tells a stop-and-wait sender that the frame is safely through the sinks.
+  const ack = settings.ack !== undefined && { ack: settings.ack, ackWhen: 'manual' as const };
+  const maxAge = settings.maxAgeMs !== undefined && { maxAgeMs: settings.maxAgeMs };
+  const recvBuffer = settings.recvBuffer !== undefined && { recvBufferSize: settings.recvBuffer };
+  switch (settings.transport) {
+    case 'tcp':
+      return FrameReceiver.listen({ ...common, ...ack });
+    case 'udp':
+      return UdpFrameReceiver.listen({ ...common, ...maxAge, ...recvBuffer, ...ack });
+    case 'udp-legacy':
+      // TODO(legacy): LegacyUdpReceiver.listen({ ...common, ...maxAge, reply, ackWhen: 'manual' }) once
+      // src/transport/udp-legacy-receiver.ts lands.
+      throw new UsageError('--udp --legacy is not available yet');
+  }
+}
+
+function listeningLine(settings: RecvSettings, port: number): string {
+  const kind = { tcp: '', udp: 'UDP', 'udp-legacy': 'UDP, legacy format' }[settings.transport];
+  if (settings.bind) return `listening on ${formatAddress(settings.bind, port)}${kind ? ` (${kind})` : ''}`;
+  return `listening on port ${port} (${kind ? `${kind}, ` : ''}IPv4 and IPv6)`;
+}
+
+/** A receive buffer the kernel capped below what was asked for overflows on bursts: say what to raise. */
+function recvBufferNote(receiver: Receiver, settings: RecvSettings): string | undefined {
+  if (!(receiver instanceof UdpFrameReceiver)) return undefined;
+  const asked = settings.recvBuffer ?? DEFAULT_RECV_BUFFER_BYTES;
+  const granted = receiver.recvBufferSize;
+  if (granted >= asked) return undefined;
+  return (
+    `the UDP receive buffer is ${formatBytes(granted)}, not the ${formatBytes(asked)} asked for: ` +
+    `bursts may lose datagrams; raise the cap with sudo sysctl -w net.core.rmem_max=${asked}`
+  );
 }
 
 /** Runs `vstream recv`; returns the exit code. */
@@ -133,18 +188,26 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
     throw err;
   }
   const senders = new Map<number, SenderStats>();
-  log(settings.bind ? `listening on ${formatAddress(settings.bind, receiver.port)}` : `listening on port ${receiver.port} (IPv4 and IPv6)`);
+  // Per UDP stream, the latest loss counters: from its frames, then final from its disconnect.
+  const losses = new Map<number, LossCounters>();
+  log(listeningLine(settings, receiver.port));
+  const bufferNote = recvBufferNote(receiver, settings);
+  if (bufferNote) log(bufferNote);
   receiver.on('connection', ({ peer }) => log(`${peer} connected`));
   let shuttingDown = false;
-  receiver.on('disconnect', ({ connectionId, peer, frames, error }) => {
+  receiver.on('disconnect', ({ connectionId, peer, frames, error, loss }) => {
+    if (loss) losses.set(connectionId, loss);
+    const entry = senders.get(connectionId);
+    if (entry && loss) entry.stats.loss = loss;
     // Connections this process closes on its way out are not news.
     if (shuttingDown) return;
-    const entry = senders.get(connectionId);
     if (entry) entry.connected = false;
     const name = entry?.sender ?? peer;
     const who = name === peer ? peer : `${name} (${peer})`;
-    if (error) warn(`${who}: ${error.message} (${error.code}); connection closed after ${frames} frames`);
-    else log(`${who} disconnected after ${frames} frames`);
+    const ended = settings.transport === 'tcp' ? 'connection closed' : 'stream ended';
+    const lossNote = loss ? ` (${lossText(loss)})` : '';
+    if (error) warn(`${who}: ${error.message} (${error.code}); ${ended} after ${frames} frames${lossNote}`);
+    else log(`${who} disconnected after ${frames} frames${lossNote}`);
     for (const sink of sinks) sink.senderGone?.(connectionId);
     window?.senderGone(connectionId);
   });
@@ -164,6 +227,7 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
         }
         entry.sender = frame.sender;
         entry.stats.record(frame);
+        if (frame.loss) losses.set(frame.connectionId, frame.loss);
         total += 1;
         window?.show(frame, entry.stats);
         for (const sink of sinks) await sink.write(frame, entry.stats);
@@ -190,9 +254,20 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
       bytes += stats.bytes;
       dropped += stats.dropped;
     }
+    const udp = losses.size > 0 ? `; ${lossText(sumLosses(losses.values()))}` : '';
     log(
-      `received ${total} frames (${formatRate(bytes, total, seconds)}) from ${senders.size} sender${senders.size === 1 ? '' : 's'}, ${dropped} dropped${outputClosed ? '; output closed by the reader' : ''}`,
+      `received ${total} frames (${formatRate(bytes, total, seconds)}) from ${senders.size} sender${senders.size === 1 ? '' : 's'}, ${dropped} dropped${udp}${outputClosed ? '; output closed by the reader' : ''}`,
     );
   }
   return interrupted ? 130 : 0;
+}
+
+function sumLosses(losses: Iterable<LossCounters>): LossCounters {
+  const sum: LossCounters = { framesReceived: 0, framesDropped: 0, datagramsLost: 0 };
+  for (const loss of losses) {
+    sum.framesReceived += loss.framesReceived;
+    sum.framesDropped += loss.framesDropped;
+    sum.datagramsLost += loss.datagramsLost;
+  }
+  return sum;
 }

@@ -2,12 +2,16 @@ import { Command, Option } from 'commander';
 import { UsageError } from '../../errors.js';
 import { parseHostPort, type HostPort } from '../../transport/address.js';
 import { FrameSender } from '../../transport/tcp-sender.js';
+import { UdpFrameSender } from '../../transport/udp-sender.js';
 import type { Sender } from '../../transport/types.js';
+import { DEFAULT_PACKET_SIZE, MAX_PACKET_SIZE, MIN_PACKET_SIZE } from '../../frame/udp-datagram.js';
+import { DEFAULT_RATE_BYTES_PER_SECOND } from '../../transport/pacer.js';
 import { openSource, type SourceOptions } from '../../source/index.js';
 import { locateFfmpeg } from '../../source/ffmpeg/locate.js';
-import { parseFps, parseIntInRange, parseSize } from '../parse.js';
+import { parseBytes, parseFps, parseIntInRange, parseSize } from '../parse.js';
 import { runUntilSignal } from '../signals.js';
-import { formatRate } from '../format.js';
+import { formatBytes, formatRate } from '../format.js';
+import { warn } from '../handle-error.js';
 
 type SourceChoice =
   | { kind: 'pattern' }
@@ -16,9 +20,17 @@ type SourceChoice =
   | { kind: 'dir'; path: string }
   | { kind: 'stdin' };
 
+/** `udp-legacy` is the reference programs' format: a length datagram, 1024-byte pieces, a reply. */
+export type Transport = 'tcp' | 'udp' | 'udp-legacy';
+
 export interface SendSettings {
   source: SourceChoice;
   to: HostPort;
+  transport: Transport;
+  /** UDP: whole datagram size (legacy: bytes per piece). */
+  packetSize?: number;
+  /** UDP: pacing in bytes per second. */
+  rate?: number;
   size?: { width: number; height: number };
   fps?: number | 'max';
   quality?: number;
@@ -47,6 +59,10 @@ interface RawSendOptions {
   metadata: boolean;
   ffmpeg?: string;
   quiet?: boolean;
+  udp?: boolean;
+  legacy?: boolean;
+  packetSize?: string;
+  rate?: string;
 }
 
 export const DEFAULT_DESTINATION = '127.0.0.1:8088';
@@ -70,19 +86,44 @@ export function sendSettings(raw: RawSendOptions): SendSettings {
   if (raw.label !== undefined && (raw.label.length === 0 || raw.label.length > 200)) {
     throw new UsageError('invalid --label: expected 1 to 200 characters');
   }
+  const transport = sendTransport(raw);
   return {
     source,
     to: parseHostPort(raw.to),
+    transport,
+    ...(raw.packetSize !== undefined && { packetSize: parseIntInRange('--packet-size', raw.packetSize, MIN_PACKET_SIZE, MAX_PACKET_SIZE) }),
+    ...(raw.rate !== undefined && { rate: parseBytes('--rate', raw.rate) }),
     ...(raw.size !== undefined && { size: parseSize(raw.size) }),
     ...(raw.fps !== undefined && { fps: parseFps(raw.fps) }),
     ...(raw.quality !== undefined && { quality: parseIntInRange('--quality', raw.quality, 1, 100) }),
     ...(raw.frames !== undefined && { frames: parseIntInRange('--frames', raw.frames, 1, Number.MAX_SAFE_INTEGER) }),
     ...(raw.label !== undefined && { label: raw.label }),
-    waitAck: raw.waitAck ?? false,
+    // The legacy sender always waits for the reply, as the reference client does.
+    waitAck: raw.waitAck ?? transport === 'udp-legacy',
     metadata: raw.metadata,
     ...(raw.ffmpeg !== undefined && { ffmpeg: raw.ffmpeg }),
     quiet: raw.quiet ?? false,
   };
+}
+
+function sendTransport(raw: RawSendOptions): Transport {
+  if (!raw.udp) {
+    const udpOnly = (['legacy', 'packetSize', 'rate'] as const).filter((k) => raw[k] !== undefined && raw[k] !== false);
+    if (udpOnly.length > 0) throw new UsageError(`${udpOnly.map(flag).join(' and ')} need${udpOnly.length > 1 ? '' : 's'} --udp`);
+    return 'tcp';
+  }
+  if (raw.legacy) {
+    if (raw.rate !== undefined) throw new UsageError('--rate does not apply to --legacy, which waits for a reply after each frame');
+    return 'udp-legacy';
+  }
+  if (raw.waitAck) {
+    throw new UsageError("--wait-ack does not apply to --udp: vstream's UDP receivers never reply (use TCP, or --udp --legacy for the reference programs)");
+  }
+  return 'udp';
+}
+
+function flag(key: string): string {
+  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
 
 export function sendCommand(): Command {
@@ -100,7 +141,11 @@ export function sendCommand(): Command {
     .option('--quality <1-100>', 'JPEG quality (default 80)')
     .option('--frames <n>', 'stop after sending this many frames')
     .option('--label <name>', 'name this stream; receivers show it instead of the address')
-    .option('--wait-ack', "after each frame wait for the receiver's reply (stop-and-wait)")
+    .option('--wait-ack', "after each frame wait for the receiver's reply (stop-and-wait; TCP)")
+    .option('--udp', 'send over UDP: lowest latency, a frame with a lost datagram is dropped')
+    .option('--packet-size <bytes>', `with --udp: datagram size, ${MIN_PACKET_SIZE}-${MAX_PACKET_SIZE} (default ${DEFAULT_PACKET_SIZE}; legacy: 1024-byte pieces)`)
+    .option('--rate <bytes/s>', `with --udp: pace datagrams at this many bytes per second, e.g. 10M (default ${formatBytes(DEFAULT_RATE_BYTES_PER_SECOND)}/s)`)
+    .option('--legacy', 'with --udp: the reference programs\' format (length datagram, 1024-byte pieces, a reply per frame)')
     .option('--no-metadata', 'send plain JPEGs, without the vstream metadata segment')
     .option('--ffmpeg <path>', 'ffmpeg binary to use (also VSTREAM_FFMPEG)')
     .option('-q, --quiet', 'no summary line at exit')
@@ -120,15 +165,41 @@ function sourceOptions(settings: SendSettings): SourceOptions {
   return { ...common, ...settings.source } as SourceOptions;
 }
 
-/** The transport's sender for these settings. */
-function openSender(settings: SendSettings): Promise<Sender> {
-  return FrameSender.connect({
+/**
+ * The transport's sender for these settings. `live` decides what a UDP sender does when
+ * nobody listens (ICMP port unreachable): a live stream goes on after one warning, because a
+ * UDP receiver may start later or restart and should then get the stream without the sender
+ * being restarted; a file, folder or stdin transfer fails at once (exit 3) instead of
+ * reading the whole input into the void.
+ */
+function openSender(settings: SendSettings, live: boolean): Promise<Sender> {
+  const common = {
     host: settings.to.host,
     port: settings.to.port,
-    waitAck: settings.waitAck,
     metadata: settings.metadata,
     ...(settings.label !== undefined && { label: settings.label }),
-  });
+  };
+  switch (settings.transport) {
+    case 'tcp':
+      return FrameSender.connect({ ...common, waitAck: settings.waitAck });
+    case 'udp': {
+      let warned = false;
+      return UdpFrameSender.open({
+        ...common,
+        ...(settings.packetSize !== undefined && { packetSize: settings.packetSize }),
+        ...(settings.rate !== undefined && { rate: settings.rate }),
+        whenRefused: live ? 'report' : 'fail',
+        onRefused: (err) => {
+          if (warned || settings.quiet) return;
+          warned = true;
+          warn(`${err.message}; sending anyway: a receiver that starts later gets the stream`);
+        },
+      });
+    }
+    case 'udp-legacy':
+      // TODO(legacy): LegacyUdpSender.open({ ...common, pieceSize }) once src/transport/udp-legacy-sender.ts lands.
+      throw new UsageError('--udp --legacy is not available yet');
+  }
 }
 
 /** Runs `vstream send`; returns the exit code. */
@@ -137,7 +208,7 @@ export async function runSend(settings: SendSettings): Promise<number> {
   let sender: Sender | undefined;
   const started = performance.now();
   try {
-    sender = await openSender(settings);
+    sender = await openSender(settings, source.live);
     const connected = sender;
     const interrupted = await runUntilSignal(async (signal) => {
       let taken = 0;
@@ -153,8 +224,9 @@ export async function runSend(settings: SendSettings): Promise<number> {
     await connected.close();
     if (!settings.quiet) {
       const seconds = (performance.now() - started) / 1000;
+      const refused = connected instanceof UdpFrameSender && connected.refused > 0 ? `; ${connected.refused} datagrams refused (nobody listening)` : '';
       process.stderr.write(
-        `vstream: sent ${connected.framesSent} frames (${formatRate(connected.bytesSent, connected.framesSent, seconds)}) to ${connected.address}, ${source.dropped} dropped\n`,
+        `vstream: sent ${connected.framesSent} frames (${formatRate(connected.bytesSent, connected.framesSent, seconds)}) to ${connected.address}${settings.transport === 'tcp' ? '' : ' over UDP'}, ${source.dropped} dropped${refused}\n`,
       );
     }
     return interrupted ? 130 : 0;
