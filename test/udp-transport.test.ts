@@ -292,6 +292,17 @@ describe('UDP sender', () => {
     await expect(sender.send(image)).rejects.toMatchObject({ code: 'ERR_CONNECTION_REFUSED', message: expect.stringMatching(/nobody is listening on UDP 127\.0\.0\.1:\d+/) });
   });
 
+  it('with whenRefused "fail", rejects at close when a transfer was over before the refusal came in', async () => {
+    const nobody = rawSocket();
+    await new Promise<void>((resolve) => nobody.bind(0, '127.0.0.1', resolve));
+    const port = nobody.address().port;
+    await new Promise<void>((resolve) => nobody.close(() => resolve()));
+    cleanup.pop();
+    const sender = await open({ port, whenRefused: 'fail' });
+    await sender.send(await noiseJpeg(64, 48));
+    await expect(sender.close()).rejects.toMatchObject({ code: 'ERR_CONNECTION_REFUSED' });
+  });
+
   it('goes on sending when nobody listens, reporting it, by default', async () => {
     const nobody = rawSocket();
     await new Promise<void>((resolve) => nobody.bind(0, '127.0.0.1', resolve));

@@ -144,7 +144,11 @@ export class UdpFrameSender implements Sender {
     this.framesSent += 1;
   }
 
-  /** Sends the END datagram (so the receiver ends the stream at once) and closes the socket. */
+  /**
+   * Sends the END datagram (so the receiver ends the stream at once) and closes the socket.
+   * Rejects like `send` when the socket failed, or with `whenRefused: 'fail'` when nobody
+   * listened: a short transfer can be over before the ICMP answer to its first datagram is in.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (!this.closed) {
@@ -156,6 +160,7 @@ export class UdpFrameSender implements Sender {
         await this.drained();
       }
       this.shut();
+      if (this.failure) throw this.failure;
     })();
     return this.closing;
   }
