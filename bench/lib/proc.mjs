@@ -67,8 +67,13 @@ export function start(command, args, { stdin = 'ignore', stdout = 'pipe', extra 
 /** Starts `vstream recv ...args --listen 0` and resolves once it listens: { p, port }. */
 export async function startReceiver(args, options) {
   const p = start(...vstream('recv', '--listen', '0', ...args), options);
-  const [, port] = await p.waitFor(/listening on port (\d+)/);
-  return { p, port: Number(port) };
+  try {
+    const [, port] = await p.waitFor(/listening on port (\d+)/);
+    return { p, port: Number(port) };
+  } catch (err) {
+    p.kill();
+    throw err;
+  }
 }
 
 /** A port that was free a moment ago (for programs that cannot listen on port 0 and say which). */
