@@ -192,6 +192,26 @@ describe('receiver', () => {
   });
 });
 
+describe('live streams', () => {
+  it('never back up: a consumer that falls behind gets the newest frame, the older ones are dropped and counted', async () => {
+    const receiver = await listen({ maxQueuedFrames: 4 });
+    const sender = await FrameSender.connect({ host: '127.0.0.1', port: receiver.port });
+    cleanup.push(() => sender.destroy());
+    const image = await jpeg('#4a4', 320, 240);
+    // Nobody consumes while 200 live frames go out: they must all be accepted (no TCP
+    // backpressure that would queue stale video in socket buffers) and replace each other.
+    for (let seq = 0; seq < 200; seq += 1) await sender.send(image, { seq, live: true });
+    const gone = once(receiver, 'disconnect');
+    await sender.close();
+    await gone;
+    expect(receiver.queued).toBe(1);
+    const [frame] = await take(receiver, 1);
+    expect(frame!.seq).toBe(199);
+    expect(frame!.meta?.live).toBe(true);
+    expect(frame!.droppedBefore).toBe(199);
+  });
+});
+
 describe('sender errors', () => {
   it('says connection refused when nothing listens', async () => {
     const server = createServer();

@@ -8,6 +8,12 @@ export interface FrameMeta {
   label?: string;
   /** The source file's base name, for frames read from a folder (`--dir`). */
   name?: string;
+  /**
+   * True for live sources (camera, pattern): a receiver that falls behind may drop older frames
+   * of this stream rather than slow the sender down, because a late live frame is worth nothing.
+   * Absent for files, folders and stdin, whose every frame must arrive.
+   */
+  live?: boolean;
 }
 
 /** One JPEG produced by a source, before it is framed. */

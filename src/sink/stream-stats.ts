@@ -17,7 +17,7 @@ export class StreamStats {
   bytes = 0;
   /** Frames the sender captured but never sent (sequence gaps). */
   senderDropped = 0;
-  /** Frames this receiver's sinks skipped because a newer one arrived first. */
+  /** Frames this receiver skipped because a newer one arrived first (slow sink, live stream). */
   sinkDropped = 0;
   /**
    * UDP only: the transport's loss counters as of the latest frame (or final, once the stream
@@ -35,8 +35,12 @@ export class StreamStats {
     this.frames += 1;
     this.bytes += frame.jpeg.length;
     if (frame.loss) this.loss = frame.loss;
+    // Frames the receiver replaced (live stream, consumer behind) are gaps in seq too, but
+    // they were dropped here, not by the sender.
+    const droppedHere = frame.droppedBefore ?? 0;
+    this.sinkDropped += droppedHere;
     if (frame.meta && this.lastSeq !== undefined && frame.seq > this.lastSeq + 1) {
-      this.senderDropped += frame.seq - this.lastSeq - 1;
+      this.senderDropped += Math.max(0, frame.seq - this.lastSeq - 1 - droppedHere);
     }
     this.lastSeq = frame.seq;
     this.recent.push(now);

@@ -32,6 +32,14 @@ interface Connection extends PeerInfo {
   socket: Socket;
   frames: number;
   label?: string;
+  /** The live frame of this connection still waiting in the queue, if any. */
+  waiting?: Slot;
+}
+
+/** A queue entry. A live sender's waiting frame is replaced in its slot by a newer one. */
+interface Slot {
+  frame: ReceivedFrame;
+  connection: Connection;
 }
 
 /**
@@ -43,7 +51,7 @@ interface Connection extends PeerInfo {
  * are paused, which pushes back through TCP to the senders (where live sources drop frames).
  */
 export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Receiver {
-  private readonly queue: FrameQueue<ReceivedFrame>;
+  private readonly queue: FrameQueue<Slot>;
   private readonly connections = new Map<number, Connection>();
   private readonly paused = new Set<Socket>();
   private nextConnectionId = 1;
@@ -92,7 +100,20 @@ export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Recei
   }
 
   [Symbol.asyncIterator](): AsyncIterator<ReceivedFrame> {
-    return this.queue[Symbol.asyncIterator]();
+    const slots = this.queue[Symbol.asyncIterator]();
+    return {
+      next: async () => {
+        const result = await slots.next();
+        if (result.done) return result;
+        const slot = result.value;
+        if (slot.connection.waiting === slot) slot.connection.waiting = undefined;
+        return { value: slot.frame, done: false };
+      },
+      return: async () => {
+        await slots.return?.();
+        return { value: undefined, done: true };
+      },
+    };
   }
 
   /** Writes the ack text to the frame's sender (with `ackWhen: 'manual'`); a no-op without `ack`. */
@@ -139,7 +160,19 @@ export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Recei
       };
       connection.frames += 1;
       if (autoAck !== undefined && socket.writable) socket.write(autoAck);
-      if (!this.queue.push(frame)) this.pause(socket);
+      if (meta?.live) {
+        // A live stream is never paused: TCP would queue seconds of stale video in the socket
+        // buffers. While its previous frame still waits, the newer one takes its place.
+        const waiting = connection.waiting;
+        if (waiting) {
+          waiting.frame = { ...frame, droppedBefore: (waiting.frame.droppedBefore ?? 0) + 1 };
+          return;
+        }
+        connection.waiting = { frame, connection };
+        this.queue.push(connection.waiting);
+        return;
+      }
+      if (!this.queue.push({ frame, connection })) this.pause(socket);
     });
     parser.on('error', (err: VstreamError) => {
       failure ??= err;

@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { frame } from '../frame/framer.js';
-import type { FrameMeta } from '../frame/types.js';
+import { frameMeta } from './frame-meta.js';
 import { NetworkError } from '../errors.js';
 import { formatAddress } from './address.js';
 import { networkError } from './socket-errors.js';
@@ -29,6 +29,8 @@ export interface SendOptions {
   captureTime?: number;
   /** Source file name, for folder transfers. */
   name?: string;
+  /** The frame comes from a live source: receivers may drop it in favour of a newer one. */
+  live?: boolean;
 }
 
 /**
@@ -87,15 +89,7 @@ export class FrameSender implements Sender {
   /** Sends one JPEG. Rejects with a NetworkError once the connection is gone. */
   async send(jpeg: Buffer, options: SendOptions = {}): Promise<void> {
     if (this.failure) throw this.failure;
-    const meta: FrameMeta | undefined =
-      this.options.metadata === false
-        ? undefined
-        : {
-            seq: options.seq ?? this.framesSent,
-            captureTime: options.captureTime ?? performance.timeOrigin + performance.now(),
-            ...(this.options.label !== undefined && { label: this.options.label }),
-            ...(options.name !== undefined && { name: options.name }),
-          };
+    const meta = frameMeta(options, { ...this.options, framesSent: this.framesSent });
     const parts = frame(jpeg, meta);
     // Stop-and-wait has one frame in flight: bytes that arrive before this frame is written are
     // the tail of the previous reply, not this frame's.

@@ -18,6 +18,11 @@ export interface ReceivedFrame {
   receivedAt: number;
   /** Datagram transports only: the stream's loss counters when this frame was delivered. */
   loss?: LossCounters;
+  /**
+   * Frames of this sender the receiver dropped just before this one because the consumer was
+   * behind and the stream is live (newest frame wins). They also show as a gap in `seq`.
+   */
+  droppedBefore?: number;
 }
 
 /**
@@ -65,7 +70,7 @@ export interface Sender {
   readonly address: string;
   readonly framesSent: number;
   readonly bytesSent: number;
-  send(jpeg: Buffer, options?: { seq?: number; captureTime?: number; name?: string }): Promise<void>;
+  send(jpeg: Buffer, options?: { seq?: number; captureTime?: number; name?: string; live?: boolean }): Promise<void>;
   close(): Promise<void>;
   destroy(): void;
 }

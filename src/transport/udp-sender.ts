@@ -2,7 +2,7 @@ import type { Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { frame } from '../frame/framer.js';
-import type { FrameMeta } from '../frame/types.js';
+import { frameMeta } from './frame-meta.js';
 import { DEFAULT_PACKET_SIZE, endDatagram, MAX_PACKET_SIZE, MIN_PACKET_SIZE, splitFrame } from '../frame/udp-datagram.js';
 import { NetworkError, UsageError } from '../errors.js';
 import { formatAddress } from './address.js';
@@ -114,15 +114,7 @@ export class UdpFrameSender implements Sender {
   async send(jpeg: Buffer, options: SendOptions = {}): Promise<void> {
     if (this.failure) throw this.failure;
     if (this.closing) throw new NetworkError(`the sender to ${this.address} is closed`, 'ERR_CONNECTION_CLOSED');
-    const meta: FrameMeta | undefined =
-      this.options.metadata === false
-        ? undefined
-        : {
-            seq: options.seq ?? this.framesSent,
-            captureTime: options.captureTime ?? performance.timeOrigin + performance.now(),
-            ...(this.options.label !== undefined && { label: this.options.label }),
-            ...(options.name !== undefined && { name: options.name }),
-          };
+    const meta = frameMeta(options, { ...this.options, framesSent: this.framesSent });
     // frame() gives TCP's 16-byte header first; UDP carries the rest, piece by piece.
     const parts = frame(jpeg, meta).slice(1);
     let datagrams: Buffer[][];

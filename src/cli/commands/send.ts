@@ -3,6 +3,7 @@ import { UsageError } from '../../errors.js';
 import { parseHostPort, type HostPort } from '../../transport/address.js';
 import { FrameSender } from '../../transport/tcp-sender.js';
 import { UdpFrameSender } from '../../transport/udp-sender.js';
+import { LegacyUdpSender } from '../../transport/udp-legacy-sender.js';
 import type { Sender } from '../../transport/types.js';
 import { DEFAULT_PACKET_SIZE, MAX_PACKET_SIZE, MIN_PACKET_SIZE } from '../../frame/udp-datagram.js';
 import { DEFAULT_RATE_BYTES_PER_SECOND } from '../../transport/pacer.js';
@@ -197,8 +198,7 @@ function openSender(settings: SendSettings, live: boolean): Promise<Sender> {
       });
     }
     case 'udp-legacy':
-      // TODO(legacy): LegacyUdpSender.open({ ...common, pieceSize }) once src/transport/udp-legacy-sender.ts lands.
-      throw new UsageError('--udp --legacy is not available yet');
+      return LegacyUdpSender.open({ ...common, ...(settings.packetSize !== undefined && { pieceSize: settings.packetSize }) });
   }
 }
 
@@ -217,7 +217,7 @@ export async function runSend(settings: SendSettings): Promise<number> {
         taken += 1;
         // Numbered by capture, so a receiver sees the frames dropped here as gaps.
         const seq = taken + source.dropped - 1;
-        await connected.send(frame.jpeg, { seq, captureTime: frame.captureTime, ...(frame.name !== undefined && { name: frame.name }) });
+        await connected.send(frame.jpeg, { seq, captureTime: frame.captureTime, live: source.live, ...(frame.name !== undefined && { name: frame.name }) });
         if (settings.frames !== undefined && connected.framesSent >= settings.frames) break;
       }
     }, () => source.close());
