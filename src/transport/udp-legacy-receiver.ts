@@ -1,0 +1,432 @@
+/**
+ * Receives from the reference UDP programs: per image, one datagram holding the JPEG's length
+ * as a C `long` (8 bytes little-endian on 64-bit Linux/macOS, 4 on 32-bit ARM and Windows),
+ * then the JPEG in 1024-byte datagrams, then the receiver replies a short text. Nothing numbers
+ * the datagrams, so the rules below (docs/PROTOCOL.md, "Legacy UDP") decide from lengths and
+ * silence alone what belongs to which image, and never deliver one that is not whole.
+ */
+import type { RemoteInfo, Socket } from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { readMetadata } from '../frame/metadata.js';
+import { ProtocolError, UsageError } from '../errors.js';
+import { bindUdp, datagramPeer } from './udp-socket.js';
+import type { LossCounters, PeerInfo, ReceivedFrame, Receiver, ReceiverEvents } from './types.js';
+
+/** Phone and webcam JPEGs stay far below this; the legacy format has no other limit. */
+export const DEFAULT_LEGACY_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+/** The reference servers reply after every image; the reference clients ignore the text. */
+export const DEFAULT_LEGACY_REPLY = 'OK';
+/** The size the reference client cuts images into; used to estimate lost datagrams. */
+const REFERENCE_PIECE_BYTES = 1024;
+
+export interface LegacyUdpReceiverOptions {
+  /** UDP port; 0 picks a free one (see `receiver.port`). */
+  port: number;
+  /** Address to bind. Default: every IPv4 and IPv6 address on one socket. */
+  host?: string;
+  /** Largest image accepted; a length datagram announcing more is not taken for one. Default 16 MiB. */
+  maxFrameBytes?: number;
+  /** An incomplete image is abandoned after this long without a datagram from its sender (ms). Default 1000. */
+  maxAgeMs?: number;
+  /** The text sent back after each image. Default "OK". */
+  reply?: string | Buffer;
+  /**
+   * When the reply to a delivered image is sent: `'received'` (default) once it is complete;
+   * `'manual'` when `acknowledge(frame)` is called, so that a stop-and-wait sender never gets
+   * ahead of the consumer. Images that are dropped are replied to at once either way.
+   */
+  ackWhen?: 'received' | 'manual';
+  /** A sender silent this long is reported gone with a `disconnect` event (ms). Default 5000. */
+  idleTimeoutMs?: number;
+  /** Senders tracked at once; one more evicts the longest silent. Default 64. */
+  maxSources?: number;
+  /** Bytes of incomplete images held over all senders. Default 4 x maxFrameBytes. */
+  maxPendingBytes?: number;
+  /** Frames held for a slow consumer; one more drops the oldest (UDP cannot push back). Default 8. */
+  maxQueuedFrames?: number;
+}
+
+type Attempt =
+  | { kind: 'idle' }
+  | { kind: 'receiving'; expected: number; chunks: Buffer[]; received: number; largestPiece: number }
+  /** Datagrams to throw away until the next length datagram: an image already counted as dropped, or pieces without a length. */
+  | { kind: 'discarding'; counted: boolean };
+
+interface Source extends PeerInfo {
+  key: string;
+  address: string;
+  port: number;
+  /** Frames delivered. */
+  frames: number;
+  label?: string;
+  loss: LossCounters;
+  lastHeard: number;
+  attempt: Attempt;
+}
+
+/** Where a delivered frame's reply goes, until it is acknowledged or dropped. */
+interface ReplyTo {
+  address: string;
+  port: number;
+}
+
+/**
+ * Any number of legacy UDP senders on one port, kept apart by source address, yielding their
+ * images as an async iterator (newest kept when the consumer is slow).
+ *
+ * Every image a sender starts gets exactly one reply, delivered or not, because the reference
+ * client blocks in `recvfrom` until it has one: an image with a lost piece is replied to when
+ * its sender falls silent (`maxAgeMs`), so the sender goes on with the next image.
+ */
+export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements Receiver {
+  private readonly sources = new Map<string, Source>();
+  private readonly unacknowledged = new WeakMap<ReceivedFrame, ReplyTo>();
+  private readonly queue: DropOldestQueue<ReceivedFrame>;
+  private readonly reply: Buffer;
+  private readonly maxFrameBytes: number;
+  private readonly maxAgeMs: number;
+  private readonly idleTimeoutMs: number;
+  private readonly maxSources: number;
+  private readonly maxPendingBytes: number;
+  private readonly sweeper: NodeJS.Timeout;
+  private pendingBytes = 0;
+  private nextConnectionId = 1;
+  private discarded = 0;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly socket: Socket,
+    private readonly options: LegacyUdpReceiverOptions,
+  ) {
+    super();
+    this.reply = Buffer.from(options.reply ?? DEFAULT_LEGACY_REPLY);
+    this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_LEGACY_MAX_FRAME_BYTES;
+    this.maxAgeMs = options.maxAgeMs ?? 1000;
+    this.idleTimeoutMs = Math.max(options.idleTimeoutMs ?? 5000, this.maxAgeMs);
+    this.maxSources = options.maxSources ?? 64;
+    this.maxPendingBytes = Math.max(options.maxPendingBytes ?? 4 * this.maxFrameBytes, this.maxFrameBytes);
+    this.queue = new DropOldestQueue(options.maxQueuedFrames ?? 8, (frame) => {
+      this.discarded += 1;
+      // Nobody will acknowledge it now, and its sender waits for a reply.
+      this.acknowledge(frame);
+    });
+    socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
+    // Unconnected UDP sockets get no ICMP errors; what is left (ENOBUFS, ...) costs at most a datagram.
+    socket.on('error', () => {});
+    // Silence is the only end-of-image and end-of-stream signal the legacy format has.
+    this.sweeper = setInterval(() => this.sweep(), Math.max(10, Math.min(this.maxAgeMs, this.idleTimeoutMs) / 4));
+    this.sweeper.unref();
+  }
+
+  /** Binds the port. Fails with a NetworkError: ERR_PORT_IN_USE, ERR_BAD_BIND, ... */
+  static async listen(options: LegacyUdpReceiverOptions): Promise<LegacyUdpReceiver> {
+    for (const key of ['maxFrameBytes', 'maxAgeMs', 'idleTimeoutMs', 'maxSources', 'maxPendingBytes', 'maxQueuedFrames'] as const) {
+      const value = options[key];
+      if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
+        throw new UsageError(`${key} must be a positive integer, got ${value}`);
+      }
+    }
+    const socket = await bindUdp({ port: options.port, ...(options.host !== undefined && { host: options.host }) });
+    return new LegacyUdpReceiver(socket, options);
+  }
+
+  /** The port actually bound (useful with port 0). */
+  get port(): number {
+    return this.socket.address().port;
+  }
+
+  /** Whole frames dropped because the consumer was slower than the senders (not network loss). */
+  get framesDiscarded(): number {
+    return this.discarded;
+  }
+
+  /** Bytes of incomplete images held, over all senders (at most `maxPendingBytes`). */
+  get bufferedBytes(): number {
+    return this.pendingBytes;
+  }
+
+  /** Frames waiting for the consumer. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<ReceivedFrame> {
+    return this.queue[Symbol.asyncIterator]();
+  }
+
+  /** Sends the reply for a frame (with `ackWhen: 'manual'`); later calls for the same frame do nothing. */
+  acknowledge(frame: ReceivedFrame): void {
+    const to = this.unacknowledged.get(frame);
+    if (!to) return;
+    this.unacknowledged.delete(frame);
+    this.sendReply(to);
+  }
+
+  /** Stops receiving, reports every sender gone, and ends the iterator after the queued frames. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      clearInterval(this.sweeper);
+      await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+      for (const source of [...this.sources.values()]) this.forget(source);
+      this.queue.end();
+    })();
+    return this.closing;
+  }
+
+  private onDatagram(msg: Buffer, rinfo: RemoteInfo): void {
+    if (this.closing || msg.length === 0) return;
+    const source = this.sourceFor(rinfo);
+    source.lastHeard = performance.now();
+    const length = this.announcedLength(msg);
+    const attempt = source.attempt;
+
+    if (attempt.kind === 'receiving') {
+      const remaining = attempt.expected - attempt.received;
+      // An exact fit is the last piece even if it could be read as a length: a JPEG ends in
+      // FF D9, which as the top byte of a little-endian integer is negative anyway.
+      if (msg.length === remaining || (length === undefined && msg.length < remaining)) {
+        this.append(source, attempt, msg);
+        return;
+      }
+      if (length === undefined) {
+        // More bytes than announced: a duplicated or stray datagram got mixed in.
+        this.drop(source, 0);
+        source.attempt = { kind: 'discarding', counted: true };
+        return;
+      }
+      // A new length mid-image: the sender gave up on this one (or the length was duplicated).
+      if (attempt.received > 0) this.drop(source, this.missingPieces(attempt));
+      else this.release(source);
+    }
+    if (length !== undefined) {
+      source.attempt = { kind: 'receiving', expected: length, chunks: [], received: 0, largestPiece: 0 };
+    } else if (source.attempt.kind === 'idle' && (msg.length === 8 || msg.length === 4)) {
+      // A length out of range (over maxFrameBytes, zero, negative): refuse that image.
+      this.countDropped(source, 0);
+      source.attempt = { kind: 'discarding', counted: true };
+    } else if (source.attempt.kind === 'idle') {
+      // Pieces with no length before them: it was lost. The sender still waits for a reply.
+      source.attempt = { kind: 'discarding', counted: false };
+    }
+  }
+
+  /** The length a 4- or 8-byte datagram announces, if it is a plausible one. */
+  private announcedLength(msg: Buffer): number | undefined {
+    let value: number;
+    if (msg.length === 8) {
+      const big = msg.readBigInt64LE(0);
+      if (big > BigInt(this.maxFrameBytes)) return undefined;
+      value = Number(big);
+    } else if (msg.length === 4) {
+      value = msg.readInt32LE(0);
+    } else {
+      return undefined;
+    }
+    return value >= 1 && value <= this.maxFrameBytes ? value : undefined;
+  }
+
+  private append(source: Source, attempt: Extract<Attempt, { kind: 'receiving' }>, piece: Buffer): void {
+    this.makeRoom(piece.length);
+    if (source.attempt !== attempt) return;
+    attempt.chunks.push(piece);
+    attempt.received += piece.length;
+    attempt.largestPiece = Math.max(attempt.largestPiece, piece.length);
+    this.pendingBytes += piece.length;
+    if (attempt.received === attempt.expected) this.complete(source, attempt);
+  }
+
+  private complete(source: Source, attempt: Extract<Attempt, { kind: 'receiving' }>): void {
+    const jpeg = attempt.chunks.length === 1 ? attempt.chunks[0]! : Buffer.concat(attempt.chunks, attempt.received);
+    this.release(source);
+    source.attempt = { kind: 'idle' };
+    const to = { address: source.address, port: source.port };
+    // Without sequence numbers a swapped or foreign piece can only show at the ends.
+    if (!isWholeJpeg(jpeg)) {
+      this.countDropped(source, 0);
+      this.sendReply(to);
+      return;
+    }
+    source.loss.framesReceived += 1;
+    const meta = readMetadata(jpeg);
+    if (meta?.label !== undefined) source.label = meta.label;
+    const frame: ReceivedFrame = {
+      sender: source.label ?? source.peer,
+      peer: source.peer,
+      connectionId: source.connectionId,
+      seq: meta?.seq ?? source.frames,
+      jpeg,
+      receivedAt: performance.timeOrigin + performance.now(),
+      ...(meta && { meta }),
+      loss: { ...source.loss },
+    };
+    source.frames += 1;
+    if (this.options.ackWhen === 'manual') this.unacknowledged.set(frame, to);
+    else this.sendReply(to);
+    this.queue.push(frame);
+  }
+
+  /** Abandons the image being received, counting it (and its missing datagrams) as dropped. */
+  private drop(source: Source, lostDatagrams: number): void {
+    this.release(source);
+    this.countDropped(source, lostDatagrams);
+  }
+
+  private countDropped(source: Source, lostDatagrams: number): void {
+    source.loss.framesDropped += 1;
+    source.loss.datagramsLost += lostDatagrams;
+  }
+
+  /** Frees the pieces of the image being received, if any. */
+  private release(source: Source): void {
+    if (source.attempt.kind === 'receiving') this.pendingBytes -= source.attempt.received;
+    source.attempt = { kind: 'idle' };
+  }
+
+  private missingPieces(attempt: Extract<Attempt, { kind: 'receiving' }>): number {
+    const piece = attempt.largestPiece || REFERENCE_PIECE_BYTES;
+    return Math.ceil((attempt.expected - attempt.received) / piece);
+  }
+
+  /** Keeps incomplete images within `maxPendingBytes` by dropping the longest silent ones. */
+  private makeRoom(bytes: number): void {
+    while (this.pendingBytes + bytes > this.maxPendingBytes) {
+      let victim: Source | undefined;
+      for (const source of this.sources.values()) {
+        if (source.attempt.kind !== 'receiving' || source.attempt.received === 0) continue;
+        if (!victim || source.lastHeard < victim.lastHeard) victim = source;
+      }
+      if (!victim) return;
+      this.drop(victim, 0);
+      victim.attempt = { kind: 'discarding', counted: true };
+    }
+  }
+
+  private sourceFor(rinfo: RemoteInfo): Source {
+    const key = `${rinfo.address}|${rinfo.port}`;
+    const known = this.sources.get(key);
+    if (known) return known;
+    if (this.sources.size >= this.maxSources) {
+      let oldest: Source | undefined;
+      for (const source of this.sources.values()) if (!oldest || source.lastHeard < oldest.lastHeard) oldest = source;
+      if (oldest) {
+        this.forget(
+          oldest,
+          new ProtocolError(`more than ${this.maxSources} legacy UDP senders at once; the longest silent one was dropped`, 'ERR_TOO_MANY_SENDERS'),
+        );
+      }
+    }
+    const source: Source = {
+      key,
+      address: rinfo.address,
+      port: rinfo.port,
+      connectionId: this.nextConnectionId++,
+      peer: datagramPeer(rinfo),
+      frames: 0,
+      loss: { framesReceived: 0, framesDropped: 0, datagramsLost: 0 },
+      lastHeard: performance.now(),
+      attempt: { kind: 'idle' },
+    };
+    this.sources.set(key, source);
+    this.emit('connection', { connectionId: source.connectionId, peer: source.peer });
+    return source;
+  }
+
+  /** Ends images whose sender fell silent, and forgets senders silent for `idleTimeoutMs`. */
+  private sweep(): void {
+    const now = performance.now();
+    for (const source of [...this.sources.values()]) {
+      const silent = now - source.lastHeard;
+      const attempt = source.attempt;
+      if (attempt.kind !== 'idle' && silent >= this.maxAgeMs) {
+        if (attempt.kind === 'receiving') this.drop(source, this.missingPieces(attempt));
+        // The length datagram of these pieces was lost.
+        else if (!attempt.counted) this.countDropped(source, 1);
+        source.attempt = { kind: 'idle' };
+        this.sendReply({ address: source.address, port: source.port });
+      }
+      if (silent >= this.idleTimeoutMs) this.forget(source);
+    }
+  }
+
+  private forget(source: Source, error?: ProtocolError): void {
+    const attempt = source.attempt;
+    if (attempt.kind === 'receiving' && attempt.received > 0) this.drop(source, this.missingPieces(attempt));
+    else this.release(source);
+    this.sources.delete(source.key);
+    this.emit('disconnect', {
+      connectionId: source.connectionId,
+      peer: source.peer,
+      frames: source.frames,
+      loss: { ...source.loss },
+      ...(error && { error }),
+    });
+  }
+
+  private sendReply(to: ReplyTo): void {
+    if (this.closing) return;
+    // Best effort, like every datagram: a lost reply shows as the sender's reply timeout.
+    this.socket.send(this.reply, to.port, to.address, () => {});
+  }
+}
+
+/** Starts with SOI (FF D8) and ends with EOI (FF D9). */
+function isWholeJpeg(jpeg: Buffer): boolean {
+  const n = jpeg.length;
+  return n >= 4 && jpeg[0] === 0xff && jpeg[1] === 0xd8 && jpeg[n - 2] === 0xff && jpeg[n - 1] === 0xd9;
+}
+
+/**
+ * A FIFO for one async consumer that holds at most `limit` items: a push beyond it drops the
+ * oldest, because a live viewer wants the newest frame and UDP senders cannot be slowed down.
+ */
+class DropOldestQueue<T> implements AsyncIterable<T> {
+  private items: T[] = [];
+  private waiter: ((result: IteratorResult<T>) => void) | undefined;
+  private ended = false;
+
+  constructor(
+    private readonly limit: number,
+    private readonly onDrop: (item: T) => void,
+  ) {}
+
+  get length(): number {
+    return this.items.length;
+  }
+
+  push(item: T): void {
+    if (this.ended) return;
+    if (this.waiter) {
+      const waiter = this.waiter;
+      this.waiter = undefined;
+      waiter({ value: item, done: false });
+      return;
+    }
+    this.items.push(item);
+    if (this.items.length > this.limit) this.onDrop(this.items.shift()!);
+  }
+
+  end(): void {
+    this.ended = true;
+    if (this.waiter && this.items.length === 0) {
+      const waiter = this.waiter;
+      this.waiter = undefined;
+      waiter({ value: undefined, done: true });
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return {
+      next: () => {
+        if (this.items.length > 0) return Promise.resolve({ value: this.items.shift()!, done: false });
+        if (this.ended) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => {
+          this.waiter = resolve;
+        });
+      },
+      return: () => {
+        this.end();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+    };
+  }
+}
