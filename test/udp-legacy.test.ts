@@ -433,6 +433,21 @@ describe('LegacyUdpReceiver', () => {
     expect(await peers[2]!.waitForReplies(1)).toEqual(['OK']);
   });
 
+  it('tells the consumer how many frames of a sender it dropped before the one it gets (droppedBefore)', async () => {
+    const receiver = await listen({ maxQueuedFrames: 1 });
+    const peer = await RawPeer.open();
+    const images = await Promise.all([1, 2, 3].map((i) => makeJpeg({ width: 40 * i, height: 30 })));
+    // Replies come as each image completes, so the peer goes on while nobody reads.
+    for (const [i, image] of images.entries()) {
+      await peer.send(receiver.port, legacyDatagrams(image));
+      await peer.waitForReplies(i + 1);
+    }
+    const [frame] = await frames(receiver)(1);
+    expect(frame!.jpeg.equals(images[2]!)).toBe(true);
+    expect(frame).toMatchObject({ seq: 2, droppedBefore: 2, loss: { framesReceived: 3, framesDropped: 0, datagramsLost: 0 } });
+    expect(receiver.framesDiscarded).toBe(2);
+  });
+
   it("reports a sender gone after idleTimeoutMs of silence, with its frames and loss; it comes back as a new connection", async () => {
     const receiver = await listen({ idleTimeoutMs: 200, maxAgeMs: 100 });
     const take = frames(receiver);
@@ -570,11 +585,11 @@ describe('LegacyUdpSender', () => {
       const images = await Promise.all([1, 2, 3, 4].map((i) => makeJpeg({ width: 100 * i, height: 75 * i })));
       const got: ReceivedFrame[] = [];
       for (const [i, image] of images.entries()) {
-        await sender.send(image, { name: `${i}.jpg` });
+        await sender.send(image, { name: `${i}.jpg`, live: true });
         got.push(...(await take(1)));
       }
       expect(sender.framesSent).toBe(4);
-      expect(got.map((f) => [f.sender, f.seq, f.meta?.name, f.meta?.label])).toEqual(images.map((_, i) => ['cam1', i, `${i}.jpg`, 'cam1']));
+      expect(got.map((f) => [f.sender, f.seq, f.meta?.name, f.meta?.label, f.meta?.live])).toEqual(images.map((_, i) => ['cam1', i, `${i}.jpg`, 'cam1', true]));
       expect(got.every((f) => f.peer.startsWith(family.name === 'IPv4' ? '127.0.0.1:' : '[::1]:'))).toBe(true);
       // Without the metadata segment, the bytes are the JPEG as given.
       expect(got.map((f) => Buffer.concat(withoutMetadata(f.jpeg)).equals(images[f.seq]!))).toEqual([true, true, true, true]);

@@ -58,6 +58,8 @@ interface Source extends PeerInfo {
   port: number;
   /** Frames delivered. */
   frames: number;
+  /** Frames of this sender dropped from the queue since the consumer last took one of its frames. */
+  discarded: number;
   label?: string;
   loss: LossCounters;
   lastHeard: number;
@@ -105,11 +107,24 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
     this.idleTimeoutMs = Math.max(options.idleTimeoutMs ?? 5000, this.maxAgeMs);
     this.maxSources = options.maxSources ?? 64;
     this.maxPendingBytes = Math.max(options.maxPendingBytes ?? 4 * this.maxFrameBytes, this.maxFrameBytes);
-    this.queue = new DropOldestQueue(options.maxQueuedFrames ?? 8, (frame) => {
-      this.discarded += 1;
-      // Nobody will acknowledge it now, and its sender waits for a reply.
-      this.acknowledge(frame);
-    });
+    this.queue = new DropOldestQueue(
+      options.maxQueuedFrames ?? 8,
+      (frame) => {
+        this.discarded += 1;
+        const source = this.sourceById(frame.connectionId);
+        if (source) source.discarded += 1;
+        // Nobody will acknowledge it now, and its sender waits for a reply.
+        this.acknowledge(frame);
+      },
+      (frame) => {
+        const source = this.sourceById(frame.connectionId);
+        if (!source?.discarded) return frame;
+        // The same object: it is the key of its pending reply.
+        frame.droppedBefore = source.discarded;
+        source.discarded = 0;
+        return frame;
+      },
+    );
     socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
     // Unconnected UDP sockets get no ICMP errors; what is left (ENOBUFS, ...) costs at most a datagram.
     socket.on('error', () => {});
@@ -322,6 +337,7 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
       connectionId: this.nextConnectionId++,
       peer: datagramPeer(rinfo),
       frames: 0,
+      discarded: 0,
       loss: { framesReceived: 0, framesDropped: 0, datagramsLost: 0 },
       lastHeard: performance.now(),
       attempt: { kind: 'idle' },
@@ -329,6 +345,11 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
     this.sources.set(key, source);
     this.emit('connection', { connectionId: source.connectionId, peer: source.peer });
     return source;
+  }
+
+  private sourceById(connectionId: number): Source | undefined {
+    for (const source of this.sources.values()) if (source.connectionId === connectionId) return source;
+    return undefined;
   }
 
   /** Ends images whose sender fell silent, and forgets senders silent for `idleTimeoutMs`. */
@@ -387,6 +408,8 @@ class DropOldestQueue<T> implements AsyncIterable<T> {
   constructor(
     private readonly limit: number,
     private readonly onDrop: (item: T) => void,
+    /** What the consumer gets for an item, decided when it takes it. */
+    private readonly onTake: (item: T) => T,
   ) {}
 
   get length(): number {
@@ -398,7 +421,7 @@ class DropOldestQueue<T> implements AsyncIterable<T> {
     if (this.waiter) {
       const waiter = this.waiter;
       this.waiter = undefined;
-      waiter({ value: item, done: false });
+      waiter({ value: this.onTake(item), done: false });
       return;
     }
     this.items.push(item);
@@ -417,7 +440,7 @@ class DropOldestQueue<T> implements AsyncIterable<T> {
   [Symbol.asyncIterator](): AsyncIterator<T> {
     return {
       next: () => {
-        if (this.items.length > 0) return Promise.resolve({ value: this.items.shift()!, done: false });
+        if (this.items.length > 0) return Promise.resolve({ value: this.onTake(this.items.shift()!), done: false });
         if (this.ended) return Promise.resolve({ value: undefined, done: true });
         return new Promise((resolve) => {
           this.waiter = resolve;

@@ -6,11 +6,12 @@
 import type { Socket } from 'node:dgram';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { metadataInsertOffset, metadataSegment } from '../frame/metadata.js';
-import type { FrameMeta } from '../frame/types.js';
 import { NetworkError, UsageError } from '../errors.js';
 import { formatAddress } from './address.js';
 import { networkError } from './socket-errors.js';
 import { connectUdp } from './udp-socket.js';
+import { frameMeta } from './frame-meta.js';
+import type { SendOptions } from './tcp-sender.js';
 import type { Sender } from './types.js';
 
 /** What the reference server reads per `recvfrom`; a longer datagram would be cut short there. */
@@ -110,7 +111,7 @@ export class LegacyUdpSender implements Sender {
   }
 
   /** Sends one JPEG and waits for the reply. Rejects with a NetworkError (ERR_ACK_TIMEOUT, ...). */
-  async send(jpeg: Buffer, options: { seq?: number; captureTime?: number; name?: string } = {}): Promise<void> {
+  async send(jpeg: Buffer, options: SendOptions = {}): Promise<void> {
     if (this.closed) throw new NetworkError(`the sender to ${this.address} is closed`, 'ERR_CONNECTION_CLOSED');
     const image = this.withMetadata(jpeg, options);
     const lengthBytes = this.options.lengthBytes ?? 8;
@@ -146,14 +147,9 @@ export class LegacyUdpSender implements Sender {
     void this.close();
   }
 
-  private withMetadata(jpeg: Buffer, options: { seq?: number; captureTime?: number; name?: string }): Buffer {
-    if (this.options.metadata === false) return jpeg;
-    const meta: FrameMeta = {
-      seq: options.seq ?? this.framesSent,
-      captureTime: options.captureTime ?? performance.timeOrigin + performance.now(),
-      ...(this.options.label !== undefined && { label: this.options.label }),
-      ...(options.name !== undefined && { name: options.name }),
-    };
+  private withMetadata(jpeg: Buffer, options: SendOptions): Buffer {
+    const meta = frameMeta(options, { ...this.options, framesSent: this.framesSent });
+    if (meta === undefined) return jpeg;
     const at = metadataInsertOffset(jpeg);
     // One copy per image: the pieces must be cut from contiguous bytes.
     return Buffer.concat([jpeg.subarray(0, at), metadataSegment(meta), jpeg.subarray(at)]);
