@@ -56,7 +56,7 @@ interface Source extends PeerInfo {
   key: string;
   address: string;
   port: number;
-  /** Frames delivered. */
+  /** Frames completed whole (the consumer got `loss.framesReceived` of them). */
   frames: number;
   /** Frames of this sender dropped from the queue since the consumer last took one of its frames. */
   discarded: number;
@@ -112,7 +112,12 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
       (frame) => {
         this.discarded += 1;
         const source = this.sourceById(frame.connectionId);
-        if (source) source.discarded += 1;
+        if (source) {
+          source.discarded += 1;
+          // As over vstream UDP: a frame the consumer never got was dropped, not received.
+          source.loss.framesReceived -= 1;
+          source.loss.framesDropped += 1;
+        }
         // Nobody will acknowledge it now, and its sender waits for a reply.
         this.acknowledge(frame);
       },
@@ -150,7 +155,7 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
     return this.socket.address().port;
   }
 
-  /** Whole frames dropped because the consumer was slower than the senders (not network loss). */
+  /** Whole frames dropped because the consumer was slower than the senders (also in their `framesDropped`). */
   get framesDiscarded(): number {
     return this.discarded;
   }
@@ -377,7 +382,7 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
     this.emit('disconnect', {
       connectionId: source.connectionId,
       peer: source.peer,
-      frames: source.frames,
+      frames: source.loss.framesReceived,
       loss: { ...source.loss },
       ...(error && { error }),
     });
