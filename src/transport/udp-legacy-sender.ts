@@ -50,8 +50,8 @@ export interface LegacyUdpSenderOptions {
   label?: string;
   /**
    * Scales the pauses between bursts of pieces: 1 (default) suits a Python reference server on
-   * a desktop CPU, larger for a slower machine (e.g. 5 for a Raspberry Pi), 0 sends without
-   * pauses (a vstream receiver keeps up).
+   * a desktop CPU, more for a slower machine, 0 sends without pauses (a vstream receiver keeps
+   * up).
    */
   pacing?: number;
 }
