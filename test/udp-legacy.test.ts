@@ -416,6 +416,16 @@ describe('LegacyUdpReceiver', () => {
     expect(peer.replies).toEqual(['received']);
   });
 
+  it('a reply acknowledged just before close() still leaves (recv --frames N: the last image is answered)', async () => {
+    const receiver = await listen({ ackWhen: 'manual' });
+    const peer = await RawPeer.open();
+    await peer.send(receiver.port, legacyDatagrams(await makeJpeg()));
+    const [frame] = await frames(receiver)(1);
+    receiver.acknowledge(frame!);
+    await receiver.close();
+    expect(await peer.waitForReplies(1)).toEqual(['OK']);
+  });
+
   it('drops the oldest frame when the consumer falls behind, and still replies to its sender', async () => {
     const receiver = await listen({ ackWhen: 'manual', maxQueuedFrames: 1 });
     const peers = await Promise.all([1, 2, 3].map(() => RawPeer.open()));

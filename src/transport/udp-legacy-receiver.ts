@@ -92,6 +92,9 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
   private readonly maxPendingBytes: number;
   private readonly sweeper: NodeJS.Timeout;
   private pendingBytes = 0;
+  /** Replies handed to the socket and not yet sent; close() waits for them. */
+  private repliesInFlight = 0;
+  private repliesFlushed: (() => void) | undefined;
   private nextConnectionId = 1;
   private discarded = 0;
   private closing: Promise<void> | undefined;
@@ -186,6 +189,9 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
   close(): Promise<void> {
     this.closing ??= (async () => {
       clearInterval(this.sweeper);
+      // A send to an address leaves a tick later: closing at once would swallow the reply to
+      // the last frame (`recv --frames N`), and a reference client would wait for it forever.
+      if (this.repliesInFlight > 0) await new Promise<void>((resolve) => (this.repliesFlushed = resolve));
       await new Promise<void>((resolve) => this.socket.close(() => resolve()));
       for (const source of [...this.sources.values()]) this.forget(source);
       this.queue.end();
@@ -390,8 +396,12 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
 
   private sendReply(to: ReplyTo): void {
     if (this.closing) return;
+    this.repliesInFlight += 1;
     // Best effort, like every datagram: a lost reply shows as the sender's reply timeout.
-    this.socket.send(this.reply, to.port, to.address, () => {});
+    this.socket.send(this.reply, to.port, to.address, () => {
+      this.repliesInFlight -= 1;
+      if (this.repliesInFlight === 0) this.repliesFlushed?.();
+    });
   }
 }
 
