@@ -274,8 +274,7 @@ describe('recv --udp --bind', () => {
 });
 
 describe('legacy mode, vstream at both ends', () => {
-  // TODO(legacy): enable with the legacy transport.
-  it.skip('send --udp --legacy -> relay -> recv --udp --legacy: frames arrive and replies go back', async () => {
+  it('send --udp --legacy -> relay -> recv --udp --legacy: frames arrive and replies go back', async () => {
     const dir = await tmp('legacy');
     const recv = await startReceiver(['--udp', '--legacy', '--save-dir', dir], { env });
     expect(recv.stderr()).toMatch(/listening on port \d+ \(UDP, legacy format, IPv4 and IPv6\)/);

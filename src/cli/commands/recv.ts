@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { UsageError, DisplayError, OutputError } from '../../errors.js';
 import { FrameReceiver } from '../../transport/tcp-receiver.js';
 import { UdpFrameReceiver } from '../../transport/udp-receiver.js';
+import { LegacyUdpReceiver } from '../../transport/udp-legacy-receiver.js';
 import { DEFAULT_RECV_BUFFER_BYTES } from '../../transport/udp-socket.js';
 import { DEFAULT_MAX_AGE_MS } from '../../reassemble/udp-reassembler.js';
 import type { LossCounters, Receiver } from '../../transport/types.js';
@@ -151,9 +152,8 @@ function openReceiver(settings: RecvSettings): Promise<Receiver> {
     case 'udp':
       return UdpFrameReceiver.listen({ ...common, ...maxAge, ...recvBuffer, ...ack });
     case 'udp-legacy':
-      // TODO(legacy): LegacyUdpReceiver.listen({ ...common, ...maxAge, reply, ackWhen: 'manual' }) once
-      // src/transport/udp-legacy-receiver.ts lands.
-      throw new UsageError('--udp --legacy is not available yet');
+      // The reference client waits for a reply after every image, so legacy mode always replies.
+      return LegacyUdpReceiver.listen({ ...common, ...maxAge, reply: settings.ack ?? DEFAULT_ACK, ackWhen: 'manual' });
   }
 }
 
