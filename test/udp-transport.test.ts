@@ -156,8 +156,9 @@ describe('UDP receiver', () => {
     expect(receiver.lossOf(id)).toEqual({ framesReceived: 4, framesDropped: 36, datagramsLost: 0 });
     release();
     await consumer;
-    // The newest frames are the ones kept.
+    // The newest frames are the ones kept, and the first after the gap says the receiver made it.
     expect(seen.map((f) => f.seq)).toEqual([0, 37, 38, 39]);
+    expect(seen.map((f) => f.droppedBefore)).toEqual([undefined, 36, undefined, undefined]);
     const [info] = await disconnected;
     expect(info).toMatchObject({ frames: 4, loss: { framesReceived: 4, framesDropped: 36, datagramsLost: 0 } });
     expect(info.error).toBeUndefined();

@@ -51,6 +51,8 @@ interface Stream extends PeerInfo {
   delivered: number;
   /** Complete frames dropped because the consumer was behind: dropped, not received, in `loss`. */
   discarded: number;
+  /** Of those, the ones since the consumer last took a frame of this stream (`droppedBefore`). */
+  discardedSinceTake: number;
   /** The reassembler's counters, as they stood when the stream ended. */
   final?: StreamCounters;
   /** Set once the stream is over; `disconnect` follows when the consumer has its last frame. */
@@ -104,10 +106,14 @@ export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
       maxBytes: options.maxQueuedBytes ?? 32 * 1024 * 1024,
       onDrop: (stream) => {
         stream.discarded += 1;
+        stream.discardedSinceTake += 1;
       },
       onTake: (stream, frame) => {
         stream.delivered += 1;
         this.inHand = stream;
+        // The frames dropped here are gaps in seq too; this says the receiver made them.
+        if (stream.discardedSinceTake > 0) frame.droppedBefore = stream.discardedSinceTake;
+        stream.discardedSinceTake = 0;
         return frame;
       },
       onNext: () => {
@@ -224,6 +230,7 @@ export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
       port: rinfo.port,
       delivered: 0,
       discarded: 0,
+      discardedSinceTake: 0,
     };
     this.streams.set(stream.key, stream);
     this.byConnection.set(stream.connectionId, stream);
