@@ -10,6 +10,9 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -18,8 +21,10 @@ import { withoutMetadata } from '../src/frame/metadata.js';
 import { LegacyUdpReceiver, type LegacyUdpReceiverOptions } from '../src/transport/udp-legacy-receiver.js';
 import { LegacyUdpSender, type LegacyUdpSenderOptions } from '../src/transport/udp-legacy-sender.js';
 import type { PeerInfo, ReceivedFrame, ReceiverEvents } from '../src/transport/types.js';
+import { FFMPEG } from './helpers/ffmpeg.js';
 import { makeJpeg } from './helpers/jpeg.js';
 import { startProcess, stopAll, type TestProcess } from './helpers/process.js';
+import { VSTREAM_BIN } from './helpers/vstream.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'python');
@@ -745,5 +750,80 @@ describe.skipIf(!hasCv2)(`legacy UDP interop with Python + OpenCV reference peer
       expect(mine.map((f) => f.seq)).toEqual([...Array(N).keys()]);
     }
     expect(new Set(got.map((f) => f.connectionId)).size).toBe(2);
+  });
+  describe('through the CLI (vstream send/recv --udp --legacy, compiled dist/)', () => {
+    const dirs: string[] = [];
+    afterEach(async () => {
+      await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+    });
+
+    function vstream(args: string[]): TestProcess {
+      if (!existsSync(join(ROOT, 'dist', 'cli', 'index.js'))) {
+        throw new Error('dist/ is missing: build first (`npm run build`, or `npm test` which builds)');
+      }
+      // No VSTREAM_DEBUG: errors must be one line without a stack.
+      const env: NodeJS.ProcessEnv = { ...process.env, VSTREAM_FFMPEG: FFMPEG };
+      delete env.VSTREAM_DEBUG;
+      return startProcess(`vstream ${args[0]}`, process.execPath, [VSTREAM_BIN, ...args], { cwd: ROOT, env });
+    }
+
+    function expectCleanStderr(proc: TestProcess): void {
+      expect(proc.output('stderr').filter((l) => /^\s+at |internal error|Traceback/.test(l)), `${proc.name} stderr`).toEqual([]);
+    }
+
+    describe.each(FAMILIES)('over $name', (family) => {
+      it('udp_legacy_client.py -> recv --udp --legacy --save-dir --json --frames N: files byte-identical, every reply back', async () => {
+        const N = 5;
+        const dir = await mkdtemp(join(tmpdir(), 'vstream-legacy-'));
+        dirs.push(dir);
+        const recv = vstream(['recv', '--udp', '--legacy', '--listen', '0', '--no-window', '--save-dir', dir, '--json', '--frames', String(N)]);
+        const [, port] = await recv.waitForLine(/^vstream: listening on port (\d+) \(UDP, legacy format, IPv4 and IPv6\)$/, { stream: 'stderr' });
+        const { client, localPort } = await startClient(family.host, Number(port), [String(N)]);
+        // The client exits 0 only with a reply after every image, the last one included.
+        await expectExit(client, 0);
+        await expectExit(recv, 0);
+        const sent = sentLines(client);
+        expect(sent.map((x) => x.reply)).toEqual(Array(N).fill('OK'));
+        const names = (await readdir(dir)).filter((n) => n.endsWith('.jpg')).sort();
+        const files = await Promise.all(names.map((n) => readFile(join(dir, n))));
+        expect(files.map(sha256)).toEqual(sent.map((x) => x.sha256));
+        const records = recv
+          .output('stdout')
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
+        expect(records.map((r) => [r.peer, r.seq, r.width, r.height, r.framesReceived, r.framesDropped, r.datagramsLost])).toEqual(
+          sent.map((_, i) => [family.inName(localPort), i, 320, 240, i + 1, 0, 0]),
+        );
+        await recv.waitForLine(new RegExp(`^vstream: received ${N} frames .* from 1 sender, 0 dropped; UDP loss: 0 frames dropped, 0 datagrams lost$`), {
+          stream: 'stderr',
+        });
+        expectCleanStderr(recv);
+      });
+
+      it('send --udp --legacy --pattern --frames N -> udp_legacy_server.py: cv2.imdecode reads every frame', async () => {
+        const N = 5;
+        const { server, port } = await startServer(family.host, N);
+        const to = family.name === 'IPv6' ? `[::1]:${port}` : `127.0.0.1:${port}`;
+        const send = vstream(['send', '--udp', '--legacy', '--pattern', '--frames', String(N), '--label', 'cam1', '--to', to]);
+        await expectExit(send, 0);
+        await expectExit(server, 0);
+        const decoded = decodedLines(server);
+        expect(decoded.map((d) => [d.width, d.height, d.meta?.label])).toEqual(Array(N).fill([640, 480, 'cam1']));
+        await send.waitForLine(new RegExp(`^vstream: sent ${N} frames .* to ${to.replace(/[[\]]/g, '\\$&')} over UDP, \\d+ dropped$`), { stream: 'stderr' });
+        expectCleanStderr(send);
+      });
+    });
+
+    it('send --udp --legacy to a port where nobody replies: one-line ERR_ACK_TIMEOUT, exit 3', async () => {
+      const silent = createSocket('udp4');
+      await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve));
+      cleanup.push(() => new Promise<void>((resolve) => silent.close(() => resolve())));
+      const port = silent.address().port;
+      const send = vstream(['send', '--udp', '--legacy', '--pattern', '--frames', '3', '--to', `127.0.0.1:${port}`]);
+      await expectExit(send, 3);
+      const errors = send.output('stderr').filter((l) => l.includes('no reply'));
+      expect(errors).toEqual([expect.stringMatching(new RegExp(`^vstream: no reply from 127\\.0\\.0\\.1:${port} within 2000 ms \\(is it a legacy UDP receiver\\?\\)`))]);
+      expectCleanStderr(send);
+    });
   });
 });
