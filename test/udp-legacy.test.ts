@@ -432,7 +432,8 @@ describe('LegacyUdpReceiver', () => {
   });
 
   it('drops the oldest frame when the consumer falls behind, and still replies to its sender', async () => {
-    const receiver = await listen({ ackWhen: 'manual', maxQueuedFrames: 1 });
+    // One frame of each sender would fit; the byte budget keeps only the newest of all.
+    const receiver = await listen({ ackWhen: 'manual', maxQueuedBytes: 1 });
     const peers = await Promise.all([1, 2, 3].map(() => RawPeer.open()));
     const images = await Promise.all([1, 2, 3].map((i) => makeJpeg({ width: 40 * i, height: 30 })));
     // Nobody reads yet: each new frame pushes the previous one out, and its sender is answered.

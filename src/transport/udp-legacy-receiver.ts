@@ -9,6 +9,7 @@ import type { RemoteInfo, Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { readMetadata } from '../frame/metadata.js';
 import { ProtocolError, UsageError } from '../errors.js';
+import { DroppingQueue } from './dropping-queue.js';
 import { bindUdp, datagramPeer } from './udp-socket.js';
 import type { LossCounters, PeerInfo, ReceivedFrame, Receiver, ReceiverEvents } from './types.js';
 
@@ -33,7 +34,7 @@ export interface LegacyUdpReceiverOptions {
   /**
    * When the reply to a delivered image is sent: `'received'` (default) once it is complete;
    * `'manual'` when `acknowledge(frame)` is called, so that a stop-and-wait sender never gets
-   * ahead of the consumer. Images that are dropped are replied to at once either way.
+   * ahead of the consumer. Images not delivered are replied to without it (docs/PROTOCOL.md).
    */
   ackWhen?: 'received' | 'manual';
   /** A sender silent this long is reported gone with a `disconnect` event (ms). Default 5000. */
@@ -42,8 +43,10 @@ export interface LegacyUdpReceiverOptions {
   maxSources?: number;
   /** Bytes of incomplete images held over all senders. Default 4 x maxFrameBytes. */
   maxPendingBytes?: number;
-  /** Frames held for a slow consumer; one more drops the oldest (UDP cannot push back). Default 8. */
+  /** Frames of one sender held for a slow consumer; one more drops its oldest (UDP cannot push back). Default 8. */
   maxQueuedFrames?: number;
+  /** Bytes of frames held for a slow consumer, all senders together; more drops the oldest. Default 32 MiB. */
+  maxQueuedBytes?: number;
 }
 
 type Attempt =
@@ -83,7 +86,7 @@ interface ReplyTo {
 export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements Receiver {
   private readonly sources = new Map<string, Source>();
   private readonly unacknowledged = new WeakMap<ReceivedFrame, ReplyTo>();
-  private readonly queue: DropOldestQueue<ReceivedFrame>;
+  private readonly queue: DroppingQueue<Source, ReceivedFrame>;
   private readonly reply: Buffer;
   private readonly maxFrameBytes: number;
   private readonly maxAgeMs: number;
@@ -110,29 +113,26 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
     this.idleTimeoutMs = Math.max(options.idleTimeoutMs ?? 5000, this.maxAgeMs);
     this.maxSources = options.maxSources ?? 64;
     this.maxPendingBytes = Math.max(options.maxPendingBytes ?? 4 * this.maxFrameBytes, this.maxFrameBytes);
-    this.queue = new DropOldestQueue(
-      options.maxQueuedFrames ?? 8,
-      (frame) => {
+    this.queue = new DroppingQueue<Source, ReceivedFrame>({
+      perStream: options.maxQueuedFrames ?? 8,
+      maxBytes: options.maxQueuedBytes ?? 32 * 1024 * 1024,
+      onDrop: (source, frame) => {
         this.discarded += 1;
-        const source = this.sourceById(frame.connectionId);
-        if (source) {
-          source.discarded += 1;
-          // As over vstream UDP: a frame the consumer never got was dropped, not received.
-          source.loss.framesReceived -= 1;
-          source.loss.framesDropped += 1;
-        }
+        source.discarded += 1;
+        // As over vstream UDP: a frame the consumer never got was dropped, not received.
+        source.loss.framesReceived -= 1;
+        source.loss.framesDropped += 1;
         // Nobody will acknowledge it now, and its sender waits for a reply.
         this.acknowledge(frame);
       },
-      (frame) => {
-        const source = this.sourceById(frame.connectionId);
-        if (!source?.discarded) return frame;
+      onTake: (source, frame) => {
+        if (source.discarded === 0) return frame;
         // The same object: it is the key of its pending reply.
         frame.droppedBefore = source.discarded;
         source.discarded = 0;
         return frame;
       },
-    );
+    });
     socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
     // Unconnected UDP sockets get no ICMP errors; what is left (ENOBUFS, ...) costs at most a datagram.
     socket.on('error', () => {});
@@ -143,7 +143,7 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
 
   /** Binds the port. Fails with a NetworkError: ERR_PORT_IN_USE, ERR_BAD_BIND, ... */
   static async listen(options: LegacyUdpReceiverOptions): Promise<LegacyUdpReceiver> {
-    for (const key of ['maxFrameBytes', 'maxAgeMs', 'idleTimeoutMs', 'maxSources', 'maxPendingBytes', 'maxQueuedFrames'] as const) {
+    for (const key of ['maxFrameBytes', 'maxAgeMs', 'idleTimeoutMs', 'maxSources', 'maxPendingBytes', 'maxQueuedFrames', 'maxQueuedBytes'] as const) {
       const value = options[key];
       if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
         throw new UsageError(`${key} must be a positive integer, got ${value}`);
@@ -288,7 +288,7 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
     source.frames += 1;
     if (this.options.ackWhen === 'manual') this.unacknowledged.set(frame, to);
     else this.sendReply(to);
-    this.queue.push(frame);
+    this.queue.push(source, frame, jpeg.length);
   }
 
   /** Abandons the image being received, counting it (and its missing datagrams) as dropped. */
@@ -358,11 +358,6 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
     return source;
   }
 
-  private sourceById(connectionId: number): Source | undefined {
-    for (const source of this.sources.values()) if (source.connectionId === connectionId) return source;
-    return undefined;
-  }
-
   /** Ends images whose sender fell silent, and forgets senders silent for `idleTimeoutMs`. */
   private sweep(): void {
     const now = performance.now();
@@ -409,62 +404,4 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
 function isWholeJpeg(jpeg: Buffer): boolean {
   const n = jpeg.length;
   return n >= 4 && jpeg[0] === 0xff && jpeg[1] === 0xd8 && jpeg[n - 2] === 0xff && jpeg[n - 1] === 0xd9;
-}
-
-/**
- * A FIFO for one async consumer that holds at most `limit` items: a push beyond it drops the
- * oldest, because a live viewer wants the newest frame and UDP senders cannot be slowed down.
- */
-class DropOldestQueue<T> implements AsyncIterable<T> {
-  private items: T[] = [];
-  private waiter: ((result: IteratorResult<T>) => void) | undefined;
-  private ended = false;
-
-  constructor(
-    private readonly limit: number,
-    private readonly onDrop: (item: T) => void,
-    /** What the consumer gets for an item, decided when it takes it. */
-    private readonly onTake: (item: T) => T,
-  ) {}
-
-  get length(): number {
-    return this.items.length;
-  }
-
-  push(item: T): void {
-    if (this.ended) return;
-    if (this.waiter) {
-      const waiter = this.waiter;
-      this.waiter = undefined;
-      waiter({ value: this.onTake(item), done: false });
-      return;
-    }
-    this.items.push(item);
-    if (this.items.length > this.limit) this.onDrop(this.items.shift()!);
-  }
-
-  end(): void {
-    this.ended = true;
-    if (this.waiter && this.items.length === 0) {
-      const waiter = this.waiter;
-      this.waiter = undefined;
-      waiter({ value: undefined, done: true });
-    }
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<T> {
-    return {
-      next: () => {
-        if (this.items.length > 0) return Promise.resolve({ value: this.onTake(this.items.shift()!), done: false });
-        if (this.ended) return Promise.resolve({ value: undefined, done: true });
-        return new Promise((resolve) => {
-          this.waiter = resolve;
-        });
-      },
-      return: () => {
-        this.end();
-        return Promise.resolve({ value: undefined, done: true });
-      },
-    };
-  }
 }
