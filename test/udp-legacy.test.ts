@@ -492,25 +492,28 @@ describe('LegacyUdpReceiver', () => {
   });
 
   it('bounds memory: past maxPendingBytes the longest silent partial image goes; past maxSources the longest silent sender', async () => {
-    const receiver = await listen({ maxSources: 3, maxFrameBytes: 10_000, maxPendingBytes: 10_000 });
+    // Room for three 3000-byte pieces and the probe's small image, not for four pieces.
+    const receiver = await listen({ maxSources: 3, maxFrameBytes: 10_000, maxPendingBytes: 12_000 });
     const take = frames(receiver);
     const disconnects: ReceiverEvents['disconnect'][0][] = [];
     receiver.on('disconnect', (info) => disconnects.push(info));
     const [probe, a, b, c] = await Promise.all([1, 2, 3, 4].map(() => RawPeer.open()));
     const small = await makeJpeg({ width: 16, height: 16 });
+    expect(3 * 3256 + small.length + 256).toBeLessThanOrEqual(12_000);
     // The receiver reads one socket in order: once the probe's image is out, all sent before is in.
     const settled = async () => {
       await probe!.send(receiver.port, legacyDatagrams(small));
       await take(1);
     };
+    // Each piece is charged its payload + 256 bytes.
     await a!.send(receiver.port, [lengthDatagram(9000), Buffer.alloc(3000), Buffer.alloc(3000)]);
     await b!.send(receiver.port, [lengthDatagram(9000), Buffer.alloc(3000)]);
     await settled();
-    expect(receiver.bufferedBytes).toBe(9000);
-    // 12 000 bytes would be over the budget: a's partial image, the longest silent, goes.
+    expect(receiver.bufferedBytes).toBe(3 * 3256);
+    // A fourth piece would be over the budget: a's partial image, the longest silent, goes.
     await b!.send(receiver.port, [Buffer.alloc(3000)]);
     await settled();
-    expect(receiver.bufferedBytes).toBe(6000);
+    expect(receiver.bufferedBytes).toBe(2 * 3256);
     // A fourth sender evicts a, now the longest silent of three.
     const image = await makeJpeg();
     await c!.send(receiver.port, legacyDatagrams(image));
@@ -519,7 +522,7 @@ describe('LegacyUdpReceiver', () => {
     expect(disconnects).toHaveLength(1);
     expect(disconnects[0]).toMatchObject({ peer: `127.0.0.1:${a!.port}`, frames: 0, loss: { framesReceived: 0, framesDropped: 1, datagramsLost: 0 } });
     expect(disconnects[0]!.error).toMatchObject({ code: 'ERR_TOO_MANY_SENDERS' });
-    expect(receiver.bufferedBytes).toBe(6000);
+    expect(receiver.bufferedBytes).toBe(2 * 3256);
   });
 
   it('a busy port is a one-line NetworkError ERR_PORT_IN_USE', async () => {

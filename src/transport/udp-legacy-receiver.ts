@@ -19,6 +19,8 @@ export const DEFAULT_LEGACY_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_LEGACY_REPLY = 'OK';
 /** The size the reference client cuts images into; used to estimate lost datagrams. */
 const REFERENCE_PIECE_BYTES = 1024;
+/** What a held piece costs beyond its payload (Buffer object, list slot), as vstream UDP counts it. */
+const PIECE_OVERHEAD_BYTES = 256;
 
 export interface LegacyUdpReceiverOptions {
   /** UDP port; 0 picks a free one (see `receiver.port`). */
@@ -41,7 +43,7 @@ export interface LegacyUdpReceiverOptions {
   idleTimeoutMs?: number;
   /** Senders tracked at once; one more evicts the longest silent. Default 64. */
   maxSources?: number;
-  /** Bytes of incomplete images held over all senders. Default 4 x maxFrameBytes. */
+  /** Bytes of incomplete images held over all senders, each piece counted as its payload + 256. Default 4 x maxFrameBytes. */
   maxPendingBytes?: number;
   /** Frames of one sender held for a slow consumer; one more drops its oldest (UDP cannot push back). Default 8. */
   maxQueuedFrames?: number;
@@ -51,7 +53,7 @@ export interface LegacyUdpReceiverOptions {
 
 type Attempt =
   | { kind: 'idle' }
-  | { kind: 'receiving'; expected: number; chunks: Buffer[]; received: number; largestPiece: number }
+  | { kind: 'receiving'; expected: number; chunks: Buffer[]; received: number; largestPiece: number; charged: number }
   /** Datagrams to throw away until the next length datagram: an image already counted as dropped, or pieces without a length. */
   | { kind: 'discarding'; counted: boolean };
 
@@ -163,7 +165,7 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
     return this.discarded;
   }
 
-  /** Bytes of incomplete images held, over all senders (at most `maxPendingBytes`). */
+  /** Bytes charged for incomplete images, over all senders (at most `maxPendingBytes`). */
   get bufferedBytes(): number {
     return this.pendingBytes;
   }
@@ -225,7 +227,7 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
       else this.release(source);
     }
     if (length !== undefined) {
-      source.attempt = { kind: 'receiving', expected: length, chunks: [], received: 0, largestPiece: 0 };
+      source.attempt = { kind: 'receiving', expected: length, chunks: [], received: 0, largestPiece: 0, charged: 0 };
     } else if (source.attempt.kind === 'idle' && (msg.length === 8 || msg.length === 4)) {
       // A length out of range (over maxFrameBytes, zero, negative): refuse that image.
       this.countDropped(source, 0);
@@ -252,12 +254,15 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
   }
 
   private append(source: Source, attempt: Extract<Attempt, { kind: 'receiving' }>, piece: Buffer): void {
-    this.makeRoom(piece.length);
+    // Charged more than its payload, so that a flood of tiny pieces costs what it really costs.
+    const cost = piece.length + PIECE_OVERHEAD_BYTES;
+    this.makeRoom(cost);
     if (source.attempt !== attempt) return;
     attempt.chunks.push(piece);
     attempt.received += piece.length;
     attempt.largestPiece = Math.max(attempt.largestPiece, piece.length);
-    this.pendingBytes += piece.length;
+    attempt.charged += cost;
+    this.pendingBytes += cost;
     if (attempt.received === attempt.expected) this.complete(source, attempt);
   }
 
@@ -304,7 +309,7 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
 
   /** Frees the pieces of the image being received, if any. */
   private release(source: Source): void {
-    if (source.attempt.kind === 'receiving') this.pendingBytes -= source.attempt.received;
+    if (source.attempt.kind === 'receiving') this.pendingBytes -= source.attempt.charged;
     source.attempt = { kind: 'idle' };
   }
 
