@@ -1,6 +1,7 @@
 import { describe, it, expect, afterEach, beforeAll } from 'vitest';
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -149,6 +150,32 @@ describe('several senders at once', () => {
     expect(top.filter((f) => f.endsWith('.jpg')).length).toBe(alpha.length);
     expect(recv.stderr()).toMatch(/from 2 senders/);
     await Promise.all([a.exited, b.exited]);
+  });
+});
+
+const HAVE_NUMPY = spawnSync('/usr/bin/python3', ['-c', 'import numpy']).status === 0;
+
+describe('raw pixels for scripts', () => {
+  it.skipIf(!HAVE_NUMPY)('recv --format bgr24 --size WxH --output - feeds the numpy example frame by frame', async () => {
+    const recv = await startReceiver(['--format', 'bgr24', '--size', '160x120', '--output', '-', '--frames', '6'], { env });
+    vstream(['send', '--pattern', '--to', to('127.0.0.1', recv.port)], { env });
+    expect(await recv.exited).toBe(0);
+    const pixels = recv.stdout();
+    expect(pixels.length).toBe(6 * 160 * 120 * 3);
+    const script = fileURLToPath(new URL('../examples/read_pixels.py', import.meta.url));
+    const result = spawnSync('/usr/bin/python3', [script, '160', '120'], { input: pixels, encoding: 'utf8' });
+    expect(result.status).toBe(0);
+    const lines = result.stdout.trim().split('\n');
+    expect(lines).toHaveLength(6);
+    expect(lines[5]).toMatch(/^6 160x120 mean_bgr [\d.]+ [\d.]+ [\d.]+$/);
+  });
+
+  it('refuses a pixel format without --output, and --size without a pixel format', async () => {
+    const a = vstream(['recv', '--no-window', '--format', 'rgb24'], { env });
+    expect(await a.exited).toBe(2);
+    expect(a.stderr()).toMatch(/--format rgb24 needs --output/);
+    const b = vstream(['recv', '--no-window', '--size', '320x240', '--output', '-'], { env });
+    expect(await b.exited).toBe(2);
   });
 });
 

@@ -10,12 +10,15 @@ import { formatAddress, parsePort } from '../../transport/address.js';
 import { DEFAULT_MAX_FRAME_BYTES } from '../../reassemble/parser.js';
 import { StreamStats } from '../../sink/stream-stats.js';
 import { MjpegOutputSink } from '../../sink/mjpeg-output.js';
+import { RawOutputSink } from '../../sink/raw-output.js';
+import { PIXEL_FORMATS, type PixelFormat } from '../../decode/pixels.js';
+import type { Size } from '../../source/types.js';
 import { SaveDirSink } from '../../sink/save-dir.js';
 import { JsonLinesSink } from '../../sink/json-lines.js';
 import { lossText, startStatsReport, type SenderStats } from '../../sink/stats-report.js';
 import type { FrameSink } from '../../sink/types.js';
 import { WindowSink } from '../../sink/window.js';
-import { parseBytes, parseIntInRange } from '../parse.js';
+import { parseBytes, parseIntInRange, parseSize } from '../parse.js';
 import { runUntilSignal } from '../signals.js';
 import { formatBytes, formatRate } from '../format.js';
 import { warn } from '../handle-error.js';
@@ -33,6 +36,10 @@ export interface RecvSettings {
   ack?: string;
   window: 'auto' | 'off';
   output?: string;
+  /** What `--output` writes: JPEGs as sent, or decoded pixels. */
+  format: 'jpeg' | PixelFormat;
+  /** With a pixel format: the size every frame is scaled to (default: the first frame's). */
+  size?: Size;
   saveDir?: string;
   json: boolean;
   frames?: number;
@@ -47,6 +54,8 @@ interface RawRecvOptions {
   ack?: string | true;
   window: boolean;
   output?: string;
+  format?: string;
+  size?: string;
   saveDir?: string;
   json?: boolean;
   frames?: string;
@@ -72,6 +81,12 @@ export function recvSettings(raw: RawRecvOptions): RecvSettings {
     if (udpOnly.length > 0) throw new UsageError(`${udpOnly.join(' and ')} need${udpOnly.length > 1 ? '' : 's'} --udp`);
   }
   if (raw.legacy && raw.recvBuffer !== undefined) throw new UsageError('--recv-buffer does not apply to --legacy');
+  const format = raw.format ?? 'jpeg';
+  if (format !== 'jpeg' && !(PIXEL_FORMATS as readonly string[]).includes(format)) {
+    throw new UsageError(`invalid --format "${format}": expected jpeg, ${PIXEL_FORMATS.join(', ')}`);
+  }
+  if (format !== 'jpeg' && raw.output === undefined) throw new UsageError(`--format ${format} needs --output FILE or --output -`);
+  if (raw.size !== undefined && format === 'jpeg') throw new UsageError('--size applies to the pixel formats (--format rgb24, bgr24, gray)');
   return {
     port: parsePort(raw.listen, { allowZero: true }),
     ...(raw.bind !== undefined && { bind: raw.bind }),
@@ -82,6 +97,8 @@ export function recvSettings(raw: RawRecvOptions): RecvSettings {
     ...(raw.ack !== undefined && { ack: raw.ack === true ? DEFAULT_ACK : raw.ack }),
     window: raw.window ? 'auto' : 'off',
     ...(raw.output !== undefined && { output: raw.output }),
+    format: format as RecvSettings['format'],
+    ...(raw.size !== undefined && { size: parseSize(raw.size) }),
     ...(raw.saveDir !== undefined && { saveDir: raw.saveDir }),
     json: raw.json ?? false,
     ...(raw.frames !== undefined && { frames: parseIntInRange('--frames', raw.frames, 1, Number.MAX_SAFE_INTEGER) }),
@@ -102,7 +119,9 @@ export function recvCommand(): Command {
     .option('--recv-buffer <bytes>', `with --udp: socket receive buffer to ask for (default ${DEFAULT_RECV_BUFFER_BYTES / 2 ** 20}M; capped by net.core.rmem_max)`)
     .option('--legacy', "with --udp: the reference programs' format (length datagram, 1024-byte pieces, a reply per frame)")
     .option('--no-window', 'do not open a window')
-    .option('--output <file|->', 'write frames as MJPEG to a file, or - for stdout')
+    .option('--output <file|->', 'write frames to a file, or - for stdout: MJPEG, or raw pixels with --format')
+    .option('--format <jpeg|rgb24|bgr24|gray>', 'what --output writes: JPEGs as sent (default), or decoded frames back to back')
+    .option('--size <WxH>', 'with a pixel --format: scale every frame to this size (default: the first frame\'s)')
     .option('--save-dir <dir>', 'save one JPEG per frame in this folder')
     .option('--json', 'print one JSON line per frame on stdout')
     .option('--frames <n>', 'exit after this many frames')
@@ -120,7 +139,13 @@ function hasDisplay(): boolean {
 
 async function openSinks(settings: RecvSettings): Promise<{ sinks: FrameSink[]; window?: WindowSink }> {
   const sinks: FrameSink[] = [];
-  if (settings.output !== undefined) sinks.push(await MjpegOutputSink.open(settings.output));
+  if (settings.output !== undefined) {
+    sinks.push(
+      settings.format === 'jpeg'
+        ? await MjpegOutputSink.open(settings.output)
+        : await RawOutputSink.open(settings.output, settings.format, settings.size),
+    );
+  }
   if (settings.saveDir !== undefined) sinks.push(await SaveDirSink.open(settings.saveDir));
   if (settings.json) sinks.push(new JsonLinesSink());
   const headless = sinks.length > 0;
