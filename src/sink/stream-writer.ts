@@ -11,7 +11,7 @@ export class StreamWriter {
 
   constructor(
     readonly stream: NodeJS.WritableStream,
-    private readonly where: string,
+    where: string,
   ) {
     stream.on('error', (err: NodeJS.ErrnoException) => {
       this.failure ??=

@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { receivedFrame } from './received-frame.js';
 import { EventEmitter } from 'node:events';
 import { FrameParser, DEFAULT_MAX_FRAME_BYTES } from '../reassemble/parser.js';
-import { readMetadata } from '../frame/metadata.js';
 import { ProtocolError, type VstreamError } from '../errors.js';
 import { formatAddress } from './address.js';
 import { networkError } from './socket-errors.js';
@@ -147,17 +147,8 @@ export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Recei
     const autoAck = this.options.ack !== undefined && this.options.ackWhen !== 'manual' ? this.options.ack : undefined;
 
     parser.on('frame', (jpeg: Buffer) => {
-      const meta = readMetadata(jpeg);
-      if (meta?.label !== undefined) connection.label = meta.label;
-      const frame: ReceivedFrame = {
-        sender: connection.label ?? connection.peer,
-        peer: connection.peer,
-        connectionId: connection.connectionId,
-        seq: meta?.seq ?? connection.frames,
-        jpeg,
-        receivedAt: performance.timeOrigin + performance.now(),
-        ...(meta && { meta }),
-      };
+      const frame = receivedFrame(jpeg, connection, connection.frames);
+      const meta = frame.meta;
       connection.frames += 1;
       if (autoAck !== undefined && socket.writable) socket.write(autoAck);
       if (meta?.live) {

@@ -6,8 +6,8 @@
  * silence alone what belongs to which image, and never deliver one that is not whole.
  */
 import type { RemoteInfo, Socket } from 'node:dgram';
+import { receivedFrame } from './received-frame.js';
 import { EventEmitter } from 'node:events';
-import { readMetadata } from '../frame/metadata.js';
 import { ProtocolError, UsageError } from '../errors.js';
 import { DroppingQueue } from './dropping-queue.js';
 import { bindUdp, datagramPeer } from './udp-socket.js';
@@ -278,18 +278,7 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
       return;
     }
     source.loss.framesReceived += 1;
-    const meta = readMetadata(jpeg);
-    if (meta?.label !== undefined) source.label = meta.label;
-    const frame: ReceivedFrame = {
-      sender: source.label ?? source.peer,
-      peer: source.peer,
-      connectionId: source.connectionId,
-      seq: meta?.seq ?? source.frames,
-      jpeg,
-      receivedAt: performance.timeOrigin + performance.now(),
-      ...(meta && { meta }),
-      loss: { ...source.loss },
-    };
+    const frame = receivedFrame(jpeg, source, source.frames, { ...source.loss });
     source.frames += 1;
     if (this.options.ackWhen === 'manual') this.unacknowledged.set(frame, to);
     else this.sendReply(to);

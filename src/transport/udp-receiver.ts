@@ -1,6 +1,6 @@
 import type { RemoteInfo, Socket } from 'node:dgram';
+import { receivedFrame } from './received-frame.js';
 import { EventEmitter } from 'node:events';
-import { readMetadata } from '../frame/metadata.js';
 import { NetworkError, ProtocolError, UsageError, type VstreamError } from '../errors.js';
 import { UdpReassembler, type CompletedFrame, type StreamCounters, type StreamState } from '../reassemble/udp-reassembler.js';
 import { DroppingQueue } from './dropping-queue.js';
@@ -241,21 +241,10 @@ export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
     const stream = this.streams.get(completed.key);
     if (!stream) return;
     const jpeg = completed.payload;
-    const meta = readMetadata(jpeg);
-    if (meta?.label !== undefined) stream.label = meta.label;
-    const frame: ReceivedFrame = {
-      sender: stream.label ?? stream.peer,
-      peer: stream.peer,
-      connectionId: stream.connectionId,
-      // Without metadata the datagrams' frame counter still shows gaps where frames were lost.
-      seq: meta?.seq ?? completed.frameSeq,
-      jpeg,
-      receivedAt: performance.timeOrigin + performance.now(),
-      ...(meta && { meta }),
-      // As the frame completes, not as the consumer takes it: then the counters depend only on
-      // what arrived, in which order, not on how busy the consumer was.
-      loss: this.loss(stream),
-    };
+    // Without metadata the datagrams' frame counter still shows gaps where frames were lost.
+    // Loss as the frame completes, not as the consumer takes it: then the counters depend only
+    // on what arrived, in which order, not on how busy the consumer was.
+    const frame = receivedFrame(jpeg, stream, completed.frameSeq, this.loss(stream));
     if (this.options.ackWhen !== 'manual') this.reply(stream);
     this.queue.push(stream, frame, jpeg.length);
   }
