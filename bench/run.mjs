@@ -1,159 +1,344 @@
 #!/usr/bin/env node
-// `npm run bench`: end-to-end frames/s of vstream (real CLI processes, loopback, headless)
-// beside the ffmpeg-only encode rate measured in the same run, which bounds what the pipeline
-// can reach, over TCP and UDP; and the share of frames UDP delivers through a lossy relay
-// beside the ideal (1-p)^k. Each rate is the median of RUNS runs. Prints tables and writes
-// JSON to bench/results/.
-import { spawn } from 'node:child_process';
+// `npm run bench`: the answer to issues 3 and 4 in one command. A thin driver over bench/lib/
+// (one implementation per measurement, each documented in its own header); this file only
+// chooses sizes, frame counts and runs, prints markdown tables on stdout (progress goes to
+// stderr) and writes the same data as JSON to bench/results/<timestamp>.json.
+//
+//   1. Throughput on the same H.264 clip at 640x480 and 1280x720: the Python/OpenCV reference,
+//      GStreamer, vstream over TCP (decoding every frame, and pass-through) and UDP, and the
+//      limits (ffmpeg encoding alone, sharp decoding alone); ratios and the issue's targets.
+//   2. Latency of a live 640x480 @ 30 frames/s pattern.
+//   3. Many streams: live senders one headless receiver keeps up with.
+//   4. Receiver memory: 8 senders, a flood, a slow sink (file and live).
+//   5. UDP: frames/s (from 1) and the delivered-frame ratio under datagram loss.
+//
+// Environment (all optional): BENCH_RUNS (runs per figure, default 3), BENCH_FRAMES (clip frames
+// at 640x480, default 600; 1280x720 uses half), BENCH_SECONDS (measured seconds of each live
+// scenario, default 5), BENCH_LEVELS (sender counts, default 1,4,8,12,16), BENCH_ONLY (comma
+// list of throughput,latency,streams,memory,udp-loss), BENCH_UDP_DECODE=1 (adds UDP rows that
+// decode every frame).
 import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { makeClip } from './lib/clip.mjs';
+import { ffmpegEncodeRate, sharpDecodeRate } from './lib/encode-limits.mjs';
+import { gstreamerRate } from './lib/gstreamer.mjs';
+import { latency } from './lib/latency.mjs';
+import { manyStreams } from './lib/many-streams.mjs';
+import { memory } from './lib/memory.mjs';
+import { pythonReferenceRate } from './lib/python-reference.mjs';
+import { fmt, markdownTable, median } from './lib/table.mjs';
+import { udpLoss } from './lib/udp-loss.mjs';
+import { vstreamRate } from './lib/vstream-rates.mjs';
 
-const bin = fileURLToPath(new URL('../bin/vstream.js', import.meta.url));
 const { locateFfmpeg, ffmpegVersion } = await import('../dist/source/ffmpeg/locate.js');
-const { patternInputArgs, mjpegOutputArgs } = await import('../dist/source/ffmpeg/args.js');
-const { parseDatagram } = await import('../dist/frame/udp-datagram.js');
-const { LossyRelay } = await import('./lossy-relay.mjs');
 
-const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-const FRAMES = Number(process.env.BENCH_FRAMES ?? 600);
-const SIZES = ['640x480', '1280x720'];
-const LOSS_RATES = [0, 0.01, 0.05];
-const LOSS_FRAMES = Number(process.env.BENCH_LOSS_FRAMES ?? 300);
+const num = (name, fallback) => (process.env[name] ? Number(process.env[name]) : fallback);
+const RUNS = num('BENCH_RUNS', 3);
+const FRAMES = num('BENCH_FRAMES', 600);
+const SHORT_FRAMES = 30;
+const SECONDS = num('BENCH_SECONDS', 5);
+const LEVELS = (process.env.BENCH_LEVELS ?? '1,4,8,12,16').split(',').map(Number);
+const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : null;
+const UDP_DECODE = process.env.BENCH_UDP_DECODE === '1';
 const QUALITY = 80;
-const ffmpeg = locateFfmpeg();
+const SIZES = [
+  { size: '640x480', frames: FRAMES },
+  { size: '1280x720', frames: Math.round(FRAMES / 2) },
+];
+const wanted = (section) => !ONLY || ONLY.has(section);
 
-/** Runs a command to its end; the promise also carries `child`, to stop it early. */
-function run(command, args, { onStderr } = {}) {
-  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  const done = new Promise((resolve, reject) => {
-    let stderr = '';
-    child.stderr.on('data', (c) => {
-      stderr += c;
-      onStderr?.(stderr, child);
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stderr, child }));
-  });
-  return Object.assign(done, { child });
-}
+const t0 = performance.now();
+const elapsed = () => (performance.now() - t0) / 1000;
+const progress = (text) => process.stderr.write(`[${elapsed().toFixed(0).padStart(3)} s] ${text}\n`);
+const out = (text = '') => process.stdout.write(`${text}\n`);
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-/** ffmpeg alone, with the very arguments `send --pattern` uses, writing to /dev/null. */
-async function ffmpegEncodeRate(size) {
-  const [width, height] = size.split('x').map(Number);
-  const output = mjpegOutputArgs({ size: { width, height }, quality: QUALITY }).slice(0, -1);
-  const t0 = performance.now();
-  const { code, stderr } = await run(ffmpeg.path, [
-    '-nostdin', '-hide_banner', '-loglevel', 'error',
-    ...patternInputArgs({ size: { width, height }, fps: 'max' }),
-    '-frames:v', String(FRAMES), ...output, '-y', '/dev/null',
-  ]);
-  if (code !== 0) throw new Error(`ffmpeg failed: ${stderr}`);
-  return FRAMES / ((performance.now() - t0) / 1000);
-}
-
-/**
- * vstream send --pattern --fps max -> vstream recv --no-window --output /dev/null, over TCP or
- * (`udp`) UDP at the default settings. Over UDP the pattern is a live source that runs until
- * stopped, and the rate counts the frames delivered; `udpDropped` is the receiver's count of
- * frames it never delivered.
- */
-async function endToEndRate(size, { udp = false } = {}) {
-  let started;
-  let sender;
-  const transport = udp ? ['--udp'] : [];
-  const recv = run(process.execPath, [bin, 'recv', ...transport, '--no-window', '--listen', '0', '--output', '/dev/null', '--frames', String(FRAMES)], {
-    onStderr(text) {
-      const port = /listening on .*?(\d+)(?:\s|$)/.exec(text)?.[1];
-      if (port && !sender) {
-        started = performance.now();
-        sender = run(process.execPath, [bin, 'send', ...transport, '--pattern', '--fps', 'max', '--size', size, '--quality', String(QUALITY), '--to', `127.0.0.1:${port}`, '--quiet']);
-      }
-    },
-  });
-  const { code, stderr } = await recv;
-  const seconds = (performance.now() - started) / 1000;
-  // A live UDP sender does not stop when the receiver goes (it warns and goes on): stop it.
-  if (udp) sender.child.kill('SIGINT');
-  await sender;
-  if (code !== 0) throw new Error(`recv failed: ${stderr}`);
-  const udpDropped = Number(/UDP loss: (\d+) frames dropped/.exec(stderr)?.[1] ?? 0);
-  return udp ? { fps: FRAMES / seconds, udpDropped } : FRAMES / seconds;
-}
-
-/** Resolves with the first match of `re` in the text `onStderr` sees. */
-function matcher(re) {
-  let found;
-  const matched = new Promise((resolve) => (found = resolve));
-  return { matched, onStderr: (text) => { const m = re.exec(text); if (m) found(m); } };
-}
-
-/**
- * send --udp --pattern (640x480, 1200-byte datagrams) -> a relay dropping each datagram with
- * probability p (fixed seed; nothing duplicated or reordered) -> recv --udp. A frame of k
- * pieces then arrives whole with probability (1-p)^k, and the receiver must deliver exactly
- * those frames and no partial one: the measured ratio should sit on the ideal, and on the
- * count the relay's own record says must be delivered.
- */
-async function deliveredRatio(p) {
-  const listening = matcher(/listening on .*?(\d+)(?:\s|$)/);
-  const gone = matcher(/disconnected after (\d+) frames/);
-  const recv = run(process.execPath, [bin, 'recv', '--udp', '--no-window', '--listen', '0', '--output', '/dev/null', '--max-age', '2000'], {
-    onStderr: (text) => {
-      listening.onStderr(text);
-      gone.onStderr(text);
-    },
-  });
-  const port = Number((await listening.matched)[1]);
-  const relay = await LossyRelay.start({ target: { host: '127.0.0.1', port }, drop: p, seed: 1, keepPayloads: false, parse: (d) => parseDatagram(d, 2 ** 30) });
-  const { code } = await run(process.execPath, [bin, 'send', '--udp', '--pattern', '--size', '640x480', '--fps', '60', '--frames', String(LOSS_FRAMES), '--quality', String(QUALITY), '--to', `127.0.0.1:${relay.port}`, '--quiet']);
-  if (code !== 0) throw new Error(`send failed (${code})`);
-  const delivered = Number((await gone.matched)[1]);
-  recv.child.kill('SIGINT');
-  await recv;
-  const [[key, expected]] = [...relay.expected()];
-  const pieces = [...relay.streams.get(key).frames.values()].map((f) => f.pieceCount);
-  await relay.close();
-  const k = pieces.reduce((a, b) => a + b, 0) / pieces.length;
-  const ideal = pieces.reduce((sum, n) => sum + (1 - p) ** n, 0) / pieces.length;
-  return { p, frames: LOSS_FRAMES, piecesPerFrame: k, ideal, delivered, ratio: delivered / LOSS_FRAMES, relayExpected: expected.delivered.length, datagramsDropped: relay.counts.dropped };
-}
-
-const rows = [];
-for (const size of SIZES) {
-  const encode = [];
-  const tcp = [];
-  const udp = [];
-  for (let i = 0; i < RUNS; i += 1) {
-    encode.push(await ffmpegEncodeRate(size));
-    tcp.push(await endToEndRate(size));
-    udp.push(await endToEndRate(size, { udp: true }));
+/** Runs one measurement; a failure becomes { error } in its row instead of ending the bench. */
+async function attempt(label, f) {
+  progress(label);
+  try {
+    return await f();
+  } catch (err) {
+    progress(`  failed: ${err.message.split('\n', 1)[0]}`);
+    return { error: err.message.slice(0, 2000) };
   }
-  const udpMedian = [...udp].sort((a, b) => a.fps - b.fps)[Math.floor(udp.length / 2)];
-  rows.push({ size, frames: FRAMES, runs: RUNS, ffmpegEncodeFps: median(encode), vstreamTcpFps: median(tcp), vstreamUdpFps: udpMedian.fps, udpFramesDropped: udpMedian.udpDropped });
 }
-const lossRows = [];
-for (const p of LOSS_RATES) lossRows.push(await deliveredRatio(p));
 
-const machine = `${cpus().length} x ${cpus()[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
-const ffmpegLine = `${await ffmpegVersion(ffmpeg.path)} (${ffmpeg.reason})`;
-console.log(`machine: ${machine}\nffmpeg:  ${ffmpegLine}\n${FRAMES} frames per run, median of ${RUNS} runs, quality ${QUALITY}, loopback, headless; UDP at the default settings (1200-byte datagrams, paced at 50 MB/s)\n`);
-console.log('| size | ffmpeg encode only (frames/s) | vstream TCP end to end (frames/s) | ratio | vstream UDP end to end (frames/s) | ratio | UDP frames dropped |');
-console.log('|---|---:|---:|---:|---:|---:|---:|');
-for (const r of rows) {
-  const ratio = (x) => (x / r.ffmpegEncodeFps).toFixed(2);
-  console.log(`| ${r.size} | ${r.ffmpegEncodeFps.toFixed(0)} | ${r.vstreamTcpFps.toFixed(0)} | ${ratio(r.vstreamTcpFps)} | ${r.vstreamUdpFps.toFixed(0)} | ${ratio(r.vstreamUdpFps)} | ${r.udpFramesDropped} |`);
+const ffmpeg = locateFfmpeg();
+const cpuList = cpus();
+const machine = {
+  cpus: cpuList.length,
+  model: cpuList[0]?.model.trim(),
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  ffmpeg: `${await ffmpegVersion(ffmpeg.path)} (${ffmpeg.path}, ${ffmpeg.reason})`,
+  loadAverageAtStart: loadavg().map((x) => Number(x.toFixed(2))),
+};
+const results = {
+  startedAt: new Date().toISOString(),
+  machine,
+  config: { runs: RUNS, frames: Object.fromEntries(SIZES.map((s) => [s.size, s.frames])), shortFrames: SHORT_FRAMES, seconds: SECONDS, levels: LEVELS, quality: QUALITY, udpDecode: UDP_DECODE, only: ONLY && [...ONLY] },
+};
+
+// ---------------------------------------------------------------- 1. throughput
+/** The rows of the throughput table, in print order. `ref` is the vstream row ratios refer to. */
+const ROWS = [
+  { key: 'python', label: 'Python/OpenCV reference (TCP, imdecode every frame; q90)', run: (c) => pythonReferenceRate(c) },
+  { key: 'gstreamer', label: 'GStreamer (jpegenc, multipartmux, TCP, jpegdec every frame)', run: (c) => gstreamerRate({ ...c, width: c.width, height: c.height, quality: QUALITY, ffmpegPath: ffmpeg.path }) },
+  { key: 'tcpDecode', label: 'vstream TCP, decode every frame (`--format rgb24 --output /dev/null`)', run: (c) => vstreamRate({ ...c, transport: 'tcp', sink: 'decode' }) },
+  { key: 'tcpPass', label: 'vstream TCP pass-through (`--output /dev/null`)', run: (c) => vstreamRate({ ...c, transport: 'tcp', sink: 'passthrough' }) },
+  { key: 'udpPass', label: 'vstream UDP pass-through (default 1200-byte datagrams)', run: (c) => vstreamRate({ ...c, transport: 'udp', sink: 'passthrough', packetSize: 1200 }) },
+  { key: 'udpPass65k', label: 'vstream UDP pass-through (`--packet-size 65000`)', run: (c) => vstreamRate({ ...c, transport: 'udp', sink: 'passthrough', packetSize: 65000 }) },
+  ...(UDP_DECODE ? [{ key: 'udpDecode', label: 'vstream UDP, decode every frame (`--packet-size 65000`)', run: (c) => vstreamRate({ ...c, transport: 'udp', sink: 'decode', packetSize: 65000 }) }] : []),
+  { key: 'ffmpegEncode', label: 'limit: ffmpeg alone, clip to MJPEG to /dev/null (send\'s arguments)', run: (c) => ffmpegEncodeRate({ ...c, ffmpegPath: ffmpeg.path, quality: QUALITY }) },
+  { key: 'sharp1', label: 'limit: sharp decode alone (recv\'s decodePixels), 1 at a time', run: (c) => sharpDecodeRate({ ffmpegPath: ffmpeg.path, clip: c.clip, size: c.size, frames: c.frames / 2, runs: RUNS, concurrency: 1, quality: QUALITY, pipeline: 'vstream' }) },
+  { key: 'sharp2', label: 'limit: sharp decode alone (recv\'s decodePixels), 2 at once', run: (c) => sharpDecodeRate({ ffmpegPath: ffmpeg.path, clip: c.clip, size: c.size, frames: c.frames / 2, runs: RUNS, concurrency: 2, quality: QUALITY, pipeline: 'vstream' }) },
+];
+const REF = 'tcpDecode';
+
+if (wanted('throughput')) {
+  results.throughput = {};
+  for (const { size, frames } of SIZES) {
+    const [width, height] = size.split('x').map(Number);
+    const clip = await makeClip({ ffmpegPath: ffmpeg.path, width, height, frames });
+    const shortClip = await makeClip({ ffmpegPath: ffmpeg.path, width, height, frames: SHORT_FRAMES });
+    const common = { clip, frames, shortClip, shortFrames: SHORT_FRAMES, runs: RUNS, size, width, height };
+    const rows = {};
+    for (const row of ROWS) {
+      rows[row.key] = await attempt(`throughput ${size}: ${row.key}`, () => row.run(common));
+      if (rows[row.key].fps) progress(`  ${fmt(rows[row.key].fps)} frames/s`);
+    }
+    results.throughput[size] = { clip, frames, shortFrames: SHORT_FRAMES, rows };
+  }
 }
-console.log(`\nUDP through a relay dropping datagrams at random (seed 1), 640x480 pattern, ${LOSS_FRAMES} frames at 60 frames/s, 1200-byte datagrams:\n`);
-console.log('| datagram loss p | pieces per frame k (mean) | ideal (1-p)^k | delivered | delivered ratio | relay says deliverable |');
-console.log('|---:|---:|---:|---:|---:|---:|');
-for (const r of lossRows) {
-  console.log(`| ${(r.p * 100).toFixed(0)} % | ${r.piecesPerFrame.toFixed(1)} | ${r.ideal.toFixed(3)} | ${r.delivered} / ${r.frames} | ${r.ratio.toFixed(3)} | ${r.relayExpected} |`);
+
+// ---------------------------------------------------------------- 2. latency
+if (wanted('latency')) {
+  // Each figure: the median over RUNS runs of that run's percentile.
+  const runs = { tcp: [], udp: [] };
+  for (let i = 0; i < RUNS; i += 1) {
+    runs.tcp.push(await attempt(`latency TCP, run ${i + 1}/${RUNS}`, () => latency({ size: '640x480', fps: 30, seconds: SECONDS, transport: 'tcp', decoded: true })));
+    runs.udp.push(await attempt(`latency UDP, run ${i + 1}/${RUNS}`, () => latency({ size: '640x480', fps: 30, seconds: SECONDS, transport: 'udp', decoded: false })));
+  }
+  const summarise = (list, part) => {
+    const ok = list.filter((r) => r[part] && Number.isFinite(r[part].p50));
+    if (ok.length === 0) return { skipped: list.find((r) => r[part]?.skipped)?.[part].skipped ?? list.find((r) => r.error)?.error ?? 'no data' };
+    const m = (k) => median(ok.map((r) => r[part][k]));
+    return { p50: m('p50'), p99: m('p99'), max: m('max'), framesPerRun: m('n'), runs: ok.length, measured: ok[0][part].measured, ...(part === 'decoded' && { paired: ok.every((r) => r.decoded.paired) }) };
+  };
+  results.latency = {
+    size: '640x480',
+    fps: 30,
+    seconds: SECONDS,
+    tcpArrival: summarise(runs.tcp, 'arrival'),
+    tcpDecoded: summarise(runs.tcp, 'decoded'),
+    udpArrival: summarise(runs.udp, 'arrival'),
+    perRun: runs,
+  };
 }
+
+// ---------------------------------------------------------------- 3. many streams
+if (wanted('streams')) {
+  results.manyStreams = await attempt(`many streams: ${LEVELS.join(', ')} senders`, () => manyStreams({ levels: LEVELS, maxSenders: Math.max(...LEVELS), size: '640x480', fps: 30, seconds: SECONDS }));
+}
+
+// ---------------------------------------------------------------- 4. memory
+if (wanted('memory')) {
+  const clip = await makeClip({ ffmpegPath: ffmpeg.path, width: 640, height: 480, frames: FRAMES });
+  results.memory = await attempt('memory: 8 senders, flood, slow sink (file and live)', () => memory({ clip, seconds: SECONDS, size: '640x480', senders: 8 }));
+}
+
+// ---------------------------------------------------------------- 5. UDP loss
+if (wanted('udp-loss')) {
+  results.udpLoss = await attempt('UDP delivered ratio at 0, 1, 5 % datagram loss', () => udpLoss({ rates: [0, 0.01, 0.05], frames: 300, fps: 100, size: '640x480', quality: QUALITY, runs: RUNS }));
+}
+
+machine.loadAverageAtEnd = loadavg().map((x) => Number(x.toFixed(2)));
+
+// ================================================================ output
+const mb = (x) => (Number.isFinite(x) ? x : null);
+const rate = (r) => (r && Number.isFinite(r.fps) ? r.fps : null);
+const why = (r) => r?.skipped ?? (r?.error ? `failed: ${r.error.split('\n', 1)[0].slice(0, 200)}` : null);
+
+out(`# vstream benchmark, ${results.startedAt}`);
+out();
+out(`machine: ${machine.cpus} x ${machine.model}, ${machine.memoryGiB} GiB, Node ${machine.node}; load average at start ${machine.loadAverageAtStart.join(' / ')}, at end ${machine.loadAverageAtEnd.join(' / ')} (1 / 5 / 15 min; above 0.5 means other work shared the ${machine.cpus} cores)`);
+out(`ffmpeg: ${machine.ffmpeg}`);
+out(`every figure is the median of ${RUNS} runs unless said otherwise; loopback, headless, JPEG quality ${QUALITY} (the Python reference: 90)`);
+
+const targets = [];
+if (results.throughput) {
+  const sizes = Object.keys(results.throughput);
+  const get = (size, key) => results.throughput[size].rows[key];
+  out();
+  out(`## 1. Throughput, same H.264 clip (testsrc2), frames/s`);
+  out();
+  out(`Steady state: each run transfers the clip (${SIZES.map((s) => `${s.frames} frames at ${s.size}`).join(', ')}) and a ${SHORT_FRAMES}-frame clip of the same content, and the rate is (frames - ${SHORT_FRAMES}) / (median time long - median time short), which cancels both programs' start-up. Ratio column: the row's rate / **vstream TCP decode** at that size. RSS: the receiver's peak (VmHWM).`);
+  out();
+  const columns = [['row', (r) => r.label, 'l']];
+  for (const size of sizes) {
+    const ref = rate(get(size, REF));
+    columns.push([`${size} frames/s`, (r) => rate(get(size, r.key))]);
+    columns.push([`x vstream TCP decode`, (r) => (rate(get(size, r.key)) && ref ? rate(get(size, r.key)) / ref : null)]);
+    columns.push([`RSS MB`, (r) => mb(get(size, r.key)?.peakRssMb)]);
+  }
+  out(markdownTable(columns, ROWS));
+  const notes = [];
+  for (const row of ROWS) {
+    const reasons = new Set(sizes.map((s) => why(get(s, row.key))).filter(Boolean));
+    for (const reason of reasons) notes.push(`- ${row.key}: ${reason}`);
+  }
+  const gst = get(sizes[0], 'gstreamer');
+  if (gst?.decoder) notes.push(`- GStreamer decodes the clip with ${gst.decoder}.`);
+  for (const size of sizes) {
+    const drops = ['udpPass', 'udpPass65k', 'udpDecode'].map((k) => [k, get(size, k)?.dropped]).filter(([, d]) => Number.isFinite(d) && d > 0);
+    if (drops.length) notes.push(`- UDP frames lost on the way at ${size} (median per run; the looping sender makes up for them): ${drops.map(([k, d]) => `${k} ${d}`).join(', ')}`);
+  }
+  if (notes.length) out(`\n${notes.join('\n')}`);
+
+  for (const size of sizes) {
+    const ratio = (a, b) => (rate(get(size, a)) && rate(get(size, b)) ? rate(get(size, a)) / rate(get(size, b)) : null);
+    targets.push(
+      { target: `vstream TCP decode / Python reference, ${size}`, value: ratio('tcpDecode', 'python'), goal: '>= 2', met: (v) => v >= 2 },
+      { target: `vstream TCP decode / GStreamer, ${size}`, value: ratio('tcpDecode', 'gstreamer'), goal: 'aim >= 1', met: (v) => v >= 1 },
+      { target: `vstream TCP pass-through / ffmpeg encode alone, ${size}`, value: ratio('tcpPass', 'ffmpegEncode'), goal: '>= 0.9', met: (v) => v >= 0.9 },
+      { target: `vstream UDP pass-through (1200 B) / ffmpeg encode alone, ${size}`, value: ratio('udpPass', 'ffmpegEncode'), goal: '>= 0.9', met: (v) => v >= 0.9 },
+    );
+  }
+}
+
+if (results.latency) {
+  const l = results.latency;
+  out();
+  out(`## 2. Latency, live pattern ${l.size} @ ${l.fps} frames/s, ${SECONDS} s per run after 1 s warm-up (ms)`);
+  out();
+  out('"capture" is when the sender\'s Node process took the complete JPEG from ffmpeg\'s stdout (ffmpeg\'s own generation and encoding time is not included); sender and receiver share one clock. Each figure is the median over runs of that run\'s percentile.');
+  out();
+  const rows = [
+    { what: 'TCP: capture to arrival (frame parsed by recv, no decode; `latencyMs` of `recv --json`)', ...l.tcpArrival },
+    { what: 'TCP: capture to decoded (last byte of the frame\'s rgb24 pixels read from `recv --format rgb24 --output FIFO`)', ...l.tcpDecoded },
+    { what: 'UDP: capture to arrival (default 1200-byte datagrams)', ...l.udpArrival },
+  ];
+  out(markdownTable([['measured', 'what', 'l'], ['p50', 'p50'], ['p99', 'p99'], ['max', 'max'], ['frames per run', 'framesPerRun']], rows));
+  const skipped = rows.filter((r) => r.skipped).map((r) => `- ${r.what}: ${r.skipped}`);
+  if (skipped.length) out(`\n${skipped.join('\n')}`);
+  if (l.tcpDecoded.paired === false) out('\n- warning: decoded pixel frames and JSON lines did not pair one to one in some run');
+  targets.push(
+    { target: 'latency p50, capture to decoded, TCP 640x480 @ 30', value: l.tcpDecoded.p50, unit: 'ms', goal: '< 10 ms', met: (v) => v < 10 },
+    { target: 'latency p99, capture to decoded, TCP 640x480 @ 30', value: l.tcpDecoded.p99, unit: 'ms', goal: '< 25 ms', met: (v) => v < 25 },
+  );
+}
+
+if (results.manyStreams) {
+  const m = results.manyStreams;
+  out();
+  out(`## 3. Many streams: N live senders (640x480 @ 30 frames/s, each with its own ffmpeg) into one headless receiver (\`--json --output /dev/null\`), ${SECONDS} s per level, one run per level`);
+  out();
+  if (m.error) {
+    out(`failed: ${m.error.split('\n', 1)[0]}`);
+  } else {
+    const pct = (x) => (Number.isFinite(x) ? x * 100 : null);
+    out(markdownTable([
+      ['N', 'n'],
+      ['per-stream frames/s min', (r) => r.perStreamFps.min],
+      ['frames missing %', 'dropPct'],
+      ['latency p50 ms', (r) => r.latencyMs.p50],
+      ['latency p99 ms, 1st half -> 2nd half', (r) => `${fmt(r.latencyMs.firstHalf.p99)} -> ${fmt(r.latencyMs.secondHalf.p99)}`],
+      ['receiver CPU (cores)', 'receiverCpuCores'],
+      ['senders CPU (cores)', 'senderCpuCores'],
+      ['machine busy %', (r) => pct(r.machineBusy)],
+      ['receiver RSS MB', 'receiverPeakRssMb'],
+      ['dropped by senders / by receiver (whole run)', (r) => `${r.wholeRun?.senderDropped ?? '-'} / ${r.wholeRun?.receiverDropped ?? '-'}`],
+      ['keeps up', (r) => (r.keepsUp ? 'yes' : 'no'), 'l'],
+    ], m.levels));
+    const fail = m.levels.find((r) => !r.keepsUp);
+    out();
+    out(`**Largest N kept up: ${m.maxKeepingUp}** of ${Math.max(...LEVELS)} tried (aim 16; kept up = every stream seen, frames missing < 1 % (gaps in seq, which counts frames the sender's source dropped too), p99 latency not growing).${fail ? ` First level missed: N = ${fail.n} (${fmt(fail.dropPct)} % missing, machine ${fmt(fail.machineBusy * 100)} % busy, receiver ${fmt(fail.receiverCpuCores)} cores).` : ''}`);
+    targets.push({ target: 'many streams: 640x480 @ 30 senders kept up', value: m.maxKeepingUp, goal: 'aim 16', met: (v) => v >= 16 });
+  }
+}
+
+if (results.memory) {
+  const m = results.memory;
+  out();
+  out(`## 4. Receiver memory, ${SECONDS} s per scenario after the first frames (one run each)`);
+  out();
+  if (m.error) {
+    out(`failed: ${m.error.split('\n', 1)[0]}`);
+  } else {
+    const scenarios = [
+      ['senders8', '8 live senders, `--output /dev/null`'],
+      ['flood', 'flood: `send --file --fps max --loop`, `--output /dev/null`'],
+      ['slowSink', 'slow sink, file sender (flood into `--output -` read at 1.3 MB/s)'],
+      ['slowSinkLive', 'slow sink, 4 live senders (into `--output -` read at 1.3 MB/s)'],
+    ].map(([key, label]) => ({ key, label, ...m[key] }));
+    out(markdownTable([
+      ['scenario', 'label', 'l'],
+      ['peak RSS MB', 'peakRssMb'],
+      ['max RSS 1st half -> 2nd half MB', (r) => `${fmt(r.firstHalfMaxMb)} -> ${fmt(r.secondHalfMaxMb)}`],
+      ['RSS stable', (r) => (r.stabilised ? 'yes' : 'no'), 'l'],
+      ['latency p50 first -> last second, ms', (r) => `${fmt(r.latencyP50Ms?.first)} -> ${fmt(r.latencyP50Ms?.last)}`],
+      ['received', 'received'],
+      ['receiver dropped', 'receiverDropped'],
+      ['senders sent / dropped', (r) => (r.sent !== undefined ? `${r.sent} / ${r.senderDropped}` : '-')],
+    ], scenarios));
+    out();
+    out('Latency here is capture to arrival at the receiver (the worst sender\'s p50 in the first and the last `--stats` second), not to the slow reader: it shows a queue in front of the receiver (socket buffers, a paused sender), not frames waiting in the pipe to the reader. A file is not live: its sender is slowed down, never dropped, so its frames wait; live frames are replaced instead.');
+  }
+}
+
+if (results.udpLoss || results.throughput) {
+  out();
+  out('## 5. UDP');
+  out();
+  if (results.throughput) {
+    const sizes = Object.keys(results.throughput);
+    const get = (size, key) => results.throughput[size].rows[key];
+    const keys = ['udpPass', 'udpPass65k', ...(UDP_DECODE ? ['udpDecode'] : []), 'tcpPass'];
+    out('Frames/s over loopback (from table 1, same clip, steady state):');
+    out();
+    out(markdownTable([
+      ['row', (r) => ROWS.find((x) => x.key === r).label, 'l'],
+      ...sizes.map((s) => [`${s} frames/s`, (r) => rate(get(s, r))]),
+      ...sizes.map((s) => [`${s} frames lost per run`, (r) => (r.startsWith('udp') ? get(s, r)?.dropped : null)]),
+    ], keys));
+    out();
+  }
+  if (results.udpLoss?.error) {
+    out(`loss table failed: ${results.udpLoss.error.split('\n', 1)[0]}`);
+  } else if (results.udpLoss) {
+    const first = results.udpLoss[0];
+    out(`Delivered frames through a relay dropping datagrams at random (nothing duplicated or reordered; seeds 1..${first.runs}, one per run), ${first.size} pattern, ${first.frames} frames at ${first.fps} frames/s, default 1200-byte datagrams:`);
+    out();
+    out(markdownTable([
+      ['datagram loss p', (r) => `${fmt(r.p * 100)} %`],
+      ['pieces per frame k (mean)', 'piecesPerFrame'],
+      ['ideal (1-p)^k', 'ideal'],
+      ['delivered ratio', 'ratio'],
+      ['delivered / sent', (r) => `${r.delivered} / ${r.frames}`],
+      ['relay says deliverable', 'relayExpected'],
+      ['delivered = deliverable in every run', (r) => (r.matchesRelay ? 'yes' : 'NO'), 'l'],
+    ], results.udpLoss));
+  }
+}
+
+if (targets.length) {
+  results.targets = targets.map(({ met, ...t }) => ({ ...t, met: Number.isFinite(t.value) ? met(t.value) : null }));
+  out();
+  out('## Targets (issue 4), from the figures above');
+  out();
+  out(markdownTable([
+    ['target', 'target', 'l'],
+    ['measured', (r) => (Number.isFinite(r.value) ? `${fmt(r.value)}${r.unit ? ` ${r.unit}` : ''}` : 'not measured')],
+    ['goal', 'goal'],
+    ['met', (r) => (r.met === null ? '-' : r.met ? 'yes' : 'no'), 'l'],
+  ], results.targets));
+}
+
+results.elapsedSeconds = elapsed();
 const dir = fileURLToPath(new URL('./results/', import.meta.url));
 await mkdir(dir, { recursive: true });
-const file = `${dir}${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-await writeFile(file, JSON.stringify({ machine, ffmpeg: ffmpegLine, rows, udpLoss: lossRows }, null, 2));
-console.log(`\nwritten: ${file}`);
+const file = `${dir}${results.startedAt.replace(/[:.]/g, '-')}.json`;
+await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
+out();
+out(`elapsed: ${elapsed().toFixed(0)} s; JSON: ${file}`);

@@ -20,7 +20,8 @@ function machineTicks() {
  * (gaps in `seq`, which senders number by capture, so frames a sender dropped count too),
  * latency (latency.mjs says what it measures) over the window and in each half, the CPU used
  * by the senders (node + ffmpeg) and by the receiver, in cores, and how busy the whole machine
- * was. A level keeps up when drops < 1 % and p99 latency did not grow (second half <= 1.5 x
+ * was; and over the whole run the frames the senders sent and dropped at their source and the
+ * frames the receiver dropped (wholeRun). A level keeps up when drops < 1 % and p99 latency did not grow (second half <= 1.5 x
  * first half + 5 ms). maxKeepingUp is the largest N that kept up with every smaller N keeping
  * up too.
  */
@@ -44,8 +45,9 @@ async function level({ n, size, fps, seconds }) {
   const { p: recv, port } = await startReceiver(['--no-window', '--json', '--output', '/dev/null']);
   const mem = watchMemory(recv.pid, 250);
   const senders = Array.from({ length: n }, (_, i) =>
-    start(...vstream('send', '--pattern', '--fps', String(fps), '--size', size, '--label', `s${i}`, '--to', `127.0.0.1:${port}`, '--quiet')),
+    start(...vstream('send', '--pattern', '--fps', String(fps), '--size', size, '--label', `s${i}`, '--to', `127.0.0.1:${port}`)),
   );
+  let result;
   try {
     for (let i = 0; i < n; i += 1) await recv.waitFor(new RegExp(`"sender":"s${i}"`), { stream: 'out', timeoutMs: 30_000 });
     await sleep(1000);
@@ -74,7 +76,7 @@ async function level({ n, size, fps, seconds }) {
     const growing = !(secondHalf.p99 <= 1.5 * firstHalf.p99 + 5);
     const perStream = [...streams.values()].map((s) => s.received / seconds);
     const senderCpu = cpu1.senders.reduce((a, c, i) => a + c - cpu0.senders[i], 0) / seconds;
-    return {
+    result = {
       n,
       streamsSeen: streams.size,
       perStreamFps: { min: streams.size === n ? Math.min(...perStream) : 0, median: median(perStream) },
@@ -95,4 +97,19 @@ async function level({ n, size, fps, seconds }) {
     recv.kill('SIGINT');
     await recv.exited;
   }
+  // Where the missing frames went, over the whole run (warm-up included): the senders' summaries
+  // count the frames their own source dropped because the sender did not take them in time
+  // (a CPU-starved sender), the receiver's the frames it replaced for a slow sink.
+  const sent = senders.map((s) => /sent (\d+) frames.*?, (\d+) dropped/.exec(s.err)).filter(Boolean);
+  const total = (i) => sent.reduce((a, m) => a + Number(m[i]), 0);
+  return {
+    ...result,
+    wholeRun: {
+      sent: total(1),
+      senderDropped: total(2),
+      sendersReporting: sent.length,
+      received: Number(/received (\d+) frames/.exec(recv.err)?.[1]),
+      receiverDropped: Number(/sender[s]?, (\d+) dropped/.exec(recv.err)?.[1]),
+    },
+  };
 }
