@@ -187,6 +187,12 @@ if (results.throughput) {
   for (const row of ROWS) {
     const reasons = new Set(sizes.map((s) => why(get(s, row.key))).filter(Boolean));
     for (const reason of reasons) notes.push(`- ${row.key}: ${reason}`);
+    for (const size of sizes) {
+      const r = get(size, row.key);
+      if (r && !why(r) && !Number.isFinite(r.fps) && Number.isFinite(r.wallFps)) {
+        notes.push(`- ${row.key} at ${size}: no steady-state rate (the short run took as long as the long one: noise); wall rate, start-up included: ${fmt(r.wallFps)} frames/s`);
+      }
+    }
   }
   const gst = get(sizes[0], 'gstreamer');
   if (gst?.decoder) notes.push(`- GStreamer decodes the clip with ${gst.decoder}.`);
@@ -282,6 +288,9 @@ if (results.memory) {
       ['receiver dropped', 'receiverDropped'],
       ['senders sent / dropped', (r) => (r.sent !== undefined ? `${r.sent} / ${r.senderDropped}` : '-')],
     ], scenarios));
+    const peak = Math.max(...scenarios.map((r) => r.peakRssMb).filter(Number.isFinite));
+    out();
+    out(`Largest receiver peak RSS: ${fmt(peak)} MB, against ${fmt(m.idle?.peakRssMb)} MB for a receiver waiting with no sender. RSS stable: the largest sample of the second half is within 10 % (and 2 MB) of the first half's; in a ${SECONDS}-second window V8's heap may still be growing to its working size, so a "no" calls for a longer run (BENCH_SECONDS=30 BENCH_ONLY=memory), not a conclusion.`);
     out();
     out('Latency here is capture to arrival at the receiver (the worst sender\'s p50 in the first and the last `--stats` second), not to the slow reader: it shows a queue in front of the receiver (socket buffers, a paused sender), not frames waiting in the pipe to the reader. A file is not live: its sender is slowed down, never dropped, so its frames wait; live frames are replaced instead.');
   }

@@ -22,6 +22,7 @@ setInterval(() => {
  * stopped), how many the senders sent and dropped, and the capture-to-
  * arrival latency p50 of the receiver's first and last `--stats` round (worst sender): a queue
  * shows up there even when it is not in the receiver's memory (e.g. in socket buffers).
+ *  - idle: the receiver with no sender (peakRssMb only), the baseline of the others
  *  - senders8: 8 x `send --pattern --fps 30 --size SIZE` into `recv --output /dev/null`
  *  - flood: `send --file CLIP --fps max --loop` into `recv --output /dev/null`
  *  - slowSink: the same flood into `recv --output -` piped to a reader taking 64 KB per 50 ms
@@ -33,11 +34,25 @@ export async function memory({ clip, seconds = 5, size = '640x480', senders = 8 
   const pattern = (i) => ['send', '--pattern', '--fps', '30', '--size', size, '--label', `s${i}`];
   const flood = ['send', '--file', clip, '--fps', 'max', '--loop'];
   return {
+    idle: await idle(),
     senders8: await scenario({ seconds, recvArgs: ['--output', '/dev/null'], sends: Array.from({ length: senders }, (_, i) => pattern(i)) }),
     flood: await scenario({ seconds, recvArgs: ['--output', '/dev/null'], sends: [flood] }),
     slowSink: await scenario({ seconds, recvArgs: ['--output', '-'], sends: [flood], slowReader: true }),
     slowSinkLive: await scenario({ seconds, recvArgs: ['--output', '-'], sends: [0, 1, 2, 3].map(pattern), slowReader: true }),
   };
+}
+
+/** The receiver listening, no sender, after 1 s: the RSS of Node plus vstream before any frame. */
+async function idle() {
+  const { p: recv } = await startReceiver(['--no-window', '--output', '/dev/null']);
+  try {
+    await sleep(1000);
+    const mem = watchMemory(recv.pid);
+    return { peakRssMb: mem.stop().peakKb / 1024 };
+  } finally {
+    recv.kill('SIGINT');
+    await recv.exited;
+  }
 }
 
 async function scenario({ seconds, recvArgs, sends, slowReader = false }) {
