@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import { loadSharp } from './sharp.js';
 import type { Size } from '../source/types.js';
 
 /** Raw pixel layouts `recv --format` writes. */
@@ -16,6 +16,7 @@ export function bytesPerPixel(format: PixelFormat): number {
  * thread pool and shrinks on load when the target is smaller than the frame.
  */
 export async function decodePixels(jpeg: Buffer, format: PixelFormat, size: Size): Promise<Buffer> {
+  const sharp = await loadSharp();
   let pipeline = sharp(jpeg, { failOn: 'none' }).resize(size.width, size.height, { fit: 'fill', fastShrinkOnLoad: true });
   pipeline = format === 'gray' ? pipeline.toColourspace('b-w') : pipeline.removeAlpha().toColourspace('srgb');
   const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });

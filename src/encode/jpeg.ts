@@ -1,5 +1,5 @@
 /** The JPEG encode stage for still images (`--dir`), with sharp. */
-import sharp from 'sharp';
+import { loadSharp, type Sharp } from '../decode/sharp.js';
 import type { Size } from '../source/types.js';
 import { decodeBmp, isBmp } from './bmp.js';
 
@@ -16,14 +16,15 @@ export function isJpeg(bytes: Buffer): boolean {
 
 /** Decodes any image sharp reads, or a BMP, and encodes it as a baseline 4:2:0 JPEG. */
 export async function encodeJpeg(image: Buffer, { quality, size }: JpegEncodeOptions): Promise<Buffer> {
-  const input = isBmp(image) ? sharpFromBmp(image) : sharp(image);
+  const sharp = await loadSharp();
+  const input = isBmp(image) ? sharpFromBmp(sharp, image) : sharp(image);
   // Metadata is not carried over, so apply the EXIF orientation now or the picture turns sideways.
   let pipeline = input.rotate();
   if (size) pipeline = pipeline.resize(size.width, size.height, { fit: 'fill' });
   return pipeline.jpeg({ quality }).toBuffer();
 }
 
-function sharpFromBmp(image: Buffer): ReturnType<typeof sharp> {
+function sharpFromBmp(sharp: Sharp, image: Buffer): ReturnType<Sharp> {
   const { data, width, height, channels } = decodeBmp(image);
   return sharp(data, { raw: { width, height, channels } });
 }

@@ -1,7 +1,6 @@
 import type { Size } from './fit.js';
 
-type Sharp = (typeof import('sharp'))['default'];
-let sharpModule: Promise<Sharp> | undefined;
+import { loadSharp } from '../../decode/sharp.js';
 
 /**
  * Decodes a JPEG to RGB24 of exactly `box` pixels: the image scaled to fit, aspect kept,
@@ -10,9 +9,7 @@ let sharpModule: Promise<Sharp> | undefined;
  * thread pool, leaving the event loop free for the network.
  */
 export async function decodeFitted(jpeg: Buffer, box: Size): Promise<Buffer> {
-  // Loaded on first use: only the window sink needs pixels, and sharp takes a while to load.
-  sharpModule ??= import('sharp').then((mod) => mod.default);
-  const sharp = await sharpModule;
+  const sharp = await loadSharp();
   const { data, info } = await sharp(jpeg, { failOn: 'none' }) // a damaged live frame is still worth showing
     .resize(box.width, box.height, { fit: 'contain', background: { r: 0, g: 0, b: 0 } })
     .removeAlpha()
