@@ -17,6 +17,8 @@
 // scenario, default 5), BENCH_LEVELS (sender counts, default 1,4,8,12,16), BENCH_ONLY (comma
 // list of throughput,latency,streams,memory,udp-loss), BENCH_UDP_DECODE=1 (adds UDP rows that
 // decode every frame).
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +28,7 @@ import { gstreamerRate } from './lib/gstreamer.mjs';
 import { latency } from './lib/latency.mjs';
 import { manyStreams } from './lib/many-streams.mjs';
 import { memory } from './lib/memory.mjs';
+import { poolRuns, snapshotBuild } from './lib/proc.mjs';
 import { pythonReferenceRate } from './lib/python-reference.mjs';
 import { fmt, markdownTable, median } from './lib/table.mjs';
 import { udpLoss } from './lib/udp-loss.mjs';
@@ -64,6 +67,14 @@ async function attempt(label, f) {
   }
 }
 
+// The CLI processes run a private copy of bin/ and dist/ made now (just after `npm run bench`
+// compiled it), so that someone rebuilding dist/ meanwhile cannot change what is measured.
+const snapshot = await snapshotBuild();
+process.on('exit', () => rmSync(snapshot.dir, { recursive: true, force: true }));
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
+const git = (...args) => spawnSync('git', args, { cwd: fileURLToPath(new URL('..', import.meta.url)), encoding: 'utf8' }).stdout?.trim() ?? '';
+const build = { commit: git('rev-parse', '--short', 'HEAD') || 'unknown', srcModified: git('status', '--porcelain', '--', 'src').length > 0 };
+
 const ffmpeg = locateFfmpeg();
 const cpuList = cpus();
 const machine = {
@@ -76,6 +87,7 @@ const machine = {
 };
 const results = {
   startedAt: new Date().toISOString(),
+  build,
   machine,
   config: { runs: RUNS, frames: Object.fromEntries(SIZES.map((s) => [s.size, s.frames])), shortFrames: SHORT_FRAMES, seconds: SECONDS, levels: LEVELS, quality: QUALITY, udpDecode: UDP_DECODE, only: ONLY && [...ONLY] },
 };
@@ -91,24 +103,40 @@ const ROWS = [
   { key: 'udpPass65k', label: 'vstream UDP pass-through (`--packet-size 65000`)', run: (c) => vstreamRate({ ...c, transport: 'udp', sink: 'passthrough', packetSize: 65000 }) },
   ...(UDP_DECODE ? [{ key: 'udpDecode', label: 'vstream UDP, decode every frame (`--packet-size 65000`)', run: (c) => vstreamRate({ ...c, transport: 'udp', sink: 'decode', packetSize: 65000 }) }] : []),
   { key: 'ffmpegEncode', label: 'limit: ffmpeg alone, clip to MJPEG to /dev/null (send\'s arguments)', run: (c) => ffmpegEncodeRate({ ...c, ffmpegPath: ffmpeg.path, quality: QUALITY }) },
-  { key: 'sharp1', label: 'limit: sharp decode alone (recv\'s decodePixels), 1 at a time', run: (c) => sharpDecodeRate({ ffmpegPath: ffmpeg.path, clip: c.clip, size: c.size, frames: c.frames / 2, runs: RUNS, concurrency: 1, quality: QUALITY, pipeline: 'vstream' }) },
-  { key: 'sharp2', label: 'limit: sharp decode alone (recv\'s decodePixels), 2 at once', run: (c) => sharpDecodeRate({ ffmpegPath: ffmpeg.path, clip: c.clip, size: c.size, frames: c.frames / 2, runs: RUNS, concurrency: 2, quality: QUALITY, pipeline: 'vstream' }) },
+  { key: 'sharp1', once: true, label: 'limit: sharp decode alone (recv\'s decodePixels), 1 at a time', run: (c) => sharpDecodeRate({ ffmpegPath: ffmpeg.path, clip: c.clip, size: c.size, frames: c.frames / 2, runs: RUNS, concurrency: 1, quality: QUALITY, pipeline: 'vstream' }) },
+  { key: 'sharp2', once: true, label: 'limit: sharp decode alone (recv\'s decodePixels), 2 at once', run: (c) => sharpDecodeRate({ ffmpegPath: ffmpeg.path, clip: c.clip, size: c.size, frames: c.frames / 2, runs: RUNS, concurrency: 2, quality: QUALITY, pipeline: 'vstream' }) },
 ];
 const REF = 'tcpDecode';
 
 if (wanted('throughput')) {
-  results.throughput = {};
+  // Interleaved: run 1 of every row at both sizes, then run 2, ...; each call makes one long and
+  // one short transfer and poolRuns() combines them (see proc.mjs for why). The sharp rows run
+  // in this process without other programs, all their runs in one call.
+  const plan = [];
   for (const { size, frames } of SIZES) {
     const [width, height] = size.split('x').map(Number);
     const clip = await makeClip({ ffmpegPath: ffmpeg.path, width, height, frames });
     const shortClip = await makeClip({ ffmpegPath: ffmpeg.path, width, height, frames: SHORT_FRAMES });
-    const common = { clip, frames, shortClip, shortFrames: SHORT_FRAMES, runs: RUNS, size, width, height };
-    const rows = {};
-    for (const row of ROWS) {
-      rows[row.key] = await attempt(`throughput ${size}: ${row.key}`, () => row.run(common));
-      if (rows[row.key].fps) progress(`  ${fmt(rows[row.key].fps)} frames/s`);
+    plan.push({ size, common: { clip, frames, shortClip, shortFrames: SHORT_FRAMES, size, width, height }, parts: Object.fromEntries(ROWS.map((r) => [r.key, []])) });
+  }
+  for (let i = 0; i < RUNS; i += 1) {
+    for (const { size, common, parts } of plan) {
+      for (const row of ROWS) {
+        if ((row.once && i > 0) || parts[row.key].some((p) => p.skipped)) continue;
+        const r = await attempt(`throughput ${size}, run ${i + 1}/${RUNS}: ${row.key}`, () => row.run({ ...common, runs: row.once ? RUNS : 1 }));
+        parts[row.key].push(r);
+        if (Number.isFinite(r.wallFps ?? r.fps)) progress(`  ${fmt(r.wallFps ?? r.fps)} frames/s${r.wallFps ? ' (wall)' : ''}`);
+      }
     }
-    results.throughput[size] = { clip, frames, shortFrames: SHORT_FRAMES, rows };
+  }
+  results.throughput = {};
+  for (const { size, common, parts } of plan) {
+    results.throughput[size] = {
+      clip: common.clip,
+      frames: common.frames,
+      shortFrames: SHORT_FRAMES,
+      rows: Object.fromEntries(ROWS.map((r) => [r.key, poolRuns(parts[r.key])])),
+    };
   }
 }
 
@@ -164,7 +192,8 @@ out(`# vstream benchmark, ${results.startedAt}`);
 out();
 out(`machine: ${machine.cpus} x ${machine.model}, ${machine.memoryGiB} GiB, Node ${machine.node}; load average at start ${machine.loadAverageAtStart.join(' / ')}, at end ${machine.loadAverageAtEnd.join(' / ')} (1 / 5 / 15 min; above 0.5 means other work shared the ${machine.cpus} cores)`);
 out(`ffmpeg: ${machine.ffmpeg}`);
-out(`every figure is the median of ${RUNS} runs unless said otherwise; loopback, headless, JPEG quality ${QUALITY} (the Python reference: 90)`);
+out(`vstream: commit ${build.commit}${build.srcModified ? ' with uncommitted changes in src/' : ''}, compiled dist/ copied at the start`);
+out(`every figure is the median of ${RUNS} runs unless said otherwise (throughput rows interleaved: run 1 of every row, then run 2, ...); loopback, headless, JPEG quality ${QUALITY} (the Python reference: 90)`);
 
 const targets = [];
 if (results.throughput) {
@@ -189,6 +218,7 @@ if (results.throughput) {
     for (const reason of reasons) notes.push(`- ${row.key}: ${reason}`);
     for (const size of sizes) {
       const r = get(size, row.key);
+      if (r?.failedRuns) notes.push(`- ${row.key} at ${size}: ${r.failedRuns} run(s) failed and left out: ${r.firstFailure.split('\n', 1)[0].slice(0, 200)}`);
       if (r && !why(r) && !Number.isFinite(r.fps) && Number.isFinite(r.wallFps)) {
         notes.push(`- ${row.key} at ${size}: no steady-state rate (the short run took as long as the long one: noise); wall rate, start-up included: ${fmt(r.wallFps)} frames/s`);
       }

@@ -7,6 +7,7 @@ import { measureRate } from './proc.mjs';
 
 const { globalArgs, fileInputArgs, mjpegOutputArgs } = await import('../../dist/source/ffmpeg/args.js');
 const { MjpegSplitter } = await import('../../dist/source/mjpeg-splitter.js');
+const { decodePixels } = await import('../../dist/decode/pixels.js');
 
 /** The ffmpeg command line `send --file CLIP --fps max --quality Q` runs, writing to `output`. */
 function sendArgs(clip, quality, output) {
@@ -52,10 +53,7 @@ export async function sharpDecodeRate({ ffmpegPath, clip, size, frames = 300, ru
   if (jpegs.length === 0) throw new Error(`no JPEGs from ${clip}`);
   const [width, height] = size.split('x').map(Number);
   let decode = (jpeg) => sharp(jpeg).raw().toBuffer();
-  if (pipeline === 'vstream') {
-    const { decodePixels } = await import('../../dist/decode/pixels.js');
-    decode = (jpeg) => decodePixels(jpeg, 'rgb24', { width, height });
-  }
+  if (pipeline === 'vstream') decode = (jpeg) => decodePixels(jpeg, 'rgb24', { width, height });
   const batch = async (n) => {
     let next = 0;
     const worker = async () => {

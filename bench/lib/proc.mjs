@@ -2,14 +2,32 @@
 // read from /proc (Linux), and the one way every throughput row is timed.
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { cp, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median } from './table.mjs';
 
-export const vstreamBin = fileURLToPath(new URL('../../bin/vstream.js', import.meta.url));
+const root = fileURLToPath(new URL('../../', import.meta.url));
+export let vstreamBin = path.join(root, 'bin/vstream.js');
 
-/** argv for `node bin/vstream.js ...`. */
+/** argv for `node bin/vstream.js ...` (the snapshot's, once snapshotBuild() made one). */
 export const vstream = (...args) => [process.execPath, [vstreamBin, ...args]];
+
+/**
+ * Copies bin/, dist/ and package.json to a temporary directory (node_modules linked) and makes
+ * vstream() run that copy, so that a rebuild of dist/ while the bench runs (other work on the
+ * same checkout) cannot change or break the program being measured half-way. Returns
+ * { dir, remove }.
+ */
+export async function snapshotBuild() {
+  const dir = await mkdtemp(path.join(tmpdir(), 'vstream-bench-build-'));
+  for (const entry of ['bin', 'dist', 'package.json']) await cp(path.join(root, entry), path.join(dir, entry), { recursive: true });
+  await symlink(path.join(root, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+  vstreamBin = path.join(dir, 'bin/vstream.js');
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
 
 /**
  * Spawns `command args`, collecting stdout and stderr as text (stdout only when `stdout` is
@@ -151,7 +169,8 @@ export function cpuSeconds(pid) {
  *   fps = (frames - shortFrames) / (median seconds(clip) - median seconds(shortClip)),
  * the steady-state rate with start-up and teardown cancelled out; startupMs is what the short
  * run spent beyond its frames at that rate. Without shortClip, fps is the wall rate. wallFps is
- * frames / median seconds(clip) either way; perRun the long runs' wall rates.
+ * frames / median seconds(clip) either way; perRun the long runs' wall rates; details and
+ * shortSeconds what each long and short run returned (poolRuns combines several calls).
  */
 export async function measureRate({ clip, frames, shortClip, shortFrames, runs = 3, once }) {
   const long = [];
@@ -162,15 +181,55 @@ export async function measureRate({ clip, frames, shortClip, shortFrames, runs =
   }
   const tLong = median(long.map((r) => r.seconds));
   const tShort = shortClip ? median(short.map((r) => r.seconds)) : NaN;
-  const steady = (frames - shortFrames) / (tLong - tShort);
   return {
-    fps: shortClip ? (steady > 0 ? steady : NaN) : frames / tLong,
-    timed: shortClip ? `steady state: ${frames} minus ${shortFrames} frames` : `wall, ${frames} frames, start-up included`,
-    wallFps: frames / tLong,
-    startupMs: shortClip && steady > 0 ? 1000 * (tShort - shortFrames / steady) : null,
+    ...rateFrom({ frames, shortFrames: shortClip ? shortFrames : undefined, tLong, tShort }),
     runs,
     frames,
+    shortFrames: shortClip ? shortFrames : null,
     perRun: long.map((r) => frames / r.seconds),
     details: long,
+    shortSeconds: short.map((r) => r.seconds),
   };
+}
+
+/** measureRate's arithmetic from the median times of the long and the short transfers. */
+function rateFrom({ frames, shortFrames, tLong, tShort }) {
+  const hasShort = shortFrames !== undefined && shortFrames !== null;
+  const steady = (frames - shortFrames) / (tLong - tShort);
+  return {
+    fps: hasShort ? (steady > 0 ? steady : NaN) : frames / tLong,
+    timed: hasShort ? `steady state: ${frames} minus ${shortFrames} frames` : `wall, ${frames} frames, start-up included`,
+    wallFps: frames / tLong,
+    startupMs: hasShort && steady > 0 ? 1000 * (tShort - shortFrames / steady) : null,
+  };
+}
+
+/**
+ * Pools results of the same measurement made several times with runs: 1 into one result, as if
+ * one call had made all the runs: the measureRate timing from the median long and short times
+ * of all of them, every other numeric field (peakRssMb, dropped, msPerCall, ...) as the median
+ * over the calls. This lets a driver interleave rows (run 1 of every row, then run 2, ...), so
+ * that a burst of outside load spoils one run of each row, which the medians reject, instead of
+ * every run of one row. Calls that failed ({ error }) are left out and counted in failedRuns;
+ * { skipped } results pass through.
+ */
+export function poolRuns(parts) {
+  const ok = parts.filter((p) => p && !p.skipped && !p.error);
+  if (ok.length === 0) return parts.find((p) => p?.skipped) ?? parts[parts.length - 1];
+  const pooled = { ...ok[0] };
+  for (const [key, value] of Object.entries(pooled)) if (typeof value === 'number') pooled[key] = median(ok.map((p) => p[key]));
+  if (ok.every((p) => Array.isArray(p.details))) {
+    const details = ok.flatMap((p) => p.details);
+    const shortSeconds = ok.flatMap((p) => p.shortSeconds ?? []);
+    const { frames, shortFrames } = ok[0];
+    Object.assign(pooled, rateFrom({ frames, shortFrames, tLong: median(details.map((d) => d.seconds)), tShort: median(shortSeconds) }), {
+      perRun: ok.flatMap((p) => p.perRun),
+      details,
+      shortSeconds,
+    });
+  }
+  pooled.runs = ok.length;
+  const failed = parts.filter((p) => p?.error);
+  if (failed.length) Object.assign(pooled, { failedRuns: failed.length, firstFailure: failed[0].error });
+  return pooled;
 }
