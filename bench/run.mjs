@@ -28,7 +28,7 @@ import { gstreamerRate } from './lib/gstreamer.mjs';
 import { latency } from './lib/latency.mjs';
 import { manyStreams } from './lib/many-streams.mjs';
 import { memory } from './lib/memory.mjs';
-import { poolRuns, snapshotBuild } from './lib/proc.mjs';
+import { cpuAccount, otherCores, poolRuns, snapshotBuild } from './lib/proc.mjs';
 import { pythonReferenceRate } from './lib/python-reference.mjs';
 import { fmt, markdownTable, median } from './lib/table.mjs';
 import { udpLoss } from './lib/udp-loss.mjs';
@@ -50,6 +50,7 @@ const SIZES = [
   { size: '1280x720', frames: Math.round(FRAMES / 2) },
 ];
 const wanted = (section) => !ONLY || ONLY.has(section);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const t0 = performance.now();
 const elapsed = () => (performance.now() - t0) / 1000;
@@ -85,6 +86,18 @@ const machine = {
   ffmpeg: `${await ffmpegVersion(ffmpeg.path)} (${ffmpeg.path}, ${ffmpeg.reason})`,
   loadAverageAtStart: loadavg().map((x) => Number(x.toFixed(2))),
 };
+// Other work on the machine (other users, builds, tests) skews every figure: measured for 2 s
+// before starting, then per section as the machine's busy CPU minus this process tree's.
+const before = cpuAccount();
+await sleep(2000);
+const otherLoad = { before: otherCores(before, cpuAccount()) };
+let mark = cpuAccount();
+const section = (name) => {
+  const now = cpuAccount();
+  otherLoad[name] = otherCores(mark, now);
+  mark = now;
+};
+machine.otherLoadCores = otherLoad;
 const results = {
   startedAt: new Date().toISOString(),
   build,
@@ -140,6 +153,8 @@ if (wanted('throughput')) {
   }
 }
 
+if (wanted('throughput')) section('throughput');
+
 // ---------------------------------------------------------------- 2. latency
 if (wanted('latency')) {
   // Each figure: the median over RUNS runs of that run's percentile.
@@ -165,10 +180,14 @@ if (wanted('latency')) {
   };
 }
 
+if (wanted('latency')) section('latency');
+
 // ---------------------------------------------------------------- 3. many streams
 if (wanted('streams')) {
   results.manyStreams = await attempt(`many streams: ${LEVELS.join(', ')} senders`, () => manyStreams({ levels: LEVELS, maxSenders: Math.max(...LEVELS), size: '640x480', fps: 30, seconds: SECONDS }));
 }
+
+if (wanted('streams')) section('streams');
 
 // ---------------------------------------------------------------- 4. memory
 if (wanted('memory')) {
@@ -176,11 +195,14 @@ if (wanted('memory')) {
   results.memory = await attempt('memory: 8 senders, flood, slow sink (file and live)', () => memory({ clip, seconds: SECONDS, size: '640x480', senders: 8 }));
 }
 
+if (wanted('memory')) section('memory');
+
 // ---------------------------------------------------------------- 5. UDP loss
 if (wanted('udp-loss')) {
   results.udpLoss = await attempt('UDP delivered ratio at 0, 1, 5 % datagram loss', () => udpLoss({ rates: [0, 0.01, 0.05], frames: 300, fps: 100, size: '640x480', quality: QUALITY, runs: RUNS }));
 }
 
+if (wanted('udp-loss')) section('udp-loss');
 machine.loadAverageAtEnd = loadavg().map((x) => Number(x.toFixed(2)));
 
 // ================================================================ output
@@ -190,7 +212,8 @@ const why = (r) => r?.skipped ?? (r?.error ? `failed: ${r.error.split('\n', 1)[0
 
 out(`# vstream benchmark, ${results.startedAt}`);
 out();
-out(`machine: ${machine.cpus} x ${machine.model}, ${machine.memoryGiB} GiB, Node ${machine.node}; load average at start ${machine.loadAverageAtStart.join(' / ')}, at end ${machine.loadAverageAtEnd.join(' / ')} (1 / 5 / 15 min; above 0.5 means other work shared the ${machine.cpus} cores)`);
+out(`machine: ${machine.cpus} x ${machine.model}, ${machine.memoryGiB} GiB, Node ${machine.node}`);
+out(`other work on the machine (CPU not used by this benchmark, in cores of ${machine.cpus}): ${Object.entries(otherLoad).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}${Object.values(otherLoad).some((v) => v > 0.2) ? ' -- the machine was shared: figures are less reliable' : ''}`);
 out(`ffmpeg: ${machine.ffmpeg}`);
 out(`vstream: commit ${build.commit}${build.srcModified ? ' with uncommitted changes in src/' : ''}, compiled dist/ copied at the start`);
 out(`every figure is the median of ${RUNS} runs unless said otherwise (throughput rows interleaved: run 1 of every row, then run 2, ...); loopback, headless, JPEG quality ${QUALITY} (the Python reference: 90)`);

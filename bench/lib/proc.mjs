@@ -144,6 +144,27 @@ export function watchMemory(pid, intervalMs = 100) {
 
 const TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
 
+/**
+ * CPU seconds so far of the whole machine (busy: all of /proc/stat's first line but idle and
+ * iowait) and of this process with its reaped descendants (/proc/self/stat utime, stime,
+ * cutime, cstime: every program the bench started and waited for, and what they waited for).
+ * The difference between two readings, divided by the wall time, is the CPU that other work
+ * used meanwhile, in cores.
+ */
+export function cpuAccount() {
+  const [, ...f] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).map(Number);
+  const machine = (f.slice(0, 8).reduce((a, b) => a + b, 0) - f[3] - f[4]) / TICKS;
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const g = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number); // fields from 3 (state) on
+  const own = (g[11] + g[12] + g[13] + g[14]) / TICKS; // fields 14-17
+  return { machine, own, at: performance.now() };
+}
+
+/** Cores other work used between two cpuAccount() readings (never below 0). */
+export function otherCores(a, b) {
+  return Math.max(0, (b.machine - a.machine - (b.own - a.own)) / ((b.at - a.at) / 1000));
+}
+
 /** The process's and its live descendants' user+system CPU seconds so far (/proc/PID/stat). */
 export function cpuSeconds(pid) {
   let total = 0;
