@@ -8,7 +8,6 @@
  * Needs Debian's python3-opencv, importable by /usr/bin/python3 only; the whole file is skipped,
  * with a message, when `import cv2` fails there.
  */
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -21,16 +20,12 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FFMPEG } from './helpers/ffmpeg.js';
 import { startProcess, stopAll, type TestProcess } from './helpers/process.js';
 import { VSTREAM_BIN } from './helpers/vstream.js';
+import { CV2_SKIP_REASON, HAVE_CV2, PYTHON, PYTHON_FIXTURES } from './helpers/python.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const FIXTURES = join(ROOT, 'test', 'fixtures', 'python');
-const PYTHON = '/usr/bin/python3';
-
-const probe = spawnSync(PYTHON, ['-c', 'import cv2, numpy'], { encoding: 'utf8' });
-const hasCv2 = probe.status === 0;
-const skipReason = hasCv2
-  ? ''
-  : `${PYTHON} cannot import cv2 (${(probe.error?.message ?? probe.stderr.trim().split('\n').pop() ?? '').trim()}); install Debian's python3-opencv`;
+const FIXTURES = PYTHON_FIXTURES;
+const hasCv2 = HAVE_CV2;
+const skipReason = CV2_SKIP_REASON;
 if (!hasCv2) console.warn(`interop-python.test.ts: SKIPPED: ${skipReason}`);
 
 /** Whether this host has an IPv6 loopback; without one the [::1] cases are skipped. */

@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import { mulberry32 } from '../bench/lossy-relay.mjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { frame } from '../src/frame/framer.js';
 import { readMetadata } from '../src/frame/metadata.js';
@@ -11,17 +12,8 @@ const B = '[::1]:5000';
 const SMALL_PACKET = 64;
 const PIECE = SMALL_PACKET - UDP_HEADER_SIZE;
 
-/** Deterministic PRNG (mulberry32): the same shuffles on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG: the same shuffles on every run (the lossy relay's mulberry32). */
+const prng = mulberry32;
 
 function shuffle<T>(items: T[], random: () => number): T[] {
   const out = [...items];
