@@ -19,6 +19,8 @@ export { FrameSender, type FrameSenderOptions, type SendOptions } from './transp
 export { FrameReceiver, type FrameReceiverOptions } from './transport/tcp-receiver.js';
 export { UdpFrameSender, type UdpFrameSenderOptions } from './transport/udp-sender.js';
 export { UdpFrameReceiver, type UdpFrameReceiverOptions } from './transport/udp-receiver.js';
+export { LegacyUdpSender, type LegacyUdpSenderOptions } from './transport/udp-legacy-sender.js';
+export { LegacyUdpReceiver, type LegacyUdpReceiverOptions } from './transport/udp-legacy-receiver.js';
 export type { ReceivedFrame, PeerInfo, LossCounters, Receiver, Sender } from './transport/types.js';
 export { parseHostPort, formatAddress, type HostPort } from './transport/address.js';
 export { openSource, type SourceOptions } from './source/index.js';
