@@ -20,6 +20,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FFMPEG } from './helpers/ffmpeg.js';
 import { startProcess, stopAll, type TestProcess } from './helpers/process.js';
 import { VSTREAM_BIN } from './helpers/vstream.js';
+import type { FrameRecord } from '../src/sink/json-lines.js';
 import { CV2_SKIP_REASON, HAVE_CV2, PYTHON, PYTHON_FIXTURES } from './helpers/python.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -160,22 +161,11 @@ function serverReport(server: TestProcess): { images: DecodedImage[]; summary: {
   return { images, summary: JSON.parse(last) as { images: number; failed: number; eof: boolean } };
 }
 
-interface JsonRecord {
-  sender: string;
-  peer: string;
-  seq: number;
-  bytes: number;
-  width: number | null;
-  height: number | null;
-  latencyMs: number | null;
-  label?: string;
-}
-
-function jsonRecords(recv: TestProcess): JsonRecord[] {
+function jsonRecords(recv: TestProcess): FrameRecord[] {
   return recv
     .output('stdout')
     .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as JsonRecord);
+    .map((line) => JSON.parse(line) as FrameRecord);
 }
 
 /** recv's exit summary: `vstream: received N frames (...) from S sender(s), D dropped`. */
