@@ -41,8 +41,12 @@ describe.skipIf(!HAVE_XVFB)('vstream recv window under Xvfb', () => {
     expect(await send.exited).toBe(0);
     await shown.waitForLine(/pat \(\[::1\]:\d+\) disconnected after 20 frames/);
 
+    // The pattern is a live source: if a save is slower than two frame intervals (a loaded CI
+    // machine), recv drops the older waiting frame, so fewer than 20 may be saved; the newest
+    // always is.
     const files = (await readdir(saved)).sort();
-    expect(files).toHaveLength(20);
+    expect(files.length).toBeGreaterThan(0);
+    expect(files.length).toBeLessThanOrEqual(20);
     const last = await sharp(join(saved, files.at(-1)!)).removeAlpha().raw().toBuffer();
 
     const win = await windowOf(shown.child.pid!);
@@ -77,6 +81,9 @@ describe.skipIf(!HAVE_XVFB)('vstream recv window under Xvfb', () => {
 
     await run('xdotool', ['windowfocus', '--sync', win.id, 'key', 'q'], { env: x.env });
     expect(await shown.exited).toBe(0);
-    expect(shown.stderr()).toMatch(/received 20 frames/);
+    // Everything recv took in was saved (the window may skip frames; those count as dropped).
+    const summary = /received (\d+) frames /.exec(shown.stderr());
+    expect(summary, shown.stderr()).not.toBeNull();
+    expect(Number(summary![1])).toBe(files.length);
   });
 });

@@ -5,6 +5,7 @@ import sharp from 'sharp';
 import { FrameSender } from '../src/transport/tcp-sender.js';
 import { FrameReceiver } from '../src/transport/tcp-receiver.js';
 import { encodeHeader } from '../src/frame/header.js';
+import { frame as framed } from '../src/frame/framer.js';
 import { NetworkError } from '../src/errors.js';
 import type { ReceivedFrame } from '../src/transport/types.js';
 
@@ -209,6 +210,21 @@ describe('live streams', () => {
     expect(frame!.seq).toBe(199);
     expect(frame!.meta?.live).toBe(true);
     expect(frame!.droppedBefore).toBe(199);
+  });
+
+  it('an idle consumer gets every frame, also when several arrive in one TCP segment', async () => {
+    const receiver = await listen();
+    const socket = await rawClient('127.0.0.1', receiver.port);
+    const image = await jpeg('#48c');
+    // The consumer is already waiting when the segment with both frames is parsed: the first
+    // is handed over at once and must not be replaced by the second.
+    const first = receiver[Symbol.asyncIterator]().next();
+    const now = Date.now();
+    socket.write(Buffer.concat([0, 1].flatMap((seq) => framed(image, { seq, captureTime: now, live: true }))));
+    const a = (await first).value as ReceivedFrame;
+    const [b] = await take(receiver, 1);
+    expect([a.seq, a.droppedBefore]).toEqual([0, undefined]);
+    expect([b!.seq, b!.droppedBefore]).toEqual([1, undefined]);
   });
 });
 

@@ -10,9 +10,15 @@ export class FrameQueue<T> implements AsyncIterable<T> {
   private ended = false;
   private full = false;
 
+  /**
+   * `onTake` runs synchronously when an item goes to the consumer, also when it is handed
+   * straight to a waiting consumer inside `push`: the producer may still be in the same
+   * synchronous run and must know the item is no longer in the queue.
+   */
   constructor(
     private readonly highWaterMark: number,
     private readonly onDrain: () => void,
+    private readonly onTake: (item: T) => void = () => {},
   ) {}
 
   get length(): number {
@@ -24,6 +30,7 @@ export class FrameQueue<T> implements AsyncIterable<T> {
     if (this.waiter) {
       const waiter = this.waiter;
       this.waiter = undefined;
+      this.onTake(item);
       waiter({ value: item, done: false });
       return true;
     }
@@ -55,6 +62,7 @@ export class FrameQueue<T> implements AsyncIterable<T> {
       this.full = false;
       this.onDrain();
     }
+    this.onTake(item);
     return item;
   }
 

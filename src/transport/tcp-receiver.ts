@@ -62,7 +62,14 @@ export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Recei
     private readonly options: FrameReceiverOptions,
   ) {
     super();
-    this.queue = new FrameQueue(options.maxQueuedFrames ?? 8, () => this.resumeAll());
+    this.queue = new FrameQueue<Slot>(
+      options.maxQueuedFrames ?? 8,
+      () => this.resumeAll(),
+      // From here on the slot is the consumer's: a newer live frame must queue, not replace it.
+      (slot) => {
+        if (slot.connection.waiting === slot) slot.connection.waiting = undefined;
+      },
+    );
     server.on('connection', (socket) => this.accept(socket));
   }
 
@@ -105,9 +112,7 @@ export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Recei
       next: async () => {
         const result = await slots.next();
         if (result.done) return result;
-        const slot = result.value;
-        if (slot.connection.waiting === slot) slot.connection.waiting = undefined;
-        return { value: slot.frame, done: false };
+        return { value: result.value.frame, done: false };
       },
       return: async () => {
         await slots.return?.();

@@ -274,14 +274,19 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
   if (!settings.quiet) {
     const seconds = (performance.now() - started) / 1000;
     let bytes = 0;
-    let dropped = 0;
+    let senderDropped = 0;
+    let sinkDropped = 0;
     for (const { stats } of senders.values()) {
       bytes += stats.bytes;
-      dropped += stats.dropped;
+      senderDropped += stats.senderDropped;
+      sinkDropped += stats.sinkDropped;
     }
+    const dropped = senderDropped + sinkDropped;
+    // Who dropped tells the user what to fix: the network or sender, or this machine's sinks.
+    const droppedBy = dropped > 0 ? ` (${senderDropped} by the sender${senders.size === 1 ? '' : 's'}, ${sinkDropped} here)` : '';
     const udp = losses.size > 0 ? `; ${lossText(sumLosses(losses.values()))}` : '';
     log(
-      `received ${total} frames (${formatRate(bytes, total, seconds)}) from ${senders.size} sender${senders.size === 1 ? '' : 's'}, ${dropped} dropped${udp}${outputClosed ? '; output closed by the reader' : ''}`,
+      `received ${total} frames (${formatRate(bytes, total, seconds)}) from ${senders.size} sender${senders.size === 1 ? '' : 's'}, ${dropped} dropped${droppedBy}${udp}${outputClosed ? '; output closed by the reader' : ''}`,
     );
   }
   return interrupted ? 130 : 0;
