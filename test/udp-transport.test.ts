@@ -164,6 +164,20 @@ describe('UDP receiver', () => {
     expect(info.error).toBeUndefined();
   });
 
+  it('a consumer that stops on time (recv --frames N) loses nothing: frames still queued are not counted as drops', async () => {
+    const receiver = await listen();
+    const sender = await open({ port: receiver.port });
+    const image = await noiseJpeg(64, 48);
+    for (let i = 0; i < 5; i++) await sender.send(image);
+    await until(() => receiver.queued === 5, 'five frames wait');
+    const [first] = await take(receiver, 1);
+    const disconnected = once(receiver, 'disconnect') as Promise<[Disconnect]>;
+    await receiver.close();
+    const [info] = await disconnected;
+    expect(first!.seq).toBe(0);
+    expect(info.loss).toEqual({ framesReceived: 5, framesDropped: 0, datagramsLost: 0 });
+  });
+
   it('refuses a busy port, whether a vstream receiver or any UDP socket holds it', async () => {
     const first = await listen();
     await expect(UdpFrameReceiver.listen({ port: first.port })).rejects.toMatchObject({

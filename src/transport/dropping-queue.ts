@@ -87,10 +87,14 @@ export class DroppingQueue<K, T> implements AsyncIterable<T> {
           this.waiter = resolve;
         });
       },
-      // The consumer stopped (a `break` out of `for await`): nobody will take what waits.
+      // The consumer stopped (a `break` out of `for await`): nobody will take what waits. Those
+      // frames arrived after the consumer was done, so they are not counted as drops: a
+      // `recv --frames N` that stops on time lost nothing.
       return: () => {
         this.end();
-        while (this.entries.length > 0) this.dropAt(0);
+        this.entries = [];
+        this.counts.clear();
+        this.bytes = 0;
         this.options.onNext?.();
         return Promise.resolve({ value: undefined, done: true });
       },
