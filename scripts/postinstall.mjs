@@ -2,6 +2,9 @@
 // scripts package.json `allowScripts` denies (they download from GitHub, which many machines
 // cannot reach, and npm 11 would otherwise stop to ask).
 //
+// It also builds vstream's own libjpeg-turbo addon (native/jpeg), which has the same fallback
+// (sharp) when it cannot be built.
+//
 // It must never fail the install: every failure becomes one line on stderr and exit 0,
 // because vstream works without either piece (ffmpeg has fallbacks; windows have headless
 // alternatives).
@@ -79,6 +82,9 @@ async function main() {
   const sdl = await lib.buildSdl({ onStart: note });
   // A binding that already loads is the normal case on reinstall: nothing worth saying.
   if (sdl.how !== 'present') note(sdl.message);
+  const { buildJpeg } = await import('./build-jpeg.mjs');
+  const jpeg = buildJpeg();
+  if (jpeg.how !== 'present') note(jpeg.message);
 }
 
 try {

@@ -32,6 +32,7 @@ describe('runDoctor', () => {
   it('reports the ffmpeg it would use, with version and reason, and windows unavailable without a display', async () => {
     const { code, lines } = await doctor({ env: headlessEnv() });
     expect(code).toBe(0);
+    expect(line(lines, 'jpeg')).toMatch(/^jpeg: +libjpeg-turbo addon \(libjpeg API \d+, \S+vstream_jpeg\.node\)$/);
     expect(line(lines, 'ffmpeg')).toMatch(
       /^ffmpeg: +\S+ \((from VSTREAM_FFMPEG|ffmpeg-static binary|first ffmpeg on PATH|bundled @ffmpeg-installer\/ffmpeg [\d.]+)\): ffmpeg version \S+/,
     );

@@ -1,3 +1,4 @@
+import { loadTurbo, TURBO_ADDON_PATH, turboUnavailableReason } from '../decode/turbo.js';
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -31,7 +32,7 @@ function pinnedSdlSpec(): string {
 }
 
 /**
- * Prints what vstream will use on this machine: the ffmpeg (path, version, why), whether SDL
+ * Prints what vstream will use on this machine: the ffmpeg (path, version, why), the JPEG codec, whether SDL
  * windows work (and what is missing if not), and the cameras in sight.
  *
  * Returns ExitCode.FFMPEG when no working ffmpeg is found, since then nothing can be sent;
@@ -57,9 +58,17 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<number> {
     if (!(error instanceof VstreamError)) exitCode = ExitCode.INTERNAL;
   }
 
+  say('jpeg', jpegCodec());
   say('windows', await checkWindows(env));
   say('cameras', await listCameras(ffmpeg?.path, env));
   return exitCode;
+}
+
+/** Which JPEG codec decodes (and encodes raw frames): the libjpeg-turbo addon, or sharp. */
+function jpegCodec(): string {
+  const turbo = loadTurbo();
+  if (turbo) return `libjpeg-turbo addon (libjpeg API ${turbo.jpegLibVersion}, ${TURBO_ADDON_PATH})`;
+  return `sharp, slower: the libjpeg-turbo addon is ${turboUnavailableReason()}; fix: apt install libjpeg-dev && npm run build:jpeg`;
 }
 
 interface SdlProbe {

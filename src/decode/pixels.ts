@@ -1,4 +1,6 @@
 import { loadSharp } from './sharp.js';
+import { jpegDimensions } from './jpeg-info.js';
+import { turboDecode } from './turbo.js';
 import type { Size } from '../source/types.js';
 
 /** Raw pixel layouts `recv --format` writes. */
@@ -6,19 +8,32 @@ export type PixelFormat = 'rgb24' | 'bgr24' | 'gray';
 
 export const PIXEL_FORMATS: readonly PixelFormat[] = ['rgb24', 'bgr24', 'gray'];
 
+const LUMA: [[number, number, number], [number, number, number], [number, number, number]] = [
+  [0.299, 0.587, 0.114],
+  [0, 0, 0],
+  [0, 0, 0],
+];
+
 export function bytesPerPixel(format: PixelFormat): number {
   return format === 'gray' ? 1 : 3;
 }
 
 /**
  * Decodes a JPEG to raw pixels of exactly `size` (scaled to fill, like `send --size`), so that
- * a script can read `width * height * bytesPerPixel` bytes per frame. sharp decodes on libuv's
- * thread pool and shrinks on load when the target is smaller than the frame.
+ * a script can read `width * height * bytesPerPixel` bytes per frame. libjpeg-turbo (native/jpeg)
+ * does it when the size is the frame's own or 1/2, 1/4, 1/8 of it; sharp does any other size
+ * (shrinking on load) and any JPEG libjpeg-turbo refuses. Both run on libuv's thread pool.
  */
 export async function decodePixels(jpeg: Buffer, format: PixelFormat, size: Size): Promise<Buffer> {
+  const image = jpegDimensions(jpeg);
+  const fast = image && (await turboDecode(jpeg, format, image, size));
+  if (fast) return fast;
   const sharp = await loadSharp();
   let pipeline = sharp(jpeg, { failOn: 'none' }).resize(size.width, size.height, { fit: 'fill', fastShrinkOnLoad: true });
-  pipeline = format === 'gray' ? pipeline.toColourspace('b-w') : pipeline.removeAlpha().toColourspace('srgb');
+  pipeline = pipeline.removeAlpha().toColourspace('srgb');
+  // Grey is BT.601 luma, as a JPEG's own Y channel (the libjpeg-turbo path) and OpenCV have it;
+  // libvips' 'b-w' is a different, perceptual, grey.
+  if (format === 'gray') pipeline = pipeline.recomb(LUMA).extractChannel(0);
   const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
   const channels = bytesPerPixel(format);
   if (info.width !== size.width || info.height !== size.height || info.channels !== channels) {

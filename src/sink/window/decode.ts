@@ -1,6 +1,8 @@
 import type { Size } from './fit.js';
 
 import { loadSharp } from '../../decode/sharp.js';
+import { jpegDimensions } from '../../decode/jpeg-info.js';
+import { turboDecode } from '../../decode/turbo.js';
 
 /**
  * Decodes a JPEG to RGB24 of exactly `box` pixels: the image scaled to fit, aspect kept,
@@ -9,6 +11,11 @@ import { loadSharp } from '../../decode/sharp.js';
  * thread pool, leaving the event loop free for the network.
  */
 export async function decodeFitted(jpeg: Buffer, box: Size): Promise<Buffer> {
+  // The usual case, a window at the frame's own size (or 1/2, 1/4, 1/8 of it): no bars, no
+  // resampling, libjpeg-turbo alone.
+  const image = jpegDimensions(jpeg);
+  const fast = image && (await turboDecode(jpeg, 'rgb24', image, box));
+  if (fast) return fast;
   const sharp = await loadSharp();
   const { data, info } = await sharp(jpeg, { failOn: 'none' }) // a damaged live frame is still worth showing
     .resize(box.width, box.height, { fit: 'contain', background: { r: 0, g: 0, b: 0 } })

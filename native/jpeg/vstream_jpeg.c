@@ -1,0 +1,385 @@
+/*
+ * libjpeg-turbo for vstream, as a Node-API addon: JPEG -> raw pixels and YUV 4:2:0 -> JPEG on
+ * libuv's thread pool, returning promises.
+ *
+ * Why not sharp for these: libvips' per-image pipeline costs about 1.5 ms before a pixel is
+ * decoded, four times libjpeg-turbo's own decode time of a 640x480 frame; live video decodes
+ * hundreds of small images a second, where that overhead is most of the work.
+ *
+ * Frames come from the network: every JPEG is hostile until decoded. libjpeg's fatal errors
+ * longjmp back here (never exit()), and the pixel count is checked against the caller's limit
+ * before anything is allocated for the output.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jpeglib.h>
+
+#define CHECK(call)                                                         \
+  do {                                                                      \
+    if ((call) != napi_ok) {                                                \
+      napi_throw_error(env, "ERR_JPEG_ADDON", "vstream_jpeg: " #call " failed"); \
+      return NULL;                                                          \
+    }                                                                       \
+  } while (0)
+
+typedef struct {
+  struct jpeg_error_mgr pub;
+  jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+} error_mgr;
+
+static void on_error_exit(j_common_ptr cinfo) {
+  error_mgr *err = (error_mgr *)cinfo->err;
+  (*cinfo->err->format_message)(cinfo, err->message);
+  longjmp(err->jump, 1);
+}
+
+/* Warnings (a truncated or damaged frame) are not fatal: what decoded is still worth showing. */
+static void on_output_message(j_common_ptr cinfo) { (void)cinfo; }
+
+static void init_errors(error_mgr *err, j_common_ptr cinfo) {
+  cinfo->err = jpeg_std_error(&err->pub);
+  err->pub.error_exit = on_error_exit;
+  err->pub.output_message = on_output_message;
+  err->message[0] = '\0';
+}
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref input_ref;
+  const unsigned char *input;
+  size_t input_len;
+  /* The result: a malloc'd buffer handed to JavaScript, or an error. */
+  unsigned char *output;
+  size_t output_len;
+  unsigned width, height, channels;
+  const char *error_code;
+  char error[JMSG_LENGTH_MAX + 96];
+} job_base;
+
+static void free_output(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  free(data);
+}
+
+/* Settles the job's promise and frees it. Runs on the JavaScript thread. */
+static void settle(napi_env env, job_base *job) {
+  napi_value value;
+  if (job->output != NULL) {
+    napi_value buffer, number;
+    napi_status status = napi_create_external_buffer(env, job->output_len, job->output, free_output, NULL, &buffer);
+    if (status == napi_ok) {
+      job->output = NULL;
+    } else {
+      /* Runtimes with a V8 sandbox refuse external memory: copy instead. */
+      napi_create_buffer_copy(env, job->output_len, job->output, NULL, &buffer);
+      free(job->output);
+      job->output = NULL;
+    }
+    napi_create_object(env, &value);
+    napi_set_named_property(env, value, "data", buffer);
+    napi_create_uint32(env, job->width, &number);
+    napi_set_named_property(env, value, "width", number);
+    napi_create_uint32(env, job->height, &number);
+    napi_set_named_property(env, value, "height", number);
+    napi_create_uint32(env, job->channels, &number);
+    napi_set_named_property(env, value, "channels", number);
+    napi_resolve_deferred(env, job->deferred, value);
+  } else {
+    napi_value code, message;
+    napi_create_string_utf8(env, job->error_code, NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, job->error, NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, code, message, &value);
+    napi_reject_deferred(env, job->deferred, value);
+  }
+  napi_delete_reference(env, job->input_ref);
+  napi_delete_async_work(env, job->work);
+}
+
+/* ---- decode ---------------------------------------------------------------------------- */
+
+enum { FORMAT_RGB = 0, FORMAT_BGR = 1, FORMAT_GRAY = 2 };
+
+typedef struct {
+  job_base base;
+  int format;
+  int scale_denom;
+  double max_pixels;
+} decode_job;
+
+static void decode_execute(napi_env env, void *data) {
+  (void)env;
+  decode_job *job = (decode_job *)data;
+  struct jpeg_decompress_struct cinfo;
+  error_mgr err;
+  unsigned char *volatile out = NULL;
+  init_errors(&err, (j_common_ptr)&cinfo);
+  if (setjmp(err.jump)) {
+    jpeg_destroy_decompress(&cinfo);
+    free(out);
+    job->base.error_code = "ERR_JPEG_DECODE";
+    snprintf(job->base.error, sizeof job->base.error, "%s", err.message);
+    return;
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_mem_src(&cinfo, job->base.input, (unsigned long)job->base.input_len);
+  jpeg_read_header(&cinfo, TRUE);
+  cinfo.scale_num = 1;
+  cinfo.scale_denom = (unsigned)job->scale_denom;
+  cinfo.out_color_space = job->format == FORMAT_GRAY ? JCS_GRAYSCALE : job->format == FORMAT_BGR ? JCS_EXT_BGR : JCS_EXT_RGB;
+  jpeg_calc_output_dimensions(&cinfo);
+  double pixels = (double)cinfo.output_width * (double)cinfo.output_height;
+  if (pixels > job->max_pixels) {
+    job->base.error_code = "ERR_JPEG_TOO_LARGE";
+    snprintf(job->base.error, sizeof job->base.error, "a %ux%u image is over the limit of %.0f pixels", cinfo.output_width,
+             cinfo.output_height, job->max_pixels);
+    jpeg_destroy_decompress(&cinfo);
+    return;
+  }
+  jpeg_start_decompress(&cinfo);
+  size_t stride = (size_t)cinfo.output_width * (size_t)cinfo.output_components;
+  size_t length = stride * cinfo.output_height;
+  out = (unsigned char *)malloc(length > 0 ? length : 1);
+  if (out == NULL) {
+    snprintf(err.message, sizeof err.message, "out of memory for a %ux%u image", cinfo.output_width, cinfo.output_height);
+    longjmp(err.jump, 1);
+  }
+  while (cinfo.output_scanline < cinfo.output_height) {
+    JSAMPROW rows[32];
+    unsigned n = cinfo.output_height - cinfo.output_scanline;
+    if (n > 32) n = 32;
+    for (unsigned i = 0; i < n; i++) rows[i] = out + (size_t)(cinfo.output_scanline + i) * stride;
+    jpeg_read_scanlines(&cinfo, rows, n);
+  }
+  jpeg_finish_decompress(&cinfo);
+  job->base.width = cinfo.output_width;
+  job->base.height = cinfo.output_height;
+  job->base.channels = (unsigned)cinfo.output_components;
+  jpeg_destroy_decompress(&cinfo);
+  job->base.output = out;
+  job->base.output_len = length;
+}
+
+static void decode_complete(napi_env env, napi_status status, void *data) {
+  (void)status;
+  decode_job *job = (decode_job *)data;
+  settle(env, &job->base);
+  free(job);
+}
+
+/* Reads a Buffer argument; throws and returns 0 when it is not one. */
+static int get_buffer(napi_env env, napi_value value, const unsigned char **data, size_t *length) {
+  bool is_buffer = false;
+  if (napi_is_buffer(env, value, &is_buffer) != napi_ok || !is_buffer) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a Buffer");
+    return 0;
+  }
+  void *raw;
+  if (napi_get_buffer_info(env, value, &raw, length) != napi_ok) return 0;
+  *data = (const unsigned char *)raw;
+  return 1;
+}
+
+/* Queues a job whose input is args[0]; returns its promise. */
+static napi_value queue_job(napi_env env, job_base *job, napi_value input, const char *name, napi_async_execute_callback execute,
+                            napi_async_complete_callback complete) {
+  napi_value promise, resource_name;
+  CHECK(napi_create_reference(env, input, 1, &job->input_ref));
+  CHECK(napi_create_promise(env, &job->deferred, &promise));
+  CHECK(napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource_name));
+  CHECK(napi_create_async_work(env, NULL, resource_name, execute, complete, job, &job->work));
+  CHECK(napi_queue_async_work(env, job->work));
+  return promise;
+}
+
+/* decode(jpeg: Buffer, format: 0 rgb | 1 bgr | 2 gray, scaleDenom: 1|2|4|8, maxPixels: number)
+ *   -> Promise<{ data, width, height, channels }> */
+static napi_value decode(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value args[4];
+  CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
+  if (argc < 4) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "decode(jpeg, format, scaleDenom, maxPixels)");
+    return NULL;
+  }
+  decode_job *job = (decode_job *)calloc(1, sizeof(decode_job));
+  if (job == NULL) {
+    napi_throw_error(env, "ERR_JPEG_ADDON", "out of memory");
+    return NULL;
+  }
+  int32_t format = 0, scale = 1;
+  if (!get_buffer(env, args[0], &job->base.input, &job->base.input_len) || napi_get_value_int32(env, args[1], &format) != napi_ok ||
+      napi_get_value_int32(env, args[2], &scale) != napi_ok || napi_get_value_double(env, args[3], &job->max_pixels) != napi_ok ||
+      format < 0 || format > 2 || (scale != 1 && scale != 2 && scale != 4 && scale != 8)) {
+    free(job);
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (!pending) napi_throw_range_error(env, "ERR_INVALID_ARG_VALUE", "decode: format 0-2, scaleDenom 1, 2, 4 or 8");
+    return NULL;
+  }
+  job->format = format;
+  job->scale_denom = scale;
+  napi_value promise = queue_job(env, &job->base, args[0], "vstream_jpeg.decode", decode_execute, decode_complete);
+  if (promise == NULL) free(job);
+  return promise;
+}
+
+/* ---- encode ---------------------------------------------------------------------------- */
+
+typedef struct {
+  job_base base;
+  unsigned width, height;
+  int quality;
+  int optimize;
+} encode_job;
+
+/* Copies `count` rows of a plane into `rows`, padding each to `padded` bytes by repeating the
+ * last pixel and the block below the image by repeating the last row: libjpeg's raw-data input
+ * reads whole 8x8 blocks. */
+static void fill_rows(JSAMPROW *rows, unsigned count, const unsigned char *plane, unsigned width, unsigned height, unsigned first,
+                      unsigned padded) {
+  for (unsigned i = 0; i < count; i++) {
+    unsigned y = first + i < height ? first + i : height - 1;
+    memcpy(rows[i], plane + (size_t)y * width, width);
+    memset(rows[i] + width, rows[i][width - 1], padded - width);
+  }
+}
+
+static void encode_execute(napi_env env, void *data) {
+  (void)env;
+  encode_job *job = (encode_job *)data;
+  struct jpeg_compress_struct cinfo;
+  error_mgr err;
+  unsigned char *volatile out = NULL;
+  unsigned long out_len = 0;
+  unsigned char *volatile strip = NULL;
+  init_errors(&err, (j_common_ptr)&cinfo);
+  if (setjmp(err.jump)) {
+    jpeg_destroy_compress(&cinfo);
+    free(out);
+    free(strip);
+    job->base.error_code = "ERR_JPEG_ENCODE";
+    snprintf(job->base.error, sizeof job->base.error, "%s", err.message);
+    return;
+  }
+  const unsigned w = job->width, h = job->height;
+  const unsigned cw = (w + 1) / 2, ch = (h + 1) / 2;
+  jpeg_create_compress(&cinfo);
+  jpeg_mem_dest(&cinfo, (unsigned char **)&out, &out_len);
+  cinfo.image_width = w;
+  cinfo.image_height = h;
+  cinfo.input_components = 3;
+  cinfo.in_color_space = JCS_YCbCr;
+  jpeg_set_defaults(&cinfo);
+  jpeg_set_quality(&cinfo, job->quality, TRUE);
+  cinfo.raw_data_in = TRUE;
+  cinfo.optimize_coding = job->optimize ? TRUE : FALSE;
+  cinfo.comp_info[0].h_samp_factor = 2;
+  cinfo.comp_info[0].v_samp_factor = 2;
+  for (int c = 1; c < 3; c++) {
+    cinfo.comp_info[c].h_samp_factor = 1;
+    cinfo.comp_info[c].v_samp_factor = 1;
+  }
+  /* One iMCU row: 16 luma rows and 8 of each chroma plane, each padded to whole MCUs. */
+  const unsigned mcus = (w + 15) / 16;
+  const unsigned y_pad = mcus * 16, c_pad = mcus * 8;
+  strip = (unsigned char *)malloc((size_t)16 * y_pad + (size_t)16 * c_pad);
+  if (strip == NULL) {
+    snprintf(err.message, sizeof err.message, "out of memory");
+    longjmp(err.jump, 1);
+  }
+  JSAMPROW y_rows[16], u_rows[8], v_rows[8];
+  for (int i = 0; i < 16; i++) y_rows[i] = strip + (size_t)i * y_pad;
+  for (int i = 0; i < 8; i++) {
+    u_rows[i] = strip + (size_t)16 * y_pad + (size_t)i * c_pad;
+    v_rows[i] = strip + (size_t)16 * y_pad + (size_t)(8 + i) * c_pad;
+  }
+  JSAMPARRAY planes[3] = {y_rows, u_rows, v_rows};
+  const unsigned char *y_plane = job->base.input;
+  const unsigned char *u_plane = y_plane + (size_t)w * h;
+  const unsigned char *v_plane = u_plane + (size_t)cw * ch;
+  jpeg_start_compress(&cinfo, TRUE);
+  while (cinfo.next_scanline < cinfo.image_height) {
+    unsigned row = cinfo.next_scanline;
+    fill_rows(y_rows, 16, y_plane, w, h, row, y_pad);
+    fill_rows(u_rows, 8, u_plane, cw, ch, row / 2, c_pad);
+    fill_rows(v_rows, 8, v_plane, cw, ch, row / 2, c_pad);
+    jpeg_write_raw_data(&cinfo, planes, 16);
+  }
+  jpeg_finish_compress(&cinfo);
+  jpeg_destroy_compress(&cinfo);
+  free(strip);
+  job->base.output = out;
+  job->base.output_len = out_len;
+  job->base.width = w;
+  job->base.height = h;
+  job->base.channels = 3;
+}
+
+static void encode_complete(napi_env env, napi_status status, void *data) {
+  (void)status;
+  encode_job *job = (encode_job *)data;
+  settle(env, &job->base);
+  free(job);
+}
+
+/* encodeYuv420(planes: Buffer (Y, then U, then V, each chroma plane ceil(w/2) x ceil(h/2)),
+ *   width, height, quality 1-100, optimize: boolean) -> Promise<{ data, width, height, channels }> */
+static napi_value encode_yuv420(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value args[5];
+  CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
+  if (argc < 5) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "encodeYuv420(planes, width, height, quality, optimize)");
+    return NULL;
+  }
+  encode_job *job = (encode_job *)calloc(1, sizeof(encode_job));
+  if (job == NULL) {
+    napi_throw_error(env, "ERR_JPEG_ADDON", "out of memory");
+    return NULL;
+  }
+  uint32_t width = 0, height = 0;
+  int32_t quality = 0;
+  bool optimize = false;
+  if (!get_buffer(env, args[0], &job->base.input, &job->base.input_len) || napi_get_value_uint32(env, args[1], &width) != napi_ok ||
+      napi_get_value_uint32(env, args[2], &height) != napi_ok || napi_get_value_int32(env, args[3], &quality) != napi_ok ||
+      napi_get_value_bool(env, args[4], &optimize) != napi_ok) {
+    free(job);
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (!pending) napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "encodeYuv420(planes, width, height, quality, optimize)");
+    return NULL;
+  }
+  size_t chroma = (size_t)((width + 1) / 2) * ((height + 1) / 2);
+  if (width == 0 || height == 0 || width > 65500 || height > 65500 || quality < 1 || quality > 100 ||
+      job->base.input_len < (size_t)width * height + 2 * chroma) {
+    free(job);
+    napi_throw_range_error(env, "ERR_INVALID_ARG_VALUE", "encodeYuv420: planes too short for the size, or size or quality out of range");
+    return NULL;
+  }
+  job->width = width;
+  job->height = height;
+  job->quality = quality;
+  job->optimize = optimize;
+  napi_value promise = queue_job(env, &job->base, args[0], "vstream_jpeg.encode", encode_execute, encode_complete);
+  if (promise == NULL) free(job);
+  return promise;
+}
+
+NAPI_MODULE_INIT() {
+  napi_value fn;
+  if (napi_create_function(env, "decode", NAPI_AUTO_LENGTH, decode, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "decode", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "encodeYuv420", NAPI_AUTO_LENGTH, encode_yuv420, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "encodeYuv420", fn) != napi_ok) return NULL;
+  napi_value version;
+  if (napi_create_int32(env, JPEG_LIB_VERSION, &version) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "jpegLibVersion", version) != napi_ok) return NULL;
+  return exports;
+}

@@ -1,0 +1,89 @@
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { Size } from '../source/types.js';
+
+/** What native/jpeg/vstream_jpeg.c returns. */
+export interface TurboImage {
+  data: Buffer;
+  width: number;
+  height: number;
+  channels: number;
+}
+
+/** The addon's functions; see native/jpeg/vstream_jpeg.c. Both run on libuv's thread pool. */
+interface TurboAddon {
+  decode(jpeg: Buffer, format: 0 | 1 | 2, scaleDenom: 1 | 2 | 4 | 8, maxPixels: number): Promise<TurboImage>;
+  encodeYuv420(planes: Buffer, width: number, height: number, quality: number, optimize: boolean): Promise<TurboImage>;
+  jpegLibVersion: number;
+}
+
+/** Where `npm run build:jpeg` puts the addon (same relative path from src/ and dist/). */
+export const TURBO_ADDON_PATH = fileURLToPath(new URL('../../native/jpeg/build/vstream_jpeg.node', import.meta.url));
+
+/**
+ * The largest decoded image accepted, in pixels: a JPEG header of a few bytes can claim
+ * 65535x65535 (12 GB of RGB). 8K is 33 Mpx.
+ */
+export const MAX_DECODE_PIXELS = 64 * 1024 * 1024;
+
+let addon: TurboAddon | null | undefined;
+let loadError: string | undefined;
+
+/**
+ * The libjpeg-turbo addon, or undefined when it was not built (then callers use sharp).
+ * `VSTREAM_JPEG=sharp` turns it off, for comparison and as an escape hatch.
+ */
+export function loadTurbo(): TurboAddon | undefined {
+  if (addon === undefined) {
+    if (process.env.VSTREAM_JPEG === 'sharp') {
+      addon = null;
+      loadError = 'turned off by VSTREAM_JPEG=sharp';
+    } else {
+      try {
+        addon = createRequire(import.meta.url)(TURBO_ADDON_PATH) as TurboAddon;
+      } catch (err) {
+        addon = null;
+        loadError = (err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' ? 'not built' : `not loadable (${(err as Error).message.split('\n')[0]})`;
+      }
+    }
+  }
+  return addon ?? undefined;
+}
+
+/** Why `loadTurbo()` gave nothing, for `vstream doctor`. */
+export function turboUnavailableReason(): string | undefined {
+  loadTurbo();
+  return loadError;
+}
+
+const FORMAT_CODES = { rgb24: 0, bgr24: 1, gray: 2 } as const;
+
+/**
+ * libjpeg-turbo scales by 1/2, 1/4 or 1/8 while decoding (rounding up): the divisor that turns
+ * `image` into exactly `target`, if there is one.
+ */
+export function exactScale(image: Size, target: Size): 1 | 2 | 4 | 8 | undefined {
+  for (const denom of [1, 2, 4, 8] as const) {
+    if (Math.ceil(image.width / denom) === target.width && Math.ceil(image.height / denom) === target.height) return denom;
+  }
+  return undefined;
+}
+
+/**
+ * Decodes with libjpeg-turbo straight to `target` when the addon is there and `target` is the
+ * image's own size or an exact 1/2, 1/4, 1/8 of it. Undefined otherwise, and for a JPEG it cannot
+ * decode (CMYK, say), so that the caller tries sharp; a JPEG over `MAX_DECODE_PIXELS` throws.
+ */
+export async function turboDecode(jpeg: Buffer, format: keyof typeof FORMAT_CODES, image: Size, target: Size): Promise<Buffer | undefined> {
+  const turbo = loadTurbo();
+  const denom = turbo && exactScale(image, target);
+  if (!turbo || !denom) return undefined;
+  try {
+    const decoded = await turbo.decode(jpeg, FORMAT_CODES[format], denom, MAX_DECODE_PIXELS);
+    // The SOF read in JavaScript and libjpeg agree unless the JPEG is odd: then let sharp try.
+    return decoded.width === target.width && decoded.height === target.height ? decoded.data : undefined;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_JPEG_TOO_LARGE') throw err;
+    return undefined;
+  }
+}

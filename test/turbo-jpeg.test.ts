@@ -1,0 +1,210 @@
+/**
+ * The libjpeg-turbo addon (native/jpeg): the same pixels as sharp, in every layout and scale it
+ * takes on, and safe on whatever bytes a network peer sends.
+ */
+import { describe, it, expect } from 'vitest';
+import sharp from 'sharp';
+import { loadTurbo, turboDecode, exactScale, MAX_DECODE_PIXELS, turboUnavailableReason } from '../src/decode/turbo.js';
+import { decodePixels } from '../src/decode/pixels.js';
+import { runFfmpeg } from './helpers/ffmpeg.js';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const turbo = loadTurbo();
+
+/** Mean absolute difference per byte. */
+function meanDiff(a: Buffer, b: Buffer): number {
+  expect(a.length).toBe(b.length);
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += Math.abs(a[i]! - b[i]!);
+  return sum / a.length;
+}
+
+async function sharpRgb(jpeg: Buffer): Promise<Buffer> {
+  return sharp(jpeg).removeAlpha().toColourspace('srgb').raw().toBuffer();
+}
+
+/** BT.601 luma of RGB pixels: what a JPEG's Y channel holds, and what OpenCV's grey is. */
+function luma(rgb: Buffer): Buffer {
+  const out = Buffer.alloc(rgb.length / 3);
+  for (let i = 0; i < out.length; i++) out[i] = Math.round(0.299 * rgb[3 * i]! + 0.587 * rgb[3 * i + 1]! + 0.114 * rgb[3 * i + 2]!);
+  return out;
+}
+
+/** A colourful frame of ffmpeg's test pattern as JPEG, in the given chroma layout. */
+function patternJpeg(width: number, height: number, pixFmt = 'yuvj420p', extra: string[] = []): Promise<Buffer> {
+  return runFfmpeg(['-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}`, '-frames:v', '1', '-pix_fmt', pixFmt, '-q:v', '3', ...extra, '-f', 'mjpeg', 'pipe:1']);
+}
+
+/** A JPEG whose SOF claims width x height, cut after the header: decoders must refuse it cheaply. */
+function claimingSize(jpeg: Buffer, width: number, height: number): Buffer {
+  const copy = Buffer.from(jpeg);
+  for (let i = 2; i + 9 < copy.length; i++) {
+    if (copy[i] === 0xff && copy[i + 1] === 0xc0) {
+      copy.writeUInt16BE(height, i + 5);
+      copy.writeUInt16BE(width, i + 7);
+      return copy;
+    }
+  }
+  throw new Error('no SOF0');
+}
+
+describe('libjpeg-turbo addon', () => {
+  it('is built (npm ci builds it; without it vstream falls back to sharp)', () => {
+    expect(turbo, turboUnavailableReason()).toBeDefined();
+  });
+
+  describe.skipIf(!turbo)('decode', () => {
+    it.each([
+      ['4:2:0', 'yuvj420p'],
+      ['4:2:2', 'yuvj422p'],
+      ['4:4:4', 'yuvj444p'],
+    ])('gives sharp\'s pixels for a %s JPEG (rgb24, bgr24, gray)', async (_name, pixFmt) => {
+      const jpeg = await patternJpeg(320, 240, pixFmt);
+      const reference = await sharpRgb(jpeg);
+      const rgb = await turbo!.decode(jpeg, 0, 1, MAX_DECODE_PIXELS);
+      expect([rgb.width, rgb.height, rgb.channels]).toEqual([320, 240, 3]);
+      // Both are libjpeg-turbo underneath; upsampling details differ by a level or so.
+      expect(meanDiff(rgb.data, reference)).toBeLessThan(1.5);
+      const bgr = await turbo!.decode(jpeg, 1, 1, MAX_DECODE_PIXELS);
+      for (const at of [0, 3 * 1000, 3 * 40_000]) expect([bgr.data[at], bgr.data[at + 2]]).toEqual([rgb.data[at + 2], rgb.data[at]]);
+      const gray = await turbo!.decode(jpeg, 2, 1, MAX_DECODE_PIXELS);
+      expect(gray.channels).toBe(1);
+      expect(meanDiff(gray.data, luma(reference))).toBeLessThan(1.5);
+    });
+
+    it('decodes progressive and greyscale JPEGs', async () => {
+      const progressive = await sharp(await patternJpeg(160, 120)).jpeg({ progressive: true, quality: 90 }).toBuffer();
+      expect(meanDiff((await turbo!.decode(progressive, 0, 1, MAX_DECODE_PIXELS)).data, await sharpRgb(progressive))).toBeLessThan(1.5);
+      const grey = await patternJpeg(160, 120, 'gray');
+      const asRgb = await turbo!.decode(grey, 0, 1, MAX_DECODE_PIXELS);
+      expect(asRgb.channels).toBe(3);
+      expect(meanDiff(asRgb.data, await sharpRgb(grey))).toBeLessThan(1.5);
+    });
+
+    it('scales by 1/2, 1/4 and 1/8 while decoding, rounding up', async () => {
+      const jpeg = await patternJpeg(650, 490);
+      for (const denom of [2, 4, 8] as const) {
+        const out = await turbo!.decode(jpeg, 0, denom, MAX_DECODE_PIXELS);
+        expect([out.width, out.height]).toEqual([Math.ceil(650 / denom), Math.ceil(490 / denom)]);
+      }
+      expect(exactScale({ width: 650, height: 490 }, { width: 163, height: 123 })).toBe(4);
+      expect(exactScale({ width: 650, height: 490 }, { width: 300, height: 200 })).toBeUndefined();
+    });
+
+    it('refuses a header claiming more pixels than the limit before allocating them', async () => {
+      // 3.6 Gpx, 10 GB as RGB, in a few hundred bytes.
+      const huge = claimingSize(await patternJpeg(64, 48), 60000, 60000);
+      await expect(turbo!.decode(huge, 0, 1, MAX_DECODE_PIXELS)).rejects.toMatchObject({ code: 'ERR_JPEG_TOO_LARGE' });
+      // The same frame in the raw sink: an error, which the sink counts as a skipped frame.
+      await expect(decodePixels(huge, 'rgb24', { width: 60000, height: 60000 })).rejects.toThrow();
+    });
+
+    it('rejects bytes that are no JPEG with an error, and shows what it can of a truncated one', async () => {
+      await expect(turbo!.decode(Buffer.from('no jpeg at all'), 0, 1, MAX_DECODE_PIXELS)).rejects.toMatchObject({ code: 'ERR_JPEG_DECODE' });
+      await expect(turbo!.decode(Buffer.alloc(0), 0, 1, MAX_DECODE_PIXELS)).rejects.toMatchObject({ code: 'ERR_JPEG_DECODE' });
+      const jpeg = await patternJpeg(320, 240);
+      const cut = await turbo!.decode(jpeg.subarray(0, jpeg.length >> 1), 0, 1, MAX_DECODE_PIXELS);
+      expect([cut.width, cut.height]).toEqual([320, 240]);
+    });
+
+    it('survives thousands of damaged frames (bytes flipped, cut, spliced) without crashing', async () => {
+      const jpeg = await patternJpeg(96, 64);
+      // mulberry32: a fixed seed, so a failure replays.
+      let state = 12345;
+      const random = () => {
+        state = (state + 0x6d2b79f5) | 0;
+        let t = Math.imul(state ^ (state >>> 15), 1 | state);
+        t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+      };
+      let decoded = 0;
+      let refused = 0;
+      for (let i = 0; i < 3000; i++) {
+        const damaged = Buffer.from(jpeg.subarray(0, 2 + Math.floor(random() * (jpeg.length - 2))));
+        for (let k = 0; k < 1 + Math.floor(random() * 8); k++) damaged[Math.floor(random() * damaged.length)] = Math.floor(random() * 256);
+        await turbo!.decode(damaged, Math.floor(random() * 3) as 0 | 1 | 2, 1, MAX_DECODE_PIXELS).then(
+          () => (decoded += 1),
+          (err: NodeJS.ErrnoException) => {
+            expect(['ERR_JPEG_DECODE', 'ERR_JPEG_TOO_LARGE']).toContain(err.code);
+            refused += 1;
+          },
+        );
+      }
+      expect(decoded + refused).toBe(3000);
+      expect(decoded).toBeGreaterThan(0);
+      expect(refused).toBeGreaterThan(0);
+    });
+
+    it('checks its arguments synchronously', () => {
+      expect(() => turbo!.decode('x' as unknown as Buffer, 0, 1, 1)).toThrow(TypeError);
+      expect(() => turbo!.decode(Buffer.alloc(4), 3 as 0, 1, 1)).toThrow(RangeError);
+      expect(() => turbo!.decode(Buffer.alloc(4), 0, 3 as 1, 1)).toThrow(RangeError);
+    });
+
+    it('gives the same grey through sharp (sizes libjpeg-turbo cannot scale to) as through libjpeg-turbo', async () => {
+      const jpeg = await patternJpeg(320, 240);
+      const size = { width: 200, height: 150 };
+      const grey = await decodePixels(jpeg, 'gray', size);
+      expect(meanDiff(grey, luma(await decodePixels(jpeg, 'rgb24', size)))).toBeLessThan(1);
+    });
+
+    it('leaves what it cannot decode (CMYK) to sharp', async () => {
+      const cmyk = await sharp(await patternJpeg(64, 48)).toColourspace('cmyk').jpeg().toBuffer();
+      expect(await turboDecode(cmyk, 'rgb24', { width: 64, height: 48 }, { width: 64, height: 48 })).toBeUndefined();
+      const pixels = await decodePixels(cmyk, 'rgb24', { width: 64, height: 48 });
+      expect(pixels.length).toBe(64 * 48 * 3);
+    });
+  });
+
+  describe.skipIf(!turbo)('encodeYuv420', () => {
+    /**
+     * ffmpeg's full-range 4:2:0 planes of the pattern, and the picture ffmpeg's own JPEG encoder
+     * makes of them, decoded: on tiny images chroma upsampling alone differs a lot between a
+     * JPEG decoder and ffmpeg's RGB conversion, so the reference is a JPEG too.
+     */
+    async function planes(width: number, height: number): Promise<{ yuv: Buffer; rgb: Buffer }> {
+      // testsrc2 rounds odd sizes down to even ones: scale gives the exact size.
+      const yuv = await runFfmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=640x480', '-vf', `scale=${width}:${height}`, '-frames:v', '1', '-pix_fmt', 'yuvj420p', '-f', 'rawvideo', 'pipe:1']);
+      const file = join(await mkdtemp(join(tmpdir(), 'vstream-yuv-')), 'planes.yuv');
+      await writeFile(file, yuv);
+      const reference = await runFfmpeg(['-f', 'rawvideo', '-pix_fmt', 'yuvj420p', '-s', `${width}x${height}`, '-i', file, '-q:v', '2', '-f', 'mjpeg', 'pipe:1']);
+      return { yuv, rgb: await sharpRgb(reference) };
+    }
+
+    it.each([
+      [640, 480],
+      [33, 17],
+      [2, 2],
+    ])('encodes %ix%i planes into a JPEG that decodes to the same picture', async (width, height) => {
+      const { yuv, rgb } = await planes(width, height);
+      const { data: jpeg } = await turbo!.encodeYuv420(yuv, width, height, 90, false);
+      expect(jpeg.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
+      const meta = await sharp(jpeg).metadata();
+      expect([meta.width, meta.height, meta.chromaSubsampling]).toEqual([width, height, '4:2:0']);
+      // Two encoders' quantisation: close, not equal.
+      expect(meanDiff(await sharpRgb(jpeg), rgb)).toBeLessThan(4);
+    });
+
+    it('encodes a 1x1 image (one block, almost all of it padding)', async () => {
+      const { data: jpeg } = await turbo!.encodeYuv420(Buffer.from([200, 128, 128]), 1, 1, 90, false);
+      const pixel = await sharpRgb(jpeg);
+      expect([...pixel].every((v) => Math.abs(v - 200) <= 2)).toBe(true);
+    });
+
+    it('writes smaller files with optimised Huffman tables, the same picture', async () => {
+      const { yuv } = await planes(320, 240);
+      const plain = await turbo!.encodeYuv420(yuv, 320, 240, 80, false);
+      const optimised = await turbo!.encodeYuv420(yuv, 320, 240, 80, true);
+      expect(optimised.data.length).toBeLessThan(plain.data.length);
+      expect(meanDiff(await sharpRgb(plain.data), await sharpRgb(optimised.data))).toBe(0);
+    });
+
+    it('refuses planes shorter than the size needs, and sizes or qualities out of range', () => {
+      expect(() => turbo!.encodeYuv420(Buffer.alloc(100), 64, 48, 80, false)).toThrow(RangeError);
+      expect(() => turbo!.encodeYuv420(Buffer.alloc(64 * 48 * 2), 64, 48, 0, false)).toThrow(RangeError);
+      expect(() => turbo!.encodeYuv420(Buffer.alloc(64 * 48 * 2), 0, 48, 80, false)).toThrow(RangeError);
+    });
+  });
+});
