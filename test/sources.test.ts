@@ -5,6 +5,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import sharp from 'sharp';
 import { FfmpegError, SourceError, UsageError } from '../src/errors.js';
 import type { SourceFrame } from '../src/frame/types.js';
 import { openSource, type FrameSource, type SourceOptions } from '../src/source/index.js';
@@ -64,9 +65,13 @@ beforeAll(async () => {
 });
 afterAll(() => rm(tmp, { recursive: true, force: true }));
 
-describe.each(FFMPEGS)('pattern with $name', ({ path: ffmpegPath }) => {
+/** Who encodes: the libjpeg-turbo addon from ffmpeg's raw frames, or ffmpeg's MJPEG encoder. */
+const ENCODERS = ['raw', 'ffmpeg'] as const;
+const WITH_ENCODERS = FFMPEGS.flatMap((ffmpeg) => ENCODERS.map((encoder) => ({ ...ffmpeg, encoder })));
+
+describe.each(WITH_ENCODERS)('pattern with $name, encoder $encoder', ({ path: ffmpegPath, encoder }) => {
   it('yields decodable JPEGs of the requested size, live', async () => {
-    const source = await openSource({ kind: 'pattern', ffmpegPath, size: { width: 320, height: 240 }, fps: 50 });
+    const source = await openSource({ kind: 'pattern', ffmpegPath, encoder, size: { width: 320, height: 240 }, fps: 50 });
     expect(source.live).toBe(true);
     expect(source.description).toBe('pattern 320x240@50');
     const frames = await take(source, 5);
@@ -77,8 +82,22 @@ describe.each(FFMPEGS)('pattern with $name', ({ path: ffmpegPath }) => {
   });
 
   it('defaults to 640x480', async () => {
-    const [frame] = await take(await openSource({ kind: 'pattern', ffmpegPath }), 1);
+    const [frame] = await take(await openSource({ kind: 'pattern', ffmpegPath, encoder }), 1);
     expect(await imageInfo(frame!.jpeg)).toMatchObject({ width: 640, height: 480 });
+  });
+});
+
+describe.each(FFMPEGS)('both encoders with $name', ({ path: ffmpegPath }) => {
+  it('make the same picture of the same frame (colours and range right)', async () => {
+    // Frame 1 of the clip (H.264, limited range) through both: any range or plane mix-up shows.
+    const [raw, viaFfmpeg] = await Promise.all(
+      ENCODERS.map(async (encoder) => (await take(await openSource({ kind: 'file', ffmpegPath, encoder, path: clip, fps: 'max' }), 1))[0]!.jpeg),
+    );
+    const [a, b] = await Promise.all([raw!, viaFfmpeg!].map((jpeg) => sharp(jpeg).raw().toBuffer()));
+    expect(a!.length).toBe(320 * 240 * 3);
+    let diff = 0;
+    for (let i = 0; i < a!.length; i++) diff += Math.abs(a![i]! - b![i]!);
+    expect(diff / a!.length).toBeLessThan(3);
   });
 });
 
@@ -100,8 +119,8 @@ describe('live sources: latest frame wins', () => {
 });
 
 describe('file', () => {
-  it.each(FFMPEGS)('with fps max yields exactly the clip frame count ($name)', async ({ path: ffmpegPath }) => {
-    const source = await openSource({ kind: 'file', ffmpegPath, path: clip, fps: 'max' });
+  it.each(WITH_ENCODERS)('with fps max yields exactly the clip frame count ($name, encoder $encoder)', async ({ path: ffmpegPath, encoder }) => {
+    const source = await openSource({ kind: 'file', ffmpegPath, encoder, path: clip, fps: 'max' });
     expect(source.live).toBe(false);
     const frames = await take(source);
     expect(frames).toHaveLength(CLIP_FRAMES);
@@ -214,9 +233,9 @@ describe('closing', () => {
   });
 });
 
-describe('misbehaving ffmpeg', () => {
+describe.each(ENCODERS)('misbehaving ffmpeg, encoder %s', (encoder) => {
   it('a crash mid-stream is ERR_FFMPEG_CRASHED, after the complete frames, not a truncation error', async () => {
-    const source = await openSource({ kind: 'file', ffmpegPath: fixture('crash.mjs'), path: clip });
+    const source = await openSource({ kind: 'file', ffmpegPath: fixture('crash.mjs'), encoder, path: clip });
     const { frames, error } = await drainUntilError(source);
     expect(frames).toHaveLength(3);
     expect(error).toBeInstanceOf(FfmpegError);
@@ -225,20 +244,20 @@ describe('misbehaving ffmpeg', () => {
   });
 
   it('a live source passes the failure on too', async () => {
-    const { error } = await drainUntilError(await openSource({ kind: 'pattern', ffmpegPath: fixture('fail.mjs') }));
+    const { error } = await drainUntilError(await openSource({ kind: 'pattern', ffmpegPath: fixture('fail.mjs'), encoder }));
     expect(error).toBeInstanceOf(FfmpegError);
     expect(error).toMatchObject({ code: 'ERR_FFMPEG_FAILED', message: 'ffmpeg exited with code 1: mjpeg: bitrate tolerance too small for bitrate' });
   });
 
-  it('garbage instead of JPEG is ERR_NOT_MJPEG, and ffmpeg is stopped', async () => {
-    const { frames, error } = await drainUntilError(await openSource({ kind: 'pattern', ffmpegPath: fixture('garbage.mjs') }));
+  it('garbage instead of frames is ERR_NOT_MJPEG (ERR_Y4M for raw frames), and ffmpeg is stopped', async () => {
+    const { frames, error } = await drainUntilError(await openSource({ kind: 'pattern', ffmpegPath: fixture('garbage.mjs'), encoder }));
     expect(frames).toHaveLength(0);
     expect(error).toBeInstanceOf(SourceError);
-    expect(error).toMatchObject({ code: 'ERR_NOT_MJPEG' });
+    expect(error).toMatchObject({ code: encoder === 'raw' ? 'ERR_Y4M' : 'ERR_NOT_MJPEG' });
   });
 
   it('a missing ffmpeg is ERR_FFMPEG_NOT_FOUND', async () => {
-    const { error } = await drainUntilError(await openSource({ kind: 'pattern', ffmpegPath: join(tmp, 'no-ffmpeg') }));
+    const { error } = await drainUntilError(await openSource({ kind: 'pattern', ffmpegPath: join(tmp, 'no-ffmpeg'), encoder }));
     expect(error).toBeInstanceOf(FfmpegError);
     expect(error).toMatchObject({ code: 'ERR_FFMPEG_NOT_FOUND' });
   });

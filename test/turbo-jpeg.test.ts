@@ -179,7 +179,7 @@ describe('libjpeg-turbo addon', () => {
       [2, 2],
     ])('encodes %ix%i planes into a JPEG that decodes to the same picture', async (width, height) => {
       const { yuv, rgb } = await planes(width, height);
-      const { data: jpeg } = await turbo!.encodeYuv420(yuv, width, height, 90, false);
+      const { data: jpeg } = await turbo!.encodeYuv420(yuv, width, height, 90, false, false);
       expect(jpeg.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
       const meta = await sharp(jpeg).metadata();
       expect([meta.width, meta.height, meta.chromaSubsampling]).toEqual([width, height, '4:2:0']);
@@ -188,23 +188,33 @@ describe('libjpeg-turbo addon', () => {
     });
 
     it('encodes a 1x1 image (one block, almost all of it padding)', async () => {
-      const { data: jpeg } = await turbo!.encodeYuv420(Buffer.from([200, 128, 128]), 1, 1, 90, false);
+      const { data: jpeg } = await turbo!.encodeYuv420(Buffer.from([200, 128, 128]), 1, 1, 90, false, false);
       const pixel = await sharpRgb(jpeg);
       expect([...pixel].every((v) => Math.abs(v - 200) <= 2)).toBe(true);
     });
 
+    it('expands limited-range planes (H.264, yuv420p) to the full range JPEG needs', async () => {
+      const { rgb } = await planes(320, 240);
+      const limited = await runFfmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=640x480', '-vf', 'scale=320:240', '-frames:v', '1', '-pix_fmt', 'yuv420p', '-f', 'rawvideo', 'pipe:1']);
+      const expanded = await turbo!.encodeYuv420(limited, 320, 240, 90, false, true);
+      expect(meanDiff(await sharpRgb(expanded.data), rgb)).toBeLessThan(4);
+      // Without the expansion the picture is visibly washed out.
+      const asIs = await turbo!.encodeYuv420(limited, 320, 240, 90, false, false);
+      expect(meanDiff(await sharpRgb(asIs.data), rgb)).toBeGreaterThan(8);
+    });
+
     it('writes smaller files with optimised Huffman tables, the same picture', async () => {
       const { yuv } = await planes(320, 240);
-      const plain = await turbo!.encodeYuv420(yuv, 320, 240, 80, false);
-      const optimised = await turbo!.encodeYuv420(yuv, 320, 240, 80, true);
+      const plain = await turbo!.encodeYuv420(yuv, 320, 240, 80, false, false);
+      const optimised = await turbo!.encodeYuv420(yuv, 320, 240, 80, true, false);
       expect(optimised.data.length).toBeLessThan(plain.data.length);
       expect(meanDiff(await sharpRgb(plain.data), await sharpRgb(optimised.data))).toBe(0);
     });
 
     it('refuses planes shorter than the size needs, and sizes or qualities out of range', () => {
-      expect(() => turbo!.encodeYuv420(Buffer.alloc(100), 64, 48, 80, false)).toThrow(RangeError);
-      expect(() => turbo!.encodeYuv420(Buffer.alloc(64 * 48 * 2), 64, 48, 0, false)).toThrow(RangeError);
-      expect(() => turbo!.encodeYuv420(Buffer.alloc(64 * 48 * 2), 0, 48, 80, false)).toThrow(RangeError);
+      expect(() => turbo!.encodeYuv420(Buffer.alloc(100), 64, 48, 80, false, false)).toThrow(RangeError);
+      expect(() => turbo!.encodeYuv420(Buffer.alloc(64 * 48 * 2), 64, 48, 0, false, false)).toThrow(RangeError);
+      expect(() => turbo!.encodeYuv420(Buffer.alloc(64 * 48 * 2), 0, 48, 80, false, false)).toThrow(RangeError);
     });
   });
 });

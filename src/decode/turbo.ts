@@ -13,7 +13,7 @@ export interface TurboImage {
 /** The addon's functions; see native/jpeg/vstream_jpeg.c. Both run on libuv's thread pool. */
 interface TurboAddon {
   decode(jpeg: Buffer, format: 0 | 1 | 2, scaleDenom: 1 | 2 | 4 | 8, maxPixels: number): Promise<TurboImage>;
-  encodeYuv420(planes: Buffer, width: number, height: number, quality: number, optimize: boolean): Promise<TurboImage>;
+  encodeYuv420(planes: Buffer, width: number, height: number, quality: number, optimize: boolean, limitedRange: boolean): Promise<TurboImage>;
   jpegLibVersion: number;
 }
 

@@ -4,9 +4,8 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { SourceError } from '../errors.js';
-import { buildFfmpegArgs, cameraDevice } from './ffmpeg/args.js';
-import { spawnFfmpeg } from './ffmpeg/process.js';
-import { mjpegStreamSource } from './mjpeg-stream.js';
+import { cameraDevice } from './ffmpeg/args.js';
+import { ffmpegSource } from './ffmpeg-source.js';
 import type { CommonSourceOptions, FrameSource } from './types.js';
 
 export async function openCamera(
@@ -16,9 +15,14 @@ export async function openCamera(
   const { ffmpegPath, size, fps, quality } = options;
   const device = cameraDevice(options.device, platform);
   if (platform === 'linux') await assertVideoDevice(device);
-  const args = buildFfmpegArgs({ kind: 'camera', device: options.device, platform, size, fps, quality });
-  const ffmpeg = spawnFfmpeg({ ffmpegPath, args, subject: { kind: 'camera', device } });
-  return mjpegStreamSource({ input: ffmpeg.stdout, producer: ffmpeg, live: true, description: `camera ${device}` });
+  return ffmpegSource({
+    ffmpegPath,
+    encoder: options.encoder,
+    spec: { kind: 'camera', device: options.device, platform, size, fps, quality },
+    subject: { kind: 'camera', device },
+    live: true,
+    description: `camera ${device}`,
+  });
 }
 
 async function assertVideoDevice(device: string): Promise<void> {

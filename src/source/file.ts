@@ -5,17 +5,20 @@
  */
 import { stat } from 'node:fs/promises';
 import { SourceError } from '../errors.js';
-import { buildFfmpegArgs } from './ffmpeg/args.js';
-import { spawnFfmpeg } from './ffmpeg/process.js';
-import { mjpegStreamSource } from './mjpeg-stream.js';
+import { ffmpegSource } from './ffmpeg-source.js';
 import type { CommonSourceOptions, FrameSource } from './types.js';
 
 export async function openFile(options: CommonSourceOptions & { path: string; loop?: boolean }): Promise<FrameSource> {
   const { ffmpegPath, path, loop, size, fps, quality } = options;
   if (!isUrl(path)) await assertReadableFile(path);
-  const args = buildFfmpegArgs({ kind: 'file', path, loop, size, fps, quality });
-  const ffmpeg = spawnFfmpeg({ ffmpegPath, args, subject: { kind: 'file', path } });
-  return mjpegStreamSource({ input: ffmpeg.stdout, producer: ffmpeg, live: false, description: `file ${path}` });
+  return ffmpegSource({
+    ffmpegPath,
+    encoder: options.encoder,
+    spec: { kind: 'file', path, loop, size, fps, quality },
+    subject: { kind: 'file', path },
+    live: false,
+    description: `file ${path}`,
+  });
 }
 
 /** `rtsp://...`, `http:...`; a one-letter scheme is a Windows drive (`C:\...`). */

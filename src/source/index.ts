@@ -3,6 +3,7 @@
  * this is the library boundary as well as the CLI's.
  */
 import { validateQuality } from '../encode/quality.js';
+import { canEncodeRaw } from '../encode/yuv-jpeg.js';
 import { UsageError } from '../errors.js';
 import { openCamera } from './camera.js';
 import { openDir } from './dir.js';
@@ -32,7 +33,10 @@ export async function openSource(options: SourceOptions): Promise<FrameSource> {
   }
 }
 
-function validate({ size, fps, quality }: SourceOptions): void {
+function validate({ size, fps, quality, encoder }: SourceOptions): void {
+  if (encoder === 'raw' && !canEncodeRaw()) {
+    throw new UsageError('encoder "raw" needs the libjpeg-turbo addon, which is not built (npm run build:jpeg)', 'ERR_NO_RAW_ENCODER');
+  }
   if (quality !== undefined) validateQuality(quality);
   if (fps !== undefined && fps !== 'max' && !(Number.isFinite(fps) && fps > 0)) {
     throw new UsageError(`--fps must be a positive number or "max", got ${String(fps)}`, 'ERR_BAD_FPS');

@@ -30,6 +30,12 @@ export interface CommonSourceOptions {
   fps?: number | 'max';
   /** JPEG quality 1-100 (libjpeg scale); unset means 80, and `--dir` JPEGs pass through. */
   quality?: number;
+  /**
+   * Who encodes the frames of ffmpeg sources (pattern, file, camera): `'raw'`, the
+   * libjpeg-turbo addon from ffmpeg's raw frames (the default where the addon is built), or
+   * `'ffmpeg'`, ffmpeg's own MJPEG encoder (the default elsewhere).
+   */
+  encoder?: 'raw' | 'ffmpeg';
 }
 
 export type SourceOptions = CommonSourceOptions &
