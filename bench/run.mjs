@@ -28,7 +28,7 @@ import { gstreamerRate } from './lib/gstreamer.mjs';
 import { latency } from './lib/latency.mjs';
 import { manyStreams } from './lib/many-streams.mjs';
 import { memory } from './lib/memory.mjs';
-import { cpuAccount, otherCores, poolRuns, snapshotBuild } from './lib/proc.mjs';
+import { cpuAccount, otherCores, poolRuns, snapshotBuild, vstream } from './lib/proc.mjs';
 import { pythonReferenceRate } from './lib/python-reference.mjs';
 import { fmt, markdownTable, median } from './lib/table.mjs';
 import { udpLoss } from './lib/udp-loss.mjs';
@@ -115,9 +115,9 @@ const ROWS = [
   { key: 'udpPass', label: 'vstream UDP pass-through (default 1200-byte datagrams)', run: (c) => vstreamRate({ ...c, transport: 'udp', sink: 'passthrough', packetSize: 1200 }) },
   { key: 'udpPass65k', label: 'vstream UDP pass-through (`--packet-size 65000`)', run: (c) => vstreamRate({ ...c, transport: 'udp', sink: 'passthrough', packetSize: 65000 }) },
   ...(UDP_DECODE ? [{ key: 'udpDecode', label: 'vstream UDP, decode every frame (`--packet-size 65000`)', run: (c) => vstreamRate({ ...c, transport: 'udp', sink: 'decode', packetSize: 65000 }) }] : []),
-  { key: 'ffmpegEncode', label: 'limit: ffmpeg alone, clip to MJPEG to /dev/null (send\'s arguments)', run: (c) => ffmpegEncodeRate({ ...c, ffmpegPath: ffmpeg.path, quality: QUALITY }) },
-  { key: 'sharp1', once: true, label: 'limit: sharp decode alone (recv\'s decodePixels), 1 at a time', run: (c) => sharpDecodeRate({ ffmpegPath: ffmpeg.path, clip: c.clip, size: c.size, frames: c.frames / 2, runs: RUNS, concurrency: 1, quality: QUALITY, pipeline: 'vstream' }) },
-  { key: 'sharp2', once: true, label: 'limit: sharp decode alone (recv\'s decodePixels), 2 at once', run: (c) => sharpDecodeRate({ ffmpegPath: ffmpeg.path, clip: c.clip, size: c.size, frames: c.frames / 2, runs: RUNS, concurrency: 2, quality: QUALITY, pipeline: 'vstream' }) },
+  { key: 'ffmpegEncode', label: 'limit: ffmpeg alone, clip to MJPEG to /dev/null (its own encoder: send\'s arguments without the addon)', run: (c) => ffmpegEncodeRate({ ...c, ffmpegPath: ffmpeg.path, quality: QUALITY }) },
+  { key: 'sharp1', once: true, label: 'limit: recv\'s decode alone (decodePixels: libjpeg-turbo addon, else sharp), 1 at a time', run: (c) => sharpDecodeRate({ ffmpegPath: ffmpeg.path, clip: c.clip, size: c.size, frames: c.frames / 2, runs: RUNS, concurrency: 1, quality: QUALITY, pipeline: 'vstream' }) },
+  { key: 'sharp2', once: true, label: 'limit: recv\'s decode alone (decodePixels: libjpeg-turbo addon, else sharp), 2 at once', run: (c) => sharpDecodeRate({ ffmpegPath: ffmpeg.path, clip: c.clip, size: c.size, frames: c.frames / 2, runs: RUNS, concurrency: 2, quality: QUALITY, pipeline: 'vstream' }) },
 ];
 const REF = 'tcpDecode';
 
@@ -215,6 +215,11 @@ out();
 out(`machine: ${machine.cpus} x ${machine.model}, ${machine.memoryGiB} GiB, Node ${machine.node}`);
 out(`other work on the machine (CPU not used by this benchmark, in cores of ${machine.cpus}): ${Object.entries(otherLoad).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}${Object.values(otherLoad).some((v) => v > 0.2) ? ' -- the machine was shared: figures are less reliable' : ''}`);
 out(`ffmpeg: ${machine.ffmpeg}`);
+{
+  // Which JPEG codec the vstream rows use: the snapshot's own answer, not this process's.
+  const r = spawnSync(...vstream('doctor'), { encoding: 'utf8' });
+  out(`vstream ${/^jpeg:.*$/m.exec(r.stdout)?.[0] ?? 'jpeg: unknown'}`);
+}
 out(`vstream: commit ${build.commit}${build.srcModified ? ' with uncommitted changes in src/' : ''}, compiled dist/ copied at the start`);
 out(`every figure is the median of ${RUNS} runs unless said otherwise (throughput rows interleaved: run 1 of every row, then run 2, ...); loopback, headless, JPEG quality ${QUALITY} (the Python reference: 90)`);
 
@@ -271,7 +276,7 @@ if (results.latency) {
   out();
   out(`## 2. Latency, live pattern ${l.size} @ ${l.fps} frames/s, ${SECONDS} s per run after 1 s warm-up (ms)`);
   out();
-  out('"capture" is when the sender\'s Node process took the complete JPEG from ffmpeg\'s stdout (ffmpeg\'s own generation and encoding time is not included); sender and receiver share one clock. Each figure is the median over runs of that run\'s percentile.');
+  out('"capture" is when the sender\'s Node process took the complete frame from ffmpeg\'s stdout: the raw frame when the libjpeg-turbo addon encodes (its JPEG encode is then included), the JPEG when ffmpeg encodes (its encode is not); ffmpeg\'s pattern generation is never included. Sender and receiver share one clock. Each figure is the median over runs of that run\'s percentile.');
   out();
   const rows = [
     { what: 'TCP: capture to arrival (frame parsed by recv, no decode; `latencyMs` of `recv --json`)', ...l.tcpArrival },

@@ -18,8 +18,8 @@ const stats = (ms) => ({ p50: percentile(ms, 50), p99: percentile(ms, 99), max: 
  * Runs the pattern at `fps` for `seconds` (after the first frame) into `recv --no-window --json
  * --output /dev/null` and returns percentiles of `latencyMs`, leaving out the first
  * `warmupSeconds`. What that measures: from the moment the sender's Node process took the
- * complete JPEG from ffmpeg's stdout (so ffmpeg's own generation and encoding time is NOT
- * included) to the moment the receiver's Node process had the whole frame parsed (before any
+ * complete frame from ffmpeg's stdout (raw with the libjpeg-turbo addon, whose encode is then
+ * included; a JPEG when ffmpeg encodes, whose encode is not) to the moment the receiver's Node process had the whole frame parsed (before any
  * sink; no decode). With `decoded: true` and a recv that has --format, a second run uses
  * `--format rgb24 --size WxH --output FIFO` next to --json, and times each frame's last pixel
  * byte read from the FIFO by this process (same clock) against that frame's captureTime:

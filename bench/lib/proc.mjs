@@ -1,7 +1,7 @@
 // Process helpers for the bench modules: spawn and wait for a line, a free port, memory and CPU
 // read from /proc (Linux), and the one way every throughput row is timed.
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,14 +16,17 @@ export let vstreamBin = path.join(root, 'bin/vstream.js');
 export const vstream = (...args) => [process.execPath, [vstreamBin, ...args]];
 
 /**
- * Copies bin/, dist/ and package.json to a temporary directory (node_modules linked) and makes
+ * Copies bin/, dist/, package.json and the built libjpeg-turbo addon (native/jpeg/build, which
+ * dist/ finds by relative path) to a temporary directory (node_modules linked) and makes
  * vstream() run that copy, so that a rebuild of dist/ while the bench runs (other work on the
  * same checkout) cannot change or break the program being measured half-way. Returns
  * { dir, remove }.
  */
 export async function snapshotBuild() {
   const dir = await mkdtemp(path.join(tmpdir(), 'vstream-bench-build-'));
-  for (const entry of ['bin', 'dist', 'package.json']) await cp(path.join(root, entry), path.join(dir, entry), { recursive: true });
+  for (const entry of ['bin', 'dist', 'package.json', 'native/jpeg/build']) {
+    if (existsSync(path.join(root, entry))) await cp(path.join(root, entry), path.join(dir, entry), { recursive: true });
+  }
   await symlink(path.join(root, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
   vstreamBin = path.join(dir, 'bin/vstream.js');
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
