@@ -10,8 +10,6 @@
  * longjmp back here (never exit()), and the pixel count is checked against the caller's limit
  * before anything is allocated for the output.
  */
-/* F_SETPIPE_SZ is a GNU extension. */
-#define _GNU_SOURCE
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <setjmp.h>
@@ -20,10 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jpeglib.h>
-#ifdef __linux__
-#include <fcntl.h>
-#include <errno.h>
-#endif
 
 #define CHECK(call)                                                         \
   do {                                                                      \
@@ -408,32 +402,6 @@ static napi_value encode_yuv420(napi_env env, napi_callback_info info) {
   return promise;
 }
 
-/* ---- pipes ------------------------------------------------------------------------------- */
-
-/* setPipeSize(fd, bytes) -> the pipe's new capacity, or -errno (Linux only; elsewhere -1).
- * A raw 640x480 frame is 460 KB; through Linux's default 64 KB pipe ffmpeg blocks and wakes
- * the reader seven times a frame. */
-static napi_value set_pipe_size(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value args[2], result;
-  int32_t fd = -1, bytes = 0;
-  CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
-  if (argc < 2 || napi_get_value_int32(env, args[0], &fd) != napi_ok || napi_get_value_int32(env, args[1], &bytes) != napi_ok) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "setPipeSize(fd, bytes)");
-    return NULL;
-  }
-  int outcome = -1;
-#if defined(__linux__) && defined(F_SETPIPE_SZ)
-  outcome = fcntl(fd, F_SETPIPE_SZ, bytes);
-  if (outcome < 0) outcome = -errno;
-#else
-  (void)fd;
-  (void)bytes;
-#endif
-  CHECK(napi_create_int32(env, outcome, &result));
-  return result;
-}
-
 NAPI_MODULE_INIT() {
   init_range_tables();
   napi_value fn;
@@ -441,8 +409,6 @@ NAPI_MODULE_INIT() {
   if (napi_set_named_property(env, exports, "decode", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "encodeYuv420", NAPI_AUTO_LENGTH, encode_yuv420, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "encodeYuv420", fn) != napi_ok) return NULL;
-  if (napi_create_function(env, "setPipeSize", NAPI_AUTO_LENGTH, set_pipe_size, NULL, &fn) != napi_ok) return NULL;
-  if (napi_set_named_property(env, exports, "setPipeSize", fn) != napi_ok) return NULL;
   napi_value version;
   if (napi_create_int32(env, JPEG_LIB_VERSION, &version) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "jpegLibVersion", version) != napi_ok) return NULL;
