@@ -60,4 +60,22 @@ describe('recv --format raw output', () => {
     // Pure-ish green is brighter than pure-ish blue in luma.
     expect(out[1 * 192 + 100]!).toBeGreaterThan(out[2 * 192 + 100]! + 50);
   });
+
+  it('reuses frame buffers only once the output has them: 60 frames at their own size, each intact', async () => {
+    const path = join(await mkdtemp(join(tmpdir(), 'vstream-raw-')), 'out.raw');
+    const sink = await RawOutputSink.open(path, 'rgb24');
+    const frames = await Promise.all(Array.from({ length: 60 }, (_, i) => frameOf(COLOURS[i % COLOURS.length]!, i, 320, 240)));
+    for (const frame of frames) await sink.write(frame);
+    await sink.close();
+    const out = await readFile(path);
+    const bytes = 320 * 240 * 3;
+    expect(out.length).toBe(bytes * 60);
+    for (let i = 0; i < 60; i++) {
+      const [r, g, b] = COLOURS[i % COLOURS.length]!;
+      for (const at of [0, (120 * 320 + 160) * 3, bytes - 3]) {
+        const px = i * bytes + at;
+        expect([Math.abs(out[px]! - r) < 12, Math.abs(out[px + 1]! - g) < 12, Math.abs(out[px + 2]! - b) < 12]).toEqual([true, true, true]);
+      }
+    }
+  });
 });

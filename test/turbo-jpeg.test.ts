@@ -137,6 +137,19 @@ describe('libjpeg-turbo addon', () => {
       expect(refused).toBeGreaterThan(0);
     });
 
+    it('decodes into a Buffer it is given, and refuses one too small for the image', async () => {
+      const jpeg = await patternJpeg(160, 120);
+      const target = Buffer.alloc(160 * 120 * 3 + 10, 7);
+      const into = await turbo!.decode(jpeg, 0, 1, MAX_DECODE_PIXELS, target);
+      expect(into.data).toBe(target);
+      expect(target.subarray(0, 160 * 120 * 3).equals((await turbo!.decode(jpeg, 0, 1, MAX_DECODE_PIXELS)).data)).toBe(true);
+      expect([...target.subarray(160 * 120 * 3)]).toEqual(Array(10).fill(7));
+      await expect(turbo!.decode(jpeg, 0, 1, MAX_DECODE_PIXELS, Buffer.alloc(100))).rejects.toMatchObject({ code: 'ERR_JPEG_TARGET_SIZE' });
+      const view = await turboDecode(jpeg, 'gray', { width: 160, height: 120 }, { width: 80, height: 60 }, target);
+      expect(view!.length).toBe(80 * 60);
+      expect(view!.buffer).toBe(target.buffer);
+    });
+
     it('checks its arguments synchronously', () => {
       expect(() => turbo!.decode('x' as unknown as Buffer, 0, 1, 1)).toThrow(TypeError);
       expect(() => turbo!.decode(Buffer.alloc(4), 3 as 0, 1, 1)).toThrow(RangeError);

@@ -55,7 +55,12 @@ typedef struct {
   napi_ref input_ref;
   const unsigned char *input;
   size_t input_len;
-  /* The result: a malloc'd buffer handed to JavaScript, or an error. */
+  /* Decoding into the caller's Buffer (kept alive by `target_ref`) instead of a new one: a
+   * receiver reusing a few frame buffers spares the allocator, page faults and the GC. */
+  napi_ref target_ref;
+  unsigned char *target;
+  size_t target_len;
+  /* The result: `target` or a malloc'd buffer handed to JavaScript; or an error. */
   unsigned char *output;
   size_t output_len;
   unsigned width, height, channels;
@@ -74,7 +79,20 @@ static void free_output(napi_env env, void *data, void *hint) {
 /* Settles the job's promise and frees it. Runs on the JavaScript thread. */
 static void settle(napi_env env, job_base *job) {
   napi_value value;
-  if (job->output != NULL) {
+  if (job->output != NULL && job->target_ref != NULL) {
+    napi_value buffer, number;
+    napi_get_reference_value(env, job->target_ref, &buffer);
+    job->output = NULL;
+    napi_create_object(env, &value);
+    napi_set_named_property(env, value, "data", buffer);
+    napi_create_uint32(env, job->width, &number);
+    napi_set_named_property(env, value, "width", number);
+    napi_create_uint32(env, job->height, &number);
+    napi_set_named_property(env, value, "height", number);
+    napi_create_uint32(env, job->channels, &number);
+    napi_set_named_property(env, value, "channels", number);
+    napi_resolve_deferred(env, job->deferred, value);
+  } else if (job->output != NULL) {
     napi_value buffer, number;
     napi_status status =
         napi_create_external_buffer(env, job->output_len, job->output, free_output, (void *)(uintptr_t)job->output_len, &buffer);
@@ -105,6 +123,7 @@ static void settle(napi_env env, job_base *job) {
     napi_reject_deferred(env, job->deferred, value);
   }
   napi_delete_reference(env, job->input_ref);
+  if (job->target_ref != NULL) napi_delete_reference(env, job->target_ref);
   napi_delete_async_work(env, job->work);
 }
 
@@ -124,11 +143,11 @@ static void decode_execute(napi_env env, void *data) {
   decode_job *job = (decode_job *)data;
   struct jpeg_decompress_struct cinfo;
   error_mgr err;
-  unsigned char *volatile out = NULL;
+  unsigned char *volatile owned = NULL;
   init_errors(&err, (j_common_ptr)&cinfo);
   if (setjmp(err.jump)) {
     jpeg_destroy_decompress(&cinfo);
-    free(out);
+    free(owned);
     job->base.error_code = "ERR_JPEG_DECODE";
     snprintf(job->base.error, sizeof job->base.error, "%s", err.message);
     return;
@@ -151,10 +170,22 @@ static void decode_execute(napi_env env, void *data) {
   jpeg_start_decompress(&cinfo);
   size_t stride = (size_t)cinfo.output_width * (size_t)cinfo.output_components;
   size_t length = stride * cinfo.output_height;
-  out = (unsigned char *)malloc(length > 0 ? length : 1);
-  if (out == NULL) {
-    snprintf(err.message, sizeof err.message, "out of memory for a %ux%u image", cinfo.output_width, cinfo.output_height);
-    longjmp(err.jump, 1);
+  unsigned char *out;
+  if (job->base.target != NULL) {
+    if (job->base.target_len < length) {
+      job->base.error_code = "ERR_JPEG_TARGET_SIZE";
+      snprintf(job->base.error, sizeof job->base.error, "a %ux%ux%d image needs %zu bytes, the target has %zu", cinfo.output_width,
+               cinfo.output_height, cinfo.output_components, length, job->base.target_len);
+      jpeg_destroy_decompress(&cinfo);
+      return;
+    }
+    out = job->base.target;
+  } else {
+    out = owned = (unsigned char *)malloc(length > 0 ? length : 1);
+    if (out == NULL) {
+      snprintf(err.message, sizeof err.message, "out of memory for a %ux%u image", cinfo.output_width, cinfo.output_height);
+      longjmp(err.jump, 1);
+    }
   }
   while (cinfo.output_scanline < cinfo.output_height) {
     JSAMPROW rows[32];
@@ -204,11 +235,12 @@ static napi_value queue_job(napi_env env, job_base *job, napi_value input, const
   return promise;
 }
 
-/* decode(jpeg: Buffer, format: 0 rgb | 1 bgr | 2 gray, scaleDenom: 1|2|4|8, maxPixels: number)
- *   -> Promise<{ data, width, height, channels }> */
+/* decode(jpeg: Buffer, format: 0 rgb | 1 bgr | 2 gray, scaleDenom: 1|2|4|8, maxPixels: number,
+ *   target?: Buffer) -> Promise<{ data, width, height, channels }>; `data` is `target` when given
+ *   (ERR_JPEG_TARGET_SIZE if it is too small), else a new Buffer. */
 static napi_value decode(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value args[4];
+  size_t argc = 5;
+  napi_value args[5];
   CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
   if (argc < 4) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "decode(jpeg, format, scaleDenom, maxPixels)");
@@ -231,8 +263,21 @@ static napi_value decode(napi_env env, napi_callback_info info) {
   }
   job->format = format;
   job->scale_denom = scale;
+  napi_valuetype target_type = napi_undefined;
+  if (argc >= 5) napi_typeof(env, args[4], &target_type);
+  if (target_type != napi_undefined) {
+    const unsigned char *target;
+    if (!get_buffer(env, args[4], &target, &job->base.target_len) || napi_create_reference(env, args[4], 1, &job->base.target_ref) != napi_ok) {
+      free(job);
+      return NULL;
+    }
+    job->base.target = (unsigned char *)target;
+  }
   napi_value promise = queue_job(env, &job->base, args[0], "vstream_jpeg.decode", decode_execute, decode_complete);
-  if (promise == NULL) free(job);
+  if (promise == NULL) {
+    if (job->base.target_ref != NULL) napi_delete_reference(env, job->base.target_ref);
+    free(job);
+  }
   return promise;
 }
 

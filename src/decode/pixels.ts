@@ -23,10 +23,12 @@ export function bytesPerPixel(format: PixelFormat): number {
  * a script can read `width * height * bytesPerPixel` bytes per frame. libjpeg-turbo (native/jpeg)
  * does it when the size is the frame's own or 1/2, 1/4, 1/8 of it; sharp does any other size
  * (shrinking on load) and any JPEG libjpeg-turbo refuses. Both run on libuv's thread pool.
+ * libjpeg-turbo writes into `into` when given (the result is then a view of it); sharp always
+ * returns a new Buffer.
  */
-export async function decodePixels(jpeg: Buffer, format: PixelFormat, size: Size): Promise<Buffer> {
+export async function decodePixels(jpeg: Buffer, format: PixelFormat, size: Size, into?: Buffer): Promise<Buffer> {
   const image = jpegDimensions(jpeg);
-  const fast = image && (await turboDecode(jpeg, format, image, size));
+  const fast = image && (await turboDecode(jpeg, format, image, size, into));
   if (fast) return fast;
   const sharp = await loadSharp();
   let pipeline = sharp(jpeg, { failOn: 'none' }).resize(size.width, size.height, { fit: 'fill', fastShrinkOnLoad: true });

@@ -12,7 +12,8 @@ export interface TurboImage {
 
 /** The addon's functions; see native/jpeg/vstream_jpeg.c. Both run on libuv's thread pool. */
 interface TurboAddon {
-  decode(jpeg: Buffer, format: 0 | 1 | 2, scaleDenom: 1 | 2 | 4 | 8, maxPixels: number): Promise<TurboImage>;
+  /** Into `target` when given (rejects with ERR_JPEG_TARGET_SIZE if it is too small). */
+  decode(jpeg: Buffer, format: 0 | 1 | 2, scaleDenom: 1 | 2 | 4 | 8, maxPixels: number, target?: Buffer): Promise<TurboImage>;
   encodeYuv420(planes: Buffer, width: number, height: number, quality: number, optimize: boolean, limitedRange: boolean): Promise<TurboImage>;
   jpegLibVersion: number;
 }
@@ -71,17 +72,25 @@ export function exactScale(image: Size, target: Size): 1 | 2 | 4 | 8 | undefined
 
 /**
  * Decodes with libjpeg-turbo straight to `target` when the addon is there and `target` is the
- * image's own size or an exact 1/2, 1/4, 1/8 of it. Undefined otherwise, and for a JPEG it cannot
- * decode (CMYK, say), so that the caller tries sharp; a JPEG over `MAX_DECODE_PIXELS` throws.
+ * image's own size or an exact 1/2, 1/4, 1/8 of it (into `into` when given and big enough).
+ * Undefined otherwise, and for a JPEG it cannot decode (CMYK, say), so that the caller tries
+ * sharp; a JPEG over `MAX_DECODE_PIXELS` throws.
  */
-export async function turboDecode(jpeg: Buffer, format: keyof typeof FORMAT_CODES, image: Size, target: Size): Promise<Buffer | undefined> {
+export async function turboDecode(
+  jpeg: Buffer,
+  format: keyof typeof FORMAT_CODES,
+  image: Size,
+  target: Size,
+  into?: Buffer,
+): Promise<Buffer | undefined> {
   const turbo = loadTurbo();
   const denom = turbo && exactScale(image, target);
   if (!turbo || !denom) return undefined;
   try {
-    const decoded = await turbo.decode(jpeg, FORMAT_CODES[format], denom, MAX_DECODE_PIXELS);
+    const decoded = await turbo.decode(jpeg, FORMAT_CODES[format], denom, MAX_DECODE_PIXELS, into);
     // The SOF read in JavaScript and libjpeg agree unless the JPEG is odd: then let sharp try.
-    return decoded.width === target.width && decoded.height === target.height ? decoded.data : undefined;
+    if (decoded.width !== target.width || decoded.height !== target.height) return undefined;
+    return into ? decoded.data.subarray(0, target.width * target.height * decoded.channels) : decoded.data;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ERR_JPEG_TOO_LARGE') throw err;
     return undefined;

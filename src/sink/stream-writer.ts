@@ -25,10 +25,19 @@ export class StreamWriter {
     return this.failure !== undefined;
   }
 
-  async write(parts: readonly (Buffer | string)[]): Promise<void> {
-    if (this.failure) throw this.failure;
+  /**
+   * `flushed` runs once the stream is done with the parts (written, or failed): from then on
+   * their memory may be reused.
+   */
+  async write(parts: readonly (Buffer | string)[], flushed?: () => void): Promise<void> {
+    if (this.failure) {
+      flushed?.();
+      throw this.failure;
+    }
     let ok = true;
-    for (const part of parts) ok = this.stream.write(part);
+    parts.forEach((part, i) => {
+      ok = i === parts.length - 1 && flushed ? this.stream.write(part, () => flushed()) : this.stream.write(part);
+    });
     if (!ok) await this.drained();
     if (this.failure) throw this.failure;
   }
