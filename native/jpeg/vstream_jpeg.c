@@ -76,38 +76,32 @@ static void free_output(napi_env env, void *data, void *hint) {
   napi_adjust_external_memory(env, -(int64_t)(uintptr_t)hint, &ignored);
 }
 
+/* The JavaScript Buffer holding a successful job's pixels or JPEG: the caller's target, or the
+ * malloc'd output handed over (copied where external memory is refused). */
+static napi_value output_buffer(napi_env env, job_base *job) {
+  napi_value buffer;
+  if (job->target_ref != NULL) {
+    napi_get_reference_value(env, job->target_ref, &buffer);
+  } else if (napi_create_external_buffer(env, job->output_len, job->output, free_output, (void *)(uintptr_t)job->output_len, &buffer) ==
+             napi_ok) {
+    int64_t ignored;
+    napi_adjust_external_memory(env, (int64_t)job->output_len, &ignored);
+  } else {
+    /* Runtimes with a V8 sandbox refuse external memory: copy instead. */
+    napi_create_buffer_copy(env, job->output_len, job->output, NULL, &buffer);
+    free(job->output);
+  }
+  job->output = NULL;
+  return buffer;
+}
+
 /* Settles the job's promise and frees it. Runs on the JavaScript thread. */
 static void settle(napi_env env, job_base *job) {
   napi_value value;
-  if (job->output != NULL && job->target_ref != NULL) {
-    napi_value buffer, number;
-    napi_get_reference_value(env, job->target_ref, &buffer);
-    job->output = NULL;
+  if (job->output != NULL) {
+    napi_value number;
     napi_create_object(env, &value);
-    napi_set_named_property(env, value, "data", buffer);
-    napi_create_uint32(env, job->width, &number);
-    napi_set_named_property(env, value, "width", number);
-    napi_create_uint32(env, job->height, &number);
-    napi_set_named_property(env, value, "height", number);
-    napi_create_uint32(env, job->channels, &number);
-    napi_set_named_property(env, value, "channels", number);
-    napi_resolve_deferred(env, job->deferred, value);
-  } else if (job->output != NULL) {
-    napi_value buffer, number;
-    napi_status status =
-        napi_create_external_buffer(env, job->output_len, job->output, free_output, (void *)(uintptr_t)job->output_len, &buffer);
-    if (status == napi_ok) {
-      int64_t ignored;
-      napi_adjust_external_memory(env, (int64_t)job->output_len, &ignored);
-      job->output = NULL;
-    } else {
-      /* Runtimes with a V8 sandbox refuse external memory: copy instead. */
-      napi_create_buffer_copy(env, job->output_len, job->output, NULL, &buffer);
-      free(job->output);
-      job->output = NULL;
-    }
-    napi_create_object(env, &value);
-    napi_set_named_property(env, value, "data", buffer);
+    napi_set_named_property(env, value, "data", output_buffer(env, job));
     napi_create_uint32(env, job->width, &number);
     napi_set_named_property(env, value, "width", number);
     napi_create_uint32(env, job->height, &number);
