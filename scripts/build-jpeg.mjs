@@ -71,7 +71,7 @@ export function buildJpeg(options = {}) {
     // .node at the end: require() loads other names as JavaScript.
     const tmp = BINARY.replace(/\.node$/, `.${process.pid}.tmp.node`);
     const args = [
-      '-O2',
+      '-O3',
       '-fPIC',
       '-shared',
       '-Wall',

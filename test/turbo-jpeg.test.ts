@@ -216,6 +216,45 @@ describe('libjpeg-turbo addon', () => {
       expect(meanDiff(await sharpRgb(asIs.data), rgb)).toBeGreaterThan(8);
     });
 
+    it('maps each of the 256 limited-range levels to the rounded full-range level, luma and chroma', async () => {
+      // A 256x256 frame of flat 16x16 blocks, block i at level i. At q100 a flat block survives
+      // the DCT exactly, so the centre of each decoded block shows the expanded level itself.
+      const size = 256;
+      const frame = (y: (i: number) => number, u: (i: number) => number, v: (i: number) => number): Buffer => {
+        const buf = Buffer.alloc(size * size * 1.5);
+        const c = size / 2;
+        for (let row = 0; row < size; row++) for (let x = 0; x < size; x++) buf[row * size + x] = y((row >> 4) * 16 + (x >> 4));
+        for (let row = 0; row < c; row++) {
+          for (let x = 0; x < c; x++) {
+            const i = (row >> 3) * 16 + (x >> 3);
+            buf[size * size + row * c + x] = u(i);
+            buf[size * size + c * c + row * c + x] = v(i);
+          }
+        }
+        return buf;
+      };
+      const centre = (i: number): number => ((i >> 4) * 16 + 8) * size + (i & 15) * 16 + 8;
+      const lumaFull = (v: number): number => Math.min(255, Math.round((Math.max(v, 16) - 16) * 255 / 219));
+      const chromaFull = (v: number): number => {
+        const n = (v - 128) * 255 / 224;
+        return Math.max(0, Math.min(255, 128 + Math.sign(n) * Math.round(Math.abs(n))));
+      };
+
+      const grey = await turbo!.encodeYuv420(frame((i) => i, () => 128, () => 128), size, size, 100, false, true);
+      const square = { width: size, height: size };
+      const y = (await turboDecode(grey.data, 'gray', square, square))!;
+      const lumaLevels = Array.from({ length: 256 }, (_, i) => y[centre(i)]);
+      expect(lumaLevels).toEqual(Array.from({ length: 256 }, (_, i) => lumaFull(i)));
+
+      // Chroma shows through blue: B = Y + 1.772 (Cb - 128), libjpeg's fixed point. Y is 0 under
+      // the upper half of Cb and 255 under the lower half, so that B never clips.
+      const blue = await turbo!.encodeYuv420(frame((i) => (i >= 128 ? 16 : 235), (i) => i, () => 128), size, size, 100, false, true);
+      const rgb = (await turboDecode(blue.data, 'rgb24', square, square))!;
+      const blueLevels = Array.from({ length: 256 }, (_, i) => rgb[centre(i) * 3 + 2]);
+      const expectedBlue = Array.from({ length: 256 }, (_, i) => (i >= 128 ? 0 : 255) + Math.floor((116130 * (chromaFull(i) - 128) + 32768) / 65536));
+      expect(blueLevels).toEqual(expectedBlue);
+    });
+
     it('writes smaller files with optimised Huffman tables, the same picture', async () => {
       const { yuv } = await planes(320, 240);
       const plain = await turbo!.encodeYuv420(yuv, 320, 240, 80, false, false);
