@@ -1,13 +1,17 @@
-// The two limits of the pipeline, each measured alone: ffmpeg encoding the clip to MJPEG (what
-// `send --file` runs) and sharp decoding those JPEGs to pixels (what a decoding `recv` does).
+// The limits of the pipeline, each measured alone: ffmpeg encoding the clip to MJPEG (send's
+// path without the addon), ffmpeg only decoding the H.264 clip on one thread, the addon's JPEG
+// encode of raw frames (send's path with it) and recv's decode of those JPEGs to pixels. The last
+// three are the steps any program doing this job must take; see ceiling().
 import { spawn } from 'node:child_process';
 import { cpus } from 'node:os';
 import sharp from 'sharp';
 import { measureRate } from './proc.mjs';
 
-const { globalArgs, fileInputArgs, mjpegOutputArgs } = await import('../../dist/source/ffmpeg/args.js');
+const { globalArgs, fileInputArgs, mjpegOutputArgs, y4mOutputArgs } = await import('../../dist/source/ffmpeg/args.js');
 const { MjpegSplitter } = await import('../../dist/source/mjpeg-splitter.js');
+const { Y4mSplitter } = await import('../../dist/source/y4m-splitter.js');
 const { decodePixels } = await import('../../dist/decode/pixels.js');
+const { canEncodeRaw, encodeRawFrame } = await import('../../dist/encode/yuv-jpeg.js');
 
 /** The ffmpeg command line `send --file CLIP --fps max --quality Q` runs, writing to `output`. */
 function sendArgs(clip, quality, output) {
@@ -42,6 +46,68 @@ export async function ffmpegEncodeRate({ ffmpegPath, clip, frames, shortClip, sh
 }
 
 /**
+ * ffmpeg only decoding the clip (`-threads 1 ... -f null -`): the H.264 part of every program in
+ * the table, on one core. One thread because the ceiling adds up CPU time: ffmpeg's threaded
+ * decoder finishes sooner on an idle machine but spends more CPU in all (measured: 1.32 s of CPU
+ * for 1800 frames at 640x480 on two threads, 1.11 s on one). Timed like ffmpegEncodeRate.
+ */
+export async function h264DecodeRate({ ffmpegPath, clip, frames, shortClip, shortFrames, runs = 3 }) {
+  const once = async (file) => {
+    const t0 = performance.now();
+    await run(ffmpegPath, [...globalArgs(), '-threads', '1', '-i', file, '-map', '0:v:0', '-f', 'null', '-']);
+    return { seconds: (performance.now() - t0) / 1000 };
+  };
+  return measureRate({ clip, frames, shortClip, shortFrames, runs, once });
+}
+
+/**
+ * send's JPEG encode alone, in this process: the clip's raw 4:2:0 frames (as send's ffmpeg writes
+ * them) encoded by the libjpeg-turbo addon one at a time, `frames` calls per run after ten
+ * warm-up calls. { skipped } without the addon.
+ */
+export async function rawEncodeRate({ ffmpegPath, clip, frames = 300, runs = 3, quality = 80 }) {
+  if (!canEncodeRaw()) return { skipped: 'the libjpeg-turbo addon is not built (npm run build:jpeg)' };
+  const args = [...globalArgs(), ...fileInputArgs({ path: clip, fps: 'max' }), ...y4mOutputArgs({})];
+  const raw = new Y4mSplitter().push(await run(ffmpegPath, args, 'pipe'));
+  if (raw.length === 0) throw new Error(`no raw frames from ${clip}`);
+  const batch = async (n) => {
+    for (let i = 0; i < n; i += 1) await encodeRawFrame(raw[i % raw.length], quality);
+  };
+  await batch(10);
+  const { fps, cpuMsPerFrame } = await timedRuns(() => batch(frames), frames, runs);
+  return { fps, msPerCall: 1000 / fps, cpuMsPerFrame, runs, frames, quality };
+}
+
+/**
+ * Runs `batch` (`frames` frames) `runs` times; the median rate, and the median CPU time of this
+ * process (all its threads: the codec on the thread pool and the calls from JavaScript) a frame.
+ */
+async function timedRuns(batch, frames, runs) {
+  const rates = [];
+  const cpu = [];
+  for (let i = 0; i < runs; i += 1) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    await batch();
+    rates.push(frames / ((performance.now() - t0) / 1000));
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000 / frames);
+  }
+  const mid = (list) => list.sort((a, b) => a - b)[Math.floor(list.length / 2)];
+  return { fps: mid(rates), cpuMsPerFrame: mid(cpu) };
+}
+
+/**
+ * The most frames/s any program could move through H.264 decode -> JPEG encode -> JPEG decode
+ * on `cores` cores with the CPU costs measured here (ms a frame) and nothing else: no
+ * transport, no copies, no scheduling, every core busy all the time.
+ */
+export function ceiling({ h264Ms, encodeMs, decodeMs, cores }) {
+  const ms = h264Ms + encodeMs + decodeMs;
+  return { fps: (1000 * cores) / ms, msPerFrame: ms, h264Ms, encodeMs, decodeMs, cores };
+}
+
+/**
  * sharp alone, in this process: decodes `frames` JPEGs (the clip's frames as send encodes them)
  * to raw pixels with `concurrency` calls in flight (1: one at a time, 2: two at once).
  * pipeline 'raw' is sharp(jpeg).raw().toBuffer() (RGB); 'vstream' is the receiver's own
@@ -52,25 +118,27 @@ export async function sharpDecodeRate({ ffmpegPath, clip, size, frames = 300, ru
   const jpegs = new MjpegSplitter().push(await run(ffmpegPath, sendArgs(clip, quality, 'pipe:1'), 'pipe'));
   if (jpegs.length === 0) throw new Error(`no JPEGs from ${clip}`);
   const [width, height] = size.split('x').map(Number);
-  let decode = (jpeg) => sharp(jpeg).raw().toBuffer();
-  if (pipeline === 'vstream') decode = (jpeg) => decodePixels(jpeg, 'rgb24', { width, height });
+  // recv decodes into a few reused buffers (RawOutputSink): a fresh megabyte a frame costs
+  // about as much again in page faults. Each worker here reuses its own, like recv.
+  const decode = (jpeg) => sharp(jpeg).raw().toBuffer();
+  const decodeInto = (jpeg, into) => decodePixels(jpeg, 'rgb24', { width, height }, into);
   const batch = async (n) => {
     let next = 0;
     const worker = async () => {
-      while (next < n) await decode(jpegs[next++ % jpegs.length]);
+      const into = pipeline === 'vstream' ? Buffer.alloc(width * height * 3) : undefined;
+      while (next < n) {
+        const jpeg = jpegs[next++ % jpegs.length];
+        await (into ? decodeInto(jpeg, into) : decode(jpeg));
+      }
     };
-    const t0 = performance.now();
     await Promise.all(Array.from({ length: concurrency }, worker));
-    return (performance.now() - t0) / 1000;
   };
   await batch(10);
-  const rates = [];
-  for (let i = 0; i < runs; i += 1) rates.push(frames / (await batch(frames)));
-  rates.sort((a, b) => a - b);
-  const fps = rates[Math.floor(rates.length / 2)];
+  const { fps, cpuMsPerFrame } = await timedRuns(() => batch(frames), frames, runs);
   return {
     fps,
     msPerCall: (1000 * concurrency) / fps,
+    cpuMsPerFrame,
     runs,
     frames,
     concurrency,
