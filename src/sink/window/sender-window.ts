@@ -35,6 +35,12 @@ export class SenderWindow {
   private decoding: Promise<void> | undefined;
   /** The decoded frame without overlay, so the overlay can be redrawn without decoding. */
   private base: { rgb: Buffer; size: Size } | undefined;
+  /**
+   * Reused frame buffers: the next decode's target (the previous base) and the copy the overlay
+   * is drawn on. A fresh buffer a frame costs about as much again as the decode in page faults.
+   */
+  private spare: Buffer | undefined;
+  private canvas: Buffer | undefined;
   private title = '';
   private text = '';
   private destroying = false;
@@ -148,15 +154,20 @@ export class SenderWindow {
     }
     this.stale = false;
     const size: Size = { width: this.window.pixelWidth, height: this.window.pixelHeight };
-    this.decoding = decodeFitted(frame.jpeg, size)
+    const into = this.spare;
+    this.spare = undefined;
+    this.decoding = decodeFitted(frame.jpeg, size, into)
       .then(
         (rgb) => {
+          // Never the buffer on screen: a timer's paint may read base while this decode runs.
+          this.spare = this.base?.rgb ?? into;
           this.base = { rgb, size };
           this.paint();
           // Resized while decoding: this frame was shown stretched; decode it again to fit.
           if (size.width !== this.window.pixelWidth || size.height !== this.window.pixelHeight) this.stale = true;
         },
         () => {
+          this.spare = into;
           // An undecodable JPEG is skipped like a frame that arrived too late.
           if (fresh) this.stats.sinkDropped += 1;
         },
@@ -170,8 +181,11 @@ export class SenderWindow {
   private paint(): void {
     if (!this.base || this.window.destroyed || this.failed) return;
     const { rgb, size } = this.base;
-    // A copy, so that the next overlay is drawn over the frame rather than over this one.
-    const out = Buffer.from(rgb);
+    // A copy, so that the next overlay is drawn over the frame rather than over this one;
+    // reusable at once, as render() has copied it into a texture when it returns.
+    if (this.canvas?.length !== rgb.length) this.canvas = Buffer.allocUnsafe(rgb.length);
+    const out = this.canvas;
+    rgb.copy(out);
     drawOverlay(out, size, this.text);
     try {
       this.window.render(size.width, size.height, size.width * 3, 'rgb24', out);
