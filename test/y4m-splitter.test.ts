@@ -54,6 +54,25 @@ describe('Y4mSplitter', () => {
     expect(frames.map((f) => f.planes)).toEqual(planes);
   });
 
+  it('fills a released buffer again, and never one a frame still holds', () => {
+    const three = [frameBytes(5, 3, 1), frameBytes(5, 3, 2), frameBytes(5, 3, 3)];
+    const splitter = new Y4mSplitter();
+    const header = Buffer.from('YUV4MPEG2 W5 H3\n');
+    const frameOf = (p: Buffer) => Buffer.concat([Buffer.from('FRAME\n'), p]);
+    const [a] = splitter.push(Buffer.concat([header, frameOf(three[0]!)]));
+    const [b] = splitter.push(frameOf(three[1]!));
+    expect(b!.planes).not.toBe(a!.planes); // a is not released: b gets its own
+    splitter.release(a!.planes);
+    splitter.release(a!.planes); // twice is once
+    splitter.release(Buffer.alloc(7)); // not a frame of this stream: ignored
+    const [c] = splitter.push(frameOf(three[2]!));
+    expect(c!.planes).toBe(a!.planes);
+    expect([b!.planes, c!.planes]).toEqual([three[1], three[2]]);
+    const [d] = splitter.push(frameOf(three[0]!));
+    expect(d!.planes).not.toBe(a!.planes);
+    expect(d!.planes).not.toBe(b!.planes);
+  });
+
   it('reads the colour range: limited unless the header says FULL; frame parameters are allowed', () => {
     const full = split(stream('YUV4MPEG2 W5 H3 F25:1 C420mpeg2 XCOLORRANGE=FULL', planes, 'FRAME Ixyz'), []);
     expect(full.map((f) => f.limitedRange)).toEqual([false, false]);

@@ -5,7 +5,8 @@
  *
  * A state machine over chunks, like the MJPEG splitter: stream header line, then per frame a
  * `FRAME` line and exactly width x height x 1.5 bytes of planes, copied once into the frame's
- * own buffer.
+ * own buffer. Buffers handed back with `release()` once a frame is encoded are filled again:
+ * a fresh one a frame cost ten times the copy in page faults.
  */
 import { SourceError } from '../errors.js';
 import type { Size } from './types.js';
@@ -21,6 +22,8 @@ export interface RawFrame extends Size {
 const MAX_LINE = 1024;
 /** 16K x 16K: more is a broken header, not a frame. */
 const MAX_PIXELS = 16384 * 16384;
+/** Released buffers kept for reuse: enough for the frames being encoded at once. */
+const MAX_FREE_BUFFERS = 4;
 
 const enum State {
   StreamHeader,
@@ -40,6 +43,7 @@ export class Y4mSplitter {
   private frameBytes = 0;
   private frame: Buffer | undefined;
   private filled = 0;
+  private readonly free: Buffer[] = [];
 
   /** The stream's frame size, once its header has been read. */
   get frameSize(): Size | undefined {
@@ -75,6 +79,14 @@ export class Y4mSplitter {
       else this.readFrameHeader(line);
     }
     return frames;
+  }
+
+  /**
+   * Hands back a frame's planes once nothing reads them any more (its encode has finished), to
+   * be filled with a later frame. Optional: an unreleased buffer is simply garbage collected.
+   */
+  release(planes: Buffer): void {
+    if (planes.length === this.frameBytes && this.free.length < MAX_FREE_BUFFERS && !this.free.includes(planes)) this.free.push(planes);
   }
 
   /** The stream ended: only at a frame boundary is that clean. */
@@ -119,8 +131,8 @@ export class Y4mSplitter {
 
   private readFrameHeader(line: string): void {
     if (line !== 'FRAME' && !line.startsWith('FRAME ')) throw this.error('expected a FRAME header');
-    // One allocation per frame, never shared: the frame may wait in a slot while the next fills.
-    this.frame = Buffer.allocUnsafe(this.frameBytes);
+    // Never a buffer a frame still holds: the frame may wait in a slot while the next fills.
+    this.frame = this.free.pop() ?? Buffer.allocUnsafe(this.frameBytes);
     this.filled = 0;
     this.state = State.Planes;
   }

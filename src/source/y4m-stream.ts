@@ -13,10 +13,18 @@ export interface Y4mStreamOptions {
 }
 
 export function y4mStreamSource({ quality, ...options }: Y4mStreamOptions): FrameSource {
+  const splitter = new Y4mSplitter();
   return new StreamSource<RawFrame>({
     ...options,
-    splitter: new Y4mSplitter(),
+    splitter,
     encodeAhead: true,
-    toFrame: async (raw, captureTime) => ({ jpeg: await encodeRawFrame(raw, quality), captureTime }),
+    toFrame: async (raw, captureTime) => {
+      try {
+        return { jpeg: await encodeRawFrame(raw, quality), captureTime };
+      } finally {
+        // The JPEG is a new buffer: the planes can take the next frame.
+        splitter.release(raw.planes);
+      }
+    },
   });
 }
