@@ -67,9 +67,7 @@ export async function h264DecodeRate({ ffmpegPath, clip, frames, shortClip, shor
  */
 export async function rawEncodeRate({ ffmpegPath, clip, frames = 300, runs = 3, quality = 80 }) {
   if (!canEncodeRaw()) return { skipped: 'the libjpeg-turbo addon is not built (npm run build:jpeg)' };
-  const args = [...globalArgs(), ...fileInputArgs({ path: clip, fps: 'max' }), ...y4mOutputArgs({})];
-  const raw = new Y4mSplitter().push(await run(ffmpegPath, args, 'pipe'));
-  if (raw.length === 0) throw new Error(`no raw frames from ${clip}`);
+  const raw = await rawFrames(ffmpegPath, clip);
   const batch = async (n) => {
     for (let i = 0; i < n; i += 1) await encodeRawFrame(raw[i % raw.length], quality);
   };
@@ -107,16 +105,32 @@ export function ceiling({ h264Ms, encodeMs, decodeMs, cores }) {
   return { fps: (1000 * cores) / ms, msPerFrame: ms, h264Ms, encodeMs, decodeMs, cores };
 }
 
+/** The clip's frames as raw 4:2:0 planes, the way send's ffmpeg writes them. */
+async function rawFrames(ffmpegPath, clip) {
+  const args = [...globalArgs(), ...fileInputArgs({ path: clip, fps: 'max' }), ...y4mOutputArgs({})];
+  const raw = new Y4mSplitter().push(await run(ffmpegPath, args, 'pipe'));
+  if (raw.length === 0) throw new Error(`no raw frames from ${clip}`);
+  return raw;
+}
+
+/** The clip's frames as the JPEGs send sends: the addon's when it is built, else ffmpeg's. */
+async function sentJpegs({ ffmpegPath, clip, quality }) {
+  const jpegs = canEncodeRaw()
+    ? await Promise.all((await rawFrames(ffmpegPath, clip)).map((frame) => encodeRawFrame(frame, quality)))
+    : new MjpegSplitter().push(await run(ffmpegPath, sendArgs(clip, quality, 'pipe:1'), 'pipe'));
+  if (jpegs.length === 0) throw new Error(`no JPEGs from ${clip}`);
+  return jpegs;
+}
+
 /**
- * sharp alone, in this process: decodes `frames` JPEGs (the clip's frames as send encodes them)
+ * sharp alone, in this process: decodes `frames` JPEGs (the clip's frames as send encodes them: see sentJpegs)
  * to raw pixels with `concurrency` calls in flight (1: one at a time, 2: two at once).
  * pipeline 'raw' is sharp(jpeg).raw().toBuffer() (RGB); 'vstream' is the receiver's own
  * decodePixels(jpeg, 'rgb24', size) from dist/decode/pixels.js. Ten warm-up decodes first.
  * Returns fps (frames decoded per second) and msPerCall (mean time of one call).
  */
 export async function sharpDecodeRate({ ffmpegPath, clip, size, frames = 300, runs = 3, concurrency = 1, quality = 80, pipeline = 'raw' }) {
-  const jpegs = new MjpegSplitter().push(await run(ffmpegPath, sendArgs(clip, quality, 'pipe:1'), 'pipe'));
-  if (jpegs.length === 0) throw new Error(`no JPEGs from ${clip}`);
+  const jpegs = await sentJpegs({ ffmpegPath, clip, quality });
   const [width, height] = size.split('x').map(Number);
   // recv decodes into a few reused buffers (RawOutputSink): a fresh megabyte a frame costs
   // about as much again in page faults. Each worker here reuses its own, like recv.
