@@ -44,6 +44,15 @@ function rawSocket(type: 'udp4' | 'udp6' = 'udp4'): Socket {
   return socket;
 }
 
+/** A UDP port on 127.0.0.1 that was free a moment ago and has nobody listening now. */
+async function closedPort(): Promise<number> {
+  const nobody = createSocket('udp4');
+  await new Promise<void>((resolve) => nobody.bind(0, '127.0.0.1', resolve));
+  const port = nobody.address().port;
+  await new Promise<void>((resolve) => nobody.close(() => resolve()));
+  return port;
+}
+
 async function take(receiver: UdpFrameReceiver, n: number): Promise<ReceivedFrame[]> {
   const frames: ReceivedFrame[] = [];
   for await (const frame of receiver) {
@@ -333,11 +342,7 @@ describe('pacing', () => {
 
 describe('UDP sender', () => {
   it('fails the next send when nobody listens, with whenRefused "fail"', async () => {
-    const nobody = rawSocket();
-    await new Promise<void>((resolve) => nobody.bind(0, '127.0.0.1', resolve));
-    const port = nobody.address().port;
-    await new Promise<void>((resolve) => nobody.close(() => resolve()));
-    cleanup.pop();
+    const port = await closedPort();
     const sender = await open({ port, whenRefused: 'fail' });
     const image = await noiseJpeg();
     await sender.send(image);
@@ -346,22 +351,14 @@ describe('UDP sender', () => {
   });
 
   it('with whenRefused "fail", rejects at close when a transfer was over before the refusal came in', async () => {
-    const nobody = rawSocket();
-    await new Promise<void>((resolve) => nobody.bind(0, '127.0.0.1', resolve));
-    const port = nobody.address().port;
-    await new Promise<void>((resolve) => nobody.close(() => resolve()));
-    cleanup.pop();
+    const port = await closedPort();
     const sender = await open({ port, whenRefused: 'fail' });
     await sender.send(await noiseJpeg(64, 48));
     await expect(sender.close()).rejects.toMatchObject({ code: 'ERR_CONNECTION_REFUSED' });
   });
 
   it('goes on sending when nobody listens, reporting it, by default', async () => {
-    const nobody = rawSocket();
-    await new Promise<void>((resolve) => nobody.bind(0, '127.0.0.1', resolve));
-    const port = nobody.address().port;
-    await new Promise<void>((resolve) => nobody.close(() => resolve()));
-    cleanup.pop();
+    const port = await closedPort();
     const reports: NetworkError[] = [];
     const sender = await open({ port, onRefused: (err) => reports.push(err) });
     const image = await noiseJpeg();
