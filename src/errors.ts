@@ -23,8 +23,10 @@ export const ExitCode = {
   DISPLAY: 7,
   /** Output: a sink could not be written (disk full, closed pipe, ...). */
   OUTPUT: 8,
-  /** Interrupted by SIGINT/SIGTERM (128 + 2), after a clean shutdown. */
+  /** Interrupted by SIGINT (128 + 2), after the summary. */
   INTERRUPTED: 130,
+  /** Terminated by SIGTERM (128 + 15), after the summary. */
+  TERMINATED: 143,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

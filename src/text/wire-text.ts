@@ -1,0 +1,25 @@
+/**
+ * Text that came from a peer (labels, file names, peer-chosen strings) on its way to a log
+ * line or an error message. A label is the sender's to choose: raw, it could move the cursor,
+ * recolour or clear the terminal, or make one log line 60 KB long.
+ */
+
+/** Longest piece of wire text a log line carries, in characters (code points). */
+export const MAX_WIRE_TEXT_CHARS = 64;
+
+// C0 controls, DEL, C1 controls, and the bidirectional overrides and isolates that reorder
+// what a terminal shows (Trojan Source).
+// eslint-disable-next-line no-control-regex
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/gu;
+
+/** `text` with unsafe characters as `\xNN` (`\u{NNNN}` above 0xff), cut to `max` characters. */
+export function wireText(text: string, max = MAX_WIRE_TEXT_CHARS): string {
+  const chars = Array.from(text);
+  const cut = chars.length > max;
+  const kept = (cut ? chars.slice(0, max) : chars).join('');
+  const escaped = kept.replace(UNSAFE, (c) => {
+    const code = c.codePointAt(0)!;
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
+  });
+  return cut ? `${escaped}…` : escaped;
+}
