@@ -22,8 +22,13 @@ export function warn(message: string, stderr: NodeJS.WritableStream = process.st
   stderr.write(`vstream: ${oneLine(message)}\n`);
 }
 
+/**
+ * One line, and no control bytes: messages carry peers' text, which should already have been
+ * through wireText(); this is the last line of defence for the terminal.
+ */
 function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ').trim();
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\s*\n\s*/g, ' ').trim().replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 function describeCause(cause: unknown): string {

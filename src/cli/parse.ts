@@ -40,3 +40,12 @@ export function parseBytes(name: string, text: string): number {
   if (value < 1 || value > 2 ** 31) throw new UsageError(`invalid ${name} "${text}": must be between 1 byte and 2 GiB`);
   return value;
 }
+
+/** A duration in seconds (`10`, `0.5`), up to a day; returned in milliseconds. */
+export function parseSeconds(name: string, text: string): number {
+  const value = Number(text.trim());
+  if (!/^\d+(\.\d+)?$/.test(text.trim()) || !(value > 0) || value > 86_400) {
+    throw new UsageError(`invalid ${name} "${text}": expected a number of seconds, more than 0 and up to 86400`);
+  }
+  return Math.round(value * 1000);
+}

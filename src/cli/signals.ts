@@ -1,25 +1,75 @@
+import { ExitCode } from '../errors.js';
+
 /**
- * Runs `work` until it finishes or SIGINT/SIGTERM arrives. On a signal, `stop` is called so that
- * `work` can wind down (flush sinks, close sockets) instead of the process dying mid-write.
- * Resolves true when a signal ended the work. A second signal exits at once.
+ * After the first SIGINT/SIGTERM the command has this long to wind down on its own (flush
+ * sinks, close sockets, print its summary). A reader that stopped reading or a peer that
+ * stopped acknowledging can hold a clean shutdown forever; the user asked to stop now.
  */
-export async function runUntilSignal(
-  work: (signal: AbortSignal) => Promise<void>,
-  stop: () => unknown,
-): Promise<boolean> {
+export const SHUTDOWN_GRACE_MS = 1500;
+
+export type StopSignal = 'SIGINT' | 'SIGTERM';
+
+export interface SignalOptions {
+  /** Called on the first signal so that `work` can wind down instead of dying mid-write. */
+  stop: () => unknown;
+  /**
+   * Called once, just before the process exits on its own because the grace ran out or a
+   * second signal came: prints the summary, with what was in flight counted as abandoned.
+   */
+  beforeForcedExit: (signal: StopSignal) => void;
+  graceMs?: number;
+}
+
+/** The shell's exit code for a command a signal ended: 128 + its number. */
+export function signalExitCode(signal: StopSignal): number {
+  return signal === 'SIGINT' ? ExitCode.INTERRUPTED : ExitCode.TERMINATED;
+}
+
+/**
+ * Runs `work` until it finishes or SIGINT/SIGTERM arrives. Resolves with the signal that ended
+ * it, or undefined. Once a signal has come, the whole rest of the command (its clean-up too)
+ * has `graceMs`: then, or at a second signal, `beforeForcedExit` runs and the process exits
+ * with 130 (SIGINT) or 143 (SIGTERM), whatever its peers or readers are doing.
+ */
+export async function runUntilSignal(work: (signal: AbortSignal) => Promise<void>, options: SignalOptions): Promise<StopSignal | undefined> {
   const controller = new AbortController();
+  let received: StopSignal | undefined;
+  const forceExit = (signal: StopSignal) => {
+    try {
+      options.beforeForcedExit(signal);
+    } finally {
+      process.exit(signalExitCode(signal));
+    }
+  };
   const onSignal = (name: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(128 + (name === 'SIGINT' ? 2 : 15));
+    const signal: StopSignal = name === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
+    if (received) {
+      forceExit(received);
+      return;
+    }
+    received = signal;
     controller.abort();
-    void stop();
+    // Unref'd: a shutdown that finishes in time exits as usual; one stuck on a live handle
+    // (a pipe nobody reads) keeps the loop alive, so this fires.
+    setTimeout(() => forceExit(signal), options.graceMs ?? SHUTDOWN_GRACE_MS).unref();
+    void options.stop();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
     await work(controller.signal);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    // After a signal the handlers stay: a second one during clean-up still exits at once.
+    if (!received) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
   }
-  return controller.signal.aborted;
+  return received;
+}
+
+/** Resolves when `signal` aborts: for racing a wait that a peer or reader could hold forever. */
+export function whenAborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }

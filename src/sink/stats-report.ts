@@ -1,4 +1,5 @@
 import { formatBytes } from '../cli/format.js';
+import { wireText } from '../text/wire-text.js';
 import type { LossCounters } from '../transport/types.js';
 import { nowMs, type StreamStats } from './stream-stats.js';
 
@@ -17,7 +18,7 @@ export function statsLine(entry: SenderStats, bytesPerSecond: number): string {
   const latency = stats.takeLatency();
   const latencyText = latency ? `, latency p50 ${latency.p50.toFixed(1)} ms p99 ${latency.p99.toFixed(1)} ms` : '';
   const udp = stats.loss ? `; ${lossText(stats.loss)}` : '';
-  return `${entry.sender}: ${stats.fps()} fps, ${formatBytes(bytesPerSecond)}/s${latencyText}, ${stats.dropped} dropped, ${stats.frames} frames${udp}`;
+  return `${wireText(entry.sender)}: ${stats.fps()} fps, ${formatBytes(bytesPerSecond)}/s${latencyText}, ${stats.dropped} dropped, ${stats.frames} frames${udp}`;
 }
 
 /** `UDP loss: 2 frames dropped, 31 datagrams lost`, as in stats lines and the exit summary. */

@@ -5,6 +5,9 @@ export function nowMs(): number {
   return performance.timeOrigin + performance.now();
 }
 
+/** An hour at 30 fps: a bigger gap in `seq` is not counted as dropped frames. */
+const MAX_COUNTED_GAP = 108_000;
+
 /**
  * Counters for one sender's stream, shared by `--stats`, `--json`, the window overlay and the
  * exit summary so that they never disagree.
@@ -39,7 +42,8 @@ export class StreamStats {
     // they were dropped here, not by the sender.
     const droppedHere = frame.droppedBefore ?? 0;
     this.sinkDropped += droppedHere;
-    if (frame.meta && this.lastSeq !== undefined && frame.seq > this.lastSeq + 1) {
+    // A jump further than any real outage is a restart or a forged number, not that many drops.
+    if (frame.meta && this.lastSeq !== undefined && frame.seq > this.lastSeq + 1 && frame.seq - this.lastSeq <= MAX_COUNTED_GAP) {
       this.senderDropped += Math.max(0, frame.seq - this.lastSeq - 1 - droppedHere);
     }
     this.lastSeq = frame.seq;

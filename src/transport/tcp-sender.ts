@@ -20,7 +20,14 @@ export interface FrameSenderOptions {
   ackTimeoutMs?: number;
   /** How long connecting may take (ms). Default 10 s. */
   connectTimeoutMs?: number;
+  /**
+   * How long the receiver may take no bytes at all before `send` fails with ERR_STALLED (ms).
+   * Default 10 s. A receiver that stopped reading would otherwise hold the sender forever.
+   */
+  stallTimeoutMs?: number;
 }
+
+export const DEFAULT_STALL_TIMEOUT_MS = 10_000;
 
 export interface SendOptions {
   /** Sequence number; defaults to the count of frames sent before this one. */
@@ -109,8 +116,11 @@ export class FrameSender implements Sender {
   async close(): Promise<void> {
     if (this.socket.destroyed) return;
     const closed = once(this.socket, 'close').catch(() => undefined);
+    const stall = this.watchStall();
     this.socket.end();
-    await closed;
+    await Promise.race([closed, stall.stalled]);
+    stall.stop();
+    if (this.failure?.code === 'ERR_STALLED') throw this.failure;
   }
 
   /** Drops the connection at once. */
@@ -118,17 +128,46 @@ export class FrameSender implements Sender {
     this.socket.destroy();
   }
 
+  /** Resolves on 'drain'; rejects once the connection fails or the receiver stalls. */
   private waitFor(event: 'drain'): Promise<void> {
-    return new Promise((resolve, reject) => {
+    const stall = this.watchStall();
+    return new Promise<void>((resolve, reject) => {
       const done = () => {
+        stall.stop();
         this.socket.off(event, done);
         this.socket.off('close', done);
         if (this.failure) reject(this.failure);
         else resolve();
       };
+      stall.stalled.then(done);
       this.socket.on(event, done);
       this.socket.on('close', done);
     });
+  }
+
+  /**
+   * Resolves `stalled` (after failing the sender and dropping the connection) once the kernel
+   * has taken no byte for `stallTimeoutMs`. The clock restarts whenever the bytes not yet
+   * handed to the kernel shrink, so a slow but reading receiver is never cut off.
+   */
+  private watchStall(): { stalled: Promise<void>; stop(): void } {
+    const stallMs = this.options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<void>((resolve) => {
+      let unsent = unsentBytes(this.socket);
+      let quietSince = performance.now();
+      timer = setInterval(() => {
+        const now = unsentBytes(this.socket);
+        if (now < unsent) quietSince = performance.now();
+        unsent = now;
+        if (performance.now() - quietSince < stallMs) return;
+        clearInterval(timer);
+        this.fail(new NetworkError(`${this.address} stopped reading: nothing could be sent for ${formatSeconds(stallMs)}`, 'ERR_STALLED'));
+        this.socket.destroy();
+        resolve();
+      }, Math.min(1000, Math.max(10, stallMs / 10)));
+    });
+    return { stalled, stop: () => clearInterval(timer) };
   }
 
   private waitForAck(): Promise<void> {
@@ -168,4 +207,18 @@ export class FrameSender implements Sender {
     this.failure ??= err;
     this.ackWaiter?.(this.failure);
   }
+}
+
+function formatSeconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/**
+ * Bytes written but not yet taken by the kernel: Node's own buffer plus libuv's write queue
+ * (`writeQueueSize`, on the handle; `bytesWritten` counts bytes as they are queued, so it
+ * cannot tell a reading receiver from a stalled one).
+ */
+function unsentBytes(socket: Socket): number {
+  const handle = (socket as unknown as { _handle?: { writeQueueSize?: number } })._handle;
+  return socket.writableLength + (handle?.writeQueueSize ?? 0);
 }

@@ -5,21 +5,23 @@ import { UdpFrameReceiver } from '../../transport/udp-receiver.js';
 import { LegacyUdpReceiver } from '../../transport/udp-legacy-receiver.js';
 import { DEFAULT_RECV_BUFFER_BYTES } from '../../transport/udp-socket.js';
 import { DEFAULT_MAX_AGE_MS } from '../../reassemble/udp-reassembler.js';
-import type { LossCounters, Receiver } from '../../transport/types.js';
+import type { Receiver } from '../../transport/types.js';
 import { formatAddress, parsePort } from '../../transport/address.js';
 import { DEFAULT_MAX_FRAME_BYTES } from '../../reassemble/parser.js';
-import { StreamStats } from '../../sink/stream-stats.js';
 import { MjpegOutputSink } from '../../sink/mjpeg-output.js';
 import { RawOutputSink } from '../../sink/raw-output.js';
 import { PIXEL_FORMATS, type PixelFormat } from '../../decode/pixels.js';
 import type { Size } from '../../source/types.js';
 import { SaveDirSink } from '../../sink/save-dir.js';
 import { JsonLinesSink } from '../../sink/json-lines.js';
-import { lossText, startStatsReport, type SenderStats } from '../../sink/stats-report.js';
+import { lossText, startStatsReport } from '../../sink/stats-report.js';
 import type { FrameSink } from '../../sink/types.js';
 import { WindowSink } from '../../sink/window.js';
 import { parseBytes, parseIntInRange, parseSize } from '../parse.js';
-import { runUntilSignal } from '../signals.js';
+import { runUntilSignal, signalExitCode, whenAborted, type StopSignal } from '../signals.js';
+import { RateLimitedLog } from '../rate-limited-log.js';
+import { SenderBook } from '../sender-book.js';
+import { wireText } from '../../text/wire-text.js';
 import { formatBytes, formatRate } from '../format.js';
 import { warn } from '../handle-error.js';
 
@@ -200,6 +202,9 @@ function recvBufferNote(receiver: Receiver, settings: RecvSettings): string | un
   );
 }
 
+/** Connection lines a second before they are counted instead: a few cameras joining at once are all named. */
+const CONNECTION_LINES_PER_SECOND = 10;
+
 /** Runs `vstream recv`; returns the exit code. */
 export async function runRecv(settings: RecvSettings): Promise<number> {
   const { sinks, window } = await openSinks(settings);
@@ -212,54 +217,85 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
     await window?.close();
     throw err;
   }
-  const senders = new Map<number, SenderStats>();
-  // Per UDP stream, the latest loss counters: from its frames, then final from its disconnect.
-  const losses = new Map<number, LossCounters>();
-  log(listeningLine(settings, receiver.port));
-  const bufferNote = recvBufferNote(receiver, settings);
-  if (bufferNote) log(bufferNote);
-  receiver.on('connection', ({ peer }) => log(`${peer} connected`));
+  const book = new SenderBook();
+  // Problems are news even with --quiet: they say why frames are missing.
+  const problems = new RateLimitedLog((line) => warn(line));
+  const comings = new RateLimitedLog(log, { burst: CONNECTION_LINES_PER_SECOND, showCode: false });
+  receiver.on('connection', ({ peer }) => comings.report({ code: 'connected', message: `${peer} connected` }));
+  receiver.on('problem', (problem) => problems.report(problem));
   let shuttingDown = false;
   receiver.on('disconnect', ({ connectionId, peer, frames, error, loss }) => {
-    if (loss) losses.set(connectionId, loss);
-    const entry = senders.get(connectionId);
-    if (entry && loss) entry.stats.loss = loss;
+    const entry = book.get(connectionId);
+    book.markGone(connectionId, loss);
     // Connections this process closes on its way out are not news.
     if (shuttingDown) return;
-    if (entry) entry.connected = false;
-    const name = entry?.sender ?? peer;
+    const name = entry ? wireText(entry.sender) : peer;
     const who = name === peer ? peer : `${name} (${peer})`;
     const ended = settings.transport === 'tcp' ? 'connection closed' : 'stream ended';
     const lossNote = loss ? ` (${lossText(loss)})` : '';
-    if (error) warn(`${who}: ${error.message} (${error.code}); ${ended} after ${frames} frames${lossNote}`);
-    else log(`${who} disconnected after ${frames} frames${lossNote}`);
+    if (error) problems.report({ code: error.code, message: `${who}: ${error.message}; ${ended} after ${frames} frames${lossNote}` });
+    else comings.report({ code: 'disconnected', message: `${who} disconnected after ${frames} frames${lossNote}` });
     for (const sink of sinks) sink.senderGone?.(connectionId);
     window?.senderGone(connectionId);
   });
-  const stopReport = settings.stats ? startStatsReport(() => senders.values()) : () => {};
+  const stopReport = settings.stats ? startStatsReport(() => book.connected()) : () => {};
   void window?.quit.then(() => receiver.close());
   const started = performance.now();
   let total = 0;
+  /** 1 while the sinks are busy with a frame. */
+  let inFlight = 0;
+  /** Frames given up at a signal: the one the sinks were stuck on and those still queued. */
+  let abandoned = 0;
   let outputClosed = false;
-  let interrupted = false;
+  let summarised = false;
+  const summary = (abandonedFrames: number) => {
+    if (summarised || settings.quiet) return;
+    summarised = true;
+    problems.close();
+    comings.close();
+    const seconds = (performance.now() - started) / 1000;
+    const totals = book.totals();
+    const dropped = totals.senderDropped + totals.sinkDropped;
+    // Who dropped tells the user what to fix: the network or sender, or this machine's sinks.
+    const droppedBy = dropped > 0 ? ` (${totals.senderDropped} by the sender${totals.senders === 1 ? '' : 's'}, ${totals.sinkDropped} here)` : '';
+    const udp = totals.loss ? `; ${lossText(totals.loss)}` : '';
+    const refused = [...problems.totals()].map(([code, count]) => `${count} ${code}`).join(', ');
+    log(
+      `received ${total} frames (${formatRate(totals.bytes, total, seconds)}) from ${totals.senders} sender${totals.senders === 1 ? '' : 's'}, ${dropped} dropped${droppedBy}${udp}` +
+        `${abandonedFrames > 0 ? `; ${abandonedFrames} abandoned at the signal` : ''}${refused ? `; problems: ${refused}` : ''}${outputClosed ? '; output closed by the reader' : ''}`,
+    );
+  };
+  let signal: StopSignal | undefined;
   try {
-    interrupted = await runUntilSignal(async () => {
-      for await (const frame of receiver) {
-        let entry = senders.get(frame.connectionId);
-        if (!entry) {
-          entry = { sender: frame.sender, stats: new StreamStats(), connected: true };
-          senders.set(frame.connectionId, entry);
+    signal = await runUntilSignal(
+      async (aborted) => {
+        const stopped = whenAborted(aborted);
+        // Said once the signal handlers are in place: a script may signal as soon as it reads this.
+        log(listeningLine(settings, receiver.port));
+        const bufferNote = recvBufferNote(receiver, settings);
+        if (bufferNote) log(bufferNote);
+        for await (const frame of receiver) {
+          const entry = book.record(frame);
+          total += 1;
+          window?.show(frame, entry.stats);
+          inFlight = 1;
+          // A sink held by a stalled reader must not hold a signal's shutdown too.
+          const written = (async () => {
+            for (const sink of sinks) await sink.write(frame, entry.stats);
+          })();
+          const done = await Promise.race([written.then(() => true), stopped.then(() => false)]);
+          if (!done) {
+            written.catch(() => {});
+            abandoned = inFlight + receiverQueued(receiver);
+            break;
+          }
+          inFlight = 0;
+          receiver.acknowledge(frame);
+          if (settings.frames !== undefined && total >= settings.frames) break;
         }
-        entry.sender = frame.sender;
-        entry.stats.record(frame);
-        if (frame.loss) losses.set(frame.connectionId, frame.loss);
-        total += 1;
-        window?.show(frame, entry.stats);
-        for (const sink of sinks) await sink.write(frame, entry.stats);
-        receiver.acknowledge(frame);
-        if (settings.frames !== undefined && total >= settings.frames) break;
-      }
-    }, () => receiver.close());
+      },
+      { stop: () => receiver.close(), beforeForcedExit: () => summary(abandoned || inFlight + receiverQueued(receiver)) },
+    );
   } catch (err) {
     // A reader that went away (`recv --output - | head`) is a normal way for a pipeline to end.
     if (!(err instanceof OutputError && err.code === 'ERR_OUTPUT_CLOSED')) throw err;
@@ -271,33 +307,12 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
     await Promise.all(sinks.map((s) => s.close()));
     await window?.close();
   }
-  if (!settings.quiet) {
-    const seconds = (performance.now() - started) / 1000;
-    let bytes = 0;
-    let senderDropped = 0;
-    let sinkDropped = 0;
-    for (const { stats } of senders.values()) {
-      bytes += stats.bytes;
-      senderDropped += stats.senderDropped;
-      sinkDropped += stats.sinkDropped;
-    }
-    const dropped = senderDropped + sinkDropped;
-    // Who dropped tells the user what to fix: the network or sender, or this machine's sinks.
-    const droppedBy = dropped > 0 ? ` (${senderDropped} by the sender${senders.size === 1 ? '' : 's'}, ${sinkDropped} here)` : '';
-    const udp = losses.size > 0 ? `; ${lossText(sumLosses(losses.values()))}` : '';
-    log(
-      `received ${total} frames (${formatRate(bytes, total, seconds)}) from ${senders.size} sender${senders.size === 1 ? '' : 's'}, ${dropped} dropped${droppedBy}${udp}${outputClosed ? '; output closed by the reader' : ''}`,
-    );
-  }
-  return interrupted ? 130 : 0;
+  summary(abandoned);
+  return signal ? signalExitCode(signal) : 0;
 }
 
-function sumLosses(losses: Iterable<LossCounters>): LossCounters {
-  const sum: LossCounters = { framesReceived: 0, framesDropped: 0, datagramsLost: 0 };
-  for (const loss of losses) {
-    sum.framesReceived += loss.framesReceived;
-    sum.framesDropped += loss.framesDropped;
-    sum.datagramsLost += loss.datagramsLost;
-  }
-  return sum;
+/** Frames the receiver still held for the consumer, where the transport says. */
+function receiverQueued(receiver: Receiver): number {
+  const queued = (receiver as { queued?: unknown }).queued;
+  return typeof queued === 'number' ? queued : 0;
 }

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { UsageError } from '../../errors.js';
 import { parseHostPort, type HostPort } from '../../transport/address.js';
-import { FrameSender } from '../../transport/tcp-sender.js';
+import { DEFAULT_STALL_TIMEOUT_MS, FrameSender } from '../../transport/tcp-sender.js';
 import { UdpFrameSender } from '../../transport/udp-sender.js';
 import { LegacyUdpSender } from '../../transport/udp-legacy-sender.js';
 import type { Sender } from '../../transport/types.js';
@@ -9,8 +9,8 @@ import { DEFAULT_PACKET_SIZE, MAX_PACKET_SIZE, MIN_PACKET_SIZE } from '../../fra
 import { DEFAULT_RATE_BYTES_PER_SECOND } from '../../transport/pacer.js';
 import { openSource, type SourceOptions } from '../../source/index.js';
 import { locateFfmpeg } from '../../source/ffmpeg/locate.js';
-import { parseBytes, parseFps, parseIntInRange, parseSize } from '../parse.js';
-import { runUntilSignal } from '../signals.js';
+import { parseBytes, parseFps, parseIntInRange, parseSeconds, parseSize } from '../parse.js';
+import { runUntilSignal, signalExitCode, whenAborted } from '../signals.js';
 import { formatBytes, formatRate } from '../format.js';
 import { warn } from '../handle-error.js';
 
@@ -40,6 +40,8 @@ export interface SendSettings {
   waitAck: boolean;
   metadata: boolean;
   ffmpeg?: string;
+  /** TCP: a receiver that takes no byte for this long ends the run with ERR_STALLED. */
+  stallTimeoutMs: number;
   quiet: boolean;
 }
 
@@ -64,6 +66,7 @@ interface RawSendOptions {
   legacy?: boolean;
   packetSize?: string;
   rate?: string;
+  stallTimeout: string;
 }
 
 export const DEFAULT_DESTINATION = '127.0.0.1:8088';
@@ -103,6 +106,7 @@ export function sendSettings(raw: RawSendOptions): SendSettings {
     waitAck: raw.waitAck ?? transport === 'udp-legacy',
     metadata: raw.metadata,
     ...(raw.ffmpeg !== undefined && { ffmpeg: raw.ffmpeg }),
+    stallTimeoutMs: parseSeconds('--stall-timeout', raw.stallTimeout),
     quiet: raw.quiet ?? false,
   };
 }
@@ -148,6 +152,7 @@ export function sendCommand(): Command {
     .option('--rate <bytes/s>', `with --udp: pace datagrams at this many bytes per second, e.g. 10M (default ${formatBytes(DEFAULT_RATE_BYTES_PER_SECOND)}/s)`)
     .option('--legacy', 'with --udp: the reference programs\' format (length datagram, 1024-byte pieces, a reply per frame)')
     .option('--no-metadata', 'send plain JPEGs, without the vstream metadata segment')
+    .option('--stall-timeout <seconds>', 'TCP: give up (exit 3) when the receiver takes no data for this long', String(DEFAULT_STALL_TIMEOUT_MS / 1000))
     .option('--ffmpeg <path>', 'ffmpeg binary to use (also VSTREAM_FFMPEG)')
     .option('-q, --quiet', 'no summary line at exit')
     .action(async (raw: RawSendOptions) => {
@@ -182,7 +187,7 @@ function openSender(settings: SendSettings, live: boolean): Promise<Sender> {
   };
   switch (settings.transport) {
     case 'tcp':
-      return FrameSender.connect({ ...common, waitAck: settings.waitAck });
+      return FrameSender.connect({ ...common, waitAck: settings.waitAck, stallTimeoutMs: settings.stallTimeoutMs });
     case 'udp': {
       let warned = false;
       return UdpFrameSender.open({
@@ -207,29 +212,51 @@ export async function runSend(settings: SendSettings): Promise<number> {
   const source = await openSource(sourceOptions(settings));
   let sender: Sender | undefined;
   const started = performance.now();
+  /** 1 while a frame is being handed to the transport. */
+  let inFlight = 0;
+  let summarised = false;
+  const summary = (abandoned: number) => {
+    if (summarised || settings.quiet || !sender) return;
+    summarised = true;
+    const seconds = (performance.now() - started) / 1000;
+    const refused = sender instanceof UdpFrameSender && sender.refused > 0 ? `; ${sender.refused} datagrams refused (nobody listening)` : '';
+    const gaveUp = abandoned > 0 ? `; ${abandoned} abandoned at the signal` : '';
+    process.stderr.write(
+      `vstream: sent ${sender.framesSent} frames (${formatRate(sender.bytesSent, sender.framesSent, seconds)}) to ${sender.address}${settings.transport === 'tcp' ? '' : ' over UDP'}, ${source.dropped} dropped${refused}${gaveUp}\n`,
+    );
+  };
   try {
     sender = await openSender(settings, source.live);
     const connected = sender;
-    const interrupted = await runUntilSignal(async (signal) => {
-      let taken = 0;
-      for await (const frame of source) {
-        if (signal.aborted) break;
-        taken += 1;
-        // Numbered by capture, so a receiver sees the frames dropped here as gaps.
-        const seq = taken + source.dropped - 1;
-        await connected.send(frame.jpeg, { seq, captureTime: frame.captureTime, live: source.live, ...(frame.name !== undefined && { name: frame.name }) });
-        if (settings.frames !== undefined && connected.framesSent >= settings.frames) break;
-      }
-    }, () => source.close());
-    await connected.close();
-    if (!settings.quiet) {
-      const seconds = (performance.now() - started) / 1000;
-      const refused = connected instanceof UdpFrameSender && connected.refused > 0 ? `; ${connected.refused} datagrams refused (nobody listening)` : '';
-      process.stderr.write(
-        `vstream: sent ${connected.framesSent} frames (${formatRate(connected.bytesSent, connected.framesSent, seconds)}) to ${connected.address}${settings.transport === 'tcp' ? '' : ' over UDP'}, ${source.dropped} dropped${refused}\n`,
-      );
-    }
-    return interrupted ? 130 : 0;
+    let abandoned = 0;
+    const signal = await runUntilSignal(
+      async (aborted) => {
+        const stopped = whenAborted(aborted);
+        let taken = 0;
+        for await (const frame of source) {
+          if (aborted.aborted) break;
+          taken += 1;
+          // Numbered by capture, so a receiver sees the frames dropped here as gaps.
+          const seq = taken + source.dropped - 1;
+          inFlight = 1;
+          const sent = connected.send(frame.jpeg, { seq, captureTime: frame.captureTime, live: source.live, ...(frame.name !== undefined && { name: frame.name }) });
+          // A receiver that stopped reading must not hold a signal's shutdown.
+          if (!(await Promise.race([sent.then(() => true), stopped.then(() => false)]))) {
+            sent.catch(() => {});
+            abandoned = 1;
+            break;
+          }
+          inFlight = 0;
+          if (settings.frames !== undefined && connected.framesSent >= settings.frames) break;
+        }
+      },
+      { stop: () => source.close(), beforeForcedExit: () => summary(inFlight) },
+    );
+    // After a signal, what the kernel has not taken yet is given up rather than waited for.
+    if (signal) connected.destroy();
+    else await connected.close();
+    summary(abandoned);
+    return signal ? signalExitCode(signal) : 0;
   } finally {
     sender?.destroy();
     await source.close();
