@@ -172,7 +172,7 @@ function jsonRecords(recv: TestProcess): FrameRecord[] {
 function recvSummary(recv: TestProcess): { frames: number; senders: number; dropped: number } {
   const line = recv.output('stderr').find((l) => /^vstream: received \d+ frames /.test(l));
   if (!line) throw recv.describeFailure('no exit summary line');
-  const m = /^vstream: received (\d+) frames \(.*\) from (\d+) senders?, (\d+) dropped$/.exec(line);
+  const m = /^vstream: received (\d+) frames \(.*\) from (\d+) senders?, (\d+) dropped(?:; problems: [\w ,]+)?$/.exec(line);
   if (!m) throw recv.describeFailure(`unexpected summary line: ${line}`);
   return { frames: Number(m[1]), senders: Number(m[2]), dropped: Number(m[3]) };
 }
@@ -374,7 +374,7 @@ describe.skipIf(!hasCv2)(`interop with Python + OpenCV reference peers${hasCv2 ?
         await expectExit(bad, 0);
         expect(bad.output('stdout')).toContain('closed-by-peer');
         const [line] = await recv.waitForLine(
-          new RegExp(`^vstream: ${escapeRegExp(peerName(family, badPort))}: .*connection closed after 0 frames$`),
+          new RegExp(`^vstream: ${escapeRegExp(peerName(family, badPort))}: .*connection closed after 0 frames \\(ERR_[A-Z_]+\\)$`),
           { stream: 'stderr' },
         );
         expect(line).toContain(`(${code})`);
