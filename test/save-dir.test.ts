@@ -10,6 +10,8 @@ import { FrameSender } from '../src/transport/tcp-sender.js';
 import { cutUtf8, MAX_NAME_BYTES, safeFileName, safeFolderName } from '../src/sink/safe-file-name.js';
 import { imageSuffix } from '../src/sink/image-type.js';
 import { publishExclusive, type Refusal } from '../src/sink/exclusive-file.js';
+import { SaveDirSink } from '../src/sink/save-dir.js';
+import type { Problem } from '../src/problems.js';
 
 const bytes = (text: string) => Buffer.byteLength(text);
 
@@ -94,6 +96,25 @@ describe('publishExclusive', () => {
   });
 });
 
+describe('SaveDirSink', () => {
+  it('reports a name the file system refused as a Problem, with the name made safe for a log line', async () => {
+    let dir = await tmp('deep-sink');
+    while (bytes(dir) < 3800) dir = join(dir, 'd'.repeat(200));
+    await mkdir(dir, { recursive: true });
+    const problems: Problem[] = [];
+    const sink = await SaveDirSink.open(dir, { onProblem: (p) => problems.push(p) });
+    const jpeg = await makeJpeg({ width: 8, height: 8 });
+    const name = `\u001b[2J${'é'.repeat(200)}`;
+    await sink.write({ sender: '127.0.0.1:1', peer: '127.0.0.1:1', connectionId: 1, seq: 0, jpeg, meta: { seq: 0, captureTime: 0, name }, receivedAt: 0 });
+    await sink.close();
+    expect(await readdir(dir)).toEqual(['000000.jpg']);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]!.code).toBe('ERR_SAVE_NAME');
+    expect(problems[0]!.message).toContain('\\x1b[2J');
+    expect(problems[0]!.message).not.toContain('\u001b');
+  });
+});
+
 afterEach(() => stopAll());
 
 interface Recv {
@@ -145,6 +166,23 @@ describe('recv --save-dir against hostile names and labels', () => {
     expect(await tree(dir)).toEqual([`${'é'.repeat(125)}.jpg`, '_CON.jpg', 'ab.jpg', 'escape.jpg', 'frame.jpg'].sort());
     expect(await readdir(join(dir, '..', '..'))).not.toContain('escape.jpg');
     expect((await readFile(join(dir, 'ab.jpg'))).equals(jpeg)).toBe(true);
+  });
+
+  it('falls back to a numbered file, and to the "sender" folder, when the file system still refuses a name', async () => {
+    // A path near PATH_MAX (4096 bytes): a 255-byte name no longer fits (ENAMETOOLONG), a short one does.
+    let dir = await tmp('deep');
+    while (bytes(dir) < 3800) dir = join(dir, 'd'.repeat(200));
+    await mkdir(dir, { recursive: true });
+    const recv = await startRecv(dir);
+    const named = await sender(recv.port);
+    await named.send(jpeg, { name: 'é'.repeat(200) });
+    await saved(recv, 1);
+    const labelled = await sender(recv.port, { label: 'l'.repeat(250) });
+    await labelled.send(jpeg);
+    await saved(recv, 2);
+    await Promise.all([named.close(), labelled.close()]);
+    expect(recv.proc.exitInfo).toBeUndefined();
+    expect(await tree(dir)).toEqual(['000000.jpg', 'sender', join('sender', '000000.jpg')]);
   });
 
   it('gives a label of 150 x "ж" a folder cut to 255 bytes', async () => {
