@@ -6,11 +6,12 @@ import { join } from 'node:path';
 import { startProcess, stopAll, type TestProcess } from './helpers/process.js';
 import { VSTREAM_BIN } from './helpers/vstream.js';
 import { makeJpeg, makePng } from './helpers/jpeg.js';
+import { mulberry32 } from './helpers/lossy-relay.js';
 import { FrameSender } from '../src/transport/tcp-sender.js';
 import { cutUtf8, MAX_NAME_BYTES, safeFileName, safeFolderName } from '../src/sink/safe-file-name.js';
 import { imageSuffix } from '../src/sink/image-type.js';
 import { publishExclusive, type Refusal } from '../src/sink/exclusive-file.js';
-import { SaveDirSink } from '../src/sink/save-dir.js';
+import { MAX_NAME_COPIES, SaveDirSink } from '../src/sink/save-dir.js';
 import type { Problem } from '../src/problems.js';
 
 const bytes = (text: string) => Buffer.byteLength(text);
@@ -112,6 +113,56 @@ describe('SaveDirSink', () => {
     expect(problems[0]!.code).toBe('ERR_SAVE_NAME');
     expect(problems[0]!.message).toContain('\\x1b[2J');
     expect(problems[0]!.message).not.toContain('\u001b');
+  });
+
+  it('numbers a name taken more than MAX_NAME_COPIES times', async () => {
+    const dir = await tmp('copies');
+    const sink = await SaveDirSink.open(dir);
+    const jpeg = await makeJpeg({ width: 8, height: 8 });
+    for (let i = 0; i < MAX_NAME_COPIES + 3; i++) {
+      await sink.write({ sender: '127.0.0.1:1', peer: '127.0.0.1:1', connectionId: 1, seq: i, jpeg, meta: { seq: i, captureTime: 0, name: 'x.png' }, receivedAt: 0 });
+    }
+    const copies = Array.from({ length: MAX_NAME_COPIES }, (_, i) => `x-${i + 1}.jpg`);
+    expect((await readdir(dir)).sort()).toEqual(['000000.jpg', '000001.jpg', ...copies, 'x.jpg'].sort());
+  });
+
+  it('survives 2000 frames with random hostile names, labels and payloads (fixed seed): one file each, all inside DIR', async () => {
+    const parent = await tmp('fuzz');
+    const dir = join(parent, 'dir');
+    const random = mulberry32(8);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+    const pieces = ['/', '\\', '..', '.', ' ', '\u0000', '\u001b[2J', '\u007f', '\u0085', ':*?"<>|', 'é', 'ж', '👩‍👩‍👧‍👦', '\u202e', '\ud800', 'CON', 'nul.', 'a', '000000.jpg', '-1', 'x'.repeat(100)];
+    const text = () => {
+      let out = '';
+      let size = 0;
+      const count = Math.floor(random() ** 3 * 300);
+      for (let i = 0; i < count && size < 4000; i++) {
+        const piece = pick(pieces);
+        out += piece;
+        size += bytes(piece);
+      }
+      return out;
+    };
+    const labels = Array.from({ length: 20 }, text);
+    const payloads = [await makeJpeg({ width: 8, height: 8 }), await makePng({ width: 8, height: 8 }), Buffer.from('junk')];
+    const sink = await SaveDirSink.open(dir);
+    const N = 2000;
+    for (let i = 0; i < N; i++) {
+      const label = random() < 0.3 ? undefined : random() < 0.8 ? pick(labels) : text();
+      const name = random() < 0.5 ? undefined : text();
+      const meta = { seq: i, captureTime: 0, ...(label !== undefined && { label }), ...(name !== undefined && { name }) };
+      await sink.write({ sender: label ?? '127.0.0.1:1', peer: '127.0.0.1:1', connectionId: 1, seq: i, jpeg: pick(payloads), meta, receivedAt: 0 });
+    }
+    await sink.close();
+    expect(await readdir(parent)).toEqual(['dir']);
+    const files: string[] = [];
+    for (const path of await tree(dir)) if ((await lstat(join(dir, path))).isFile()) files.push(path);
+    expect(files).toHaveLength(N);
+    for (const path of files) {
+      expect(path.split('/').length).toBeLessThanOrEqual(2);
+      for (const part of path.split('/')) expect(bytes(part)).toBeLessThanOrEqual(MAX_NAME_BYTES);
+      expect(path).toMatch(/\.(jpg|png|bin)$/);
+    }
   });
 });
 

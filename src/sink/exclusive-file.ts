@@ -65,6 +65,7 @@ async function writeAll(file: FileHandle, parts: readonly Buffer[]): Promise<voi
   let pending = parts.filter((part) => part.length > 0);
   while (pending.length > 0) {
     let { bytesWritten } = await file.writev(pending);
+    if (bytesWritten === 0) throw new Error('the file system accepted no bytes');
     while (pending.length > 0 && bytesWritten >= pending[0]!.length) bytesWritten -= pending.shift()!.length;
     if (bytesWritten > 0) pending[0] = pending[0]!.subarray(bytesWritten);
   }

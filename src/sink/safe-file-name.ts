@@ -85,24 +85,23 @@ function isReserved(name: string): boolean {
  * limit (a letter under hundreds of combining marks) is cut between code points.
  */
 export function cutUtf8(text: string, maxBytes: number): string {
-  if (Buffer.byteLength(text) <= maxBytes) return text;
-  let kept = '';
   let used = 0;
-  for (const { segment } of graphemes.segment(text)) {
-    const size = Buffer.byteLength(segment);
-    if (used + size <= maxBytes) {
-      kept += segment;
-      used += size;
-      continue;
-    }
-    if (size <= maxBytes) break;
-    for (const char of segment) {
-      const charSize = Buffer.byteLength(char);
-      if (used + charSize > maxBytes) break;
-      kept += char;
-      used += charSize;
-    }
-    break;
+  let end = 0;
+  for (const char of text) {
+    const size = utf8Size(char.codePointAt(0)!);
+    if (used + size > maxBytes) break;
+    used += size;
+    end += char.length;
   }
-  return kept;
+  if (end === text.length) return text;
+  // Only the cluster at the cut is looked at: segmenting the whole name costs far more.
+  const cluster = graphemes.segment(text).containing(end);
+  const start = cluster?.index ?? end;
+  return text.slice(0, start > 0 ? start : end);
+}
+
+function utf8Size(codePoint: number): number {
+  if (codePoint <= 0x7f) return 1;
+  if (codePoint <= 0x7ff) return 2;
+  return codePoint <= 0xffff ? 3 : 4;
 }

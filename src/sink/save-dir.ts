@@ -74,14 +74,19 @@ export class SaveDirSink implements FrameSink {
    * when it has none, after MAX_NAME_COPIES, or when the file system refuses its name.
    */
   private frameNames(name: string | undefined, folder: SaveFolder, suffix: ImageSuffix): NameSource {
-    let copy = 0;
-    let numbered = name === undefined;
+    const original = name === undefined ? undefined : safeFileName(name, suffix);
+    // The copies up to the last one tried for this name are taken already: start after it.
+    let copy = original === undefined ? 0 : folder.lastCopy(original);
+    let numbered = original === undefined || copy >= MAX_NAME_COPIES;
     let attempts = 0;
     return (refused) => {
       if (++attempts > MAX_NAME_ATTEMPTS) throw new OutputError(`no free file name in ${folder.display}`, 'ERR_OUTPUT');
-      if (!numbered && name !== undefined) {
-        if (refused === undefined) return safeFileName(name, suffix);
-        if (refused === 'exists' && copy < MAX_NAME_COPIES) return safeFileName(name, suffix, ++copy);
+      if (!numbered && name !== undefined && original !== undefined) {
+        if (refused === undefined && copy === 0) return original;
+        if (refused !== 'invalid' && copy < MAX_NAME_COPIES) {
+          folder.noteCopy(original, ++copy);
+          return safeFileName(name, suffix, copy);
+        }
         numbered = true;
         if (refused === 'invalid') {
           this.options.onProblem?.({
@@ -109,7 +114,8 @@ function saveError(err: unknown, where: string, doing: string): VstreamError {
   if (DISK_FULL.has(code)) {
     return new OutputError(`${where}: no space left on the disk (${code}); frames can no longer be saved`, 'ERR_DISK_FULL', { cause: err });
   }
-  // Node's message repeats the full path after a comma: the folder is named already.
-  const reason = err instanceof Error ? err.message.split(', ')[0] : String(err);
+  // Node's message for a failed system call repeats the full path after a comma: the folder is named already.
+  const message = err instanceof Error ? err.message : String(err);
+  const reason = code !== '' ? message.split(', ')[0] : message;
   return new OutputError(`${doing} ${where}: ${reason}`, 'ERR_OUTPUT', { cause: err });
 }

@@ -15,8 +15,15 @@ export const MAX_CACHED_FOLDERS = 1024;
 /** `label-1` ... `label-N` tried when `label` is taken by something not a directory. */
 export const MAX_FOLDER_COPIES = 100;
 
+/** Names whose last copy number a folder remembers. */
+export const MAX_REMEMBERED_NAMES = 256;
+
 /** One folder frames are saved in. */
 export class SaveFolder {
+  // Where the last `name-N` of a name went, so that a name sent again and again (a folder
+  // transfer repeated, or a peer insisting) costs one attempt, not N.
+  private readonly lastCopies = new Map<string, number>();
+
   constructor(
     readonly path: string,
     /** The path for messages: the label part passed through wireText. */
@@ -27,6 +34,17 @@ export class SaveFolder {
   /** A number above every numbered file the folder held when first seen, and never handed out before. */
   takeNumber(): number {
     return this.nextNumber++;
+  }
+
+  /** The highest copy number tried for this file name so far (0: none). */
+  lastCopy(fileName: string): number {
+    return this.lastCopies.get(fileName) ?? 0;
+  }
+
+  noteCopy(fileName: string, copy: number): void {
+    this.lastCopies.delete(fileName);
+    if (this.lastCopies.size >= MAX_REMEMBERED_NAMES) this.lastCopies.delete(this.lastCopies.keys().next().value as string);
+    this.lastCopies.set(fileName, copy);
   }
 }
 
