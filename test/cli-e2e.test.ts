@@ -55,11 +55,12 @@ describe.each([['127.0.0.1'], ['::1']])('vstream send -> vstream recv over %s', 
     const recv = await startReceiver(['--save-dir', dir, '--frames', '15'], { env });
     const send = vstream(['send', '--pattern', '--size', '320x240', '--fps', '60', '--to', to(host, recv.port), '--label', 'pat'], { env });
     expect(await recv.exited).toBe(0);
-    const files = (await readdir(dir)).sort();
+    // A labelled sender's frames go to the folder named after its label.
+    const files = (await readdir(join(dir, 'pat'))).sort();
     expect(files).toHaveLength(15);
     expect(files[0]).toMatch(/^\d{6}\.jpg$/);
     for (const file of files) {
-      const meta = await sharp(await readFile(join(dir, file))).metadata();
+      const meta = await sharp(await readFile(join(dir, 'pat', file))).metadata();
       expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 320, 240]);
     }
     expect(recv.stderr()).toMatch(/received 15 frames .* from 1 sender/);
@@ -143,11 +144,10 @@ describe('several senders at once', () => {
     expect(alpha.every((r) => r.width === 160 && String(r.peer).startsWith('127.0.0.1:'))).toBe(true);
     expect(beta.length).toBeGreaterThan(0);
     expect(beta.every((r) => r.width === 320 && String(r.peer).startsWith('[::1]:'))).toBe(true);
-    // The second sender's files go to a subfolder named after it, so names never collide.
-    const top = await readdir(dest);
-    expect(top).toContain('beta');
+    // Each sender's files go to a subfolder named after its label, so names never collide.
+    expect((await readdir(dest)).sort()).toEqual(['alpha', 'beta']);
+    expect((await readdir(join(dest, 'alpha'))).length).toBe(alpha.length);
     expect((await readdir(join(dest, 'beta'))).length).toBe(beta.length);
-    expect(top.filter((f) => f.endsWith('.jpg')).length).toBe(alpha.length);
     expect(recv.stderr()).toMatch(/from 2 senders/);
     await Promise.all([a.exited, b.exited]);
   });

@@ -44,10 +44,10 @@ describe.skipIf(!HAVE_XVFB)('vstream recv window under Xvfb', () => {
     // The pattern is a live source: if a save is slower than two frame intervals (a loaded CI
     // machine), recv drops the older waiting frame, so fewer than 20 may be saved; the newest
     // always is.
-    const files = (await readdir(saved)).sort();
+    const files = (await readdir(join(saved, 'pat'))).sort();
     expect(files.length).toBeGreaterThan(0);
     expect(files.length).toBeLessThanOrEqual(20);
-    const last = await sharp(join(saved, files.at(-1)!)).removeAlpha().raw().toBuffer();
+    const last = await sharp(join(saved, 'pat', files.at(-1)!)).removeAlpha().raw().toBuffer();
 
     const win = await windowOf(shown.child.pid!);
     expect([win.width, win.height]).toEqual([320, 240]);

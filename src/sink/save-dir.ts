@@ -1,78 +1,121 @@
-import { mkdir, open } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import { withoutMetadata } from '../frame/metadata.js';
-import { OutputError } from '../errors.js';
+import { OutputError, VstreamError } from '../errors.js';
+import type { ProblemReporter } from '../problems.js';
+import { wireText } from '../text/wire-text.js';
 import type { ReceivedFrame } from '../transport/types.js';
+import { errnoCode, publishExclusive, type NameSource } from './exclusive-file.js';
+import { imageSuffix, type ImageSuffix } from './image-type.js';
+import { numberedFileName, safeFileName } from './safe-file-name.js';
+import { SaveFolders, type SaveFolder } from './save-folders.js';
 import type { FrameSink } from './types.js';
 
+/** `name-1` ... `name-N` tried for a named frame whose name is taken; then it is numbered. */
+export const MAX_NAME_COPIES = 100;
 /**
- * Saves one JPEG file per frame. Frames of a folder transfer keep their original names (with a
- * `.jpg` extension when they were re-encoded from another format); others are numbered by
- * sequence, zero-padded so that they sort. The first sender writes into the folder itself;
- * a sender connected while another is active gets a subfolder named after it, so that two
- * streams never overwrite each other's files.
+ * Names tried for one frame before giving up: numbered names are taken only when something
+ * else writes into the folder at the same time, so this many in a row means a runaway.
+ */
+export const MAX_NAME_ATTEMPTS = 10_000;
+
+const DISK_FULL = new Set(['ENOSPC', 'EDQUOT']);
+
+export interface SaveDirOptions {
+  /** Told when a peer-chosen name was unusable here and the frame got a numbered name instead. */
+  onProblem?: ProblemReporter;
+}
+
+/**
+ * Saves one file per frame, never losing, replacing or half-writing one. Frames without a label
+ * go into the folder itself, a labelled sender's into a subfolder named after the label (see
+ * SaveFolders). Frames of a folder transfer keep their (made safe) names, `name-1.jpg` if taken;
+ * the others are numbered from after the highest number already in their folder. The suffix is
+ * the payload's real type.
  */
 export class SaveDirSink implements FrameSink {
-  private readonly folders = new Map<number, string>();
-  private readonly active = new Set<number>();
+  private readonly folders: SaveFolders;
 
-  private constructor(private readonly root: string) {}
+  private constructor(
+    root: string,
+    private readonly options: SaveDirOptions,
+  ) {
+    this.folders = new SaveFolders(root);
+  }
 
-  static async open(root: string): Promise<SaveDirSink> {
+  static async open(root: string, options: SaveDirOptions = {}): Promise<SaveDirSink> {
     try {
       await mkdir(root, { recursive: true });
     } catch (err) {
-      throw new OutputError(`cannot create folder ${root}: ${(err as Error).message}`, 'ERR_OUTPUT', { cause: err });
+      throw saveError(err, root, 'cannot create folder');
     }
-    return new SaveDirSink(root);
+    return new SaveDirSink(root, options);
   }
 
   async write(frame: ReceivedFrame): Promise<void> {
-    const folder = await this.folderFor(frame);
-    const path = join(folder, fileName(frame));
+    const label = senderLabel(frame);
+    let folder: SaveFolder;
     try {
-      const file = await open(path, 'w');
-      try {
-        await file.writev(withoutMetadata(frame.jpeg));
-      } finally {
-        await file.close();
-      }
+      folder = await this.folders.folderFor(label);
     } catch (err) {
-      throw new OutputError(`cannot write ${path}: ${(err as Error).message}`, 'ERR_OUTPUT', { cause: err });
+      throw saveError(err, this.folders.displayFor(label), 'cannot create folder');
     }
-  }
-
-  senderGone(connectionId: number): void {
-    this.active.delete(connectionId);
-    this.folders.delete(connectionId);
+    const names = this.frameNames(frame.meta?.name, folder, imageSuffix(frame.jpeg));
+    try {
+      await publishExclusive(folder.path, withoutMetadata(frame.jpeg), names);
+    } catch (err) {
+      throw saveError(err, folder.display, 'cannot save frames in');
+    }
   }
 
   async close(): Promise<void> {}
 
-  private async folderFor(frame: ReceivedFrame): Promise<string> {
-    const known = this.folders.get(frame.connectionId);
-    if (known !== undefined) return known;
-    let folder = this.root;
-    if (this.active.size > 0) {
-      folder = join(this.root, safeName(frame.sender) ?? `sender-${frame.connectionId}`);
-      await mkdir(folder, { recursive: true });
-    }
-    this.active.add(frame.connectionId);
-    this.folders.set(frame.connectionId, folder);
-    return folder;
+  /**
+   * The names to try for one frame: its own name, then `name-1`, `name-2`, ...; numbered names
+   * when it has none, after MAX_NAME_COPIES, or when the file system refuses its name.
+   */
+  private frameNames(name: string | undefined, folder: SaveFolder, suffix: ImageSuffix): NameSource {
+    const original = name === undefined ? undefined : safeFileName(name, suffix);
+    // The copies up to the last one tried for this name are taken already: start after it.
+    let copy = original === undefined ? 0 : folder.lastCopy(original);
+    let numbered = original === undefined || copy >= MAX_NAME_COPIES;
+    let attempts = 0;
+    return (refused) => {
+      if (++attempts > MAX_NAME_ATTEMPTS) throw new OutputError(`no free file name in ${folder.display}`, 'ERR_OUTPUT');
+      if (!numbered && name !== undefined && original !== undefined) {
+        if (refused === undefined && copy === 0) return original;
+        if (refused !== 'invalid' && copy < MAX_NAME_COPIES) {
+          folder.noteCopy(original, ++copy);
+          return safeFileName(name, suffix, copy);
+        }
+        numbered = true;
+        if (refused === 'invalid') {
+          this.options.onProblem?.({
+            code: 'ERR_SAVE_NAME',
+            message: `${folder.display}: the file system refused the name "${wireText(name)}"; saved under a number`,
+          });
+        }
+      } else if (refused === 'invalid') {
+        throw new OutputError(`${folder.display} refuses numbered file names`, 'ERR_OUTPUT');
+      }
+      return numberedFileName(folder.takeNumber(), suffix);
+    };
   }
 }
 
-/** The file name for a frame. Names from the wire are untrusted: only a plain base name is used. */
-export function fileName(frame: ReceivedFrame): string {
-  const original = frame.meta?.name !== undefined ? safeName(frame.meta.name) : undefined;
-  if (original !== undefined) return /\.jpe?g$/i.test(original) ? original : `${original.replace(/\.[^.]*$/, '')}.jpg`;
-  return `${String(frame.seq).padStart(6, '0')}.jpg`;
+/** The sender's label, or undefined for a sender that never sent one (`sender` is then its address). */
+function senderLabel(frame: ReceivedFrame): string | undefined {
+  return frame.meta?.label ?? (frame.sender !== frame.peer ? frame.sender : undefined);
 }
 
-/** A name that is safe as one path component on every OS, or undefined. */
-export function safeName(name: string): string | undefined {
-  const cleaned = name.replace(/[\u0000-\u001f<>:"/\\|?*]/g, '_').trim().slice(0, 200);
-  if (cleaned === '' || /^\.+$/.test(cleaned) || cleaned.startsWith('.')) return undefined;
-  return cleaned;
+/** A one-line OutputError naming the folder; a full disk gets its own code. */
+function saveError(err: unknown, where: string, doing: string): VstreamError {
+  if (err instanceof VstreamError) return err;
+  const code = errnoCode(err);
+  if (DISK_FULL.has(code)) {
+    return new OutputError(`${where}: no space left on the disk (${code}); frames can no longer be saved`, 'ERR_DISK_FULL', { cause: err });
+  }
+  // Node's message for a failed system call repeats the full path after a comma: the folder is named already.
+  const message = err instanceof Error ? err.message : String(err);
+  const reason = code !== '' ? message.split(', ')[0] : message;
+  return new OutputError(`${doing} ${where}: ${reason}`, 'ERR_OUTPUT', { cause: err });
 }

@@ -22,6 +22,7 @@ import { runUntilSignal, signalExitCode, whenAborted, type StopSignal } from '..
 import { RateLimitedLog } from '../rate-limited-log.js';
 import { SenderBook } from '../sender-book.js';
 import { wireText } from '../../text/wire-text.js';
+import type { ProblemReporter } from '../../problems.js';
 import { formatBytes, formatRate } from '../format.js';
 import { warn } from '../handle-error.js';
 
@@ -124,7 +125,7 @@ export function recvCommand(): Command {
     .option('--output <file|->', 'write frames to a file, or - for stdout: MJPEG, or raw pixels with --format')
     .option('--format <jpeg|rgb24|bgr24|gray>', 'what --output writes: JPEGs as sent (default), or decoded frames back to back')
     .option('--size <WxH>', 'with a pixel --format: scale every frame to this size (default: the first frame\'s)')
-    .option('--save-dir <dir>', 'save one JPEG per frame in this folder')
+    .option('--save-dir <dir>', 'save one file per frame in this folder (a labelled sender\'s in DIR/<label>/)')
     .option('--json', 'print one JSON line per frame on stdout')
     .option('--frames <n>', 'exit after this many frames')
     .option('--stats', 'print one summary line per sender per second on stderr')
@@ -139,7 +140,7 @@ function hasDisplay(): boolean {
   return Boolean(process.env.DISPLAY || process.env.WAYLAND_DISPLAY);
 }
 
-async function openSinks(settings: RecvSettings): Promise<{ sinks: FrameSink[]; window?: WindowSink }> {
+async function openSinks(settings: RecvSettings, report: ProblemReporter): Promise<{ sinks: FrameSink[]; window?: WindowSink }> {
   const sinks: FrameSink[] = [];
   if (settings.output !== undefined) {
     sinks.push(
@@ -148,7 +149,7 @@ async function openSinks(settings: RecvSettings): Promise<{ sinks: FrameSink[]; 
         : await RawOutputSink.open(settings.output, settings.format, settings.size),
     );
   }
-  if (settings.saveDir !== undefined) sinks.push(await SaveDirSink.open(settings.saveDir));
+  if (settings.saveDir !== undefined) sinks.push(await SaveDirSink.open(settings.saveDir, { onProblem: report }));
   if (settings.json) sinks.push(new JsonLinesSink());
   const headless = sinks.length > 0;
   if (settings.window === 'off' || (headless && !hasDisplay())) return { sinks };
@@ -207,7 +208,9 @@ const CONNECTION_LINES_PER_SECOND = 10;
 
 /** Runs `vstream recv`; returns the exit code. */
 export async function runRecv(settings: RecvSettings): Promise<number> {
-  const { sinks, window } = await openSinks(settings);
+  // Problems are news even with --quiet: they say why frames are missing.
+  const problems = new RateLimitedLog((line) => warn(line));
+  const { sinks, window } = await openSinks(settings, (problem) => problems.report(problem));
   const log = (line: string) => settings.quiet || process.stderr.write(`vstream: ${line}\n`);
   let receiver: Receiver;
   try {
@@ -218,8 +221,6 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
     throw err;
   }
   const book = new SenderBook();
-  // Problems are news even with --quiet: they say why frames are missing.
-  const problems = new RateLimitedLog((line) => warn(line));
   const comings = new RateLimitedLog(log, { burst: CONNECTION_LINES_PER_SECOND, showCode: false });
   receiver.on('connection', ({ peer }) => comings.report({ code: 'connected', message: `${peer} connected` }));
   receiver.on('problem', (problem) => problems.report(problem));
