@@ -182,9 +182,9 @@ describe.skipIf(!HAVE_XVFB)('vstream recv windows against many and hostile sende
     const green = await solidJpeg(320, 240, [0, 255, 0]);
     const s = await sender(port, 'big');
     await s.send(claimingSize(green, 65000, 65000));
+    expect(await windowsOf(pid)).toHaveLength(0);
     const [dropped] = await recv.waitForLine(/^.*65000x65000.*$/m);
     expect(dropped).toMatch(/big .*dropped.*limit/);
-    expect(await windowsOf(pid)).toHaveLength(0);
 
     for (let i = 0; i < 3; i++) await s.send(green);
     const [id, ...more] = await windowsOf(pid);
