@@ -251,8 +251,8 @@ describe.skipIf(!HAVE_XVFB)('SDL window under Xvfb', () => {
 
   afterAll(async () => xvfb?.stop());
 
-  async function startChild(): Promise<WindowChild> {
-    const child = new WindowChild(env);
+  async function startChild(extraEnv: NodeJS.ProcessEnv = {}): Promise<WindowChild> {
+    const child = new WindowChild({ ...env, ...extraEnv });
     children.push(child);
     await child.event('ready');
     return child;
@@ -479,6 +479,28 @@ describe.skipIf(!HAVE_XVFB)('SDL window under Xvfb', () => {
       [400, 180, WHITE],
       [560, 120, BLACK],
     ]);
+    await child.closeAndExit();
+  });
+
+  it('hands the window of a sender that left to a new one when all windows are taken, at the new frame size', async () => {
+    const child = await startChild({ MAX_WINDOWS: '1' });
+    child.send({ cmd: 'frame', id: 1, sender: 'first', width: 320, height: 240, kind: 'quadrants' });
+    const first = await child.event('rendered');
+    // While the first sender is connected the one window is its own: the second gets none.
+    let since = child.mark();
+    child.send({ cmd: 'frame', id: 2, sender: 'second', width: 160, height: 120, rgb: GREEN });
+    const refused = await child.event('problem', since);
+    expect(refused).toMatchObject({ code: 'ERR_TOO_MANY_WINDOWS' });
+    expect(refused.message).toContain('second');
+    child.send({ cmd: 'gone', id: 1 });
+    await child.waitFor('the disconnected title', (e) => e.event === 'title' && e.title.endsWith('(disconnected)'), since);
+    since = child.mark();
+    child.send({ cmd: 'frame', id: 2, sender: 'second', width: 160, height: 120, rgb: GREEN });
+    const second = await child.waitFor('the second sender drawn', (e) => e.event === 'rendered' && near(e.centre, GREEN), since);
+    expect(second).toMatchObject({ windowId: first.windowId, width: 160, height: 120, dstRect: null });
+    expect(second.title).toContain('second');
+    await expectWindowPixels(second, [[80, 90, GREEN]]);
+    expect(child.events.filter((e) => e.event === 'problem')).toHaveLength(1);
     await child.closeAndExit();
   });
 

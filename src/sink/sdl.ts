@@ -15,6 +15,7 @@ export interface SdlWindow {
   readonly pixelHeight: number;
   readonly destroyed: boolean;
   setTitle(title: string): void;
+  setSize(width: number, height: number): void;
   /** Stretched to the whole window, or to `dstRect` over black. */
   render(
     width: number,

@@ -7,7 +7,7 @@ import { loadSdl, type Sdl, type SdlWindow } from './sdl.js';
 import type { StreamStats } from './stream-stats.js';
 import { initialWindowSize, type Size } from './window/fit.js';
 import { checkFrameSize, isProblem, senderName } from './window/frame-check.js';
-import { SenderWindow } from './window/sender-window.js';
+import { SenderWindow, type SenderWindowHooks } from './window/sender-window.js';
 
 /** SDL windows open at once, by default: each costs its GPU surfaces, several MB. */
 export const DEFAULT_MAX_WINDOWS = 16;
@@ -92,10 +92,19 @@ export class WindowSink {
   private readonly dismissed = new Set<number>();
   /** Connected senders that found every window taken, already reported. */
   private readonly windowless = new Set<number>();
-  /** Windows closed to make room, until their last decode has finished. */
-  private readonly retiring = new Set<Promise<void>>();
   private readonly ticker: NodeJS.Timeout;
   private closed = false;
+  private readonly hooks: SenderWindowHooks = {
+    onUserClose: (closed) => this.onUserClose(closed),
+    onQuitKey: () => this.resolveQuit(),
+    onFailure: (window, cause) =>
+      this.rejectQuit(new DisplayError(`Window for ${wireText(window.sender)} failed: ${oneLine(cause)}`, 'ERR_WINDOW', { cause })),
+    onBadFrame: (bad, cause) =>
+      this.report({
+        code: 'ERR_BAD_JPEG',
+        message: `frame from ${senderName(bad)} dropped by the window: it does not decode (${wireText(oneLine(cause))})`,
+      }),
+  };
 
   private constructor(
     private readonly sdl: Sdl,
@@ -193,7 +202,7 @@ export class WindowSink {
     const windows = [...this.windows.values()];
     this.windows.clear();
     this.left.clear();
-    await Promise.all([...windows.map((window) => window.destroy()), ...this.retiring]);
+    await Promise.all(windows.map((window) => window.destroy()));
     this.resolveQuit();
   }
 
@@ -208,26 +217,18 @@ export class WindowSink {
         return window;
       }
     }
-    if (this.windows.size >= this.maxWindows) {
+    let window: SenderWindow;
+    if (this.windows.size < this.maxWindows) {
+      window = new SenderWindow(this.createSdlWindow(frame, size), frame.sender, frame.connectionId, this.app, this.hooks, stats);
+    } else {
+      // Taken over rather than closed and opened again: SDL gives little of a window's memory back.
       const [longestGone] = this.left;
       if (!longestGone) return undefined;
       this.forget(longestGone);
-      const destroyed = longestGone.destroy().finally(() => this.retiring.delete(destroyed));
-      this.retiring.add(destroyed);
+      longestGone.handOver(frame.sender, frame.connectionId, initialWindowSize(size, this.displayLimit()));
+      window = longestGone;
     }
     this.windowless.delete(frame.connectionId);
-    const hooks = {
-      onUserClose: (closed: SenderWindow) => this.onUserClose(closed),
-      onQuitKey: () => this.resolveQuit(),
-      onFailure: (cause: unknown) =>
-        this.rejectQuit(new DisplayError(`Window for ${wireText(frame.sender)} failed: ${oneLine(cause)}`, 'ERR_WINDOW', { cause })),
-      onBadFrame: (bad: ReceivedFrame, cause: unknown) =>
-        this.report({
-          code: 'ERR_BAD_JPEG',
-          message: `frame from ${senderName(bad)} dropped by the window: it does not decode (${wireText(oneLine(cause))})`,
-        }),
-    };
-    const window = new SenderWindow(this.createSdlWindow(frame, size), frame.sender, frame.connectionId, this.app, hooks, stats);
     this.windows.set(frame.connectionId, window);
     return window;
   }

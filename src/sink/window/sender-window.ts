@@ -12,7 +12,7 @@ export interface SenderWindowHooks {
   /** Esc or q was pressed in this window. */
   onQuitKey(): void;
   /** SDL failed to draw: the window cannot show anything any more. */
-  onFailure(error: unknown): void;
+  onFailure(window: SenderWindow, error: unknown): void;
   /** `frame` did not decode: it is dropped (and counted in the stats) like a late frame. */
   onBadFrame(frame: ReceivedFrame, error: unknown): void;
 }
@@ -58,7 +58,7 @@ export class SenderWindow {
 
   constructor(
     private readonly window: SdlWindow,
-    readonly sender: string,
+    private name: string,
     public connectionId: number,
     private readonly app: string,
     private readonly hooks: SenderWindowHooks,
@@ -83,6 +83,11 @@ export class SenderWindow {
       if (!this.destroying) hooks.onUserClose(this);
     });
     this.refresh();
+  }
+
+  /** Whose window this is: the sender's name as received. */
+  get sender(): string {
+    return this.name;
   }
 
   get isDisconnected(): boolean {
@@ -128,6 +133,17 @@ export class SenderWindow {
     this.stats = new StreamStats();
     this.ownsStats = true;
     this.refresh();
+  }
+
+  /**
+   * Another sender takes this window over, its own having left: the window is resized for the
+   * new sender's frames (`size`), and shows nothing of the old one from its first frame on.
+   */
+  handOver(sender: string, connectionId: number, size: Size): void {
+    this.name = sender;
+    this.base = undefined;
+    this.window.setSize(size.width, size.height);
+    this.reconnect(connectionId);
   }
 
   /** Updates the title and the overlay when their figures changed; called a few times a second. */
@@ -244,7 +260,7 @@ export class SenderWindow {
     } catch (error) {
       // Called from timers and SDL events too: an exception here would end the process.
       this.failed = true;
-      this.hooks.onFailure(error);
+      this.hooks.onFailure(this, error);
     }
   }
 }
