@@ -9,7 +9,7 @@ import { initialWindowSize, type Size } from './window/fit.js';
 import { checkFrameSize, isProblem, senderName } from './window/frame-check.js';
 import { SenderWindow, type SenderWindowHooks } from './window/sender-window.js';
 
-/** SDL windows open at once, by default: each costs its GPU surfaces, several MB. */
+/** SDL windows open at once, by default: each costs its renderer and textures, about 14 MB under Xvfb. */
 export const DEFAULT_MAX_WINDOWS = 16;
 
 export interface WindowSinkOptions {
@@ -62,12 +62,12 @@ function requestedDriver(driver: string, env: NodeJS.ProcessEnv = process.env): 
  * await sink.close();
  * ```
  *
- * - One window per connection, titled by `frame.sender` (through `wireText`), opened on its first frame at the
- *   frame's size (scaled down to fit the display), resizable; the frame is fitted to the
- *   window with black bars, and redrawn when the window is resized.
+ * - One window per connection, titled by `frame.sender` (through `wireText`), opened on its
+ *   first frame at the frame's size (scaled down to fit the display), resizable; the frame is
+ *   fitted to the window with black bars, and redrawn when the window is resized.
  * - At most `maxWindows` at once. A sender that left keeps its window, marked
  *   "disconnected", until it comes back (same name: same window), the user closes it, or a
- *   new sender needs the place: then the window whose sender left first is closed for it.
+ *   new sender needs the place: then the window whose sender left first is handed over to it.
  *   With every place taken by a connected sender, a new one gets no window (reported once,
  *   `ERR_TOO_MANY_WINDOWS`; its frames count as dropped) until a place frees up.
  * - A frame whose JPEG header claims more than `maxPixels`, or no size at all, is dropped

@@ -128,6 +128,9 @@ export class SenderWindow {
   reconnect(connectionId: number): void {
     this.connectionId = connectionId;
     this.disconnected = false;
+    // The old picture stays on screen until the first new frame is drawn, but is not drawn
+    // again: its overlay is burnt in.
+    if (this.released) this.base = undefined;
     this.released = false;
     this.latency.reset();
     this.stats = new StreamStats();
@@ -141,9 +144,15 @@ export class SenderWindow {
    */
   handOver(sender: string, connectionId: number, size: Size): void {
     this.name = sender;
-    this.base = undefined;
-    this.window.setSize(size.width, size.height);
+    this.base = this.current = undefined;
+    this.stale = false;
     this.reconnect(connectionId);
+    try {
+      this.window.setSize(size.width, size.height);
+    } catch (error) {
+      this.failed = true;
+      this.hooks.onFailure(this, error);
+    }
   }
 
   /** Updates the title and the overlay when their figures changed; called a few times a second. */
