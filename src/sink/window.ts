@@ -7,6 +7,7 @@ import { loadSdl, type Sdl, type SdlWindow } from './sdl.js';
 import type { StreamStats } from './stream-stats.js';
 import { initialWindowSize, type Size } from './window/fit.js';
 import { checkFrameSize, isProblem, senderName } from './window/frame-check.js';
+import { RecentIds } from './window/recent-ids.js';
 import { SenderWindow, type SenderWindowHooks } from './window/sender-window.js';
 
 /** SDL windows open at once, by default: each costs its renderer and textures, about 14 MB under Xvfb. */
@@ -28,6 +29,11 @@ const HEADLESS_HINT = 'use --no-window with --output, --save-dir or --json';
 const HEADLESS_DRIVERS = new Set(['offscreen', 'dummy', 'evdev']);
 /** Title and overlay refresh rate: fast enough to follow, slow enough to read. */
 const REFRESH_MS = 250;
+/**
+ * Connections remembered as gone, for their frames still queued in the receiver: far more
+ * than a receiver queues frames from at once, and a few hundred KB at most.
+ */
+const REMEMBERED_GONE = 65_536;
 /** Room left for window decorations when a frame is larger than the display. */
 const DISPLAY_FILL = 0.9;
 
@@ -92,6 +98,12 @@ export class WindowSink {
   private readonly dismissed = new Set<number>();
   /** Connected senders that found every window taken, already reported. */
   private readonly windowless = new Set<number>();
+  /**
+   * Connections that have left. The receiver says so when the socket closes, which can be
+   * before its last frames are out of the queue: a window opened for one of those must not
+   * count as a connected sender's, or a peer that sends one frame and closes keeps its place.
+   */
+  private readonly gone = new RecentIds(REMEMBERED_GONE);
   private readonly ticker: NodeJS.Timeout;
   private closed = false;
   private readonly hooks: SenderWindowHooks = {
@@ -169,10 +181,11 @@ export class WindowSink {
       this.report(size);
       return;
     }
+    const late = this.gone.has(id);
     const window = this.windows.get(id) ?? this.windowFor(frame, size, stats);
     if (!window) {
       if (stats) stats.sinkDropped += 1;
-      if (!this.windowless.has(id)) {
+      if (!late && !this.windowless.has(id)) {
         this.windowless.add(id);
         this.report({
           code: 'ERR_TOO_MANY_WINDOWS',
@@ -182,16 +195,16 @@ export class WindowSink {
       return;
     }
     window.show(frame, stats);
+    if (late) this.markLeft(window);
   }
 
   /** The sender disconnected: its last frame stays on screen, marked "(disconnected)". */
   senderGone(connectionId: number): void {
+    this.gone.add(connectionId);
     this.dismissed.delete(connectionId);
     this.windowless.delete(connectionId);
     const window = this.windows.get(connectionId);
-    if (!window || window.isDisconnected) return;
-    window.markGone();
-    this.left.add(window);
+    if (window) this.markLeft(window);
   }
 
   /** Closes every window. Afterwards nothing of SDL keeps the process alive. */
@@ -231,6 +244,12 @@ export class WindowSink {
     this.windowless.delete(frame.connectionId);
     this.windows.set(frame.connectionId, window);
     return window;
+  }
+
+  private markLeft(window: SenderWindow): void {
+    if (window.isDisconnected) return;
+    window.markGone();
+    this.left.add(window);
   }
 
   private forget(window: SenderWindow): void {

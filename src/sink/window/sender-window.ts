@@ -43,8 +43,11 @@ export class SenderWindow {
   /** `current` must be decoded again because the window's size changed. */
   private stale = false;
   private decoding: Promise<void> | undefined;
-  /** The decoded frame without overlay, so the overlay can be redrawn without decoding. */
-  private base: { rgb: Buffer; size: Size } | undefined;
+  /**
+   * The decoded frame without overlay, so the overlay can be redrawn without decoding; with the
+   * final overlay drawn in (`overlaid`) once released.
+   */
+  private base: { rgb: Buffer; size: Size; overlaid?: boolean } | undefined;
   /**
    * Reused frame buffers: the next decode's target (the previous base) and the copy the overlay
    * is drawn on. A fresh buffer a frame costs about as much again as the decode in page faults.
@@ -95,16 +98,18 @@ export class SenderWindow {
   }
 
   show(frame: ReceivedFrame, stats: StreamStats | undefined): void {
-    if (this.window.destroyed || this.disconnected) return;
-    if (stats) {
-      this.stats = stats;
-      this.ownsStats = false;
-    } else {
-      this.stats ??= new StreamStats();
-      if (this.ownsStats) this.stats.record(frame);
+    if (this.window.destroyed) return;
+    // A frame still queued when its sender left is drawn, but the figures stay as they were.
+    if (!this.disconnected) {
+      if (stats) {
+        this.stats = stats;
+        this.ownsStats = false;
+      } else if (this.ownsStats) {
+        this.stats?.record(frame);
+      }
+      if (frame.meta) this.latency.add(frame.receivedAt - frame.meta.captureTime);
+      if (this.pending) this.countDropped();
     }
-    if (frame.meta) this.latency.add(frame.receivedAt - frame.meta.captureTime);
-    if (this.pending) this.stats.sinkDropped += 1;
     this.pending = frame;
     this.kick();
   }
@@ -117,11 +122,10 @@ export class SenderWindow {
   /** The sender went away: its last frame stays, marked, and what only a live stream needs goes. */
   markGone(): void {
     this.disconnected = true;
-    this.pending = undefined;
     this.finalDropped = this.stats?.dropped ?? 0;
     this.stats = undefined;
     this.refresh();
-    if (!this.decoding) this.release();
+    if (!this.decoding && !this.pending) this.release();
   }
 
   /** The same sender is back on a new connection: reuse this window rather than open another. */
@@ -196,7 +200,11 @@ export class SenderWindow {
     this.released = true;
     this.current = this.spare = this.canvas = undefined;
     this.stale = false;
-    if (this.base) drawOverlay(this.base.rgb, this.base.size, this.text);
+    // Once per picture: a late frame that failed to decode leaves the overlaid one in place.
+    if (this.base && !this.base.overlaid) {
+      drawOverlay(this.base.rgb, this.base.size, this.text);
+      this.base.overlaid = true;
+    }
     this.paint();
   }
 
@@ -239,7 +247,7 @@ export class SenderWindow {
       )
       .finally(() => {
         this.decoding = undefined;
-        if (this.disconnected) this.release();
+        if (this.disconnected && !this.pending) this.release();
         else this.kick();
       });
   }
