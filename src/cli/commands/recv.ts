@@ -99,7 +99,7 @@ export function recvSettings(raw: RawRecvOptions): RecvSettings {
     ...(raw.recvBuffer !== undefined && { recvBuffer: parseBytes('--recv-buffer', raw.recvBuffer) }),
     ...(raw.ack !== undefined && { ack: raw.ack === true ? DEFAULT_ACK : raw.ack }),
     window: raw.window ? 'auto' : 'off',
-    maxWindows: raw.maxWindows === undefined ? DEFAULT_MAX_WINDOWS : parseIntInRange('--max-windows', raw.maxWindows, 1, Number.MAX_SAFE_INTEGER),
+    maxWindows: raw.maxWindows === undefined ? DEFAULT_MAX_WINDOWS : parseIntInRange('--max-windows', raw.maxWindows, 1, 1000),
     ...(raw.output !== undefined && { output: raw.output }),
     format: format as RecvSettings['format'],
     ...(raw.size !== undefined && { size: parseSize(raw.size) }),
