@@ -173,6 +173,25 @@ describe('window geometry, overlay and status text', () => {
   });
 });
 
+describe('sender names in titles and overlays', () => {
+  it('escapes control bytes and cuts a long name short', () => {
+    const figures = {
+      app: 'vstream',
+      sender: `cam\x1b]0;owned\x07${'x'.repeat(60_000)}`,
+      fps: 1,
+      latencyMs: undefined,
+      dropped: 0,
+      disconnected: false,
+    };
+    const title = windowTitle(figures);
+    expect(title).toMatch(/^vstream · cam\\x1b\]0;owned\\x07x+… · 1 fps · 0 dropped$/);
+    expect(title.length).toBeLessThan(120);
+    const text = overlayText(figures);
+    expect(text).not.toMatch(/[\x00-\x1f]/);
+    expect(text.length).toBeLessThan(120);
+  });
+});
+
 describe('WindowSink.open without a display', () => {
   beforeAll(() => {
     if (!existsSync(`${ROOT}dist/sink/window.js`)) throw new Error('dist/ is missing: run `npx tsc -p .` (npm test does)');
@@ -232,8 +251,8 @@ describe.skipIf(!HAVE_XVFB)('SDL window under Xvfb', () => {
 
   afterAll(async () => xvfb?.stop());
 
-  async function startChild(): Promise<WindowChild> {
-    const child = new WindowChild(env);
+  async function startChild(extraEnv: NodeJS.ProcessEnv = {}): Promise<WindowChild> {
+    const child = new WindowChild({ ...env, ...extraEnv });
     children.push(child);
     await child.event('ready');
     return child;
@@ -383,7 +402,7 @@ describe.skipIf(!HAVE_XVFB)('SDL window under Xvfb', () => {
 
     since = child.mark();
     await run('python3', [CLOSER, 'right'], env);
-    await child.waitFor('the right window closing', (e) => e.event === 'window-closed' && e.title.includes('right'), since);
+    const closed = await child.waitFor('the right window closing', (e) => e.event === 'window-closed' && e.title.includes('right'), since);
     // Uncovered, the left window draws its last frame again (X keeps no copy of it).
     const exposed = await child.waitFor('the left window redrawn', (e) => e.event === 'rendered' && e.windowId === left.windowId, since);
     await expectWindowPixels(exposed, [[80, 80, BLUE]]);
@@ -391,7 +410,8 @@ describe.skipIf(!HAVE_XVFB)('SDL window under Xvfb', () => {
     child.send({ cmd: 'frame', id: 2, sender: 'right', width: 160, height: 120, rgb: GREEN });
     child.send({ cmd: 'stats', id: 2 });
     await child.event('stats', since);
-    const after = child.events.slice(since);
+    // From the close on: before it, the right window's fps may still have been falling to 0.
+    const after = child.events.slice(child.events.indexOf(closed));
     expect(after.filter((e) => e.event === 'title' && e.title.includes('right'))).toEqual([]);
     expect(after.some((e) => e.event === 'quit')).toBe(false);
 
@@ -409,6 +429,95 @@ describe.skipIf(!HAVE_XVFB)('SDL window under Xvfb', () => {
     await run('xdotool', ['windowfocus', '--sync', xid, 'key', key], env);
     await child.event('quit');
     expect(await child.exited).toBe(0);
+  });
+
+  it('drops a frame over the pixel limit before opening a window, and reports it and an undecodable one', async () => {
+    const child = await startChild();
+    child.send({ cmd: 'frame', id: 1, sender: 'evil\x1b[2J', width: 160, height: 120, claim: [65000, 65000] });
+    const tooLarge = await child.event('problem');
+    expect(tooLarge).toMatchObject({ code: 'ERR_PIXEL_LIMIT' });
+    expect(tooLarge.message).toContain('evil\\x1b[2J');
+    expect(tooLarge.message).toContain('65000x65000');
+    let since = child.mark();
+    child.send({ cmd: 'frame', id: 1, sender: 'evil\x1b[2J', width: 160, height: 120, corrupt: true });
+    expect(await child.event('problem', since)).toMatchObject({ code: 'ERR_BAD_JPEG' });
+    // The first window is the one the sized but undecodable frame opened, at its size.
+    const windows = child.events.filter((e) => e.event === 'title');
+    expect(new Set(windows.map((e) => e.windowId)).size).toBe(1);
+    since = child.mark();
+    child.send({ cmd: 'frame', id: 1, sender: 'evil\x1b[2J', width: 160, height: 120, rgb: GREEN });
+    const shown = await child.waitFor('the good frame', (e) => e.event === 'rendered' && near(e.centre, GREEN), since);
+    expect(shown).toMatchObject({ width: 160, height: 120, windowId: windows[0]!.windowId });
+    expect(shown.title).not.toContain('\x1b');
+    since = child.mark();
+    child.send({ cmd: 'stats', id: 1 });
+    expect(await child.event('stats', since)).toMatchObject({ frames: 3, sinkDropped: 2 });
+    await child.closeAndExit();
+  });
+
+  it.skipIf(!HAVE_XDOTOOL)('keeps the last picture of a sender that left and fits it to a new window size', async () => {
+    const child = await startChild();
+    child.send({ cmd: 'frame', id: 1, sender: 'left', width: 320, height: 240, kind: 'quadrants' });
+    await child.event('rendered');
+    let since = child.mark();
+    child.send({ cmd: 'gone', id: 1 });
+    await child.waitFor('the disconnected title', (e) => e.event === 'title' && e.title.endsWith('(disconnected)'), since);
+    const xid = await windowOf(child);
+    since = child.mark();
+    await run('xdotool', ['windowsize', xid, '640', '240'], env);
+    // Not decoded again (the JPEG is gone): the kept 320x240 picture is scaled into the middle.
+    const fitted = await child.waitFor(
+      'the kept picture fitted to 640x240',
+      (e) => e.event === 'rendered' && e.dstRect?.width === 320 && e.dstRect?.x === 160,
+      since,
+    );
+    expect(fitted).toMatchObject({ width: 320, height: 240, dstRect: { x: 160, y: 0, width: 320, height: 240 } });
+    await expectWindowPixels(fitted, [
+      [80, 120, BLACK],
+      [240, 60, RED],
+      [400, 60, GREEN],
+      [240, 180, BLUE],
+      [400, 180, WHITE],
+      [560, 120, BLACK],
+    ]);
+    await child.closeAndExit();
+  });
+
+  it('hands the window of a sender that left to a new one when all windows are taken, at the new frame size', async () => {
+    const child = await startChild({ MAX_WINDOWS: '1' });
+    child.send({ cmd: 'frame', id: 1, sender: 'first', width: 320, height: 240, kind: 'quadrants' });
+    const first = await child.event('rendered');
+    // While the first sender is connected the one window is its own: the second gets none.
+    let since = child.mark();
+    child.send({ cmd: 'frame', id: 2, sender: 'second', width: 160, height: 120, rgb: GREEN });
+    const refused = await child.event('problem', since);
+    expect(refused).toMatchObject({ code: 'ERR_TOO_MANY_WINDOWS' });
+    expect(refused.message).toContain('second');
+    child.send({ cmd: 'gone', id: 1 });
+    await child.waitFor('the disconnected title', (e) => e.event === 'title' && e.title.endsWith('(disconnected)'), since);
+    since = child.mark();
+    child.send({ cmd: 'frame', id: 2, sender: 'second', width: 160, height: 120, rgb: GREEN });
+    const second = await child.waitFor('the second sender drawn', (e) => e.event === 'rendered' && near(e.centre, GREEN), since);
+    expect(second).toMatchObject({ windowId: first.windowId, width: 160, height: 120, dstRect: null });
+    expect(second.title).toContain('second');
+    await expectWindowPixels(second, [[80, 90, GREEN]]);
+    expect(child.events.filter((e) => e.event === 'problem')).toHaveLength(1);
+    await child.closeAndExit();
+  });
+
+  it('draws a frame that comes out of the queue after its sender left, and still hands that window on', async () => {
+    const child = await startChild({ MAX_WINDOWS: '1' });
+    // The receiver reports the close before the consumer has taken the connection's last frame.
+    child.send({ cmd: 'gone', id: 1 });
+    child.send({ cmd: 'frame', id: 1, sender: 'hit-and-run', width: 160, height: 120, rgb: BLUE });
+    const late = await child.waitFor('the late frame', (e) => e.event === 'rendered' && near(e.centre, BLUE));
+    await child.waitFor('the disconnected title', (e) => e.event === 'title' && e.title.endsWith('(disconnected)'));
+    const since = child.mark();
+    child.send({ cmd: 'frame', id: 2, sender: 'next', width: 160, height: 120, rgb: GREEN });
+    const next = await child.waitFor('the next sender', (e) => e.event === 'rendered' && near(e.centre, GREEN), since);
+    expect(next.windowId).toBe(late.windowId);
+    expect(child.events.filter((e) => e.event === 'problem')).toEqual([]);
+    await child.closeAndExit();
   });
 
   it.skipIf(!HAVE_XDOTOOL)('draws the last frame again at the new size when the window is resized', async () => {

@@ -15,7 +15,16 @@ export interface SdlWindow {
   readonly pixelHeight: number;
   readonly destroyed: boolean;
   setTitle(title: string): void;
-  render(width: number, height: number, stride: number, format: 'rgb24', buffer: Buffer): void;
+  setSize(width: number, height: number): void;
+  /** Stretched to the whole window, or to `dstRect` over black. */
+  render(
+    width: number,
+    height: number,
+    stride: number,
+    format: 'rgb24',
+    buffer: Buffer,
+    options?: { scaling?: 'nearest' | 'linear' | 'best'; dstRect?: { x: number; y: number; width: number; height: number } },
+  ): void;
   destroy(): void;
   /** Before a close the user asked for (window manager, app quit); `prevent()` keeps it open. */
   on(event: 'beforeClose', listener: (event: { prevent(): void }) => void): this;

@@ -1,20 +1,41 @@
-import { jpegDimensions } from '../decode/jpeg-info.js';
+import { MAX_DECODE_PIXELS } from '../decode/turbo.js';
 import { DisplayError } from '../errors.js';
+import type { ProblemReporter } from '../problems.js';
+import { wireText } from '../text/wire-text.js';
 import type { ReceivedFrame } from '../transport/types.js';
 import { loadSdl, type Sdl, type SdlWindow } from './sdl.js';
 import type { StreamStats } from './stream-stats.js';
 import { initialWindowSize, type Size } from './window/fit.js';
-import { SenderWindow } from './window/sender-window.js';
+import { checkFrameSize, isProblem, senderName } from './window/frame-check.js';
+import { RecentIds } from './window/recent-ids.js';
+import { SenderWindow, type SenderWindowHooks } from './window/sender-window.js';
+
+/** SDL windows open at once, by default: each costs its renderer and textures, about 14 MB under Xvfb. */
+export const DEFAULT_MAX_WINDOWS = 16;
+
+export interface WindowSinkOptions {
+  /** Replaces `vstream` at the start of every window title. */
+  title?: string;
+  /** SDL windows open at once (default `DEFAULT_MAX_WINDOWS`). */
+  maxWindows?: number;
+  /** Frames whose JPEG header claims more pixels are dropped undecoded (default `MAX_DECODE_PIXELS`). */
+  maxPixels?: number;
+  /** Told of each frame dropped as bad or too large, and of each sender left without a window. */
+  report?: ProblemReporter;
+}
 
 const HEADLESS_HINT = 'use --no-window with --output, --save-dir or --json';
 /** SDL falls back to these when it finds no display; a window there is invisible. */
 const HEADLESS_DRIVERS = new Set(['offscreen', 'dummy', 'evdev']);
 /** Title and overlay refresh rate: fast enough to follow, slow enough to read. */
 const REFRESH_MS = 250;
+/**
+ * Connections remembered as gone, for their frames still queued in the receiver: far more
+ * than a receiver queues frames from at once, and a few hundred KB at most.
+ */
+const REMEMBERED_GONE = 65_536;
 /** Room left for window decorations when a frame is larger than the display. */
 const DISPLAY_FILL = 0.9;
-/** For a frame whose JPEG header gives no size: its decode fails anyway, but it gets a window. */
-const FALLBACK_SIZE: Size = { width: 640, height: 480 };
 
 function noDisplay(why: string, cause?: unknown): DisplayError {
   return new DisplayError(`No display for a window (${why}); ${HEADLESS_HINT}`, 'ERR_NO_DISPLAY', { cause });
@@ -47,9 +68,16 @@ function requestedDriver(driver: string, env: NodeJS.ProcessEnv = process.env): 
  * await sink.close();
  * ```
  *
- * - One window per connection, titled by `frame.sender`, opened on its first frame at the
- *   frame's size (scaled down to fit the display), resizable; the frame is fitted to the
- *   window with black bars, and redrawn when the window is resized.
+ * - One window per connection, titled by `frame.sender` (through `wireText`), opened on its
+ *   first frame at the frame's size (scaled down to fit the display), resizable; the frame is
+ *   fitted to the window with black bars, and redrawn when the window is resized.
+ * - At most `maxWindows` at once. A sender that left keeps its window, marked
+ *   "disconnected", until it comes back (same name: same window), the user closes it, or a
+ *   new sender needs the place: then the window whose sender left first is handed over to it.
+ *   With every place taken by a connected sender, a new one gets no window (reported once,
+ *   `ERR_TOO_MANY_WINDOWS`; its frames count as dropped) until a place frees up.
+ * - A frame whose JPEG header claims more than `maxPixels`, or no size at all, is dropped
+ *   before anything is decoded or opened for it, counted and reported.
  * - While a frame is being decoded, later frames replace the one waiting; each replaced
  *   frame counts in `stats.sinkDropped`.
  * - Title and a small overlay show fps, capture-to-receive latency and drops from `stats`,
@@ -64,14 +92,38 @@ export class WindowSink {
   private resolveQuit!: () => void;
   private rejectQuit!: (error: DisplayError) => void;
   private readonly windows = new Map<number, SenderWindow>();
+  /** Windows whose sender left, the one that left first first: the next to give up its place. */
+  private readonly left = new Set<SenderWindow>();
   /** Connections whose window the user closed: their frames are ignored, not reopened. */
   private readonly dismissed = new Set<number>();
+  /** Connected senders that found every window taken, already reported. */
+  private readonly windowless = new Set<number>();
+  /**
+   * Connections that have left. The receiver says so when the socket closes, which can be
+   * before its last frames are out of the queue: a window opened for one of those must not
+   * count as a connected sender's, or a peer that sends one frame and closes keeps its place.
+   */
+  private readonly gone = new RecentIds(REMEMBERED_GONE);
   private readonly ticker: NodeJS.Timeout;
   private closed = false;
+  private readonly hooks: SenderWindowHooks = {
+    onUserClose: (closed) => this.onUserClose(closed),
+    onQuitKey: () => this.resolveQuit(),
+    onFailure: (window, cause) =>
+      this.rejectQuit(new DisplayError(`Window for ${wireText(window.sender)} failed: ${oneLine(cause)}`, 'ERR_WINDOW', { cause })),
+    onBadFrame: (bad, cause) =>
+      this.report({
+        code: 'ERR_BAD_JPEG',
+        message: `frame from ${senderName(bad)} dropped by the window: it does not decode (${wireText(oneLine(cause))})`,
+      }),
+  };
 
   private constructor(
     private readonly sdl: Sdl,
     private readonly app: string,
+    private readonly maxWindows: number,
+    private readonly maxPixels: number,
+    private readonly report: ProblemReporter,
   ) {
     this.quit = new Promise((resolve, reject) => {
       this.resolveQuit = resolve;
@@ -90,9 +142,8 @@ export class WindowSink {
    * Loads SDL and checks that windows can be shown, so that `recv` fails at start rather
    * than at the first frame. Throws `DisplayError` with code `ERR_NO_SDL` (binding not
    * installed) or `ERR_NO_DISPLAY` (no display, or SDL cannot open a window on it).
-   * `options.title` replaces `vstream` at the start of every window title.
    */
-  static async open(options: { title?: string } = {}): Promise<WindowSink> {
+  static async open(options: WindowSinkOptions = {}): Promise<WindowSink> {
     // Checked before loading SDL: without a display it would quietly pick an invisible driver.
     if (!displayNamed()) throw noDisplay('DISPLAY and WAYLAND_DISPLAY are not set');
     const sdl = await loadSdl();
@@ -105,7 +156,13 @@ export class WindowSink {
     } catch (cause) {
       throw noDisplay(`SDL cannot create a window: ${oneLine(cause)}`, cause);
     }
-    return new WindowSink(sdl, options.title ?? 'vstream');
+    return new WindowSink(
+      sdl,
+      options.title ?? 'vstream',
+      options.maxWindows ?? DEFAULT_MAX_WINDOWS,
+      options.maxPixels ?? MAX_DECODE_PIXELS,
+      options.report ?? (() => {}),
+    );
   }
 
   /**
@@ -115,15 +172,39 @@ export class WindowSink {
    * be opened.
    */
   show(frame: ReceivedFrame, stats?: StreamStats): void {
-    if (this.closed || this.dismissed.has(frame.connectionId)) return;
-    const window = this.windows.get(frame.connectionId) ?? this.openFor(frame, stats);
+    const id = frame.connectionId;
+    if (this.closed || this.dismissed.has(id)) return;
+    const size = checkFrameSize(frame, this.maxPixels);
+    if (isProblem(size)) {
+      if (stats) stats.sinkDropped += 1;
+      else this.windows.get(id)?.countDropped();
+      this.report(size);
+      return;
+    }
+    const late = this.gone.has(id);
+    const window = this.windows.get(id) ?? this.windowFor(frame, size, stats);
+    if (!window) {
+      if (stats) stats.sinkDropped += 1;
+      if (!late && !this.windowless.has(id)) {
+        this.windowless.add(id);
+        this.report({
+          code: 'ERR_TOO_MANY_WINDOWS',
+          message: `no window for ${senderName(frame)}: all ${this.maxWindows} windows show connected senders (--max-windows)`,
+        });
+      }
+      return;
+    }
     window.show(frame, stats);
+    if (late) this.markLeft(window);
   }
 
   /** The sender disconnected: its last frame stays on screen, marked "(disconnected)". */
   senderGone(connectionId: number): void {
+    this.gone.add(connectionId);
     this.dismissed.delete(connectionId);
-    this.windows.get(connectionId)?.markGone();
+    this.windowless.delete(connectionId);
+    const window = this.windows.get(connectionId);
+    if (window) this.markLeft(window);
   }
 
   /** Closes every window. Afterwards nothing of SDL keeps the process alive. */
@@ -133,49 +214,67 @@ export class WindowSink {
     clearInterval(this.ticker);
     const windows = [...this.windows.values()];
     this.windows.clear();
+    this.left.clear();
     await Promise.all(windows.map((window) => window.destroy()));
     this.resolveQuit();
   }
 
-  private openFor(frame: ReceivedFrame, stats: StreamStats | undefined): SenderWindow {
+  /** A window for a sender that has none: its old one, a new one, or none when all are taken. */
+  private windowFor(frame: ReceivedFrame, size: Size, stats: StreamStats | undefined): SenderWindow | undefined {
     // A sender that reconnects gets its old window back rather than one more each time.
-    for (const [id, window] of this.windows) {
-      if (window.isDisconnected && window.sender === frame.sender) {
-        this.windows.delete(id);
+    for (const window of this.left) {
+      if (window.sender === frame.sender) {
+        this.forget(window);
         window.reconnect(frame.connectionId);
         this.windows.set(frame.connectionId, window);
         return window;
       }
     }
-    const hooks = {
-      onUserClose: (closed: SenderWindow) => this.onUserClose(closed),
-      onQuitKey: () => this.resolveQuit(),
-      onFailure: (cause: unknown) =>
-        this.rejectQuit(new DisplayError(`Window for ${frame.sender} failed: ${oneLine(cause)}`, 'ERR_WINDOW', { cause })),
-    };
-    const window = new SenderWindow(this.createSdlWindow(frame), frame.sender, frame.connectionId, this.app, hooks, stats);
+    let window: SenderWindow;
+    if (this.windows.size < this.maxWindows) {
+      window = new SenderWindow(this.createSdlWindow(frame, size), frame.sender, frame.connectionId, this.app, this.hooks, stats);
+    } else {
+      // Taken over rather than closed and opened again: SDL gives little of a window's memory back.
+      const [longestGone] = this.left;
+      if (!longestGone) return undefined;
+      this.forget(longestGone);
+      longestGone.handOver(frame.sender, frame.connectionId, initialWindowSize(size, this.displayLimit()));
+      window = longestGone;
+    }
+    this.windowless.delete(frame.connectionId);
     this.windows.set(frame.connectionId, window);
     return window;
   }
 
-  private createSdlWindow(frame: ReceivedFrame): SdlWindow {
-    const size = initialWindowSize(jpegDimensions(frame.jpeg) ?? FALLBACK_SIZE, this.displayLimit());
+  private markLeft(window: SenderWindow): void {
+    if (window.isDisconnected) return;
+    window.markGone();
+    this.left.add(window);
+  }
+
+  private forget(window: SenderWindow): void {
+    this.windows.delete(window.connectionId);
+    this.left.delete(window);
+  }
+
+  private createSdlWindow(frame: ReceivedFrame, frameSize: Size): SdlWindow {
+    const size = initialWindowSize(frameSize, this.displayLimit());
     try {
       return this.sdl.video.createWindow({
-        title: `${this.app} · ${frame.sender}`,
+        title: `${this.app} · ${wireText(frame.sender)}`,
         ...size,
         resizable: true,
         // A vsync wait would block the event loop, which also serves the network.
         vsync: false,
       });
     } catch (cause) {
-      throw new DisplayError(`Cannot open a window for ${frame.sender}: ${oneLine(cause)}`, 'ERR_WINDOW', { cause });
+      throw new DisplayError(`Cannot open a window for ${wireText(frame.sender)}: ${oneLine(cause)}`, 'ERR_WINDOW', { cause });
     }
   }
 
   private onUserClose(window: SenderWindow): void {
     if (this.windows.get(window.connectionId) !== window) return;
-    this.windows.delete(window.connectionId);
+    this.forget(window);
     if (!window.isDisconnected) this.dismissed.add(window.connectionId);
     if (this.windows.size === 0) this.resolveQuit();
   }

@@ -16,7 +16,7 @@ import { SaveDirSink } from '../../sink/save-dir.js';
 import { JsonLinesSink } from '../../sink/json-lines.js';
 import { lossText, startStatsReport } from '../../sink/stats-report.js';
 import type { FrameSink } from '../../sink/types.js';
-import { WindowSink } from '../../sink/window.js';
+import { DEFAULT_MAX_WINDOWS, WindowSink } from '../../sink/window.js';
 import { parseBytes, parseIntInRange, parseSize } from '../parse.js';
 import { runUntilSignal, signalExitCode, whenAborted, type StopSignal } from '../signals.js';
 import { RateLimitedLog } from '../rate-limited-log.js';
@@ -38,6 +38,8 @@ export interface RecvSettings {
   recvBuffer?: number;
   ack?: string;
   window: 'auto' | 'off';
+  /** SDL windows open at once. */
+  maxWindows: number;
   output?: string;
   /** What `--output` writes: JPEGs as sent, or decoded pixels. */
   format: 'jpeg' | PixelFormat;
@@ -56,6 +58,7 @@ interface RawRecvOptions {
   maxFrameBytes?: string;
   ack?: string | true;
   window: boolean;
+  maxWindows?: string;
   output?: string;
   format?: string;
   size?: string;
@@ -99,6 +102,7 @@ export function recvSettings(raw: RawRecvOptions): RecvSettings {
     ...(raw.recvBuffer !== undefined && { recvBuffer: parseBytes('--recv-buffer', raw.recvBuffer) }),
     ...(raw.ack !== undefined && { ack: raw.ack === true ? DEFAULT_ACK : raw.ack }),
     window: raw.window ? 'auto' : 'off',
+    maxWindows: raw.maxWindows === undefined ? DEFAULT_MAX_WINDOWS : parseIntInRange('--max-windows', raw.maxWindows, 1, 1000),
     ...(raw.output !== undefined && { output: raw.output }),
     format: format as RecvSettings['format'],
     ...(raw.size !== undefined && { size: parseSize(raw.size) }),
@@ -122,6 +126,7 @@ export function recvCommand(): Command {
     .option('--recv-buffer <bytes>', `with --udp: socket receive buffer to ask for (default ${DEFAULT_RECV_BUFFER_BYTES / 2 ** 20}M; capped by net.core.rmem_max)`)
     .option('--legacy', "with --udp: the reference programs' format (length datagram, 1024-byte pieces, a reply per frame)")
     .option('--no-window', 'do not open a window')
+    .option('--max-windows <n>', `windows open at once; a sender that left gives its window up to a new one (default ${DEFAULT_MAX_WINDOWS})`)
     .option('--output <file|->', 'write frames to a file, or - for stdout: MJPEG, or raw pixels with --format')
     .option('--format <jpeg|rgb24|bgr24|gray>', 'what --output writes: JPEGs as sent (default), or decoded frames back to back')
     .option('--size <WxH>', 'with a pixel --format: scale every frame to this size (default: the first frame\'s)')
@@ -154,7 +159,8 @@ async function openSinks(settings: RecvSettings, report: ProblemReporter): Promi
   const headless = sinks.length > 0;
   if (settings.window === 'off' || (headless && !hasDisplay())) return { sinks };
   try {
-    const window = await WindowSink.open();
+    // Until the CLI rate-limits problem lines, the window reports each one.
+    const window = await WindowSink.open({ maxWindows: settings.maxWindows, report });
     return { sinks, window };
   } catch (err) {
     if (!(err instanceof DisplayError) || !headless) throw err;

@@ -2,7 +2,7 @@ import type { ReceivedFrame } from '../../transport/types.js';
 import type { SdlWindow } from '../sdl.js';
 import { StreamStats } from '../stream-stats.js';
 import { decodeFitted } from './decode.js';
-import type { Size } from './fit.js';
+import { fitRect, type Rect, type Size } from './fit.js';
 import { drawOverlay } from './overlay.js';
 import { LatencyMeter, overlayText, windowTitle, type StatusFigures } from './status.js';
 
@@ -12,19 +12,29 @@ export interface SenderWindowHooks {
   /** Esc or q was pressed in this window. */
   onQuitKey(): void;
   /** SDL failed to draw: the window cannot show anything any more. */
-  onFailure(error: unknown): void;
+  onFailure(window: SenderWindow, error: unknown): void;
+  /** `frame` did not decode: it is dropped (and counted in the stats) like a late frame. */
+  onBadFrame(frame: ReceivedFrame, error: unknown): void;
 }
 
 /**
  * One sender's window. Shows the newest frame only: at most one decode runs at a time, and
  * frames arriving meanwhile replace the one waiting, so a slow decode or a slow display never
  * lets the picture fall behind live.
+ *
+ * Once its sender has left and the last decode is done, the window keeps only its last picture
+ * with the final overlay drawn in (one window-sized RGB buffer) and scales that to any new
+ * window size: the JPEG, the decode buffers and the stats are let go.
  */
 export class SenderWindow {
   private disconnected = false;
-  /** The caller's stats for this sender, or our own when the caller keeps none. */
-  private stats: StreamStats;
+  /** Disconnected and idle: `base` holds the final picture, overlay included, and nothing else is kept. */
+  private released = false;
+  /** The caller's stats for this sender, or our own when the caller keeps none; none once released. */
+  private stats: StreamStats | undefined;
   private ownsStats: boolean;
+  /** The drops shown after the sender left, when `stats` is no longer read. */
+  private finalDropped = 0;
   private readonly latency = new LatencyMeter();
   /** Arrived, not yet handed to the decoder. */
   private pending: ReceivedFrame | undefined;
@@ -33,8 +43,11 @@ export class SenderWindow {
   /** `current` must be decoded again because the window's size changed. */
   private stale = false;
   private decoding: Promise<void> | undefined;
-  /** The decoded frame without overlay, so the overlay can be redrawn without decoding. */
-  private base: { rgb: Buffer; size: Size } | undefined;
+  /**
+   * The decoded frame without overlay, so the overlay can be redrawn without decoding; with the
+   * final overlay drawn in (`overlaid`) once released.
+   */
+  private base: { rgb: Buffer; size: Size; overlaid?: boolean } | undefined;
   /**
    * Reused frame buffers: the next decode's target (the previous base) and the copy the overlay
    * is drawn on. A fresh buffer a frame costs about as much again as the decode in page faults.
@@ -48,7 +61,7 @@ export class SenderWindow {
 
   constructor(
     private readonly window: SdlWindow,
-    readonly sender: string,
+    private name: string,
     public connectionId: number,
     private readonly app: string,
     private readonly hooks: SenderWindowHooks,
@@ -57,6 +70,8 @@ export class SenderWindow {
     this.stats = stats ?? new StreamStats();
     this.ownsStats = stats === undefined;
     window.on('resize', ({ pixelWidth, pixelHeight }) => {
+      // Nothing left to decode again: the kept picture is scaled to the new size.
+      if (this.released) return this.paint();
       if (this.base && (this.base.size.width !== pixelWidth || this.base.size.height !== pixelHeight)) {
         this.stale = true;
         this.kick();
@@ -73,37 +88,75 @@ export class SenderWindow {
     this.refresh();
   }
 
+  /** Whose window this is: the sender's name as received. */
+  get sender(): string {
+    return this.name;
+  }
+
   get isDisconnected(): boolean {
     return this.disconnected;
   }
 
   show(frame: ReceivedFrame, stats: StreamStats | undefined): void {
     if (this.window.destroyed) return;
-    if (stats) {
-      this.stats = stats;
-      this.ownsStats = false;
-    } else if (this.ownsStats) {
-      this.stats.record(frame);
+    // A frame still queued when its sender left is drawn, but the figures stay as they were.
+    if (!this.disconnected) {
+      if (stats) {
+        this.stats = stats;
+        this.ownsStats = false;
+      } else if (this.ownsStats) {
+        this.stats?.record(frame);
+      }
+      if (frame.meta) this.latency.add(frame.receivedAt - frame.meta.captureTime);
+      if (this.pending) this.countDropped();
     }
-    if (frame.meta) this.latency.add(frame.receivedAt - frame.meta.captureTime);
-    if (this.pending) this.stats.sinkDropped += 1;
     this.pending = frame;
     this.kick();
   }
 
-  /** The sender went away: its last frame stays, marked. */
+  /** Counts a frame the window sink dropped before it reached this window. */
+  countDropped(): void {
+    if (this.stats) this.stats.sinkDropped += 1;
+  }
+
+  /** The sender went away: its last frame stays, marked, and what only a live stream needs goes. */
   markGone(): void {
     this.disconnected = true;
+    this.finalDropped = this.stats?.dropped ?? 0;
+    this.stats = undefined;
     this.refresh();
+    if (!this.decoding && !this.pending) this.release();
   }
 
   /** The same sender is back on a new connection: reuse this window rather than open another. */
   reconnect(connectionId: number): void {
     this.connectionId = connectionId;
     this.disconnected = false;
+    // The old picture stays on screen until the first new frame is drawn, but is not drawn
+    // again: its overlay is burnt in.
+    if (this.released) this.base = undefined;
+    this.released = false;
     this.latency.reset();
-    if (this.ownsStats) this.stats = new StreamStats();
+    this.stats = new StreamStats();
+    this.ownsStats = true;
     this.refresh();
+  }
+
+  /**
+   * Another sender takes this window over, its own having left: the window is resized for the
+   * new sender's frames (`size`), and shows nothing of the old one from its first frame on.
+   */
+  handOver(sender: string, connectionId: number, size: Size): void {
+    this.name = sender;
+    this.base = this.current = undefined;
+    this.stale = false;
+    this.reconnect(connectionId);
+    try {
+      this.window.setSize(size.width, size.height);
+    } catch (error) {
+      this.failed = true;
+      this.hooks.onFailure(this, error);
+    }
   }
 
   /** Updates the title and the overlay when their figures changed; called a few times a second. */
@@ -112,9 +165,9 @@ export class SenderWindow {
     const figures: StatusFigures = {
       app: this.app,
       sender: this.sender,
-      fps: this.stats.fps(),
+      fps: this.stats?.fps() ?? 0,
       latencyMs: this.latency.ms,
-      dropped: this.stats.dropped,
+      dropped: this.stats?.dropped ?? this.finalDropped,
       disconnected: this.disconnected,
     };
     const title = windowTitle(figures);
@@ -123,7 +176,8 @@ export class SenderWindow {
       this.window.setTitle(title);
     }
     const text = overlayText(figures);
-    if (text !== this.text) {
+    // A released picture has its final text drawn in already.
+    if (text !== this.text && !this.released) {
       this.text = text;
       // While a decode runs, its paint will carry the new text anyway.
       if (!this.decoding) this.paint();
@@ -134,8 +188,24 @@ export class SenderWindow {
   async destroy(): Promise<void> {
     this.destroying = true;
     this.pending = undefined;
+    this.current = undefined;
+    this.stats = undefined;
     if (!this.window.destroyed) this.window.destroy();
     await this.decoding;
+    this.base = this.spare = this.canvas = undefined;
+  }
+
+  /** Keeps the last picture with its overlay drawn in, and lets everything else go. */
+  private release(): void {
+    this.released = true;
+    this.current = this.spare = this.canvas = undefined;
+    this.stale = false;
+    // Once per picture: a late frame that failed to decode leaves the overlaid one in place.
+    if (this.base && !this.base.overlaid) {
+      drawOverlay(this.base.rgb, this.base.size, this.text);
+      this.base.overlaid = true;
+    }
+    this.paint();
   }
 
   private kick(): void {
@@ -166,33 +236,48 @@ export class SenderWindow {
           // Resized while decoding: this frame was shown stretched; decode it again to fit.
           if (size.width !== this.window.pixelWidth || size.height !== this.window.pixelHeight) this.stale = true;
         },
-        () => {
+        (error: unknown) => {
           this.spare = into;
           // An undecodable JPEG is skipped like a frame that arrived too late.
-          if (fresh) this.stats.sinkDropped += 1;
+          if (fresh) {
+            this.countDropped();
+            this.hooks.onBadFrame(frame, error);
+          }
         },
       )
       .finally(() => {
         this.decoding = undefined;
-        this.kick();
+        if (this.disconnected && !this.pending) this.release();
+        else this.kick();
       });
   }
 
   private paint(): void {
     if (!this.base || this.window.destroyed || this.failed) return;
     const { rgb, size } = this.base;
+    if (this.released) {
+      const box = { width: this.window.pixelWidth, height: this.window.pixelHeight };
+      this.render(rgb, size, fitRect(size, box));
+      return;
+    }
     // A copy, so that the next overlay is drawn over the frame rather than over this one;
     // reusable at once, as render() has copied it into a texture when it returns.
     if (this.canvas?.length !== rgb.length) this.canvas = Buffer.allocUnsafe(rgb.length);
     const out = this.canvas;
     rgb.copy(out);
     drawOverlay(out, size, this.text);
+    this.render(out, size);
+  }
+
+  /** Draws `rgb` over the whole window, or fitted into `into` with black around it. */
+  private render(rgb: Buffer, size: Size, into?: Rect): void {
     try {
-      this.window.render(size.width, size.height, size.width * 3, 'rgb24', out);
+      const options = into && { dstRect: into, scaling: 'linear' as const };
+      this.window.render(size.width, size.height, size.width * 3, 'rgb24', rgb, options);
     } catch (error) {
       // Called from timers and SDL events too: an exception here would end the process.
       this.failed = true;
-      this.hooks.onFailure(error);
+      this.hooks.onFailure(this, error);
     }
   }
 }

@@ -1,8 +1,10 @@
 /** The figures a window shows about its stream, as a title and as overlay text. */
+import { wireText } from '../../text/wire-text.js';
 
 export interface StatusFigures {
   /** The prefix of every window title, e.g. `vstream`. */
   app: string;
+  /** As received, chosen by the sender: shown through wireText(), so escaped and cut short. */
   sender: string;
   /** Frames received over the last second. */
   fps: number;
@@ -26,13 +28,13 @@ function parts(f: StatusFigures): string[] {
 
 /** E.g. `vstream · cam1 · 30 fps · 4.2 ms · 0 dropped`. */
 export function windowTitle(f: StatusFigures): string {
-  const title = [f.app, f.sender, ...parts(f)].join(' · ');
+  const title = [f.app, wireText(f.sender), ...parts(f)].join(' · ');
   return f.disconnected ? `${title} (disconnected)` : title;
 }
 
 /** The same figures for the overlay, which has no `·` glyph and needs no app name. */
 export function overlayText(f: StatusFigures): string {
-  const text = [f.sender, ...parts(f)].join('  ');
+  const text = [wireText(f.sender), ...parts(f)].join('  ');
   return f.disconnected ? `${text}  disconnected` : text;
 }
 
