@@ -159,7 +159,6 @@ async function openSinks(settings: RecvSettings, report: ProblemReporter): Promi
   const headless = sinks.length > 0;
   if (settings.window === 'off' || (headless && !hasDisplay())) return { sinks };
   try {
-    // Until the CLI rate-limits problem lines, the window reports each one.
     const window = await WindowSink.open({ maxWindows: settings.maxWindows, report });
     return { sinks, window };
   } catch (err) {
