@@ -22,7 +22,7 @@ async function frameOf([r, g, b]: [number, number, number], i: number, width: nu
 
 async function run(format: 'rgb24' | 'bgr24' | 'gray', size?: { width: number; height: number }) {
   const path = join(await mkdtemp(join(tmpdir(), 'vstream-raw-')), 'out.raw');
-  const sink = await RawOutputSink.open(path, format, size);
+  const sink = await RawOutputSink.open(path, format, size ? { size } : {});
   // Big and small frames alternate, so decodes finish out of order; output must not.
   for (const [i, colour] of COLOURS.entries()) {
     await sink.write(await frameOf(colour, i, i % 2 ? 64 : 1280, i % 2 ? 48 : 960));

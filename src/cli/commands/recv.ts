@@ -12,6 +12,7 @@ import { StreamStats } from '../../sink/stream-stats.js';
 import { MjpegOutputSink } from '../../sink/mjpeg-output.js';
 import { RawOutputSink } from '../../sink/raw-output.js';
 import { PIXEL_FORMATS, type PixelFormat } from '../../decode/pixels.js';
+import { MAX_DECODE_PIXELS } from '../../decode/turbo.js';
 import type { Size } from '../../source/types.js';
 import { SaveDirSink } from '../../sink/save-dir.js';
 import { JsonLinesSink } from '../../sink/json-lines.js';
@@ -40,6 +41,8 @@ export interface RecvSettings {
   format: 'jpeg' | PixelFormat;
   /** With a pixel format: the size every frame is scaled to (default: the first frame's). */
   size?: Size;
+  /** Decoding sinks drop frames whose header claims more pixels. Unset: `MAX_DECODE_PIXELS`. */
+  maxPixels?: number;
   saveDir?: string;
   json: boolean;
   frames?: number;
@@ -56,6 +59,7 @@ interface RawRecvOptions {
   output?: string;
   format?: string;
   size?: string;
+  maxPixels?: string;
   saveDir?: string;
   json?: boolean;
   frames?: string;
@@ -99,6 +103,7 @@ export function recvSettings(raw: RawRecvOptions): RecvSettings {
     ...(raw.output !== undefined && { output: raw.output }),
     format: format as RecvSettings['format'],
     ...(raw.size !== undefined && { size: parseSize(raw.size) }),
+    ...(raw.maxPixels !== undefined && { maxPixels: parseBytes('--max-pixels', raw.maxPixels) }),
     ...(raw.saveDir !== undefined && { saveDir: raw.saveDir }),
     json: raw.json ?? false,
     ...(raw.frames !== undefined && { frames: parseIntInRange('--frames', raw.frames, 1, Number.MAX_SAFE_INTEGER) }),
@@ -122,6 +127,7 @@ export function recvCommand(): Command {
     .option('--output <file|->', 'write frames to a file, or - for stdout: MJPEG, or raw pixels with --format')
     .option('--format <jpeg|rgb24|bgr24|gray>', 'what --output writes: JPEGs as sent (default), or decoded frames back to back')
     .option('--size <WxH>', 'with a pixel --format: scale every frame to this size (default: the first frame\'s)')
+    .option('--max-pixels <n>', `decode no frame claiming more pixels, e.g. 16M (default ${MAX_DECODE_PIXELS / 2 ** 20}M)`)
     .option('--save-dir <dir>', 'save one JPEG per frame in this folder')
     .option('--json', 'print one JSON line per frame on stdout')
     .option('--frames <n>', 'exit after this many frames')
@@ -143,7 +149,10 @@ async function openSinks(settings: RecvSettings): Promise<{ sinks: FrameSink[]; 
     sinks.push(
       settings.format === 'jpeg'
         ? await MjpegOutputSink.open(settings.output)
-        : await RawOutputSink.open(settings.output, settings.format, settings.size),
+        : await RawOutputSink.open(settings.output, settings.format, {
+            ...(settings.size !== undefined && { size: settings.size }),
+            ...(settings.maxPixels !== undefined && { maxPixels: settings.maxPixels }),
+          }),
     );
   }
   if (settings.saveDir !== undefined) sinks.push(await SaveDirSink.open(settings.saveDir));
