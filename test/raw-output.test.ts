@@ -144,7 +144,8 @@ describe('recv --format rgb24 --output - fed hostile frames first', () => {
 
   it('drops frames over --max-pixels', async () => {
     const big = await makeJpeg({ width: 128, height: 96, noise: false });
-    const { code, out, stderr } = await receive([big], ['--max-pixels', String(64 * 48)]);
+    // 3k: 3072 pixels, 64x48 exactly.
+    const { code, out, stderr } = await receive([big], ['--max-pixels', '3k']);
     expect(code, stderr).toBe(0);
     expectGoodFrames(out, 3);
   });
