@@ -6,6 +6,8 @@ import { describe, it, expect, afterEach } from 'vitest';
 import sharp from 'sharp';
 import { loadTurbo, turboDecode, exactScale, MAX_DECODE_PIXELS, turboUnavailableReason } from '../src/decode/turbo.js';
 import { decodePixels } from '../src/decode/pixels.js';
+import { MAX_JPEG_SCANS } from '../src/decode/limits.js';
+import { jpegScanCount } from '../src/decode/jpeg-info.js';
 import { runFfmpeg } from './helpers/ffmpeg.js';
 import { claimingSize, makeJpeg, scanCount, withRepeatedScans } from './helpers/jpeg.js';
 import { describeExit, startProcess, stopAll } from './helpers/process.js';
@@ -136,7 +138,7 @@ describe('libjpeg-turbo addon', () => {
       expect(() => turbo!.decode(jpeg, 0, 1, '1e9' as unknown as number)).toThrow(TypeError);
     });
 
-    it('refuses a progressive JPEG of more than 100 scans before decoding any, and decodes one of 100', async () => {
+    it('refuses a progressive JPEG of more than MAX_JPEG_SCANS (100) scans before decoding any, and decodes one of 100', async () => {
       const progressive = await makeJpeg({ width: 2048, height: 2048, noise: false, progressive: true });
       expect(scanCount(progressive)).toBeGreaterThan(1);
       // 2000 repeats of one scan, 30 KB: without the limit, seconds of one core per frame.
@@ -147,10 +149,26 @@ describe('libjpeg-turbo addon', () => {
       const refusedMs = performance.now() - started;
       // Not left to sharp (which has no such limit) either.
       expect(await outcome(decodePixels(hostile, 'gray', { width: 256, height: 256 }))).toBe('ERR_JPEG_TOO_MANY_SCANS');
-      const atLimit = await turbo!.decode(withRepeatedScans(progressive, 100), 2, 4, MAX_DECODE_PIXELS);
+      const atLimit = await turbo!.decode(withRepeatedScans(progressive, MAX_JPEG_SCANS), 2, 4, MAX_DECODE_PIXELS);
       expect([atLimit.width, atLimit.height]).toEqual([512, 512]);
+      expect(await outcome(turbo!.decode(withRepeatedScans(progressive, MAX_JPEG_SCANS + 1), 2, 4, MAX_DECODE_PIXELS))).toBe('ERR_JPEG_TOO_MANY_SCANS');
       // A generous bound: decoding the 2000 scans takes about 10 s here, refusing them 1 ms.
       expect(refusedMs).toBeLessThan(1000);
+    });
+
+    it('counts scans without decoding, as libjpeg does, and holds sharp (sizes libjpeg-turbo cannot scale to) to the same limit', async () => {
+      const progressive = await makeJpeg({ width: 96, height: 64, progressive: true });
+      for (const total of [10, 100, 101, 2000]) {
+        const jpeg = withRepeatedScans(progressive, total);
+        expect(jpegScanCount(jpeg, 1e6)).toBe(scanCount(jpeg));
+        expect(jpegScanCount(jpeg, 100)).toBe(Math.min(total, 101));
+      }
+      expect(jpegScanCount(await patternJpeg(64, 48), 100)).toBe(1);
+      expect(jpegScanCount(Buffer.from([0xff, 0xd8, 0xff, 0xda, 0xff]), 100)).toBe(0);
+      // 50x30 is no 1/2, 1/4, 1/8 of 96x64: sharp decodes it, after the same count.
+      const odd = { width: 50, height: 30 };
+      await expect(decodePixels(withRepeatedScans(progressive, 2000), 'rgb24', odd)).rejects.toMatchObject({ code: 'ERR_JPEG_TOO_MANY_SCANS' });
+      await expect(decodePixels(progressive, 'rgb24', odd)).resolves.toHaveLength(50 * 30 * 3);
     });
 
     it('refuses a multi-scan image whose coefficients would outgrow four full-resolution components', async () => {

@@ -155,8 +155,8 @@ enum { FORMAT_RGB = 0, FORMAT_BGR = 1, FORMAT_GRAY = 2 };
 
 /* A progressive JPEG may repeat scans, and every scan is one more pass over all of the image's
  * coefficients: a 130 KB frame of 1000 scans at 4096x4096 kept a core busy for 17 s. Encoders
- * write 10 or so (libjpeg's progression: 10 for colour, 6 for grey); libjpeg-turbo's own
- * TurboJPEG API offers the same guard (TJPARAM_SCANLIMIT). */
+ * write 10 or so; libjpeg-turbo's own TurboJPEG API offers the same guard (TJPARAM_SCANLIMIT).
+ * MAX_JPEG_SCANS in src/decode/limits.ts, for sharp, is the same number (a test checks). */
 #define MAX_SCANS 100
 
 /* A multi-scan image keeps every coefficient of the image in memory until its last scan, two

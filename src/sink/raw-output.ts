@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { OutputError } from '../errors.js';
 import { jpegDimensions } from '../decode/jpeg-info.js';
 import { bytesPerPixel, decodePixels, type PixelFormat } from '../decode/pixels.js';
-import { PixelLimitError, exceedsPixelLimit } from '../decode/pixel-limit.js';
+import { PixelLimitError, exceedsPixelLimit } from '../decode/limits.js';
 import { MAX_DECODE_PIXELS } from '../decode/turbo.js';
 import type { ProblemReporter } from '../problems.js';
 import { wireText } from '../text/wire-text.js';
