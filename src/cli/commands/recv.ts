@@ -39,7 +39,7 @@ export interface RecvSettings {
   output?: string;
   /** What `--output` writes: JPEGs as sent, or decoded pixels. */
   format: 'jpeg' | PixelFormat;
-  /** With a pixel format: the size every frame is scaled to (default: the first frame's). */
+  /** With a pixel format: the size every frame is scaled to (default: the first decoded frame's). */
   size?: Size;
   /** Decoding sinks drop frames whose header claims more pixels. Unset: `MAX_DECODE_PIXELS`. */
   maxPixels?: number;
@@ -126,7 +126,7 @@ export function recvCommand(): Command {
     .option('--no-window', 'do not open a window')
     .option('--output <file|->', 'write frames to a file, or - for stdout: MJPEG, or raw pixels with --format')
     .option('--format <jpeg|rgb24|bgr24|gray>', 'what --output writes: JPEGs as sent (default), or decoded frames back to back')
-    .option('--size <WxH>', 'with a pixel --format: scale every frame to this size (default: the first frame\'s)')
+    .option('--size <WxH>', 'with a pixel --format: scale every frame to this size (default: the first decoded frame\'s)')
     .option('--max-pixels <n>', `decode no frame claiming more pixels, e.g. 16M (default ${MAX_DECODE_PIXELS / 2 ** 20}M)`)
     .option('--save-dir <dir>', 'save one JPEG per frame in this folder')
     .option('--json', 'print one JSON line per frame on stdout')
