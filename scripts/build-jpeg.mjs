@@ -52,6 +52,48 @@ function loads(binary) {
 }
 
 /**
+ * Hardening: stack canaries, glibc's checked string and memory functions (they need -O1 or
+ * more), and only the Node-API entry points exported. On Linux the linker also makes the GOT
+ * read-only after loading and the stack non-executable.
+ */
+const HARDENING = ['-fstack-protector-strong', '-U_FORTIFY_SOURCE', '-D_FORTIFY_SOURCE=2', '-fvisibility=hidden'];
+const LINUX_LINK_HARDENING = ['-Wl,-z,relro', '-Wl,-z,now', '-Wl,-z,noexecstack'];
+
+/**
+ * Compiles the addon to `output`; `extraFlags` come after the usual ones (so `-O1`, `-D...`
+ * win), for the sanitizer and fault-injection builds of the tests. Throws if no build is
+ * possible here; returns the compiler's exit status and output otherwise.
+ * @param {string} output
+ * @param {{ extraFlags?: string[]; verbose?: boolean }} [options]
+ * @returns {{ ok: boolean; output: string }}
+ */
+export function compileJpeg(output, options = {}) {
+  const { extraFlags = [], verbose = false } = options;
+  const compiler = [process.env.CC, 'cc', 'gcc', 'clang'].find((c) => c && onPath(c));
+  if (!compiler) throw new Error('no C compiler (apt install gcc)');
+  const includes = nodeIncludeDirs();
+  if (includes.length === 0) throw new Error("Node's headers (node_api.h) not found");
+  const args = [
+    '-O3',
+    '-fPIC',
+    '-shared',
+    '-Wall',
+    ...HARDENING,
+    ...extraFlags,
+    ...includes.map((d) => `-I${d}`),
+    SOURCE,
+    '-o',
+    output,
+    ...jpegFlags(),
+    ...(process.platform === 'linux' ? LINUX_LINK_HARDENING : []),
+    // Node-API symbols come from the node binary that loads the addon.
+    ...(process.platform === 'darwin' ? ['-undefined', 'dynamic_lookup'] : []),
+  ];
+  const r = spawnSync(compiler, args, { encoding: 'utf8', stdio: verbose ? 'inherit' : 'pipe' });
+  return { ok: r.status === 0, output: `${r.stderr ?? ''}${r.stdout ?? ''}` };
+}
+
+/**
  * Builds the addon unless a loadable one is there (or `force`). Never throws.
  * @param {{ force?: boolean; verbose?: boolean }} [options]
  * @returns {{ ok: boolean; how: 'present' | 'built' | 'none'; message: string }}
@@ -63,32 +105,20 @@ export function buildJpeg(options = {}) {
     if (process.platform === 'win32') {
       return { ok: false, how: 'none', message: 'the libjpeg-turbo addon is not built on Windows; JPEGs are decoded with sharp (slower)' };
     }
-    const compiler = [process.env.CC, 'cc', 'gcc', 'clang'].find((c) => c && onPath(c));
-    if (!compiler) return { ok: false, how: 'none', message: `no C compiler (apt install gcc); JPEGs are decoded with sharp (slower); then: npm run build:jpeg` };
-    const includes = nodeIncludeDirs();
-    if (includes.length === 0) return { ok: false, how: 'none', message: "Node's headers (node_api.h) not found; JPEGs are decoded with sharp (slower)" };
     fs.mkdirSync(path.dirname(BINARY), { recursive: true });
     // .node at the end: require() loads other names as JavaScript.
     const tmp = BINARY.replace(/\.node$/, `.${process.pid}.tmp.node`);
-    const args = [
-      '-O3',
-      '-fPIC',
-      '-shared',
-      '-Wall',
-      ...includes.map((d) => `-I${d}`),
-      SOURCE,
-      '-o',
-      tmp,
-      ...jpegFlags(),
-      // Node-API symbols come from the node binary that loads the addon.
-      ...(process.platform === 'darwin' ? ['-undefined', 'dynamic_lookup'] : []),
-    ];
-    const r = spawnSync(compiler, args, { encoding: 'utf8', stdio: verbose ? 'inherit' : 'pipe' });
-    if (r.status !== 0) {
+    let compiled;
+    try {
+      compiled = compileJpeg(tmp, { verbose });
+    } catch (error) {
+      const why = /** @type {Error} */ (error).message;
+      return { ok: false, how: 'none', message: `${why}; JPEGs are decoded with sharp (slower); then: npm run build:jpeg` };
+    }
+    if (!compiled.ok) {
       fs.rmSync(tmp, { force: true });
-      const output = `${r.stderr ?? ''}${r.stdout ?? ''}`;
-      const noHeader = /jpeglib\.h/.test(output);
-      const why = noHeader ? `libjpeg's headers are missing (${APT_HINT})` : `the build failed${verbose ? '' : `: ${output.trim().split('\n')[0] ?? ''}`}`;
+      const noHeader = /jpeglib\.h/.test(compiled.output);
+      const why = noHeader ? `libjpeg's headers are missing (${APT_HINT})` : `the build failed${verbose ? '' : `: ${compiled.output.trim().split('\n')[0] ?? ''}`}`;
       return { ok: false, how: 'none', message: `libjpeg-turbo addon not built: ${why}; JPEGs are decoded with sharp (slower)` };
     }
     const loadError = loads(tmp);

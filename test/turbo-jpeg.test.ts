@@ -2,16 +2,22 @@
  * The libjpeg-turbo addon (native/jpeg): the same pixels as sharp, in every layout and scale it
  * takes on, and safe on whatever bytes a network peer sends.
  */
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, afterEach } from 'vitest';
 import sharp from 'sharp';
 import { loadTurbo, turboDecode, exactScale, MAX_DECODE_PIXELS, turboUnavailableReason } from '../src/decode/turbo.js';
 import { decodePixels } from '../src/decode/pixels.js';
+import { MAX_JPEG_SCANS } from '../src/decode/limits.js';
+import { jpegScanCount } from '../src/decode/jpeg-info.js';
 import { runFfmpeg } from './helpers/ffmpeg.js';
+import { claimingSize, makeJpeg, scanCount, withRepeatedScans } from './helpers/jpeg.js';
+import { describeExit, startProcess, stopAll } from './helpers/process.js';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const turbo = loadTurbo();
+
+afterEach(() => stopAll());
 
 /** Mean absolute difference per byte. */
 function meanDiff(a: Buffer, b: Buffer): number {
@@ -37,17 +43,31 @@ function patternJpeg(width: number, height: number, pixFmt = 'yuvj420p', extra: 
   return runFfmpeg(['-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}`, '-frames:v', '1', '-pix_fmt', pixFmt, '-q:v', '3', ...extra, '-f', 'mjpeg', 'pipe:1']);
 }
 
-/** A JPEG whose SOF claims width x height, cut after the header: decoders must refuse it cheaply. */
-function claimingSize(jpeg: Buffer, width: number, height: number): Buffer {
-  const copy = Buffer.from(jpeg);
-  for (let i = 2; i + 9 < copy.length; i++) {
-    if (copy[i] === 0xff && copy[i + 1] === 0xc0) {
-      copy.writeUInt16BE(height, i + 5);
-      copy.writeUInt16BE(width, i + 7);
-      return copy;
-    }
+/**
+ * `jpeg` (a progressive one) with `extra` more components declared in its SOF2, at the sampling of the luma (2x2: full resolution for sharp's 4:2:0),
+ * that no scan codes: what a decoder has to hold coefficients for, without the bytes to show.
+ */
+function withExtraComponents(jpeg: Buffer, extra: number): Buffer {
+  for (let i = 2; i + 9 < jpeg.length; i++) {
+    if (jpeg[i] !== 0xff || jpeg[i + 1] !== 0xc2) continue;
+    const count = jpeg[i + 9]!;
+    const end = i + 10 + 3 * count;
+    const added = Buffer.alloc(3 * extra);
+    for (let k = 0; k < extra; k++) added.set([count + 1 + k, 0x22, 0], 3 * k);
+    const sof = Buffer.concat([jpeg.subarray(i, end), added]);
+    sof.writeUInt16BE(sof.length - 2, 2);
+    sof[9] = count + extra;
+    return Buffer.concat([jpeg.subarray(0, i), sof, jpeg.subarray(end)]);
   }
-  throw new Error('no SOF0');
+  throw new Error('no SOF2');
+}
+
+/** Runs `script` (CommonJS) in a fresh `node --expose-gc`; resolves with its last stdout line, parsed. */
+async function runNode(script: string, env: NodeJS.ProcessEnv = {}): Promise<unknown> {
+  const proc = startProcess('node', process.execPath, ['--expose-gc', '-e', script], { env: { ...process.env, ...env } });
+  const exit = await proc.exited;
+  if (exit.code !== 0) throw proc.describeFailure(`exited (${describeExit(exit)})`);
+  return JSON.parse(proc.output('stdout').at(-1) ?? 'null');
 }
 
 describe('libjpeg-turbo addon', () => {
@@ -99,6 +119,91 @@ describe('libjpeg-turbo addon', () => {
       await expect(turbo!.decode(huge, 0, 1, MAX_DECODE_PIXELS)).rejects.toMatchObject({ code: 'ERR_JPEG_TOO_LARGE' });
       // The same frame in the raw sink: an error, which the sink counts as a skipped frame.
       await expect(decodePixels(huge, 'rgb24', { width: 60000, height: 60000 })).rejects.toThrow();
+    });
+
+    it('holds the pixel limit on the image itself, whatever the scale', async () => {
+      const jpeg = await patternJpeg(64, 48);
+      await expect(turbo!.decode(jpeg, 0, 1, 64 * 48)).resolves.toMatchObject({ width: 64, height: 48 });
+      await expect(turbo!.decode(jpeg, 0, 1, 64 * 48 - 1)).rejects.toMatchObject({ code: 'ERR_JPEG_TOO_LARGE' });
+      // Scaling shrinks the output, not the work or the memory of reading the image.
+      await expect(turbo!.decode(jpeg, 0, 8, 64 * 48 - 1)).rejects.toMatchObject({ code: 'ERR_JPEG_TOO_LARGE' });
+    });
+
+    it('takes only a finite number >= 0 for the pixel limit', async () => {
+      const jpeg = await patternJpeg(64, 48);
+      // NaN compares false with every pixel count: taken as a limit, it would be none.
+      for (const bad of [NaN, -1, Infinity, -Infinity]) {
+        expect(() => turbo!.decode(jpeg, 0, 1, bad), String(bad)).toThrow(RangeError);
+      }
+      expect(() => turbo!.decode(jpeg, 0, 1, '1e9' as unknown as number)).toThrow(TypeError);
+    });
+
+    it('refuses a progressive JPEG of more than MAX_JPEG_SCANS (100) scans before decoding any, and decodes one of 100', async () => {
+      const progressive = await makeJpeg({ width: 2048, height: 2048, noise: false, progressive: true });
+      expect(scanCount(progressive)).toBeGreaterThan(1);
+      // 2000 repeats of one scan, 30 KB: without the limit, seconds of one core per frame.
+      const hostile = withRepeatedScans(progressive, 2000);
+      const outcome = (decoding: Promise<unknown>) => decoding.then(() => 'decoded', (err: NodeJS.ErrnoException) => err.code);
+      const started = performance.now();
+      expect(await outcome(turbo!.decode(hostile, 2, 8, MAX_DECODE_PIXELS))).toBe('ERR_JPEG_TOO_MANY_SCANS');
+      const refusedMs = performance.now() - started;
+      // Not left to sharp (which has no such limit) either.
+      expect(await outcome(decodePixels(hostile, 'gray', { width: 256, height: 256 }))).toBe('ERR_JPEG_TOO_MANY_SCANS');
+      const atLimit = await turbo!.decode(withRepeatedScans(progressive, MAX_JPEG_SCANS), 2, 4, MAX_DECODE_PIXELS);
+      expect([atLimit.width, atLimit.height]).toEqual([512, 512]);
+      expect(await outcome(turbo!.decode(withRepeatedScans(progressive, MAX_JPEG_SCANS + 1), 2, 4, MAX_DECODE_PIXELS))).toBe('ERR_JPEG_TOO_MANY_SCANS');
+      // A generous bound: decoding the 2000 scans takes about 10 s here, refusing them 1 ms.
+      expect(refusedMs).toBeLessThan(1000);
+    });
+
+    it('counts scans without decoding, as libjpeg does, and holds sharp (sizes libjpeg-turbo cannot scale to) to the same limit', async () => {
+      const progressive = await makeJpeg({ width: 96, height: 64, progressive: true });
+      for (const total of [10, 100, 101, 2000]) {
+        const jpeg = withRepeatedScans(progressive, total);
+        expect(jpegScanCount(jpeg, 1e6)).toBe(scanCount(jpeg));
+        expect(jpegScanCount(jpeg, 100)).toBe(Math.min(total, 101));
+      }
+      expect(jpegScanCount(await patternJpeg(64, 48), 100)).toBe(1);
+      expect(jpegScanCount(Buffer.from([0xff, 0xd8, 0xff, 0xda, 0xff]), 100)).toBe(0);
+      // 50x30 is no 1/2, 1/4, 1/8 of 96x64: sharp decodes it, after the same count.
+      const odd = { width: 50, height: 30 };
+      await expect(decodePixels(withRepeatedScans(progressive, 2000), 'rgb24', odd)).rejects.toMatchObject({ code: 'ERR_JPEG_TOO_MANY_SCANS' });
+      await expect(decodePixels(progressive, 'rgb24', odd)).resolves.toHaveLength(50 * 30 * 3);
+    });
+
+    it('refuses a multi-scan image whose coefficients would outgrow four full-resolution components', async () => {
+      const progressive = await makeJpeg({ width: 64, height: 48, progressive: true });
+      const forged = withExtraComponents(progressive, 3);
+      await expect(turbo!.decode(forged, 0, 1, MAX_DECODE_PIXELS)).rejects.toMatchObject({ code: 'ERR_JPEG_TOO_LARGE', message: expect.stringMatching(/coefficients/) });
+    });
+
+    it('lets go of its Buffers when a job cannot be queued (fault-injection build)', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'vstream-jpeg-faults-'));
+      const binary = join(dir, 'vstream_jpeg.node');
+      const buildScript = '../scripts/build-jpeg.mjs';
+      const { compileJpeg } = (await import(buildScript)) as { compileJpeg: (out: string, o: { extraFlags: string[] }) => { ok: boolean; output: string } };
+      const built = compileJpeg(binary, { extraFlags: ['-DVSTREAM_JPEG_FAULTS'] });
+      expect(built.ok, built.output).toBe(true);
+      // Every N-API call queue_job makes fails once in turn; each time both Buffers must be free
+      // to be collected (a leaked reference keeps a frame alive for ever).
+      const script = `
+        const addon = require(${JSON.stringify(binary)});
+        const codes = [];
+        const refs = [];
+        for (let step = 1; step <= 5; step++) {
+          process.env.VSTREAM_JPEG_FAIL_STEP = String(step);
+          let input = Buffer.alloc(1 << 20), target = Buffer.alloc(1 << 20);
+          try { addon.decode(input, 0, 1, 1e6, target); codes.push('queued'); } catch (err) { codes.push(err.code); }
+          refs.push(new WeakRef(input), new WeakRef(target));
+          input = target = null;
+        }
+        delete process.env.VSTREAM_JPEG_FAIL_STEP;
+        (async () => {
+          const rejected = await addon.decode(Buffer.from('no jpeg'), 0, 1, 1e6).catch((err) => err.code);
+          for (let i = 0; i < 3; i++) { await new Promise((r) => setImmediate(r)); gc(); }
+          console.log(JSON.stringify({ codes, alive: refs.filter((r) => r.deref() !== undefined).length, rejected }));
+        })();`;
+      expect(await runNode(script)).toEqual({ codes: Array(5).fill('ERR_JPEG_ADDON'), alive: 0, rejected: 'ERR_JPEG_DECODE' });
     });
 
     it('rejects bytes that are no JPEG with an error, and shows what it can of a truncated one', async () => {

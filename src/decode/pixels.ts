@@ -1,6 +1,7 @@
 import { loadSharp } from './sharp.js';
-import { jpegDimensions } from './jpeg-info.js';
-import { turboDecode } from './turbo.js';
+import { jpegDimensions, jpegScanCount } from './jpeg-info.js';
+import { MAX_DECODE_PIXELS, turboDecode } from './turbo.js';
+import { MAX_JPEG_SCANS, PixelLimitError, ScanLimitError, exceedsPixelLimit, sharpInputOptions } from './limits.js';
 import type { Size } from '../source/types.js';
 
 /** Raw pixel layouts `recv --format` writes. */
@@ -22,16 +23,20 @@ export function bytesPerPixel(format: PixelFormat): number {
  * Decodes a JPEG to raw pixels of exactly `size` (scaled to fill, like `send --size`), so that
  * a script can read `width * height * bytesPerPixel` bytes per frame. libjpeg-turbo (native/jpeg)
  * does it when the size is the frame's own or 1/2, 1/4, 1/8 of it; sharp does any other size
- * (shrinking on load) and any JPEG libjpeg-turbo refuses. Both run on libuv's thread pool.
+ * (shrinking on load) and any JPEG libjpeg-turbo cannot decode. Both run on libuv's thread pool.
  * libjpeg-turbo writes into `into` when given (the result is then a view of it); sharp always
- * returns a new Buffer.
+ * returns a new Buffer. A JPEG claiming more than `maxPixels` throws `PixelLimitError` before
+ * anything is allocated for it, one of more than `MAX_JPEG_SCANS` scans `ScanLimitError`.
  */
-export async function decodePixels(jpeg: Buffer, format: PixelFormat, size: Size, into?: Buffer): Promise<Buffer> {
+export async function decodePixels(jpeg: Buffer, format: PixelFormat, size: Size, into?: Buffer, maxPixels = MAX_DECODE_PIXELS): Promise<Buffer> {
   const image = jpegDimensions(jpeg);
-  const fast = image && (await turboDecode(jpeg, format, image, size, into));
+  if (image && exceedsPixelLimit(image, maxPixels)) throw new PixelLimitError(image, maxPixels);
+  const fast = image && (await turboDecode(jpeg, format, image, size, into, maxPixels));
   if (fast) return fast;
+  // libjpeg-turbo counted the scans itself; libvips does not.
+  if (jpegScanCount(jpeg, MAX_JPEG_SCANS) > MAX_JPEG_SCANS) throw new ScanLimitError();
   const sharp = await loadSharp();
-  let pipeline = sharp(jpeg, { failOn: 'none' }).resize(size.width, size.height, { fit: 'fill', fastShrinkOnLoad: true });
+  let pipeline = sharp(jpeg, sharpInputOptions(maxPixels)).resize(size.width, size.height, { fit: 'fill', fastShrinkOnLoad: true });
   pipeline = pipeline.removeAlpha().toColourspace('srgb');
   // Grey is BT.601 luma, as a JPEG's own Y channel (the libjpeg-turbo path) and OpenCV have it;
   // libvips' 'b-w' is a different, perceptual, grey.

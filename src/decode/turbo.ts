@@ -22,10 +22,17 @@ interface TurboAddon {
 export const TURBO_ADDON_PATH = fileURLToPath(new URL('../../native/jpeg/build/vstream_jpeg.node', import.meta.url));
 
 /**
- * The largest decoded image accepted, in pixels: a JPEG header of a few bytes can claim
- * 65535x65535 (12 GB of RGB). 8K is 33 Mpx.
+ * The largest image decoded, in pixels, by default (`recv --max-pixels`): a JPEG header of a
+ * few bytes can claim 65535x65535 (12 GB of RGB). 8K is 33 Mpx.
  */
 export const MAX_DECODE_PIXELS = 64 * 1024 * 1024;
+
+/**
+ * The addon's refusals of a hostile JPEG: over the pixel limit (or its coefficients over the
+ * memory that allows), or a progressive one of too many scans. Not left to sharp, which would
+ * spend the memory or time the addon just refused to.
+ */
+const REFUSALS = new Set(['ERR_JPEG_TOO_LARGE', 'ERR_JPEG_TOO_MANY_SCANS']);
 
 let addon: TurboAddon | null | undefined;
 let loadError: string | undefined;
@@ -74,7 +81,7 @@ export function exactScale(image: Size, target: Size): 1 | 2 | 4 | 8 | undefined
  * Decodes with libjpeg-turbo straight to `target` when the addon is there and `target` is the
  * image's own size or an exact 1/2, 1/4, 1/8 of it (into `into` when given and big enough).
  * Undefined otherwise, and for a JPEG it cannot decode (CMYK, say), so that the caller tries
- * sharp; a JPEG over `MAX_DECODE_PIXELS` throws.
+ * sharp; a JPEG over `maxPixels` (the image, whatever the scale) or of too many scans throws.
  */
 export async function turboDecode(
   jpeg: Buffer,
@@ -82,17 +89,18 @@ export async function turboDecode(
   image: Size,
   target: Size,
   into?: Buffer,
+  maxPixels = MAX_DECODE_PIXELS,
 ): Promise<Buffer | undefined> {
   const turbo = loadTurbo();
   const denom = turbo && exactScale(image, target);
   if (!turbo || !denom) return undefined;
   try {
-    const decoded = await turbo.decode(jpeg, FORMAT_CODES[format], denom, MAX_DECODE_PIXELS, into);
+    const decoded = await turbo.decode(jpeg, FORMAT_CODES[format], denom, maxPixels, into);
     // The SOF read in JavaScript and libjpeg agree unless the JPEG is odd: then let sharp try.
     if (decoded.width !== target.width || decoded.height !== target.height) return undefined;
     return into ? decoded.data.subarray(0, target.width * target.height * decoded.channels) : decoded.data;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_JPEG_TOO_LARGE') throw err;
+    if (REFUSALS.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
     return undefined;
   }
 }

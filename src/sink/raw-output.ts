@@ -3,6 +3,10 @@ import { once } from 'node:events';
 import { OutputError } from '../errors.js';
 import { jpegDimensions } from '../decode/jpeg-info.js';
 import { bytesPerPixel, decodePixels, type PixelFormat } from '../decode/pixels.js';
+import { PixelLimitError, exceedsPixelLimit } from '../decode/limits.js';
+import { MAX_DECODE_PIXELS } from '../decode/turbo.js';
+import type { ProblemReporter } from '../problems.js';
+import { wireText } from '../text/wire-text.js';
 import type { Size } from '../source/types.js';
 import type { ReceivedFrame } from '../transport/types.js';
 import type { FrameSink } from './types.js';
@@ -12,12 +16,26 @@ import { StreamWriter } from './stream-writer.js';
 const DEFAULT_CONCURRENCY = 2;
 /** Enough for the decodes in flight plus the frames the output still holds. */
 const MAX_FREE_BUFFERS = 4;
+/** Longest reason from a decoder (libjpeg, sharp) a problem line carries. */
+const MAX_REASON_CHARS = 160;
+
+export interface RawOutputOptions {
+  /** The size every frame is scaled to. Unset: the size of the first frame that decodes. */
+  size?: Size;
+  /** Frames whose header claims more pixels are dropped undecoded. Default `MAX_DECODE_PIXELS`. */
+  maxPixels?: number;
+  /** Told of every frame dropped: `ERR_PIXEL_LIMIT`, or `ERR_DECODE` for one that did not decode. */
+  report?: ProblemReporter;
+  /** Decodes running at once. */
+  concurrency?: number;
+}
 
 /**
  * `recv --format rgb24|bgr24|gray`: decoded frames of one fixed size written back to back, in
  * arrival order, so a numpy script reads `width * height * channels` bytes a frame. Without
- * `--size` the first frame's size is used for all. A frame that fails to decode is skipped
- * (counted) rather than ending the stream.
+ * `--size` the size of the first frame that decodes is used for all; frames of other sizes are
+ * scaled to it. A frame over the pixel limit, or one that fails to decode, is dropped (counted
+ * and reported) rather than ending the stream.
  */
 export class RawOutputSink implements FrameSink {
   /** Frames decoding or waiting to be written, oldest first: each entry settles once written. */
@@ -26,53 +44,85 @@ export class RawOutputSink implements FrameSink {
   private size: Size | undefined;
   /** Frame buffers ready for reuse (all of the one output size). */
   private readonly free: Buffer[] = [];
+  private readonly maxPixels: number;
+  private readonly report: ProblemReporter;
+  private readonly concurrency: number;
+  /** Frames dropped: over the pixel limit, or not decodable. */
   skipped = 0;
 
   private constructor(
     private readonly out: StreamWriter,
     private readonly ownsStream: boolean,
     private readonly format: PixelFormat,
-    size: Size | undefined,
-    private readonly concurrency: number,
+    options: RawOutputOptions,
   ) {
-    this.size = size;
+    this.size = options.size;
+    this.maxPixels = options.maxPixels ?? MAX_DECODE_PIXELS;
+    this.report = options.report ?? (() => {});
+    this.concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   }
 
-  static async open(target: string, format: PixelFormat, size?: Size, concurrency = DEFAULT_CONCURRENCY): Promise<RawOutputSink> {
-    if (target === '-') return new RawOutputSink(new StreamWriter(process.stdout, 'standard output'), false, format, size, concurrency);
+  static async open(target: string, format: PixelFormat, options: RawOutputOptions = {}): Promise<RawOutputSink> {
+    if (target === '-') return new RawOutputSink(new StreamWriter(process.stdout, 'standard output'), false, format, options);
     const stream = createWriteStream(target);
     try {
       await once(stream, 'open');
     } catch (err) {
       throw new OutputError(`cannot write ${target}: ${(err as Error).message}`, 'ERR_OUTPUT', { cause: err });
     }
-    return new RawOutputSink(new StreamWriter(stream, target), true, format, size, concurrency);
+    return new RawOutputSink(new StreamWriter(stream, target), true, format, options);
   }
 
   /** Resolves when another decode may start: at most `concurrency` run at once. */
   async write(frame: ReceivedFrame): Promise<void> {
-    this.size ??= jpegDimensions(frame.jpeg);
+    // The header's claim is checked before a byte is allocated or decoded for the frame.
+    const image = jpegDimensions(frame.jpeg);
+    if (image && exceedsPixelLimit(image, this.maxPixels)) return this.drop(frame, new PixelLimitError(image, this.maxPixels));
+    if (this.size === undefined) return this.writeFirst(frame, image);
     const size = this.size;
-    const into = size && this.takeBuffer(size);
-    const decoded = size
-      ? decodePixels(frame.jpeg, this.format, size, into).catch(() => undefined)
-      : Promise.resolve(undefined);
+    const into = this.takeBuffer(size);
+    const decoded = decodePixels(frame.jpeg, this.format, size, into, this.maxPixels).catch((err: unknown) => err as Error);
     // Written strictly in order: each write waits for the previous one and its own decode.
     this.writing = this.writing.then(async () => {
       const pixels = await decoded;
       // sharp's results are new Buffers: then `into` was never used.
-      const inInto = pixels !== undefined && into !== undefined && pixels.buffer === into.buffer;
-      if (into && !inInto) this.releaseBuffer(into);
-      if (pixels) await this.out.write([pixels], inInto ? () => this.releaseBuffer(into) : undefined);
-      else this.skipped += 1;
+      const inInto = Buffer.isBuffer(pixels) && pixels.buffer === into.buffer;
+      if (!inInto) this.releaseBuffer(into);
+      if (Buffer.isBuffer(pixels)) await this.out.write([pixels], inInto ? () => this.releaseBuffer(into) : undefined);
+      else this.drop(frame, pixels);
     });
-    const written = this.writing.finally(() => {
+    await this.queued(this.writing);
+  }
+
+  /**
+   * Until the output size is fixed, frames decode one at a time at their own size: the first
+   * that decodes fixes it. One that claims a size and then fails to decode must not.
+   */
+  private async writeFirst(frame: ReceivedFrame, image: Size | undefined): Promise<void> {
+    if (!image) return this.drop(frame, new Error('no JPEG frame header (SOF) before the scan'));
+    const pixels = await decodePixels(frame.jpeg, this.format, image, undefined, this.maxPixels).catch((err: unknown) => err as Error);
+    if (!Buffer.isBuffer(pixels)) return this.drop(frame, pixels);
+    this.size ??= image;
+    this.writing = this.writing.then(() => this.out.write([pixels]));
+    await this.queued(this.writing);
+  }
+
+  /** Tracks a queued write; holds the caller while `concurrency` are pending or the output failed. */
+  private async queued(write: Promise<void>): Promise<void> {
+    const written = write.finally(() => {
       this.inFlight.shift();
     });
     this.inFlight.push(written.catch(() => undefined));
     // Backpressure: a slow reader of the output holds the receiver here, not in memory.
     while (this.inFlight.length >= this.concurrency) await this.inFlight[0];
     if (this.out.failed) await this.writing;
+  }
+
+  private drop(frame: ReceivedFrame, why: Error): void {
+    this.skipped += 1;
+    const code = why instanceof PixelLimitError || (why as NodeJS.ErrnoException).code === 'ERR_JPEG_TOO_LARGE' ? 'ERR_PIXEL_LIMIT' : 'ERR_DECODE';
+    const reason = wireText(why.message.split('\n')[0] ?? '', MAX_REASON_CHARS);
+    this.report({ code, message: `frame ${frame.seq} from ${wireText(frame.sender)} dropped: ${reason}` });
   }
 
   /**

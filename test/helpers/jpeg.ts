@@ -87,3 +87,60 @@ export function makeBmp24(width: number, height: number, pixel: (x: number, y: n
   }
   return out;
 }
+
+/**
+ * The scans of a JPEG: each from its SOS marker to the next marker that is neither a stuffed
+ * byte (FF00) nor a restart (FFD0-FFD7). Offsets into `jpeg`.
+ */
+function scans(jpeg: Buffer): Array<{ start: number; end: number }> {
+  const found: Array<{ start: number; end: number }> = [];
+  let pos = 2;
+  while (pos + 3 < jpeg.length) {
+    if (jpeg[pos] !== 0xff) throw new Error(`no marker at ${pos}`);
+    const marker = jpeg[pos + 1]!;
+    if (marker === 0xd9) break;
+    const segmentEnd = pos + 2 + jpeg.readUInt16BE(pos + 2);
+    if (marker !== 0xda) {
+      pos = segmentEnd;
+      continue;
+    }
+    let end = segmentEnd;
+    while (end + 1 < jpeg.length && !(jpeg[end] === 0xff && jpeg[end + 1] !== 0 && (jpeg[end + 1]! < 0xd0 || jpeg[end + 1]! > 0xd7))) end++;
+    found.push({ start: pos, end });
+    pos = end;
+  }
+  return found;
+}
+
+/**
+ * A progressive JPEG with its last scan repeated until it has `total` scans: the shape of the
+ * known denial of service (every scan is a pass over all coefficients), cheap to send.
+ * libjpeg only warns about the repeated progression.
+ */
+export function withRepeatedScans(progressive: Buffer, total: number): Buffer {
+  const all = scans(progressive);
+  const last = all[all.length - 1];
+  if (!last || all.length < 2) throw new Error('not a progressive JPEG');
+  const repeat = progressive.subarray(last.start, last.end);
+  const copies = Array.from({ length: Math.max(0, total - all.length) }, () => repeat);
+  return Buffer.concat([progressive.subarray(0, last.end), ...copies, progressive.subarray(last.end)]);
+}
+
+/** How many scans (SOS segments) a JPEG has. */
+export function scanCount(jpeg: Buffer): number {
+  return scans(jpeg).length;
+}
+
+/** `jpeg` with its SOF (any SOFn) claiming `width` x `height`: the scan data stays as it was. */
+export function claimingSize(jpeg: Buffer, width: number, height: number): Buffer {
+  const copy = Buffer.from(jpeg);
+  for (let i = 2; i + 9 < copy.length; i++) {
+    const marker = copy[i + 1]!;
+    if (copy[i] === 0xff && marker >= 0xc0 && marker <= 0xc2) {
+      copy.writeUInt16BE(height, i + 5);
+      copy.writeUInt16BE(width, i + 7);
+      return copy;
+    }
+  }
+  throw new Error('no SOF0, SOF1 or SOF2');
+}

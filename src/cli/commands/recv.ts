@@ -11,6 +11,7 @@ import { DEFAULT_MAX_FRAME_BYTES } from '../../reassemble/parser.js';
 import { MjpegOutputSink } from '../../sink/mjpeg-output.js';
 import { RawOutputSink } from '../../sink/raw-output.js';
 import { PIXEL_FORMATS, type PixelFormat } from '../../decode/pixels.js';
+import { MAX_DECODE_PIXELS } from '../../decode/turbo.js';
 import type { Size } from '../../source/types.js';
 import { SaveDirSink } from '../../sink/save-dir.js';
 import { JsonLinesSink } from '../../sink/json-lines.js';
@@ -43,8 +44,10 @@ export interface RecvSettings {
   output?: string;
   /** What `--output` writes: JPEGs as sent, or decoded pixels. */
   format: 'jpeg' | PixelFormat;
-  /** With a pixel format: the size every frame is scaled to (default: the first frame's). */
+  /** With a pixel format: the size every frame is scaled to (default: the first decoded frame's). */
   size?: Size;
+  /** Decoding sinks drop frames whose header claims more pixels. Unset: `MAX_DECODE_PIXELS`. */
+  maxPixels?: number;
   saveDir?: string;
   json: boolean;
   frames?: number;
@@ -62,6 +65,7 @@ interface RawRecvOptions {
   output?: string;
   format?: string;
   size?: string;
+  maxPixels?: string;
   saveDir?: string;
   json?: boolean;
   frames?: string;
@@ -106,6 +110,7 @@ export function recvSettings(raw: RawRecvOptions): RecvSettings {
     ...(raw.output !== undefined && { output: raw.output }),
     format: format as RecvSettings['format'],
     ...(raw.size !== undefined && { size: parseSize(raw.size) }),
+    ...(raw.maxPixels !== undefined && { maxPixels: parseBytes('--max-pixels', raw.maxPixels) }),
     ...(raw.saveDir !== undefined && { saveDir: raw.saveDir }),
     json: raw.json ?? false,
     ...(raw.frames !== undefined && { frames: parseIntInRange('--frames', raw.frames, 1, Number.MAX_SAFE_INTEGER) }),
@@ -129,7 +134,8 @@ export function recvCommand(): Command {
     .option('--max-windows <n>', `windows open at once; a sender that left gives its window up to a new one (default ${DEFAULT_MAX_WINDOWS})`)
     .option('--output <file|->', 'write frames to a file, or - for stdout: MJPEG, or raw pixels with --format')
     .option('--format <jpeg|rgb24|bgr24|gray>', 'what --output writes: JPEGs as sent (default), or decoded frames back to back')
-    .option('--size <WxH>', 'with a pixel --format: scale every frame to this size (default: the first frame\'s)')
+    .option('--size <WxH>', 'with a pixel --format: scale every frame to this size (default: the first decoded frame\'s)')
+    .option('--max-pixels <n>', `decode no frame claiming more pixels, e.g. 16M (default ${MAX_DECODE_PIXELS / 2 ** 20}M)`)
     .option('--save-dir <dir>', 'save one file per frame in this folder (a labelled sender\'s in DIR/<label>/)')
     .option('--json', 'print one JSON line per frame on stdout')
     .option('--frames <n>', 'exit after this many frames')
@@ -151,7 +157,11 @@ async function openSinks(settings: RecvSettings, report: ProblemReporter): Promi
     sinks.push(
       settings.format === 'jpeg'
         ? await MjpegOutputSink.open(settings.output)
-        : await RawOutputSink.open(settings.output, settings.format, settings.size),
+        : await RawOutputSink.open(settings.output, settings.format, {
+            ...(settings.size !== undefined && { size: settings.size }),
+            ...(settings.maxPixels !== undefined && { maxPixels: settings.maxPixels }),
+            report,
+          }),
     );
   }
   if (settings.saveDir !== undefined) sinks.push(await SaveDirSink.open(settings.saveDir, { onProblem: report }));
@@ -159,7 +169,7 @@ async function openSinks(settings: RecvSettings, report: ProblemReporter): Promi
   const headless = sinks.length > 0;
   if (settings.window === 'off' || (headless && !hasDisplay())) return { sinks };
   try {
-    const window = await WindowSink.open({ maxWindows: settings.maxWindows, report });
+    const window = await WindowSink.open({ maxWindows: settings.maxWindows, ...(settings.maxPixels !== undefined && { maxPixels: settings.maxPixels }), report });
     return { sinks, window };
   } catch (err) {
     if (!(err instanceof DisplayError) || !headless) throw err;
