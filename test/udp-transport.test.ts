@@ -188,6 +188,31 @@ describe('UDP receiver', () => {
     expect(info.loss).toEqual({ framesReceived: 5, framesDropped: 0, datagramsLost: 0 });
   });
 
+  it('streams made and ended in two datagrams each do not pile up behind a stalled consumer', async () => {
+    const receiver = await listen({ maxStreams: 4, maxAgeMs: 20, idleTimeoutMs: 60_000 });
+    let disconnects = 0;
+    receiver.on('disconnect', () => disconnects++);
+    let connections = 0;
+    receiver.on('connection', () => connections++);
+    const consumer = receiver[Symbol.asyncIterator]();
+    const socket = rawSocket();
+    await new Promise<void>((resolve) => socket.connect(receiver.port, '127.0.0.1', resolve));
+    const frame = (streamId: number) => splitFrame([Buffer.from('x')], { streamId, frameSeq: 0, packetSize: 1200 })[0]!;
+    socket.send(frame(1));
+    await consumer.next(); // and then holds that frame: the consumer is stalled
+    for (let round = 0; round < 50; round++) {
+      // Three: stream 1, whose frame the consumer holds, keeps the fourth slot.
+      for (let id = 0; id < 3; id++) {
+        socket.send(frame(100 + round * 4 + id));
+        socket.send(endDatagram(100 + round * 4 + id, 1));
+      }
+      await until(() => connections === 1 + 3 * (round + 1) && receiver.streamCount === 1, `the streams of round ${round} end`);
+    }
+    // Past maxStreams streams waiting to be reported gone, the oldest one's frames go.
+    expect(receiver.queued).toBeLessThanOrEqual(4);
+    expect(disconnects).toBeGreaterThanOrEqual(150 - 4);
+  });
+
   it('refuses a busy port, whether a vstream receiver or any UDP socket holds it', async () => {
     const first = await listen();
     await expect(UdpFrameReceiver.listen({ port: first.port })).rejects.toMatchObject({

@@ -83,6 +83,12 @@ export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
   private readonly queue: DroppingQueue<Stream, ReceivedFrame>;
   private readonly streams = new Map<string, Stream>();
   private readonly byConnection = new Map<number, Stream>();
+  /**
+   * Streams that are over but still have frames for the consumer, oldest first. A sender can
+   * make a stream and end it in two datagrams, so past maxStreams of them the oldest one's
+   * frames are dropped: a stalled consumer must not let them pile up.
+   */
+  private readonly leaving = new Set<Stream>();
   private readonly ack: Buffer | undefined;
   private readonly idleTimeoutMs: number;
   private readonly sweeper: NodeJS.Timeout;
@@ -285,16 +291,18 @@ export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
     const invalid = stream.final && stream.final.invalid > 0 && stream.invalid;
     const reason = error ?? (invalid ? new ProtocolError(`${stream.final!.invalid} invalid datagram(s) ignored, the first: ${invalid.message}`, invalid.code) : undefined);
     stream.gone = reason ? { error: reason } : {};
+    this.leaving.add(stream);
+    if (this.leaving.size > this.reassembler.maxStreams) this.queue.discard(this.leaving.values().next().value!);
     this.reportGone();
   }
 
   /** Emits `disconnect` for ended streams whose frames the consumer has all taken and finished. */
   private reportGone(all = false): void {
-    for (const stream of this.byConnection.values()) {
-      if (!stream.gone) continue;
+    for (const stream of this.leaving) {
       if (!all && (this.queue.waiting(stream) > 0 || this.inHand === stream)) continue;
+      this.leaving.delete(stream);
       this.byConnection.delete(stream.connectionId);
-      const error = stream.gone.error;
+      const error = stream.gone?.error;
       this.emit('disconnect', {
         connectionId: stream.connectionId,
         peer: stream.peer,
