@@ -236,16 +236,22 @@ export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
     if (this.closing) return;
     const source = datagramPeer(rinfo);
     const result = this.reassembler.push(msg, source, performance.now());
-    if (result.evicted) {
-      const error = new ProtocolError(
-        `more than ${this.reassembler.maxStreams} UDP streams at once; this one, idle the longest, made room for a new one`,
-        'ERR_TOO_MANY_SENDERS',
-      );
-      this.end(result.evicted.key, result.evicted, error);
-    }
+    if (result.evicted) this.evict(result.evicted);
     for (const frame of result.frames) this.deliver(frame, rinfo);
     if (result.error) this.invalid(source, result.error);
     if (result.problem) this.report(result.problem);
+  }
+
+  /** A stream removed to make room for a new one (maxStreams). */
+  private evict(state: StreamState): void {
+    const why = `more than ${this.reassembler.maxStreams} UDP streams at once; this one, idle the longest, made room for a new one`;
+    if (this.streams.has(state.key)) {
+      this.end(state.key, state, new ProtocolError(why, 'ERR_TOO_MANY_SENDERS'));
+      return;
+    }
+    // The usual case in a flood of made-up stream ids: no Error (and its stack) per datagram.
+    this.dropped += 1;
+    this.report({ code: 'ERR_TOO_MANY_SENDERS', message: `UDP stream ${state.streamId} from ${state.source}, no frame completed: ${why}` });
   }
 
   /** A stream's first complete frame makes it a connection. */
