@@ -244,14 +244,14 @@ export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
 
   /** A stream removed to make room for a new one (maxStreams). */
   private evict(state: StreamState): void {
-    const why = `more than ${this.reassembler.maxStreams} UDP streams at once; this one, idle the longest, made room for a new one`;
+    const streams = `more than ${this.reassembler.maxStreams} UDP streams at once`;
     if (this.streams.has(state.key)) {
-      this.end(state.key, state, new ProtocolError(why, 'ERR_TOO_MANY_SENDERS'));
+      this.end(state.key, state, new ProtocolError(`${streams}; this one, idle the longest, made room for a new one`, 'ERR_TOO_MANY_SENDERS'));
       return;
     }
     // The usual case in a flood of made-up stream ids: no Error (and its stack) per datagram.
     this.dropped += 1;
-    this.report({ code: 'ERR_TOO_MANY_SENDERS', message: `UDP stream ${state.streamId} from ${state.source}, no frame completed: ${why}` });
+    this.report({ code: 'ERR_TOO_MANY_SENDERS', message: `${streams}: UDP stream ${state.streamId} from ${state.source}, no frame completed, made room for a new one` });
   }
 
   /** A stream's first complete frame makes it a connection. */
@@ -298,7 +298,7 @@ export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
     const reason = error ?? (invalid ? new ProtocolError(`${stream.final!.invalid} invalid datagram(s) ignored, the first: ${invalid.message}`, invalid.code) : undefined);
     stream.gone = reason ? { error: reason } : {};
     this.leaving.add(stream);
-    if (this.leaving.size > this.reassembler.maxStreams) this.queue.discard(this.leaving.values().next().value!);
+    if (!this.closing && this.leaving.size > this.reassembler.maxStreams) this.queue.discard(this.leaving.values().next().value!);
     this.reportGone();
   }
 
