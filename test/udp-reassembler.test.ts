@@ -411,6 +411,21 @@ describe('a sender restart is recognised within a second', () => {
     });
   }
 
+  it('a sequence reset is recognised even while forged pieces at random frameSeqs keep coming', () => {
+    const r = new UdpReassembler();
+    liveFrames(r, 0, 30, { seqBase: 100_000 });
+    const random = prng(3);
+    const got: CompletedFrame[] = [];
+    for (let i = 30; i < 90; i++) {
+      // Five forged pieces, each far from everything, before every frame of the reset sequence.
+      for (let k = 0; k < 5; k++) r.push(datagrams(payloadOf(100), Math.floor(random() * 2 ** 32))[0]!, A, i * 33 - 5 + k);
+      got.push(...liveFrames(r, i, i + 1, { seqBase: -30 }));
+    }
+    expect(got.length).toBeGreaterThan(40);
+    expect((got[0]!.frameSeq + 30) * 33 - 30 * 33).toBeLessThanOrEqual(1000);
+    expect(counters(r)).toMatchObject({ sequenceResets: 1 });
+  });
+
   it('a restart under a new stream id is a new stream from its first frame', () => {
     const r = new UdpReassembler();
     liveFrames(r, 0, 30);

@@ -53,6 +53,11 @@ export const SEQ_WINDOW = 1024;
  */
 export const RESTART_AFTER_MS = 500;
 /**
+ * Sequences a stream remembers as a possible reset: more than one, so that pieces sprayed at
+ * random frameSeqs only displace each other, not the sequence that keeps agreeing.
+ */
+const MAX_CANDIDATES = 4;
+/**
  * At maxStreams, a stream that has completed frames may make room for a new one only once it
  * has completed none for this long; until then the newcomer is refused.
  */
@@ -158,8 +163,8 @@ interface Stream {
   lastProgress: number;
   /** When it last completed a frame (-Infinity before the first). */
   lastCompleted: number;
-  /** Late or out-of-window pieces agreeing with each other: a reset sequence, if they go on. */
-  candidate: { base: number } | undefined;
+  /** Late or out-of-window pieces that agree with each other: a reset sequence, if they go on. */
+  candidates: { base: number; count: number }[];
   /** An accepted END in its grace: newer frames than `newest` cancel it. */
   ending: { nextSeq: number; newest: number; at: number } | undefined;
 }
@@ -371,7 +376,7 @@ export class UdpReassembler {
     this.heldBytes += cost;
     stream.lastPieceCount = header.pieceCount;
     stream.lastProgress = now;
-    stream.candidate = undefined;
+    if (stream.candidates.length > 0) stream.candidates = [];
 
     if (frame.pieces.size === frame.pieceCount) {
       result.frames.push(this.complete(frame, now));
@@ -503,17 +508,20 @@ export class UdpReassembler {
    * sequence: the stream is re-based on `seq`, its incomplete frames dropped. Returns whether it was.
    */
   private resets(stream: Stream, seq: number, now: number): boolean {
-    const candidate = stream.candidate;
-    if (candidate === undefined || !inWindow(seq, candidate.base)) {
-      stream.candidate = { base: seq };
+    const { candidates } = stream;
+    const candidate = candidates.find((c) => inWindow(seq, c.base));
+    if (candidate === undefined) {
+      if (candidates.length >= MAX_CANDIDATES) candidates.splice(candidates.indexOf(weakest(candidates)), 1);
+      candidates.push({ base: seq, count: 1 });
       return false;
     }
+    candidate.count++;
     if (now - stream.lastProgress < RESTART_AFTER_MS) return false;
     for (const frame of stream.frames.values()) this.drop(frame);
     stream.floor = seqAdd(seq, -1);
     stream.floorFixed = false;
     stream.newest = stream.floor;
-    stream.candidate = undefined;
+    stream.candidates = [];
     stream.ending = undefined;
     stream.counters.sequenceResets++;
     return true;
@@ -577,7 +585,7 @@ export class UdpReassembler {
       newest: floor,
       lastProgress: now,
       lastCompleted: -Infinity,
-      candidate: undefined,
+      candidates: [],
       ending: undefined,
     };
   }
@@ -609,6 +617,11 @@ function outOfWindow(stream: Stream, what: string, seq: number): Problem {
     code: 'ERR_UDP_WINDOW',
     message: `${what} of UDP stream ${stream.streamId} from ${stream.source} is ${off} frame ${stream.floor}, outside the window of ${SEQ_WINDOW}; ignored`,
   };
+}
+
+/** The candidate with the fewest agreeing pieces, the oldest of those. */
+function weakest(candidates: { base: number; count: number }[]): { base: number; count: number } {
+  return candidates.reduce((min, c) => (c.count < min.count ? c : min));
 }
 
 /** The incomplete frame furthest behind in sequence order. */
