@@ -20,6 +20,7 @@ import { withoutMetadata } from '../src/frame/metadata.js';
 import { LegacyUdpReceiver, type LegacyUdpReceiverOptions } from '../src/transport/udp-legacy-receiver.js';
 import { LegacyUdpSender, type LegacyUdpSenderOptions } from '../src/transport/udp-legacy-sender.js';
 import type { PeerInfo, ReceivedFrame, ReceiverEvents } from '../src/transport/types.js';
+import type { Problem } from '../src/problems.js';
 import { FFMPEG } from './helpers/ffmpeg.js';
 import { makeJpeg } from './helpers/jpeg.js';
 import { startProcess, stopAll, type TestProcess } from './helpers/process.js';
@@ -486,12 +487,14 @@ describe('LegacyUdpReceiver', () => {
     expect(connections).toHaveLength(2);
   });
 
-  it('bounds memory: past maxPendingBytes the longest silent partial image goes; past maxSources the longest silent sender', async () => {
+  it('bounds memory: past maxPendingBytes the longest silent partial image goes; past maxSources the longest silent sender that delivered nothing', async () => {
     // Room for three 3000-byte pieces and the probe's small image, not for four pieces.
     const receiver = await listen({ maxSources: 3, maxFrameBytes: 10_000, maxPendingBytes: 12_000 });
     const take = frames(receiver);
     const disconnects: ReceiverEvents['disconnect'][0][] = [];
     receiver.on('disconnect', (info) => disconnects.push(info));
+    const problems: Problem[] = [];
+    receiver.on('problem', (problem) => problems.push(problem));
     const [probe, a, b, c] = await Promise.all([1, 2, 3, 4].map(() => RawPeer.open()));
     const small = await makeJpeg({ width: 16, height: 16 });
     expect(3 * 3256 + small.length + 256).toBeLessThanOrEqual(12_000);
@@ -509,15 +512,58 @@ describe('LegacyUdpReceiver', () => {
     await b!.send(receiver.port, [Buffer.alloc(3000)]);
     await settled();
     expect(receiver.bufferedBytes).toBe(2 * 3256);
-    // A fourth sender evicts a, now the longest silent of three.
+    // A fourth sender evicts a, the longest silent of the two that delivered nothing (the probe
+    // is more silent, but delivers). Never a connection, a goes without a disconnect.
     const image = await makeJpeg();
     await c!.send(receiver.port, legacyDatagrams(image));
     const [frame] = await take(1);
     expect(frame!.jpeg.equals(image)).toBe(true);
-    expect(disconnects).toHaveLength(1);
-    expect(disconnects[0]).toMatchObject({ peer: `127.0.0.1:${a!.port}`, frames: 0, loss: { framesReceived: 0, framesDropped: 1, datagramsLost: 0 } });
-    expect(disconnects[0]!.error).toMatchObject({ code: 'ERR_TOO_MANY_SENDERS' });
+    expect(disconnects).toEqual([]);
+    expect(problems).toMatchObject([{ code: 'ERR_TOO_MANY_SENDERS', message: expect.stringContaining(`sender 127.0.0.1:${a!.port}, no image delivered`) }]);
+    expect(receiver.sourcesDropped).toBe(1);
     expect(receiver.bufferedBytes).toBe(2 * 3256);
+  });
+
+  it('a flood of new source ports never evicts a sender that delivers, nor becomes connections', async () => {
+    const receiver = await listen({ maxSources: 4 });
+    const take = frames(receiver);
+    const events: string[] = [];
+    receiver.on('connection', () => events.push('connection'));
+    receiver.on('disconnect', () => events.push('disconnect'));
+    const live = await RawPeer.open();
+    const flood = await Promise.all(Array.from({ length: 40 }, () => RawPeer.open()));
+    const image = await makeJpeg({ width: 32, height: 24 });
+    const got: ReceivedFrame[] = [];
+    for (let round = 0; round < 3; round++) {
+      // Every flood port starts an image it never finishes.
+      for (const peer of flood) await peer.send(receiver.port, [lengthDatagram(5000)]);
+      await live.send(receiver.port, legacyDatagrams(image));
+      got.push(...(await take(1)));
+    }
+    expect(got.map((f) => f.seq)).toEqual([0, 1, 2]);
+    expect(new Set(got.map((f) => f.connectionId)).size).toBe(1);
+    expect(await live.waitForReplies(3)).toEqual(['OK', 'OK', 'OK']);
+    expect(events).toEqual(['connection']);
+    expect(receiver.sourcesDropped).toBe(3 * 40 - 3);
+  });
+
+  it('with every sender delivering, a new one is ignored (counted, a problem) until one falls silent', async () => {
+    const receiver = await listen({ maxSources: 2 });
+    const take = frames(receiver);
+    const problems: Problem[] = [];
+    receiver.on('problem', (problem) => problems.push(problem));
+    const [a, b, c] = await Promise.all([1, 2, 3].map(() => RawPeer.open()));
+    const image = await makeJpeg({ width: 32, height: 24 });
+    for (const peer of [a!, b!]) {
+      await peer.send(receiver.port, legacyDatagrams(image));
+      await take(1);
+    }
+    await c!.send(receiver.port, [lengthDatagram(5000)]);
+    await a!.send(receiver.port, legacyDatagrams(image));
+    const [frame] = await take(1);
+    expect(frame!.peer).toBe(`127.0.0.1:${a!.port}`);
+    expect(receiver.refusedDatagrams).toBe(1);
+    expect(problems).toMatchObject([{ code: 'ERR_TOO_MANY_SENDERS', message: expect.stringContaining(`127.0.0.1:${c!.port} ignored`) }]);
   });
 
   it('a busy port is a one-line NetworkError ERR_PORT_IN_USE', async () => {

@@ -3,8 +3,8 @@ import { mulberry32 } from '../bench/lossy-relay.mjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { frame } from '../src/frame/framer.js';
 import { readMetadata } from '../src/frame/metadata.js';
-import { DatagramType, encodeDatagramHeader, endDatagram, splitFrame, UDP_HEADER_SIZE, UDP_MAGIC, type DatagramHeader } from '../src/frame/udp-datagram.js';
-import { PIECE_OVERHEAD_BYTES, UdpReassembler, type CompletedFrame, type UdpPushResult } from '../src/reassemble/udp-reassembler.js';
+import { DatagramType, encodeDatagramHeader, endDatagram, seqAdd, splitFrame, UDP_HEADER_SIZE, UDP_MAGIC, type DatagramHeader } from '../src/frame/udp-datagram.js';
+import { EVICT_IDLE_MS, PIECE_OVERHEAD_BYTES, SEQ_WINDOW, UdpReassembler, type CompletedFrame, type UdpPushResult } from '../src/reassemble/udp-reassembler.js';
 
 const A = '127.0.0.1:5000';
 const B = '[::1]:5000';
@@ -59,6 +59,19 @@ function raw(fields: Partial<DatagramHeader>, payload: Buffer): Buffer {
   return Buffer.concat([encodeDatagramHeader(header), payload]);
 }
 
+const NO_COUNTS = {
+  framesReceived: 0,
+  framesDropped: 0,
+  datagramsLost: 0,
+  datagramsReceived: 0,
+  duplicates: 0,
+  late: 0,
+  invalid: 0,
+  outOfWindow: 0,
+  endsIgnored: 0,
+  sequenceResets: 0,
+};
+
 function counters(r: UdpReassembler, source = A, streamId = 1) {
   return r.stream(`${source}#${streamId}`)!.counters;
 }
@@ -82,7 +95,7 @@ describe('pieces in any order', () => {
           }
         });
         expect(r.pendingBytes).toBe(0);
-        expect(counters(r)).toEqual({ framesReceived: 1, framesDropped: 0, datagramsLost: 0, datagramsReceived: n, duplicates: 0, late: 0, invalid: 0 });
+        expect(counters(r)).toEqual({ ...NO_COUNTS, framesReceived: 1, datagramsReceived: n });
       }
     }
   });
@@ -262,26 +275,29 @@ describe('streams kept apart', () => {
 });
 
 describe('END', () => {
-  it('ends the stream: incomplete and trailing unseen frames are dropped, stragglers ignored', () => {
+  it('ends the stream after its grace: incomplete and trailing unseen frames are dropped, stragglers ignored', () => {
     const r = new UdpReassembler();
     pushAll(r, datagrams(payloadOf(100, 0), 0));
     const f1 = datagrams(payloadOf(100, 1), 1);
     r.push(f1[0]!, A, 0);
     // Next frame would have been 3: 1 is incomplete (2 lost), 2 never arrived (3 estimated).
-    const { ended, frames } = r.push(endDatagram(1, 3), A, 0);
-    expect(frames).toEqual([]);
-    expect(ended).toEqual({
-      key: `${A}#1`,
-      source: A,
-      streamId: 1,
-      counters: { framesReceived: 1, framesDropped: 2, datagramsLost: 5, datagramsReceived: 5, duplicates: 0, late: 0, invalid: 0 },
-    });
+    expect(r.push(endDatagram(1, 3), A, 0)).toEqual({ frames: [] });
+    expect(r.expire(250)).toEqual({ ended: [], silent: [] }); // the grace is maxAgeMs
+    const { ended } = r.expire(251);
+    expect(ended).toEqual([
+      {
+        key: `${A}#1`,
+        source: A,
+        streamId: 1,
+        counters: { ...NO_COUNTS, framesReceived: 1, framesDropped: 2, datagramsLost: 5, datagramsReceived: 5 },
+      },
+    ]);
     expect(r.stream(`${A}#1`)).toBeUndefined();
     expect(r.pendingBytes).toBe(0);
     // A piece overtaken by the END, and a repeated END, revive nothing.
-    const late = r.push(f1[1]!, A, 1);
+    const late = r.push(f1[1]!, A, 252);
     expect(late).toEqual({ frames: [] });
-    expect(r.push(endDatagram(1, 3), A, 1)).toEqual({ frames: [] });
+    expect(r.push(endDatagram(1, 3), A, 252)).toEqual({ frames: [] });
     expect(r.streamCount).toBe(0);
   });
 
@@ -289,6 +305,173 @@ describe('END', () => {
     const r = new UdpReassembler();
     expect(r.push(endDatagram(5, 0), A, 0)).toEqual({ frames: [] });
     expect(r.streamCount).toBe(0);
+  });
+});
+
+/** A live sender: frame `seq` of three pieces at `seq * 33` ms (30 fps), starting at `from`. */
+function liveFrames(r: UdpReassembler, from: number, to: number, options: { streamId?: number; t0?: number; seqBase?: number } = {}): CompletedFrame[] {
+  const { streamId = 1, t0 = 0, seqBase = 0 } = options;
+  const got: CompletedFrame[] = [];
+  for (let i = from; i < to; i++) got.push(...pushAll(r, datagrams(payloadOf(100, i), seqAdd(seqBase, i), streamId), A, t0 + i * 33));
+  return got;
+}
+
+describe('a forged END cannot end a stream that goes on', () => {
+  it('the next frame cancels it, whatever nextSeq it names within the window; the stream never ends', () => {
+    for (const nextSeq of [5, 6, 5 + 1000]) {
+      const r = new UdpReassembler();
+      expect(liveFrames(r, 0, 5)).toHaveLength(5);
+      expect(r.push(endDatagram(1, nextSeq), A, 140)).toEqual({ frames: [] });
+      const cancelling = r.push(datagrams(payloadOf(100, 5), 5)[0]!, A, 165);
+      expect(cancelling.problem?.code).toBe('ERR_UDP_END');
+      expect(liveFrames(r, 5, 10).map((f) => f.frameSeq)).toEqual([5, 6, 7, 8, 9]);
+      expect(r.expire(1000)).toEqual({ ended: [], silent: [] });
+      expect(counters(r)).toMatchObject({ framesReceived: 10, framesDropped: 0, endsIgnored: 1 });
+    }
+  });
+
+  it('an END naming a frame already seen, or beyond the window, is ignored at once', () => {
+    const r = new UdpReassembler();
+    liveFrames(r, 0, 5);
+    for (const nextSeq of [4, 0, 4 + SEQ_WINDOW + 1, seqAdd(4, 2 ** 31 - 1)]) {
+      expect(r.push(endDatagram(1, nextSeq), A, 140).problem?.code).toBe('ERR_UDP_WINDOW');
+    }
+    expect(r.expire(1000)).toEqual({ ended: [], silent: [] });
+    expect(counters(r)).toMatchObject({ endsIgnored: 4, outOfWindow: 4 });
+    expect(liveFrames(r, 5, 8)).toHaveLength(3);
+  });
+
+  it('on a stream slower than the grace, the END ends it, and the next frame starts it again at once', () => {
+    const r = new UdpReassembler();
+    pushAll(r, datagrams(payloadOf(100, 0), 0), A, 0); // one frame a second
+    r.push(endDatagram(1, 500), A, 10);
+    expect(r.expire(300).ended).toHaveLength(1);
+    // Frames the stream had seen are stragglers of a real END: they revive nothing.
+    expect(r.push(datagrams(payloadOf(100, 0), 0)[0]!, A, 400)).toEqual({ frames: [] });
+    const first = r.push(datagrams(payloadOf(100, 1), 1)[0]!, A, 1000);
+    expect(first.newStream?.key).toBe(`${A}#1`);
+    expect(pushAll(r, datagrams(payloadOf(100, 1), 1).slice(1), A, 1000).map((f) => f.frameSeq)).toEqual([1]);
+  });
+});
+
+describe('the window: a frameSeq far from the stream cannot move it', () => {
+  it('a complete frame at frameSeq + 2^31 - 1 (or far behind) is ignored, and the stream goes on', () => {
+    for (const offset of [2 ** 31 - 1, SEQ_WINDOW + 1, -(SEQ_WINDOW + 1), 2 ** 31]) {
+      const r = new UdpReassembler();
+      liveFrames(r, 0, 5);
+      // One piece of 90 bytes: a whole frame in one datagram.
+      const forged = datagrams(payloadOf(30), seqAdd(4, offset), 1, 1200)[0]!;
+      const result = r.push(forged, A, 150);
+      expect(result.frames).toEqual([]);
+      expect(result.problem?.code).toBe('ERR_UDP_WINDOW');
+      expect(liveFrames(r, 5, 10).map((f) => f.frameSeq)).toEqual([5, 6, 7, 8, 9]);
+      expect(counters(r)).toMatchObject({ framesReceived: 10, framesDropped: 0, outOfWindow: 1, sequenceResets: 0 });
+    }
+  });
+
+  it('frames within the window, ahead or behind, are taken as ever: a gap, or late', () => {
+    const r = new UdpReassembler();
+    liveFrames(r, 0, 5);
+    expect(pushAll(r, datagrams(payloadOf(100), 4 + SEQ_WINDOW), A, 200)).toHaveLength(1);
+    expect(counters(r)).toMatchObject({ framesDropped: SEQ_WINDOW - 1, outOfWindow: 0 });
+    pushAll(r, datagrams(payloadOf(100), 4), A, 210);
+    expect(counters(r)).toMatchObject({ late: 3, outOfWindow: 0 });
+  });
+
+  it('a stream that goes on delivering is never re-based, however many forged agreeing pieces come', () => {
+    const r = new UdpReassembler();
+    const forged = datagrams(payloadOf(100), 2 ** 31);
+    let delivered = 0;
+    for (let i = 0; i < 300; i++) {
+      delivered += liveFrames(r, i, i + 1).length;
+      // Ten agreeing forged pieces per frame interval, 10 s long.
+      for (let k = 0; k < 10; k++) r.push(forged[k % 3]!, A, i * 33 + k);
+    }
+    expect(delivered).toBe(300);
+    expect(counters(r)).toMatchObject({ sequenceResets: 0, outOfWindow: 3000, framesDropped: 0 });
+  });
+});
+
+describe('a sender restart is recognised within a second', () => {
+  // The old sequence's last frame is at 29 * 33 = 957 ms; the new one starts at 990 ms.
+  for (const [what, oldBase] of [
+    ['far behind (outside the window)', 100_000],
+    ['a little behind (late, inside the window)', 300],
+  ] as const) {
+    it(`a sequence reset to 0 from ${what}`, () => {
+      const r = new UdpReassembler();
+      expect(liveFrames(r, 0, 30, { seqBase: oldBase })).toHaveLength(30);
+      const resetAt = 30 * 33;
+      const got = liveFrames(r, 30, 90, { seqBase: -30 }); // frameSeq 0, 1, ... from resetAt
+      expect(got.length).toBeGreaterThan(40);
+      const firstAt = (got[0]!.frameSeq + 30) * 33;
+      expect(firstAt - resetAt).toBeLessThanOrEqual(1000);
+      expect(got.map((f) => f.frameSeq)).toEqual(Array.from({ length: got.length }, (_, i) => got[0]!.frameSeq + i));
+      expect(counters(r)).toMatchObject({ sequenceResets: 1 });
+    });
+  }
+
+  it('a sequence reset is recognised even while forged pieces at random frameSeqs keep coming', () => {
+    const r = new UdpReassembler();
+    liveFrames(r, 0, 30, { seqBase: 100_000 });
+    const random = prng(3);
+    const got: CompletedFrame[] = [];
+    for (let i = 30; i < 90; i++) {
+      // A forged piece, far from everything, before every piece of the reset sequence.
+      for (const datagram of datagrams(payloadOf(100, i), i - 30)) {
+        r.push(datagrams(payloadOf(100), Math.floor(random() * 2 ** 32))[0]!, A, i * 33);
+        got.push(...r.push(datagram, A, i * 33).frames);
+      }
+    }
+    expect(got.length).toBeGreaterThan(40);
+    expect((got[0]!.frameSeq + 30) * 33 - 30 * 33).toBeLessThanOrEqual(1000);
+    expect(counters(r)).toMatchObject({ sequenceResets: 1 });
+  });
+
+  it('a restart under a new stream id is a new stream from its first frame', () => {
+    const r = new UdpReassembler();
+    liveFrames(r, 0, 30);
+    const got = liveFrames(r, 30, 33, { streamId: 2, seqBase: -30 });
+    expect(got.map((f) => [f.streamId, f.frameSeq])).toEqual([
+      [2, 0],
+      [2, 1],
+      [2, 2],
+    ]);
+  });
+});
+
+describe('a full table of streams makes room without evicting live ones', () => {
+  it('a flood of 10000 new stream ids never evicts a stream that completes frames', () => {
+    const r = new UdpReassembler({ maxStreams: 8 });
+    let delivered = 0;
+    let floodId = 1000;
+    const evicted = new Set<string>();
+    for (let i = 0; i < 100; i++) {
+      delivered += liveFrames(r, i, i + 1).length;
+      for (let k = 0; k < 100; k++) {
+        const result = r.push(datagrams(payloadOf(100), 0, floodId++)[0]!, A, i * 33 + 1);
+        if (result.evicted) evicted.add(result.evicted.key);
+        expect(r.streamCount).toBeLessThanOrEqual(8);
+      }
+    }
+    expect(delivered).toBe(100);
+    expect(evicted.has(`${A}#1`)).toBe(false);
+    expect(evicted.size).toBe(10_000 - 7);
+    expect(counters(r)).toMatchObject({ framesReceived: 100, framesDropped: 0 });
+  });
+
+  it('with every stream delivering, a newcomer is refused; a stream idle for EVICT_IDLE_MS makes room', () => {
+    const r = new UdpReassembler({ maxStreams: 2 });
+    pushAll(r, datagrams(payloadOf(100), 0, 1), A, 0);
+    pushAll(r, datagrams(payloadOf(100), 0, 2), A, 10);
+    const refused = r.push(datagrams(payloadOf(100), 0, 3)[0]!, A, 100);
+    expect(refused).toMatchObject({ frames: [], problem: { code: 'ERR_TOO_MANY_SENDERS' } });
+    expect(refused.newStream).toBeUndefined();
+    expect(r.refusedDatagrams).toBe(1);
+    pushAll(r, datagrams(payloadOf(100), 1, 2), A, EVICT_IDLE_MS); // 2 goes on, 1 falls idle
+    const { evicted, newStream } = r.push(datagrams(payloadOf(100), 0, 3)[0]!, A, EVICT_IDLE_MS + 1);
+    expect(evicted?.key).toBe(`${A}#1`);
+    expect(newStream?.key).toBe(`${A}#3`);
   });
 });
 

@@ -11,6 +11,7 @@ import { NetworkError, UsageError } from '../src/errors.js';
 import { Pacer } from '../src/transport/pacer.js';
 import type { LossCounters, PeerInfo, ReceivedFrame } from '../src/transport/types.js';
 import type { VstreamError } from '../src/errors.js';
+import type { Problem } from '../src/problems.js';
 
 type Disconnect = PeerInfo & { frames: number; error?: VstreamError; loss?: LossCounters };
 
@@ -187,6 +188,31 @@ describe('UDP receiver', () => {
     expect(info.loss).toEqual({ framesReceived: 5, framesDropped: 0, datagramsLost: 0 });
   });
 
+  it('streams made and ended in two datagrams each do not pile up behind a stalled consumer', async () => {
+    const receiver = await listen({ maxStreams: 4, maxAgeMs: 20, idleTimeoutMs: 60_000 });
+    let disconnects = 0;
+    receiver.on('disconnect', () => disconnects++);
+    let connections = 0;
+    receiver.on('connection', () => connections++);
+    const consumer = receiver[Symbol.asyncIterator]();
+    const socket = rawSocket();
+    await new Promise<void>((resolve) => socket.connect(receiver.port, '127.0.0.1', resolve));
+    const frame = (streamId: number) => splitFrame([Buffer.from('x')], { streamId, frameSeq: 0, packetSize: 1200 })[0]!;
+    socket.send(frame(1));
+    await consumer.next(); // and then holds that frame: the consumer is stalled
+    for (let round = 0; round < 50; round++) {
+      // Three: stream 1, whose frame the consumer holds, keeps the fourth slot.
+      for (let id = 0; id < 3; id++) {
+        socket.send(frame(100 + round * 4 + id));
+        socket.send(endDatagram(100 + round * 4 + id, 1));
+      }
+      await until(() => connections === 1 + 3 * (round + 1) && receiver.streamCount === 1, `the streams of round ${round} end`);
+    }
+    // Past maxStreams streams waiting to be reported gone, the oldest one's frames go.
+    expect(receiver.queued).toBeLessThanOrEqual(4);
+    expect(disconnects).toBeGreaterThanOrEqual(150 - 4);
+  });
+
   it('refuses a busy port, whether a vstream receiver or any UDP socket holds it', async () => {
     const first = await listen();
     await expect(UdpFrameReceiver.listen({ port: first.port })).rejects.toMatchObject({
@@ -220,12 +246,30 @@ describe('UDP receiver', () => {
   it('reports a stream that falls silent without END, counting its incomplete frame', async () => {
     const receiver = await listen({ idleTimeoutMs: 300, maxAgeMs: 100 });
     const socket = rawSocket();
-    const header = encodeDatagramHeader({ type: DatagramType.PIECE, streamId: 7, frameSeq: 0, pieceIndex: 0, pieceCount: 2, frameLength: 20, offset: 0 });
+    const got = take(receiver, 1);
+    socket.send(splitFrame([Buffer.alloc(30)], { streamId: 7, frameSeq: 0, packetSize: 65507 })[0]!, receiver.port, '127.0.0.1');
+    await got;
+    const header = encodeDatagramHeader({ type: DatagramType.PIECE, streamId: 7, frameSeq: 1, pieceIndex: 0, pieceCount: 2, frameLength: 20, offset: 0 });
     const disconnected = once(receiver, 'disconnect') as Promise<[Disconnect]>;
     socket.send([header, Buffer.alloc(10)], receiver.port, '127.0.0.1');
     const [info] = await disconnected;
     expect(info.error?.code).toBe('ERR_STREAM_SILENT');
-    expect(info.loss).toEqual({ framesReceived: 0, framesDropped: 1, datagramsLost: 1 });
+    expect(info.loss).toEqual({ framesReceived: 1, framesDropped: 1, datagramsLost: 1 });
+  });
+
+  it('a stream that never completes a frame is no connection: it goes away counted, as a problem', async () => {
+    const receiver = await listen({ idleTimeoutMs: 300, maxAgeMs: 100 });
+    const events: string[] = [];
+    receiver.on('connection', () => events.push('connection'));
+    receiver.on('disconnect', () => events.push('disconnect'));
+    const problems: Problem[] = [];
+    receiver.on('problem', (problem) => problems.push(problem));
+    const header = encodeDatagramHeader({ type: DatagramType.PIECE, streamId: 7, frameSeq: 0, pieceIndex: 0, pieceCount: 2, frameLength: 20, offset: 0 });
+    rawSocket().send([header, Buffer.alloc(10)], receiver.port, '127.0.0.1');
+    await until(() => receiver.streamsDropped === 1, 'the stream is forgotten');
+    expect(events).toEqual([]);
+    expect(problems).toMatchObject([{ code: 'ERR_STREAM_SILENT', message: expect.stringMatching(/^UDP stream 7 from 127\.0\.0\.1:\d+, no frame completed: silent/) }]);
+    expect(receiver.streamCount).toBe(0);
   });
 
   it('replies the ack text to the source of each frame, even the one right before close', async () => {
@@ -244,10 +288,13 @@ describe('UDP receiver', () => {
     expect(replies).toEqual(['OK']);
   });
 
-  it('reports a source of foreign datagrams once (a reference-program sender) and ignores it', async () => {
+  it('reports foreign datagrams (a reference-program sender) as problems, no connection, and ignores them', async () => {
     const receiver = await listen();
-    const reports: Disconnect[] = [];
-    receiver.on('disconnect', (info) => reports.push(info));
+    const events: string[] = [];
+    receiver.on('connection', () => events.push('connection'));
+    receiver.on('disconnect', () => events.push('disconnect'));
+    const reports: Problem[] = [];
+    receiver.on('problem', (problem) => reports.push(problem));
     const socket = rawSocket();
     const length = Buffer.alloc(8);
     length.writeBigInt64LE(2048n);
@@ -256,10 +303,137 @@ describe('UDP receiver', () => {
       socket.send(randomBytes(1024), receiver.port, '127.0.0.1');
     }
     await until(() => receiver.invalidDatagrams === 6, 'the six datagrams are read');
-    expect(reports).toHaveLength(1);
-    expect(reports[0]!.error?.code).toBe('ERR_UDP_SHORT');
-    expect(reports[0]!.error?.message).toMatch(/--legacy/);
+    // One each: the CLI rate-limits them, per code.
+    expect(reports).toHaveLength(6);
+    expect(reports[0]!.code).toBe('ERR_UDP_SHORT');
+    expect(reports[0]!.message).toMatch(/^127\.0\.0\.1:\d+: .*--legacy/);
+    expect(events).toEqual([]);
     expect(receiver.queued).toBe(0);
+  });
+});
+
+describe('UDP receiver: what one forged datagram can do to a stream', () => {
+  /** Every frame the receiver delivers, as it comes. */
+  function collect(receiver: UdpFrameReceiver): ReceivedFrame[] {
+    const got: ReceivedFrame[] = [];
+    void (async () => {
+      for await (const frame of receiver) got.push(frame);
+    })();
+    return got;
+  }
+
+  /** One socket for the sender's datagrams and the forged ones: the same source address. */
+  async function sharedSocket(port: number): Promise<Socket> {
+    const socket = rawSocket();
+    await new Promise<void>((resolve) => socket.connect(port, '127.0.0.1', resolve));
+    return socket;
+  }
+
+  function sendFrame(socket: Socket, streamId: number, frameSeq: number, jpeg: Buffer): void {
+    for (const datagram of splitFrame([jpeg], { streamId, frameSeq, packetSize: 1200 })) socket.send(datagram);
+  }
+
+  /** Sends frame `seq` and waits until it is delivered. */
+  async function deliver(socket: Socket, frames: ReceivedFrame[], streamId: number, seq: number, jpeg: Buffer): Promise<void> {
+    sendFrame(socket, streamId, seq, jpeg);
+    await until(() => frames.some((f) => f.seq === seq && f.peer.startsWith('127.0.0.1:')), `frame ${seq} of stream ${streamId} is delivered`, 5000);
+  }
+
+  it('a forged END from the sender\'s address and stream id does not end it: the next frame cancels it', async () => {
+    const receiver = await listen({ idleTimeoutMs: 60_000 });
+    const frames = collect(receiver);
+    const disconnects: Disconnect[] = [];
+    receiver.on('disconnect', (info) => disconnects.push(info));
+    const problems: Problem[] = [];
+    receiver.on('problem', (problem) => problems.push(problem));
+    const socket = await sharedSocket(receiver.port);
+    const image = await noiseJpeg(64, 48);
+    for (let seq = 0; seq < 5; seq++) await deliver(socket, frames, 9, seq, image);
+    socket.send(endDatagram(9, 5));
+    for (let seq = 5; seq < 10; seq++) await deliver(socket, frames, 9, seq, image);
+    // Another stream's real END, sent later, ending: the forged END's grace is over by then too.
+    const other = await open({ port: receiver.port, metadata: false });
+    await other.send(image);
+    await other.close();
+    await until(() => disconnects.length === 1, 'the other stream ends');
+    expect(disconnects[0]!.peer).not.toBe(frames[0]!.peer);
+    await deliver(socket, frames, 9, 10, image);
+    const mine = frames.filter((f) => f.peer === frames[0]!.peer);
+    expect(mine.map((f) => f.seq)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(new Set(mine.map((f) => f.connectionId)).size).toBe(1);
+    expect(problems.map((p) => p.code)).toContain('ERR_UDP_END');
+  });
+
+  it('a forged frame at frameSeq + 2^31 - 1 is not delivered and does not stall the stream', async () => {
+    const receiver = await listen();
+    const frames = collect(receiver);
+    const problems: Problem[] = [];
+    receiver.on('problem', (problem) => problems.push(problem));
+    const socket = await sharedSocket(receiver.port);
+    const image = await noiseJpeg(64, 48);
+    for (let seq = 0; seq < 5; seq++) await deliver(socket, frames, 9, seq, image);
+    socket.send(splitFrame([image], { streamId: 9, frameSeq: 4 + 2 ** 31 - 1, packetSize: 65507 })[0]!);
+    for (let seq = 5; seq < 10; seq++) await deliver(socket, frames, 9, seq, image);
+    expect(frames.map((f) => f.seq)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(problems.map((p) => p.code)).toEqual(['ERR_UDP_WINDOW']);
+  });
+
+  it('a sender restarted under a new stream id, or with its sequence reset, is followed', async () => {
+    const receiver = await listen({ idleTimeoutMs: 60_000 });
+    const frames = collect(receiver);
+    const disconnects: Disconnect[] = [];
+    receiver.on('disconnect', (info) => disconnects.push(info));
+    const socket = await sharedSocket(receiver.port);
+    const image = await noiseJpeg(64, 48);
+    for (let seq = 5000; seq < 5005; seq++) await deliver(socket, frames, 9, seq, image);
+    // A new stream id: a new stream, from its first frame.
+    await deliver(socket, frames, 10, 0, image);
+    expect(frames.at(-1)!.connectionId).not.toBe(frames[0]!.connectionId);
+    // The same id, frameSeq from 0 again, at 30 fps: taken once the old sequence has been
+    // silent for RESTART_AFTER_MS (500 ms).
+    const resetAt = performance.now();
+    let seq = 0;
+    const sending = setInterval(() => sendFrame(socket, 9, seq++, image), 33);
+    try {
+      await until(() => frames.some((f) => f.connectionId === frames[0]!.connectionId && f.seq < 5000), 'a frame of the reset sequence is delivered', 5000);
+    } finally {
+      clearInterval(sending);
+    }
+    // Generous: the reassembler test pins the rule itself (within a second at 30 fps).
+    expect(performance.now() - resetAt).toBeLessThan(2000);
+    expect(disconnects).toEqual([]);
+  });
+
+  it('a flood of 10000 new stream ids neither evicts a live sender nor becomes 10000 connections', async () => {
+    const receiver = await listen({ idleTimeoutMs: 60_000 });
+    const frames = collect(receiver);
+    const events: string[] = [];
+    receiver.on('connection', () => events.push('connection'));
+    receiver.on('disconnect', () => events.push('disconnect'));
+    const problems = new Map<string, number>();
+    receiver.on('problem', ({ code }) => problems.set(code, (problems.get(code) ?? 0) + 1));
+    const sender = await open({ port: receiver.port, metadata: false });
+    const flood = await sharedSocket(receiver.port);
+    const image = await noiseJpeg(64, 48);
+    let largest = 0;
+    for (let k = 0; k < 20; k++) {
+      for (let j = 0; j < 500; j++) {
+        const header = encodeDatagramHeader({ type: DatagramType.PIECE, streamId: 1000 + k * 500 + j, frameSeq: 0, pieceIndex: 0, pieceCount: 2, frameLength: 20, offset: 0 });
+        flood.send([header, Buffer.alloc(10)]);
+        // Let the receiver read: the point is what it keeps, not what the kernel drops.
+        if (j % 32 === 31) await new Promise((resolve) => setImmediate(resolve));
+      }
+      largest = Math.max(largest, receiver.streamCount);
+      await sender.send(image);
+      await until(() => frames.length === k + 1, `frame ${k} of the live sender is delivered`, 5000);
+    }
+    expect(frames.map((f) => f.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(new Set(frames.map((f) => f.connectionId)).size).toBe(1);
+    expect(events).toEqual(['connection']);
+    expect(largest).toBeLessThanOrEqual(64);
+    // Nearly all of them: the kernel may drop a few of the flood's datagrams.
+    expect(receiver.streamsDropped).toBeGreaterThan(9000);
+    expect([...problems.keys()]).toEqual(['ERR_TOO_MANY_SENDERS']);
   });
 });
 
@@ -330,11 +504,15 @@ describe('pacing', () => {
     const socket = rawSocket();
     await new Promise<void>((resolve) => socket.connect(receiver.port, '127.0.0.1', resolve));
     const disconnected = once(receiver, 'disconnect') as Promise<[Disconnect]>;
+    // A small first frame, taken before the flood, makes the stream a connection.
+    const first = take(receiver, 1);
+    socket.send(splitFrame([Buffer.alloc(100)], { streamId: 1, frameSeq: 0, packetSize: 1200 })[0]!);
+    await first;
     const big = randomBytes(1_000_000);
-    for (let seq = 0; seq < 3; seq++) {
+    for (let seq = 1; seq < 4; seq++) {
       for (const datagram of splitFrame([big], { streamId: 1, frameSeq: seq, packetSize: 1200 })) socket.send(datagram);
     }
-    socket.send(endDatagram(1, 3));
+    socket.send(endDatagram(1, 4));
     const [info] = await disconnected;
     expect(info.loss!.datagramsLost).toBeGreaterThan(0);
   });

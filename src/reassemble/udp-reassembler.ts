@@ -12,10 +12,16 @@
  * of the datagrams) and charged with an estimate of their bookkeeping, nothing is sized from
  * a header's frameLength before the bytes are there, and the number of streams and of
  * incomplete frames per stream is capped.
+ *
+ * Anyone can send a datagram naming a stream, so no single datagram may end or stall one that
+ * keeps delivering: a frameSeq far from the stream's floor is ignored (the window), an END only
+ * takes effect after a grace in which newer frames cancel it, and a full table of streams makes
+ * room by dropping streams that never delivered a frame, never a live one.
  */
 import { ProtocolError } from '../errors.js';
 import { DatagramType, impliedPieceSize, parseDatagram, seqAdd, seqDistance, seqNewer, UDP_HEADER_SIZE, UDP_MAGIC } from '../frame/udp-datagram.js';
 import type { DatagramHeader } from '../frame/udp-datagram.js';
+import type { Problem } from '../problems.js';
 import type { LossCounters } from '../transport/types.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './parser.js';
 
@@ -35,6 +41,27 @@ export const PIECE_OVERHEAD_BYTES = 256;
  * from a confused or hostile sender, and would otherwise add billions to the counters.
  */
 export const MAX_ESTIMATED_GAP = 65536;
+/**
+ * Frames ahead of or behind a stream's floor that a piece may be for; one further off is
+ * ignored (outOfWindow). 1024 frames is over 30 s at 30 fps: no honest stream gets that far
+ * from its floor while it delivers, and a forged far-off frameSeq cannot move the floor.
+ */
+export const SEQ_WINDOW = 1024;
+/**
+ * A stream that has made no progress for this long, while pieces outside its window (or late)
+ * keep arriving and agree with each other, is re-based on them: its sender reset its sequence.
+ */
+export const RESTART_AFTER_MS = 500;
+/**
+ * Sequences a stream remembers as a possible reset: more than one, so that pieces sprayed at
+ * random frameSeqs only displace each other, not the sequence that keeps agreeing.
+ */
+const MAX_CANDIDATES = 4;
+/**
+ * At maxStreams, a stream that has completed frames may make room for a new one only once it
+ * has completed none for this long; until then the newcomer is refused.
+ */
+export const EVICT_IDLE_MS = 2000;
 
 export interface UdpReassemblerOptions {
   /** An incomplete frame older than this (since its first piece arrived) is dropped. Default 250. */
@@ -49,7 +76,11 @@ export interface UdpReassemblerOptions {
   maxPendingBytes?: number;
   /** Incomplete frames per stream; one more drops the oldest. Default 4. */
   maxFramesPerStream?: number;
-  /** Concurrent streams; a new one beyond it evicts the least recently active. Default 64. */
+  /**
+   * Concurrent streams. A new one beyond it replaces the least recently active stream that has
+   * completed no frame, else one that has completed none for EVICT_IDLE_MS, else it is refused.
+   * Default 64.
+   */
   maxStreams?: number;
 }
 
@@ -72,6 +103,12 @@ export interface StreamCounters extends LossCounters {
   late: number;
   /** Well-formed datagrams of this stream that contradict the earlier pieces of their frame. */
   invalid: number;
+  /** Pieces and ENDs for a frameSeq outside the window (SEQ_WINDOW), ignored. */
+  outOfWindow: number;
+  /** ENDs that did not end the stream: outside the window, or cancelled by newer frames. */
+  endsIgnored: number;
+  /** Times the sender reset its sequence and the stream was re-based (RESTART_AFTER_MS). */
+  sequenceResets: number;
 }
 
 /** A snapshot: later datagrams do not change it. */
@@ -87,12 +124,22 @@ export interface UdpPushResult {
   frames: CompletedFrame[];
   /** Set when this datagram started a stream not seen before. */
   newStream?: StreamState;
-  /** Set when this datagram was the stream's END; its final counters. */
-  ended?: StreamState;
   /** A stream removed to make room for `newStream` (maxStreams), with its final counters. */
   evicted?: StreamState;
   /** Why the datagram was ignored as invalid. */
   error?: ProtocolError;
+  /**
+   * A valid datagram that was not taken as it claimed: out of the window (ERR_UDP_WINDOW), an
+   * END cancelled by newer frames (ERR_UDP_END), a new stream refused (ERR_TOO_MANY_SENDERS).
+   */
+  problem?: Problem;
+}
+
+export interface ExpireResult {
+  /** Streams whose END grace is over, with their final counters. */
+  ended: StreamState[];
+  /** Streams silent for longer than `idleMs`, with their final counters. */
+  silent: StreamState[];
 }
 
 interface Stream {
@@ -108,7 +155,25 @@ interface Stream {
   floorFixed: boolean;
   /** pieceCount of the latest piece: the estimate for frames of which nothing arrived. */
   lastPieceCount: number;
+  /** When a valid datagram inside the window last arrived: for idleness and eviction order. */
   lastActive: number;
+  /** The newest frameSeq a piece was accepted for (the floor until one is). */
+  newest: number;
+  /** When a piece last went into a frame. */
+  lastProgress: number;
+  /** When it last completed a frame (-Infinity before the first). */
+  lastCompleted: number;
+  /** Late or out-of-window pieces that agree with each other: a reset sequence, if they go on. */
+  candidates: { base: number; count: number }[];
+  /** An accepted END in its grace: newer frames than `newest` cancel it. */
+  ending: { nextSeq: number; newest: number; at: number } | undefined;
+}
+
+/** A stream whose END took effect: its stragglers revive nothing. */
+interface EndedStream {
+  nextSeq: number;
+  newest: number;
+  at: number;
 }
 
 interface PendingFrame {
@@ -134,10 +199,11 @@ export class UdpReassembler {
   private readonly streams = new Map<string, Stream>();
   /** Every incomplete frame, in order of its first piece's arrival, oldest first. */
   private readonly pending = new Set<PendingFrame>();
-  /** Keys of streams that sent END, so pieces overtaken by their END do not revive them. */
-  private readonly ended = new Set<string>();
+  /** Streams that ended by END, so pieces overtaken by their END do not revive them. */
+  private readonly ended = new Map<string, EndedStream>();
   private heldBytes = 0;
   private invalidCount = 0;
+  private refusedCount = 0;
 
   constructor(options: UdpReassemblerOptions = {}) {
     this.maxAgeMs = positive('maxAgeMs', options.maxAgeMs ?? DEFAULT_MAX_AGE_MS, false);
@@ -166,6 +232,11 @@ export class UdpReassembler {
     return this.invalidCount;
   }
 
+  /** Datagrams that would have started a stream while every slot held a live one (maxStreams). */
+  get refusedDatagrams(): number {
+    return this.refusedCount;
+  }
+
   /**
    * One datagram from `source` ("host:port"), received at `now` (ms). Returns the frame it
    * completed, if any, and stream events. Invalid datagrams are counted and ignored, with the
@@ -183,14 +254,13 @@ export class UdpReassembler {
       return this.invalid(err as ProtocolError, streamId === undefined ? undefined : this.streams.get(`${source}#${streamId}`));
     }
     const key = `${source}#${header.streamId}`;
-    // A sender's last pieces can arrive after its END; they belong to nothing now.
-    if (this.ended.has(key)) return { frames: [] };
     let stream = this.streams.get(key);
+    if (stream === undefined && !this.revives(key, header, now)) return { frames: [] };
 
     if (header.type === DatagramType.END) {
       if (stream === undefined) return { frames: [] };
       stream.counters.datagramsReceived++;
-      return { frames: [], ended: this.end(stream, header.frameSeq) };
+      return this.end(stream, header.frameSeq, now);
     }
 
     const cost = header.frameLength + header.pieceCount * PIECE_OVERHEAD_BYTES;
@@ -206,10 +276,17 @@ export class UdpReassembler {
     const result: UdpPushResult = { frames: [] };
     const created = stream === undefined;
     if (stream === undefined) {
-      // Evict rather than refuse: a sender restarted without its END getting through comes
-      // back under a new streamId, and must not wait for its own old stream to go idle.
-      if (this.streams.size >= this.maxStreams) result.evicted = this.remove(this.streams.values().next().value!);
-      stream = this.newStream(key, source, header);
+      if (this.streams.size >= this.maxStreams) {
+        const victim = this.victim(now);
+        if (victim === undefined) return this.refuse(source, header.streamId);
+        result.evicted = this.remove(victim);
+      }
+      stream = this.newStream(key, source, header, now);
+    } else if (!stream.frames.has(header.frameSeq) && !inWindow(header.frameSeq, stream.floor) && !this.resets(stream, header.frameSeq, now)) {
+      stream.counters.datagramsReceived++;
+      stream.counters.outOfWindow++;
+      result.problem = outOfWindow(stream, `frame ${header.frameSeq}`, header.frameSeq);
+      return result;
     }
     this.touch(stream, now);
     this.addPiece(stream, header, payload, datagram, now, result);
@@ -219,21 +296,22 @@ export class UdpReassembler {
   }
 
   /**
-   * Drops incomplete frames older than maxAgeMs; call on a timer. With `idleMs`, also removes
-   * the streams that have sent nothing valid for longer than that, and returns them with their
-   * final counters.
+   * Drops incomplete frames older than maxAgeMs and ends the streams whose END grace (maxAgeMs)
+   * is over; call on a timer. With `idleMs`, also removes the streams that have sent nothing
+   * valid for longer than that. Returns the streams gone, with their final counters.
    */
-  expire(now: number, idleMs?: number): StreamState[] {
+  expire(now: number, idleMs?: number): ExpireResult {
     // Set iteration skips entries deleted on the way, as abandon() may do to older frames.
     for (const frame of this.pending) {
       if (now - frame.firstAt > this.maxAgeMs) this.abandon(frame);
     }
-    const removed: StreamState[] = [];
-    if (idleMs === undefined) return removed;
+    const result: ExpireResult = { ended: [], silent: [] };
+    // Map iteration, too, skips the streams removed on the way.
     for (const stream of this.streams.values()) {
-      if (now - stream.lastActive > idleMs) removed.push(this.remove(stream));
+      if (stream.ending !== undefined && now - stream.ending.at > this.maxAgeMs) result.ended.push(this.close(stream, now));
+      else if (idleMs !== undefined && now - stream.lastActive > idleMs) result.silent.push(this.remove(stream));
     }
-    return removed;
+    return result;
   }
 
   /** The stream's current counters, or undefined if it is unknown, ended or removed. */
@@ -249,12 +327,22 @@ export class UdpReassembler {
     let frame = stream.frames.get(seq);
     if (frame === undefined) {
       if (!seqNewer(seq, stream.floor)) {
-        if (stream.floorFixed) {
+        if (!stream.floorFixed) stream.floor = seqAdd(seq, -1);
+        else if (!this.resets(stream, seq, now)) {
           counters.late++;
           return;
         }
-        stream.floor = seqAdd(seq, -1);
       }
+      if (stream.ending !== undefined && seqNewer(seq, stream.ending.newest)) {
+        // A frame the sender had not sent when its END came: the sender is still there.
+        stream.ending = undefined;
+        counters.endsIgnored++;
+        result.problem = {
+          code: 'ERR_UDP_END',
+          message: `end-of-stream datagram for UDP stream ${stream.streamId} from ${stream.source} ignored: frame ${seq} came after it`,
+        };
+      }
+      if (seqNewer(seq, stream.newest)) stream.newest = seq;
       frame = { stream, seq, pieceCount: header.pieceCount, frameLength: header.frameLength, pieceSize, pieces: new Map(), cost: 0, firstAt: now };
       stream.frames.set(seq, frame);
       this.pending.add(frame);
@@ -287,9 +375,11 @@ export class UdpReassembler {
     frame.cost += cost;
     this.heldBytes += cost;
     stream.lastPieceCount = header.pieceCount;
+    stream.lastProgress = now;
+    if (stream.candidates.length > 0) stream.candidates = [];
 
     if (frame.pieces.size === frame.pieceCount) {
-      result.frames.push(this.complete(frame));
+      result.frames.push(this.complete(frame, now));
       return;
     }
     if (stream.frames.size > this.maxFramesPerStream) this.abandon(oldest(stream.frames));
@@ -300,10 +390,11 @@ export class UdpReassembler {
     }
   }
 
-  private complete(frame: PendingFrame): CompletedFrame {
+  private complete(frame: PendingFrame, now: number): CompletedFrame {
     const { stream } = frame;
     this.release(frame);
     stream.counters.framesReceived++;
+    stream.lastCompleted = now;
     this.finish(stream, frame.seq);
     let payload: Buffer;
     if (frame.pieceCount === 1) {
@@ -365,14 +456,100 @@ export class UdpReassembler {
     this.heldBytes -= frame.cost;
   }
 
-  /** END: the sender's next frame would have been `nextSeq`, so everything before it is final. */
-  private end(stream: Stream, nextSeq: number): StreamState {
+  /**
+   * END: the sender's next frame would have been `nextSeq`. An honest sender's nextSeq is after
+   * every frame it sent, so one at or before the newest frame seen, or beyond the window, is
+   * ignored. An accepted END takes effect after a grace (maxAgeMs, settled by expire()), so that
+   * a forged one is cancelled by the frames a live sender goes on sending.
+   */
+  private end(stream: Stream, nextSeq: number, now: number): UdpPushResult {
+    if (stream.ending !== undefined) return { frames: [] }; // a repeat
+    const ahead = seqDistance(nextSeq, stream.newest);
+    if (ahead === 0 || ahead > SEQ_WINDOW) {
+      stream.counters.endsIgnored++;
+      stream.counters.outOfWindow++;
+      return { frames: [], problem: outOfWindow(stream, `end-of-stream datagram (next frame ${nextSeq})`, nextSeq) };
+    }
+    stream.ending = { nextSeq, newest: stream.newest, at: now };
+    return { frames: [] };
+  }
+
+  /** The END grace is over: everything before nextSeq is final, and the stream is gone. */
+  private close(stream: Stream, now: number): StreamState {
+    const { nextSeq, newest } = stream.ending!;
     this.settle(stream, seqAdd(nextSeq, -1));
     const state = this.remove(stream);
-    this.ended.add(stream.key);
+    this.ended.set(stream.key, { nextSeq, newest, at: now });
     // Forget the oldest: a stream id is random per run, so a key is practically never reused.
-    if (this.ended.size > this.maxStreams) this.ended.delete(this.ended.values().next().value!);
+    if (this.ended.size > this.maxStreams) this.ended.delete(this.ended.keys().next().value!);
     return state;
+  }
+
+  /**
+   * Whether a datagram for a key that ended by END may start it again. Its stragglers (frames
+   * the stream had seen) may not. A newer frame within the window may: the END was forged, or
+   * arrived without the sender stopping. So may one outside the window once RESTART_AFTER_MS
+   * has passed: the sender reset its sequence.
+   */
+  private revives(key: string, header: DatagramHeader, now: number): boolean {
+    const gone = this.ended.get(key);
+    if (gone === undefined) return true;
+    if (header.type === DatagramType.END) return false;
+    const seq = header.frameSeq;
+    const newer = seqNewer(seq, gone.newest) && seqDistance(seq, gone.newest) <= SEQ_WINDOW;
+    if (!newer && (inWindow(seq, gone.newest) || now - gone.at <= RESTART_AFTER_MS)) return false;
+    this.ended.delete(key);
+    return true;
+  }
+
+  /**
+   * A piece the stream cannot use (late, or outside the window). If such pieces agree with each
+   * other while the stream has made no progress for RESTART_AFTER_MS, its sender has reset its
+   * sequence: the stream is re-based on `seq`, its incomplete frames dropped. Returns whether it was.
+   */
+  private resets(stream: Stream, seq: number, now: number): boolean {
+    const { candidates } = stream;
+    const candidate = candidates.find((c) => inWindow(seq, c.base));
+    if (candidate === undefined) {
+      if (candidates.length >= MAX_CANDIDATES) candidates.splice(candidates.indexOf(weakest(candidates)), 1);
+      candidates.push({ base: seq, count: 1 });
+      return false;
+    }
+    candidate.count++;
+    if (now - stream.lastProgress < RESTART_AFTER_MS) return false;
+    for (const frame of stream.frames.values()) this.drop(frame);
+    stream.floor = seqAdd(seq, -1);
+    stream.floorFixed = false;
+    stream.newest = stream.floor;
+    stream.candidates = [];
+    stream.ending = undefined;
+    stream.counters.sequenceResets++;
+    return true;
+  }
+
+  /**
+   * The stream to make room for a new one: the least recently active that has completed no
+   * frame (a flood of made-up stream ids only displaces itself), else the least recently active
+   * that has completed none for EVICT_IDLE_MS (a sender restarted under a new id leaves one).
+   */
+  private victim(now: number): Stream | undefined {
+    let idle: Stream | undefined;
+    for (const stream of this.streams.values()) {
+      if (stream.counters.framesReceived === 0) return stream;
+      if (idle === undefined && now - stream.lastCompleted > EVICT_IDLE_MS) idle = stream;
+    }
+    return idle;
+  }
+
+  private refuse(source: string, streamId: number): UdpPushResult {
+    this.refusedCount++;
+    return {
+      frames: [],
+      problem: {
+        code: 'ERR_TOO_MANY_SENDERS',
+        message: `new UDP stream ${streamId} from ${source} refused: all ${this.maxStreams} streams are delivering frames`,
+      },
+    };
   }
 
   /** Drops the stream's incomplete frames and forgets it; returns its final counters. */
@@ -382,17 +559,34 @@ export class UdpReassembler {
     return snapshot(stream);
   }
 
-  private newStream(key: string, source: string, header: DatagramHeader): Stream {
+  private newStream(key: string, source: string, header: DatagramHeader, now: number): Stream {
+    const floor = seqAdd(header.frameSeq, -1);
     return {
       key,
       source,
       streamId: header.streamId,
-      counters: { framesReceived: 0, framesDropped: 0, datagramsLost: 0, datagramsReceived: 0, duplicates: 0, late: 0, invalid: 0 },
+      counters: {
+        framesReceived: 0,
+        framesDropped: 0,
+        datagramsLost: 0,
+        datagramsReceived: 0,
+        duplicates: 0,
+        late: 0,
+        invalid: 0,
+        outOfWindow: 0,
+        endsIgnored: 0,
+        sequenceResets: 0,
+      },
       frames: new Map(),
-      floor: seqAdd(header.frameSeq, -1),
+      floor,
       floorFixed: false,
       lastPieceCount: header.pieceCount,
-      lastActive: 0,
+      lastActive: now,
+      newest: floor,
+      lastProgress: now,
+      lastCompleted: -Infinity,
+      candidates: [],
+      ending: undefined,
     };
   }
 
@@ -408,6 +602,26 @@ export class UdpReassembler {
     if (stream !== undefined) stream.counters.invalid++;
     return { frames: [], error: err };
   }
+}
+
+/** True when `seq` is at most SEQ_WINDOW frames ahead of or behind `base`, across the wrap. */
+function inWindow(seq: number, base: number): boolean {
+  const ahead = seqDistance(seq, base);
+  return ahead <= SEQ_WINDOW || ahead >= 2 ** 32 - SEQ_WINDOW;
+}
+
+function outOfWindow(stream: Stream, what: string, seq: number): Problem {
+  const ahead = seqDistance(seq, stream.floor);
+  const off = ahead < 2 ** 31 ? `${ahead} ahead of` : `${2 ** 32 - ahead} behind`;
+  return {
+    code: 'ERR_UDP_WINDOW',
+    message: `${what} of UDP stream ${stream.streamId} from ${stream.source} is ${off} frame ${stream.floor}, outside the window of ${SEQ_WINDOW}; ignored`,
+  };
+}
+
+/** The candidate with the fewest agreeing pieces, the oldest of those. */
+function weakest(candidates: { base: number; count: number }[]): { base: number; count: number } {
+  return candidates.reduce((min, c) => (c.count < min.count ? c : min));
 }
 
 /** The incomplete frame furthest behind in sequence order. */

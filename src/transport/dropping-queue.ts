@@ -63,6 +63,19 @@ export class DroppingQueue<K, T> implements AsyncIterable<T> {
     while (this.bytes > this.options.maxBytes && this.entries.length > 1) this.dropAt(0);
   }
 
+  /** Drops every item of `key` still waiting, as if each had been pushed out (onDrop). */
+  discard(key: K): void {
+    if (this.waiting(key) === 0) return;
+    const kept: Entry<K, T>[] = [];
+    const dropped: Entry<K, T>[] = [];
+    for (const entry of this.entries) (entry.key === key ? dropped : kept).push(entry);
+    this.entries = kept;
+    for (const entry of dropped) {
+      this.forget(entry);
+      this.options.onDrop(entry.key, entry.item);
+    }
+  }
+
   /** No more items: the iterator finishes once the waiting ones are taken. */
   end(): void {
     this.ended = true;

@@ -10,6 +10,7 @@ import { receivedFrame } from './received-frame.js';
 import { EventEmitter } from 'node:events';
 import { ProtocolError, UsageError } from '../errors.js';
 import { DroppingQueue } from './dropping-queue.js';
+import { EVICT_IDLE_MS } from '../reassemble/udp-reassembler.js';
 import { bindUdp, datagramPeer } from './udp-socket.js';
 import type { LossCounters, PeerInfo, ReceivedFrame, Receiver, ReceiverEvents } from './types.js';
 
@@ -41,7 +42,10 @@ export interface LegacyUdpReceiverOptions {
   ackWhen?: 'received' | 'manual';
   /** A sender silent this long is reported gone with a `disconnect` event (ms). Default 5000. */
   idleTimeoutMs?: number;
-  /** Senders tracked at once; one more evicts the longest silent. Default 64. */
+  /**
+   * Senders tracked at once. One more replaces the longest silent that has delivered no image,
+   * else one silent for 2 s; if every sender is delivering, the newcomer is ignored. Default 64.
+   */
   maxSources?: number;
   /** Bytes of incomplete images held over all senders, each piece counted as its payload + 256. Default 4 x maxFrameBytes. */
   maxPendingBytes?: number;
@@ -69,6 +73,8 @@ interface Source extends PeerInfo {
   loss: LossCounters;
   lastHeard: number;
   attempt: Attempt;
+  /** Set with its first delivered image: only then is it a `connection` (and later a `disconnect`). */
+  connected: boolean;
 }
 
 /** Where a delivered frame's reply goes, until it is acknowledged or dropped. */
@@ -102,6 +108,8 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
   private repliesFlushed: (() => void) | undefined;
   private nextConnectionId = 1;
   private discarded = 0;
+  private dropped = 0;
+  private refused = 0;
   private closing: Promise<void> | undefined;
 
   private constructor(
@@ -165,6 +173,16 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
     return this.discarded;
   }
 
+  /** Senders forgotten before delivering an image: never a `connection`, so never a `disconnect`. */
+  get sourcesDropped(): number {
+    return this.dropped;
+  }
+
+  /** Datagrams of new senders ignored because every slot held a sender delivering images. */
+  get refusedDatagrams(): number {
+    return this.refused;
+  }
+
   /** Bytes charged for incomplete images, over all senders (at most `maxPendingBytes`). */
   get bufferedBytes(): number {
     return this.pendingBytes;
@@ -204,6 +222,7 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
   private onDatagram(msg: Buffer, rinfo: RemoteInfo): void {
     if (this.closing || msg.length === 0) return;
     const source = this.sourceFor(rinfo);
+    if (!source) return;
     source.lastHeard = performance.now();
     const length = this.announcedLength(msg);
     const attempt = source.attempt;
@@ -280,6 +299,10 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
     source.loss.framesReceived += 1;
     const frame = receivedFrame(jpeg, source, source.frames, { ...source.loss });
     source.frames += 1;
+    if (!source.connected) {
+      source.connected = true;
+      this.emit('connection', { connectionId: source.connectionId, peer: source.peer });
+    }
     if (this.options.ackWhen === 'manual') this.unacknowledged.set(frame, to);
     else this.sendReply(to);
     this.queue.push(source, frame, jpeg.length);
@@ -321,19 +344,24 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
     }
   }
 
-  private sourceFor(rinfo: RemoteInfo): Source {
+  private sourceFor(rinfo: RemoteInfo): Source | undefined {
     const key = `${rinfo.address}|${rinfo.port}`;
     const known = this.sources.get(key);
     if (known) return known;
     if (this.sources.size >= this.maxSources) {
-      let oldest: Source | undefined;
-      for (const source of this.sources.values()) if (!oldest || source.lastHeard < oldest.lastHeard) oldest = source;
-      if (oldest) {
-        this.forget(
-          oldest,
-          new ProtocolError(`more than ${this.maxSources} legacy UDP senders at once; the longest silent one was dropped`, 'ERR_TOO_MANY_SENDERS'),
-        );
+      const victim = this.victim(performance.now());
+      if (!victim) {
+        this.refused += 1;
+        this.emit('problem', {
+          code: 'ERR_TOO_MANY_SENDERS',
+          message: `new legacy UDP sender ${datagramPeer(rinfo)} ignored: all ${this.maxSources} senders are delivering images`,
+        });
+        return undefined;
       }
+      this.forget(
+        victim,
+        new ProtocolError(`more than ${this.maxSources} legacy UDP senders at once; this one, silent the longest, made room for a new one`, 'ERR_TOO_MANY_SENDERS'),
+      );
     }
     const source: Source = {
       key,
@@ -346,10 +374,28 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
       loss: { framesReceived: 0, framesDropped: 0, datagramsLost: 0 },
       lastHeard: performance.now(),
       attempt: { kind: 'idle' },
+      connected: false,
     };
     this.sources.set(key, source);
-    this.emit('connection', { connectionId: source.connectionId, peer: source.peer });
     return source;
+  }
+
+  /**
+   * The sender to make room for a new one: the longest silent that has delivered no image (so a
+   * flood of new source ports only displaces itself), else the longest silent of those silent
+   * for EVICT_IDLE_MS.
+   */
+  private victim(now: number): Source | undefined {
+    let unproven: Source | undefined;
+    let idle: Source | undefined;
+    for (const source of this.sources.values()) {
+      if (!source.connected) {
+        if (!unproven || source.lastHeard < unproven.lastHeard) unproven = source;
+      } else if (now - source.lastHeard > EVICT_IDLE_MS && (!idle || source.lastHeard < idle.lastHeard)) {
+        idle = source;
+      }
+    }
+    return unproven ?? idle;
   }
 
   /** Ends images whose sender fell silent, and forgets senders silent for `idleTimeoutMs`. */
@@ -374,6 +420,11 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
     if (attempt.kind === 'receiving' && attempt.received > 0) this.drop(source, this.missingPieces(attempt));
     else this.release(source);
     this.sources.delete(source.key);
+    if (!source.connected) {
+      this.dropped += 1;
+      if (error) this.emit('problem', { code: error.code, message: `legacy UDP sender ${source.peer}, no image delivered: ${error.message}` });
+      return;
+    }
     this.emit('disconnect', {
       connectionId: source.connectionId,
       peer: source.peer,

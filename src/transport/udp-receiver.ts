@@ -4,12 +4,13 @@ import { EventEmitter } from 'node:events';
 import { NetworkError, ProtocolError, UsageError, type VstreamError } from '../errors.js';
 import { UdpReassembler, type CompletedFrame, type StreamCounters, type StreamState } from '../reassemble/udp-reassembler.js';
 import { DroppingQueue } from './dropping-queue.js';
+import type { Problem } from '../problems.js';
 import { bindUdp, datagramPeer } from './udp-socket.js';
 import type { LossCounters, PeerInfo, ReceivedFrame, Receiver, ReceiverEvents } from './types.js';
 
 export const DEFAULT_IDLE_TIMEOUT_MS = 5000;
-/** Sources of invalid datagrams reported with their own `disconnect`; after that, they are only counted. */
-const MAX_REPORTED_SOURCES = 16;
+/** Codes of datagrams that are not vstream UDP at all, as a reference-program sender makes. */
+const FOREIGN_CODES = new Set(['ERR_UDP_SHORT', 'ERR_UDP_MAGIC', 'ERR_UDP_VERSION', 'ERR_UDP_TYPE']);
 
 export interface UdpFrameReceiverOptions {
   /** UDP port; 0 picks a free one (see `receiver.port`). */
@@ -30,7 +31,10 @@ export interface UdpFrameReceiverOptions {
   maxQueuedBytes?: number;
   /** Bytes held in incomplete frames, all streams together (see UdpReassembler). Default 32 MiB. */
   maxPendingBytes?: number;
-  /** Streams at once; one more evicts the least recently active. Default 64. */
+  /**
+   * Streams at once. One more replaces a stream that has completed no frame, or none for 2 s;
+   * if every stream is delivering, the newcomer is refused. Default 64.
+   */
   maxStreams?: number;
   /**
    * Replied to the frame's source address after each frame. vstream's UDP senders never wait
@@ -67,19 +71,28 @@ interface Stream extends PeerInfo {
  * iterator. A frame with a missing piece is never delivered: it is dropped after `maxAgeMs`,
  * or as soon as a newer frame of its stream completes, and counted in `loss`.
  *
- * Each stream is a "connection" to the CLI: `connection` on its first datagram, `disconnect`
- * on its END datagram or after `idleTimeoutMs` of silence, once the consumer has taken its
- * last frame, with the final loss counters.
+ * Each stream is a "connection" to the CLI: `connection` when it completes its first frame,
+ * `disconnect` on its END datagram or after `idleTimeoutMs` of silence, once the consumer has
+ * taken its last frame, with the final loss counters. A stream that never completes a frame
+ * (stray pieces, a flood of made-up stream ids) is no connection: it goes away counted in
+ * `streamsDropped`, and what peers did wrong is reported as `problem` events, which the CLI
+ * rate-limits, so that no datagram costs a log line of its own.
  */
 export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Receiver {
   private readonly reassembler: UdpReassembler;
   private readonly queue: DroppingQueue<Stream, ReceivedFrame>;
   private readonly streams = new Map<string, Stream>();
   private readonly byConnection = new Map<number, Stream>();
+  /**
+   * Streams that are over but still have frames for the consumer, oldest first. A sender can
+   * make a stream and end it in two datagrams, so past maxStreams of them the oldest one's
+   * frames are dropped: a stalled consumer must not let them pile up.
+   */
+  private readonly leaving = new Set<Stream>();
   private readonly ack: Buffer | undefined;
   private readonly idleTimeoutMs: number;
   private readonly sweeper: NodeJS.Timeout;
-  private readonly reportedSources = new Set<string>();
+  private dropped = 0;
   /** The stream whose frame the consumer is working on. */
   private inHand: Stream | undefined;
   private nextConnectionId = 1;
@@ -174,6 +187,21 @@ export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
     return this.reassembler.invalidDatagrams;
   }
 
+  /** Streams forgotten without completing a frame: never a `connection`, so never a `disconnect`. */
+  get streamsDropped(): number {
+    return this.dropped;
+  }
+
+  /** Streams the reassembler holds now, connections or not (at most `maxStreams`). */
+  get streamCount(): number {
+    return this.reassembler.streamCount;
+  }
+
+  /** Datagrams of new streams refused because every stream slot held a live one. */
+  get refusedDatagrams(): number {
+    return this.reassembler.refusedDatagrams;
+  }
+
   /** A stream's loss counters now, until its `disconnect` (which carries the final ones). */
   lossOf(connectionId: number): LossCounters | undefined {
     const stream = this.byConnection.get(connectionId);
@@ -208,24 +236,30 @@ export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
     if (this.closing) return;
     const source = datagramPeer(rinfo);
     const result = this.reassembler.push(msg, source, performance.now());
-    if (result.evicted) {
-      const error = new ProtocolError(
-        `more than ${this.reassembler.maxStreams} UDP streams at once; this one, the least recently active, was dropped`,
-        'ERR_TOO_MANY_SENDERS',
-      );
-      this.end(result.evicted.key, result.evicted, error);
-    }
-    if (result.newStream) this.start(result.newStream, rinfo);
-    for (const frame of result.frames) this.deliver(frame);
-    if (result.ended) this.end(result.ended.key, result.ended);
+    if (result.evicted) this.evict(result.evicted);
+    for (const frame of result.frames) this.deliver(frame, rinfo);
     if (result.error) this.invalid(source, result.error);
+    if (result.problem) this.report(result.problem);
   }
 
-  private start(state: StreamState, rinfo: RemoteInfo): void {
+  /** A stream removed to make room for a new one (maxStreams). */
+  private evict(state: StreamState): void {
+    const streams = `more than ${this.reassembler.maxStreams} UDP streams at once`;
+    if (this.streams.has(state.key)) {
+      this.end(state.key, state, new ProtocolError(`${streams}; this one, idle the longest, made room for a new one`, 'ERR_TOO_MANY_SENDERS'));
+      return;
+    }
+    // The usual case in a flood of made-up stream ids: no Error (and its stack) per datagram.
+    this.dropped += 1;
+    this.report({ code: 'ERR_TOO_MANY_SENDERS', message: `${streams}: UDP stream ${state.streamId} from ${state.source}, no frame completed, made room for a new one` });
+  }
+
+  /** A stream's first complete frame makes it a connection. */
+  private start(completed: CompletedFrame, rinfo: RemoteInfo): Stream {
     const stream: Stream = {
-      key: state.key,
+      key: completed.key,
       connectionId: this.nextConnectionId++,
-      peer: state.source,
+      peer: completed.source,
       address: rinfo.address,
       port: rinfo.port,
       delivered: 0,
@@ -235,11 +269,11 @@ export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
     this.streams.set(stream.key, stream);
     this.byConnection.set(stream.connectionId, stream);
     this.emit('connection', { connectionId: stream.connectionId, peer: stream.peer });
+    return stream;
   }
 
-  private deliver(completed: CompletedFrame): void {
-    const stream = this.streams.get(completed.key);
-    if (!stream) return;
+  private deliver(completed: CompletedFrame, rinfo: RemoteInfo): void {
+    const stream = this.streams.get(completed.key) ?? this.start(completed, rinfo);
     const jpeg = completed.payload;
     // Without metadata the datagrams' frame counter still shows gaps where frames were lost.
     // Loss as the frame completes, not as the consumer takes it: then the counters depend only
@@ -252,22 +286,29 @@ export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
   /** The stream is over (END, silence, eviction, close); `disconnect` waits for its queued frames. */
   private end(key: string, state: StreamState | undefined, error?: VstreamError): void {
     const stream = this.streams.get(key);
-    if (!stream) return;
+    if (!stream) {
+      // Never a connection: counted, and reported as what happened to it, not as a sender gone.
+      this.dropped += 1;
+      if (error && state) this.report({ code: error.code, message: `UDP stream ${state.streamId} from ${state.source}, no frame completed: ${error.message}` });
+      return;
+    }
     this.streams.delete(key);
     if (state) stream.final = state.counters;
     const invalid = stream.final && stream.final.invalid > 0 && stream.invalid;
     const reason = error ?? (invalid ? new ProtocolError(`${stream.final!.invalid} invalid datagram(s) ignored, the first: ${invalid.message}`, invalid.code) : undefined);
     stream.gone = reason ? { error: reason } : {};
+    this.leaving.add(stream);
+    if (!this.closing && this.leaving.size > this.reassembler.maxStreams) this.queue.discard(this.leaving.values().next().value!);
     this.reportGone();
   }
 
   /** Emits `disconnect` for ended streams whose frames the consumer has all taken and finished. */
   private reportGone(all = false): void {
-    for (const stream of this.byConnection.values()) {
-      if (!stream.gone) continue;
+    for (const stream of this.leaving) {
       if (!all && (this.queue.waiting(stream) > 0 || this.inHand === stream)) continue;
+      this.leaving.delete(stream);
       this.byConnection.delete(stream.connectionId);
-      const error = stream.gone.error;
+      const error = stream.gone?.error;
       this.emit('disconnect', {
         connectionId: stream.connectionId,
         peer: stream.peer,
@@ -288,9 +329,9 @@ export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
   }
 
   /**
-   * A datagram that is not valid vstream UDP. From a source with a stream, it is kept for that
-   * stream's `disconnect`; from any other source, the first one is reported at once (a
-   * reference-program sender pointed at a vstream receiver is the usual cause).
+   * A datagram that is not valid vstream UDP. From a source with a connection, it is kept for
+   * that stream's `disconnect`; from any other source, it is a problem (a reference-program
+   * sender pointed at a vstream receiver is the usual cause).
    */
   private invalid(source: string, error: ProtocolError): void {
     for (const stream of this.streams.values()) {
@@ -299,17 +340,17 @@ export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
         return;
       }
     }
-    if (this.reportedSources.has(source) || this.reportedSources.size >= MAX_REPORTED_SOURCES) return;
-    this.reportedSources.add(source);
-    const foreign = ['ERR_UDP_SHORT', 'ERR_UDP_MAGIC', 'ERR_UDP_VERSION', 'ERR_UDP_TYPE'].includes(error.code);
-    const hint = foreign ? ' (not a vstream UDP sender? the reference programs need `recv --udp --legacy`); its datagrams are ignored' : '; ignored';
-    const connectionId = this.nextConnectionId++;
-    this.emit('connection', { connectionId, peer: source });
-    this.emit('disconnect', { connectionId, peer: source, frames: 0, error: new ProtocolError(`${error.message}${hint}`, error.code) });
+    const hint = FOREIGN_CODES.has(error.code) ? ' (not a vstream UDP sender? the reference programs need `recv --udp --legacy`)' : '';
+    this.report({ code: error.code, message: `${source}: ${error.message}${hint}; ignored` });
+  }
+
+  private report(problem: Problem): void {
+    this.emit('problem', problem);
   }
 
   private sweep(): void {
-    const silent = this.reassembler.expire(performance.now(), this.idleTimeoutMs);
+    const { ended, silent } = this.reassembler.expire(performance.now(), this.idleTimeoutMs);
+    for (const state of ended) this.end(state.key, state);
     for (const state of silent) {
       const error = new NetworkError(
         `silent for ${(this.idleTimeoutMs / 1000).toFixed(1)} s without an end-of-stream datagram (sender stopped or network down)`,
