@@ -152,7 +152,7 @@ describe('recv --format rgb24 --output - fed hostile frames first', () => {
 });
 
 describe('RawOutputSink problems', () => {
-  it('reports a frame over the limit as ERR_PIXEL_LIMIT and one that does not decode as ERR_DECODE, naming the sender', async () => {
+  it('reports a frame over the limit as ERR_PIXEL_LIMIT and one that does not decode as ERR_BAD_JPEG, naming the sender', async () => {
     const path = join(await mkdtemp(join(tmpdir(), 'vstream-raw-')), 'out.raw');
     const problems: Problem[] = [];
     const sink = await RawOutputSink.open(path, 'gray', { maxPixels: 64 * 48, report: (p) => problems.push(p) });
@@ -163,7 +163,7 @@ describe('RawOutputSink problems', () => {
     await sink.close();
     expect((await readFile(path)).length).toBe(64 * 48);
     expect(sink.skipped).toBe(2);
-    expect(problems.map((p) => p.code)).toEqual(['ERR_PIXEL_LIMIT', 'ERR_DECODE']);
+    expect(problems.map((p) => p.code)).toEqual(['ERR_PIXEL_LIMIT', 'ERR_BAD_JPEG']);
     expect(problems[0]!.message).toBe('frame 0 from cam\\x1b[2J dropped: a 65000x65000 frame is over the pixel limit of 3072');
     for (const { message } of problems) expect(message).not.toMatch(/[\n\x1b]/);
   });

@@ -24,7 +24,7 @@ export interface RawOutputOptions {
   size?: Size;
   /** Frames whose header claims more pixels are dropped undecoded. Default `MAX_DECODE_PIXELS`. */
   maxPixels?: number;
-  /** Told of every frame dropped: `ERR_PIXEL_LIMIT`, or `ERR_DECODE` for one that did not decode. */
+  /** Told of every frame dropped: `ERR_PIXEL_LIMIT`, or `ERR_BAD_JPEG` for one that did not decode (as the window names it). */
   report?: ProblemReporter;
   /** Decodes running at once. */
   concurrency?: number;
@@ -120,7 +120,7 @@ export class RawOutputSink implements FrameSink {
 
   private drop(frame: ReceivedFrame, why: Error): void {
     this.skipped += 1;
-    const code = why instanceof PixelLimitError || (why as NodeJS.ErrnoException).code === 'ERR_JPEG_TOO_LARGE' ? 'ERR_PIXEL_LIMIT' : 'ERR_DECODE';
+    const code = why instanceof PixelLimitError || (why as NodeJS.ErrnoException).code === 'ERR_JPEG_TOO_LARGE' ? 'ERR_PIXEL_LIMIT' : 'ERR_BAD_JPEG';
     const reason = wireText(why.message.split('\n')[0] ?? '', MAX_REASON_CHARS);
     this.report({ code, message: `frame ${frame.seq} from ${wireText(frame.sender)} dropped: ${reason}` });
   }
