@@ -24,8 +24,11 @@ import { memoryOf, start, vstream } from './proc.mjs';
 const OPEN_CONNECTIONS = 8;
 /** Hostile UDP sockets (half IPv4, half IPv6): sources the receiver tells apart. */
 const UDP_SOURCES = 8;
-/** A guard against a hung receiver, not a synchronisation: a good frame normally takes ms. */
-const GOOD_FRAME_TIMEOUT_MS = 10_000;
+/**
+ * Guards against a hung receiver, not synchronisations: a good frame normally takes ms. Over
+ * UDP a frame that is not there within seconds never will be.
+ */
+const GOOD_FRAME_TIMEOUT_MS = { tcp: 10_000, udp: 3000 };
 /** After this many good frames in a row time out with recv still up, the run stops: recv is stuck. */
 const STUCK_AFTER = 3;
 
@@ -68,7 +71,7 @@ export async function fuzzRecv({ transport, seed, cases, first = 0, goodFrames, 
       if (recv.dead) ({ recv, hostile, good } = await restart());
       if (transport === 'udp') await recv.udpDrained();
       await good.send(k);
-      const arrived = await recv.waitGood(k, GOOD_FRAME_TIMEOUT_MS);
+      const arrived = await recv.waitGood(k, GOOD_FRAME_TIMEOUT_MS[transport]);
       sampleRss();
       if (arrived) {
         timedOutInARow = 0;
@@ -328,7 +331,8 @@ class HostileTcp {
       conn.socket.end();
     } else if (!flushed) {
       // recv paused this connection (its queue is full): wait for it to read on, within a guard.
-      await Promise.race([once(conn.socket, 'drain').catch(() => {}), once(conn.socket, 'close'), new Promise((r) => setTimeout(r, 10_000).unref())]);
+      const settled = (event) => once(conn.socket, event).catch(() => {});
+      await Promise.race([settled('drain'), settled('close'), new Promise((r) => setTimeout(r, 10_000).unref())]);
     }
   }
 
