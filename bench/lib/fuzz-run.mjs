@@ -141,17 +141,17 @@ export async function fuzzRecv({ transport, seed, cases, first = 0, goodFrames, 
 }
 
 /**
- * The last stderr line of a dead recv, with the parts that differ from case to case (paths,
- * names, numbers) blanked, so that deaths group by their kind: "internal error: ENAMETOOLONG".
+ * The last stderr line of a dead recv reduced to what tells deaths apart, so that they group:
+ * "internal error: ENAMETOOLONG (mkdir)", "cannot write: ENAMETOOLONG (open)"; the wire's
+ * names and the paths differ from case to case and are left out.
  */
 export function deathCause(stderr) {
-  const last = stderr.trim().split('\n').at(-1) ?? '';
-  return last
-    .replace(/^vstream: /, '')
-    .replace(/\/tmp\/\S*|'[^']*'/g, 'PATH')
-    .replace(/(cannot write|cannot create folder) .*?: /, '$1 PATH: ')
-    .replace(/\d+/g, 'N')
-    .slice(0, 160);
+  const last = (stderr.trim().split('\n').at(-1) ?? '').replace(/^vstream: /, '');
+  const kind = ['internal error', 'cannot write', 'cannot create folder'].find((k) => last.startsWith(k)) ?? 'error';
+  const errno = /\b(E[A-Z]{2,}): /.exec(last)?.[1] ?? (/name too long/.test(last) ? 'ENAMETOOLONG' : /already exists/.test(last) ? 'EEXIST' : /not a directory/.test(last) ? 'ENOTDIR' : undefined);
+  const syscall = /, (mkdir|open|write|scandir|stat|rename) '/.exec(last)?.[1];
+  if (errno) return `${kind}: ${errno}${syscall ? ` (${syscall})` : ''}`;
+  return last.replace(/'[^']*'|\/tmp\/\S*/g, 'PATH').replace(/\d+/g, 'N').slice(0, 160);
 }
 
 /** One `vstream recv` process; a run that kills it starts the next incarnation in the same folder. */
