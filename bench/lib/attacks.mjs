@@ -261,7 +261,7 @@ async function shortConnections({ goodDir, connections, parallel }) {
 async function fuzz({ transport, seed, cases, bases, goodJpeg, progress }) {
   let last = 0;
   const r = await fuzzRecv({
-    transport, seed, cases, goodFrames: Math.max(40, Math.round(cases / 50)), bases, goodJpeg,
+    transport, seed, cases, goodFrames: Math.max(40, Math.round(cases / 50)), bases, goodJpeg, maxStalls: 5,
     onProgress: (line) => {
       if (performance.now() - last > 10_000) (last = performance.now(), progress(`  ${line}`));
     },
@@ -273,7 +273,7 @@ async function fuzz({ transport, seed, cases, bases, goodJpeg, progress }) {
     peakRssMb: r.peakRssMb,
     goodSent: r.goodFrames,
     goodArrived: r.goodArrived.length,
-    recvDied: r.deaths.length ? `${r.deaths.length} times: ${causes.slice(0, 3).join(' | ')}` : null,
+    recvDied: r.deaths.length ? `${r.deaths.length} times${r.stuck ? ' (then the run gave up: stuck too often)' : ''}: ${causes.slice(0, 4).join('; ')}` : null,
     deaths: r.deaths.length,
     stderrMb: err.bytes / 2 ** 20,
     stderrLines: err.lines,

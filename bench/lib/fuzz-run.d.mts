@@ -30,7 +30,7 @@ export interface FuzzResult {
   deaths: FuzzDeath[];
   /** TCP connections recv closed although every frame on them was framed correctly. */
   unexpectedCloses: Array<{ incarnation: number; how: string; cases: string[] }>;
-  /** Recv stopped answering: STUCK_AFTER good frames in a row timed out. */
+  /** The run gave up: recv got stuck more than `maxStalls` times (each stall is also in `deaths`). */
   stuck: boolean;
   stillRunning: boolean;
   /** Exit code (or signal) when stopped with SIGTERM at the end. */
@@ -58,6 +58,8 @@ export function fuzzRecv(options: {
   env?: NodeJS.ProcessEnv;
   window?: boolean;
   extraArgs?: string[];
+  /** Times a stuck recv is killed and replaced before the run gives up (`stuck`). Default 2. */
+  maxStalls?: number;
   onProgress?: (line: string) => void;
 }): Promise<FuzzResult>;
 

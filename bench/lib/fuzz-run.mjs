@@ -29,8 +29,13 @@ const UDP_SOURCES = 8;
  * UDP a frame that is not there within seconds never will be.
  */
 const GOOD_FRAME_TIMEOUT_MS = { tcp: 10_000, udp: 3000 };
-/** After this many good frames in a row time out with recv still up, the run stops: recv is stuck. */
-const STUCK_AFTER = 3;
+/**
+ * After this many good frames in a row time out with recv still up, or once a connection's
+ * writes stay blocked for 10 s, recv is stuck (a frame that keeps it busy for minutes counts as
+ * a death): it is killed and the run goes on with a new one, up to `maxStalls` times.
+ */
+const STUCK_AFTER = 2;
+const WRITE_STALL_MS = 10_000;
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -39,7 +44,7 @@ const tick = () => new Promise((resolve) => setImmediate(resolve));
  * interleaved. `bases` are the JPEGs cases are made from, `goodJpeg` the good sender's frame.
  * `window`: leave the window sink on (the caller's `env` must carry a DISPLAY).
  */
-export async function fuzzRecv({ transport, seed, cases, first = 0, goodFrames, bases, goodJpeg, env, window = false, extraArgs = [], onProgress = () => {} }) {
+export async function fuzzRecv({ transport, seed, cases, first = 0, goodFrames, bases, goodJpeg, env, window = false, extraArgs = [], maxStalls = 2, onProgress = () => {} }) {
   const work = await mkdtemp(path.join(tmpdir(), `vstream-fuzz-${transport}-`));
   const result = {
     transport, seed, first, cases, goodFrames,
@@ -58,17 +63,24 @@ export async function fuzzRecv({ transport, seed, cases, first = 0, goodFrames, 
     const perGood = Math.ceil(cases / goodFrames);
     let next = first;
     let timedOutInARow = 0;
-    for (let k = 0; k < goodFrames; k++) {
+    let stalls = 0;
+    const stall = (why) => {
+      recv.stalled = why;
+      recv.kill();
+      if (++stalls > maxStalls) result.stuck = true;
+    };
+    run: for (let k = 0; k < goodFrames; k++) {
       for (; next < first + Math.min(cases, (k + 1) * perGood); next++) {
-        if (recv.dead) ({ recv, hostile, good } = await restart());
+        if (recv.dead || recv.stalled) ({ recv, hostile, good } = await restart());
         const c = transport === 'tcp' ? tcpCase(seed, next, bases) : udpCase(seed, next, bases, { sources: UDP_SOURCES });
         const kind = c.kind.replace(/\(.*\)/, '');
         result.kinds[kind] = (result.kinds[kind] ?? 0) + 1;
         recv.lastCases.push(`${c.index}:${c.kind}`);
         if (recv.lastCases.length > 40) recv.lastCases.shift();
-        await hostile.send(c);
+        if ((await hostile.send(c)) === 'stalled') stall(`stuck: read nothing for ${WRITE_STALL_MS / 1000} s (killed)`);
+        if (result.stuck) break run;
       }
-      if (recv.dead) ({ recv, hostile, good } = await restart());
+      if (recv.dead || recv.stalled) ({ recv, hostile, good } = await restart());
       if (transport === 'udp') await recv.udpDrained();
       await good.send(k);
       const arrived = await recv.waitGood(k, GOOD_FRAME_TIMEOUT_MS[transport]);
@@ -79,12 +91,13 @@ export async function fuzzRecv({ transport, seed, cases, first = 0, goodFrames, 
         // evicted or ended and started again counts from 1 again.
         if (transport === 'udp' && arrived.framesReceived < recv.goodSince(good.firstSeq, k)) result.goodRestarted.push(k);
       } else if (!recv.dead && ++timedOutInARow >= STUCK_AFTER) {
-        result.stuck = true;
-        break;
+        timedOutInARow = 0;
+        stall(`stuck: ${STUCK_AFTER} good frames in a row not delivered within ${GOOD_FRAME_TIMEOUT_MS[transport] / 1000} s (killed)`);
+        if (result.stuck) break;
       }
       onProgress(`${transport} seed ${seed}: ${next - first}/${cases} cases, good frame ${k + 1}/${goodFrames}`);
     }
-    if (recv.dead) ({ recv } = await restart(false));
+    if (recv.dead || recv.stalled) ({ recv } = await restart(false));
     // Every good frame's json line has been awaited; the files are written before that line.
     sampleRss();
     result.stillRunning = !recv.dead;
@@ -125,7 +138,7 @@ export async function fuzzRecv({ transport, seed, cases, first = 0, goodFrames, 
       lastCases: recv.lastCases.slice(-12),
       lastHostileSeq: recv.lastHostileSeq,
       stderrTail: recv.err.trim().split('\n').slice(-3).map((l) => l.slice(0, 300)),
-      cause: deathCause(recv.err),
+      cause: recv.stalled ?? deathCause(recv.err),
     });
     result.kernelDrops += recv.udpDrops();
     hostile.dropCloses?.(recv.n);
@@ -331,9 +344,14 @@ class HostileTcp {
       conn.socket.end();
     } else if (!flushed) {
       // recv paused this connection (its queue is full): wait for it to read on, within a guard.
-      const settled = (event) => once(conn.socket, event).catch(() => {});
-      await Promise.race([settled('drain'), settled('close'), new Promise((r) => setTimeout(r, 10_000).unref())]);
+      const settled = (event) => once(conn.socket, event).then(() => 'ok', () => 'ok');
+      let timer;
+      const guard = new Promise((r) => (timer = setTimeout(() => r('stalled'), WRITE_STALL_MS)));
+      const outcome = await Promise.race([settled('drain'), settled('close'), guard]);
+      clearTimeout(timer);
+      return outcome;
     }
+    return 'ok';
   }
 
   /** Closes seen just before a death are the death's doing, not a verdict on the case. */
