@@ -269,12 +269,13 @@ async function fuzz({ transport, seed, cases, bases, goodJpeg, progress }) {
   const err = stderrReport(r.stderr, r.seconds);
   const causes = [...new Set(r.deaths.map((d) => d.cause))];
   return {
-    conditions: `${cases} cases, seed ${seed}, every sink (--save-dir --json --format rgb24 --output FILE), ${r.seconds.toFixed(0)} s`,
+    conditions: `${r.casesSent === cases ? cases : `${r.casesSent} of ${cases}`} cases, seed ${seed}, every sink (--save-dir --json --format rgb24 --output FILE), ${r.seconds.toFixed(0)} s`,
     peakRssMb: r.peakRssMb,
     goodSent: r.goodFrames,
     goodArrived: r.goodArrived.length,
     recvDied: r.deaths.length ? `${r.deaths.length} times${r.stuck ? ' (then the run gave up: stuck too often)' : ''}: ${causes.slice(0, 4).join('; ')}` : null,
     deaths: r.deaths.length,
+    deathsByCause: Object.fromEntries(causes.map((c) => [c, r.deaths.filter((d) => d.cause === c).length])),
     stderrMb: err.bytes / 2 ** 20,
     stderrLines: err.lines,
     unexpectedCloses: r.unexpectedCloses.length,

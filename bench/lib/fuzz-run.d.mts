@@ -18,6 +18,8 @@ export interface FuzzResult {
   first: number;
   cases: number;
   goodFrames: number;
+  /** Fewer than `cases` when the run gave up (`stuck`). */
+  casesSent: number;
   /** Cases sent, by kind. */
   kinds: Record<string, number>;
   goodArrived: number[];

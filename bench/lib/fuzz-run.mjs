@@ -97,6 +97,7 @@ export async function fuzzRecv({ transport, seed, cases, first = 0, goodFrames, 
       }
       onProgress(`${transport} seed ${seed}: ${next - first}/${cases} cases, good frame ${k + 1}/${goodFrames}`);
     }
+    result.casesSent = next - first;
     if (recv.dead || recv.stalled) ({ recv } = await restart(false));
     // Every good frame's json line has been awaited; the files are written before that line.
     sampleRss();
