@@ -24,4 +24,4 @@ export function caseRandom(seed: number, index: number): () => number;
 export function hostilePayload(random: () => number, index: number, bases: Buffer[]): { kind: string; payload: Buffer };
 export function tcpCase(seed: number, index: number, bases: Buffer[]): TcpCase;
 export function udpCase(seed: number, index: number, bases: Buffer[], options?: { sources?: number }): UdpCase;
-export function spoofDatagrams(kind: string, options: { streamId: number; nextSeq: number; payload: Buffer }): Buffer[];
+export function spoofDatagrams(kind: string, options: { streamId: number; lastSeq: number; payload: Buffer }): Buffer[];

@@ -379,29 +379,31 @@ export function udpCase(seed, index, bases, { sources = 1 } = {}) {
 
 /**
  * Datagrams a peer that can send from a stream's own address (spoofing it, or a middlebox)
- * uses to end or silence that stream: `streamId` and the next frameSeq the good sender will use.
+ * uses to end or silence that stream: `streamId`, and `lastSeq` the frameSeq of the stream's
+ * last frame. 2^31 - 1 ahead is the newest a seq can be in serial-number arithmetic.
  */
-export function spoofDatagrams(kind, { streamId, nextSeq, payload }) {
+export function spoofDatagrams(kind, { streamId, lastSeq, payload }) {
+  const ahead = (n) => (lastSeq + n) % U32;
   const piece = (frameSeq, pieceCount = 1) => {
     const size = pieceCount === 1 ? payload.length : Math.ceil(payload.length / pieceCount);
-    const d = Buffer.alloc(UDP_HEADER_SIZE + Math.min(size, payload.length));
+    const d = Buffer.alloc(UDP_HEADER_SIZE + size);
     writeHeader(d, { type: DatagramType.PIECE, streamId, frameSeq, pieceIndex: 0, pieceCount, frameLength: payload.length, offset: 0 });
-    payload.copy(d, UDP_HEADER_SIZE, 0, d.length - UDP_HEADER_SIZE);
+    payload.copy(d, UDP_HEADER_SIZE, 0, size);
     return d;
   };
   switch (kind) {
     case 'end':
-      return [endDatagram(streamId, nextSeq)];
+      return [endDatagram(streamId, ahead(1))];
     case 'end-far-ahead':
-      return [endDatagram(streamId, (nextSeq + 2 ** 31 - 1) % U32)];
+      return [endDatagram(streamId, ahead(2 ** 31 - 1))];
     case 'frame-seq+2^31-1':
-      return [piece((nextSeq + 2 ** 31 - 1) % U32)];
+      return [piece(ahead(2 ** 31 - 1))];
     case 'incomplete-seq+2^31-1':
-      return [piece((nextSeq + 2 ** 31 - 1) % U32, 2)];
+      return [piece(ahead(2 ** 31 - 1), 2)];
     case 'frame-seq+65537':
-      return [piece((nextSeq + 65537) % U32)];
+      return [piece(ahead(65537))];
     case 'frame-seq-1':
-      return [piece((nextSeq + U32 - 1) % U32)];
+      return [piece(ahead(U32 - 1))];
     default:
       throw new RangeError(`unknown spoof ${kind}`);
   }

@@ -489,15 +489,23 @@ async function totalSize(dir, pattern) {
   return total;
 }
 
+/** recv's --max-age in the spoofing check: a spoofed incomplete frame is given up this soon. */
+const SPOOF_MAX_AGE_MS = 50;
+/** The good frames after a spoof are this far apart, so that the stream outlives that frame's max age. */
+const SPOOF_AFTER_GAP_MS = 2 * SPOOF_MAX_AGE_MS;
+
 /**
  * The spoofing check: for each kind of datagram in SPOOF_KINDS, a fresh good stream sends
  * `before` frames, one spoofed datagram from its own address and stream id (what an on-path
- * or address-spoofing peer can send), then `after` frames. Returns, per kind, the seqs of the
- * frames after the spoof that did not arrive (each awaited within a guard).
+ * or address-spoofing peer can send), then `after` frames, SPOOF_AFTER_GAP_MS apart (recv runs
+ * with --max-age SPOOF_MAX_AGE_MS: a spoofed incomplete frame must expire while the stream
+ * goes on). Good frames are one datagram each, so no good frame can be incomplete. Returns,
+ * per kind, the seqs of the frames after the spoof that did not arrive (each awaited within a
+ * guard).
  */
-export async function spoofRun({ goodJpeg, spoofJpeg, before = 3, after = 3, env, timeoutMs = 3000 }) {
+export async function spoofRun({ goodJpeg, spoofJpeg, before = 3, after = 3, env, timeoutMs = 1000 }) {
   const work = await mkdtemp(path.join(tmpdir(), 'vstream-fuzz-spoof-'));
-  const recv = await Incarnation.start({ transport: 'udp', work, n: 0, env, window: false, extraArgs: [] });
+  const recv = await Incarnation.start({ transport: 'udp', work, n: 0, env, window: false, extraArgs: ['--max-age', String(SPOOF_MAX_AGE_MS)] });
   const socket = createSocket('udp4');
   socket.on('error', () => {});
   await new Promise((resolve) => socket.bind(0, '127.0.0.1', resolve));
@@ -511,13 +519,16 @@ export async function spoofRun({ goodJpeg, spoofJpeg, before = 3, after = 3, env
       // Seqs unique across kinds so that one kind's lines are never mistaken for another's.
       const sendGood = async (seq) => {
         const [, ...payload] = goodParts(goodJpeg, seq);
-        for (const parts of splitFrame(payload, { streamId, frameSeq: seq, packetSize: 1200 })) await send(Buffer.concat(parts));
+        for (const parts of splitFrame(payload, { streamId, frameSeq: seq, packetSize: 65507 })) await send(Buffer.concat(parts));
         return recv.waitGood(seq, timeoutMs);
       };
       for (let k = 0; k < before; k++) await sendGood(seqBase + k);
       const [, ...spoofPayload] = frame(spoofJpeg, { seq: 0, captureTime: 0, label: 'spoof' });
-      for (const d of spoofDatagrams(kind, { streamId, nextSeq: seqBase + before, payload: Buffer.concat(spoofPayload) })) await send(d);
-      for (let k = before; k < before + after; k++) if (!(await sendGood(seqBase + k))) missing[kind].push(k);
+      for (const d of spoofDatagrams(kind, { streamId, lastSeq: seqBase + before - 1, payload: Buffer.concat(spoofPayload) })) await send(d);
+      for (let k = before; k < before + after; k++) {
+        await new Promise((resolve) => setTimeout(resolve, SPOOF_AFTER_GAP_MS));
+        if (!(await sendGood(seqBase + k))) missing[kind].push(k);
+      }
       seqBase += before + after;
       if (recv.dead) break;
     }
