@@ -558,7 +558,7 @@ export function stderrReport(stderr, seconds) {
   const problems = lines.filter((l) => !LIFECYCLE.some((re) => re.test(l)));
   const byCode = {};
   for (const line of problems) {
-    const code = /\((ERR_[A-Z0-9_]+)\)/.exec(line)?.[1] ?? 'other';
+    const code = /\b(ERR_[A-Z0-9_]+)\b/.exec(line)?.[1] ?? 'other';
     byCode[code] = (byCode[code] ?? 0) + 1;
   }
   const longest = lines.reduce((a, l) => (l.length > a.length ? l : a), '');
