@@ -454,7 +454,7 @@ if (results.attacks) {
         r.attackersOpenAtEnd !== undefined && `${r.attackersOpenAtEnd} still open at the end`,
         r.attackDatagrams !== undefined && `${r.attackDatagrams} datagrams sent`,
         r.attackSeconds !== undefined && `connections made in ${fmt(r.attackSeconds)} s`,
-        r.deaths !== undefined && `${r.deaths} deaths, ${r.unexpectedCloses} intact connections closed, ${r.goodRestarted} good UDP frames on a restarted stream`,
+        r.deaths !== undefined && `${r.deaths} deaths${r.deaths ? ` (${Object.entries(r.deathsByCause ?? {}).map(([c, n]) => `${n} x ${c}`).join('; ')})` : ''}, ${r.unexpectedCloses} intact connections closed, ${r.goodRestarted} good UDP frames on a restarted stream`,
         r.goodSenderExit !== undefined && r.goodSenderExit !== 0 && `good sender exit ${r.goodSenderExit}${r.goodSenderError ? `: ${r.goodSenderError}` : ''}`,
       ].filter(Boolean);
       return facts.length ? `- ${r.attack}: ${facts.join('; ')}` : null;
