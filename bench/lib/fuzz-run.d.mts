@@ -6,6 +6,8 @@ export interface FuzzDeath {
   exit: number | string | null;
   /** The last hostile cases sent before the death was seen, as "index:kind". */
   lastCases: string[];
+  /** The cases since the last good frame that arrived: the one that did it is among them. */
+  window: { first: number; cases: number } | null;
   lastHostileSeq: number | null;
   stderrTail: string[];
   /** The last stderr line with paths and numbers blanked: deaths group by it. */

@@ -75,6 +75,8 @@ export async function fuzzRecv({ transport, seed, cases, first = 0, goodFrames, 
         const c = transport === 'tcp' ? tcpCase(seed, next, bases) : udpCase(seed, next, bases, { sources: UDP_SOURCES });
         const kind = c.kind.replace(/\(.*\)/, '');
         result.kinds[kind] = (result.kinds[kind] ?? 0) + 1;
+        recv.confirmedFrom ??= next;
+        recv.lastSent = next;
         recv.lastCases.push(`${c.index}:${c.kind}`);
         if (recv.lastCases.length > 40) recv.lastCases.shift();
         if ((await hostile.send(c)) === 'stalled') stall(`stuck: read nothing for ${WRITE_STALL_MS / 1000} s (killed)`);
@@ -87,6 +89,8 @@ export async function fuzzRecv({ transport, seed, cases, first = 0, goodFrames, 
       sampleRss();
       if (arrived) {
         timedOutInARow = 0;
+        // The cases sent before this good frame were read before it: a later death is not theirs.
+        recv.confirmedFrom = next;
         // Over UDP the stream's own counters show whether it lived through: a stream that was
         // evicted or ended and started again counts from 1 again.
         if (transport === 'udp' && arrived.framesReceived < recv.goodSince(good.firstSeq, k)) result.goodRestarted.push(k);
@@ -137,6 +141,8 @@ export async function fuzzRecv({ transport, seed, cases, first = 0, goodFrames, 
       incarnation: recv.n,
       exit: exit.signal ?? exit.code,
       lastCases: recv.lastCases.slice(-12),
+      // Where the case that did it is: after the last good frame that arrived, up to the last case sent.
+      window: recv.lastSent === undefined || recv.confirmedFrom > recv.lastSent ? null : { first: recv.confirmedFrom, cases: recv.lastSent - recv.confirmedFrom + 1 },
       lastHostileSeq: recv.lastHostileSeq,
       stderrTail: recv.err.trim().split('\n').slice(-3).map((l) => l.slice(0, 300)),
       cause: recv.stalled ?? deathCause(recv.err),
