@@ -12,12 +12,15 @@
 //   3. Many streams: live senders one headless receiver keeps up with.
 //   4. Receiver memory: 8 senders, a flood, a slow sink (file and live).
 //   5. UDP: frames/s (from 1) and the delivered-frame ratio under datagram loss.
+//   6. Hostile peers: memory, slowloris, UDP flood, short connections and the seeded fuzzer
+//      against one receiver beside a good sender (bench/lib/attacks.mjs).
 //
 // Environment (all optional): BENCH_RUNS (runs per figure, default 3), BENCH_FRAMES (clip frames
 // at 640x480, default 600; 1280x720 uses half), BENCH_SECONDS (measured seconds of each live
 // scenario, default 5), BENCH_LEVELS (sender counts, default 1,4,8,12,16), BENCH_ONLY (comma
-// list of throughput,latency,streams,memory,udp-loss), BENCH_UDP_DECODE=1 (adds UDP rows that
-// decode every frame).
+// list of throughput,latency,streams,memory,udp-loss,attacks), BENCH_UDP_DECODE=1 (adds UDP rows
+// that decode every frame), BENCH_ATTACK_SECONDS (length of the timed attacks, default 10),
+// FUZZ_CASES and FUZZ_SEED (the attacks' fuzzer runs, default 20000 cases per transport, seed 1).
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -26,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { makeClip } from './lib/clip.mjs';
 import { ceiling, ffmpegEncodeRate, h264DecodeRate, rawEncodeRate, sharpDecodeRate } from './lib/encode-limits.mjs';
 import { gstreamerRate } from './lib/gstreamer.mjs';
+import { attacks } from './lib/attacks.mjs';
 import { latency } from './lib/latency.mjs';
 import { manyStreams } from './lib/many-streams.mjs';
 import { memory } from './lib/memory.mjs';
@@ -206,6 +210,15 @@ if (wanted('udp-loss')) {
 }
 
 if (wanted('udp-loss')) section('udp-loss');
+
+// ---------------------------------------------------------------- 6. attacks
+if (wanted('attacks')) {
+  results.attacks = await attempt('attacks: hostile peers beside a good sender', () =>
+    attacks({ seconds: num('BENCH_ATTACK_SECONDS', 10), fuzzCases: num('FUZZ_CASES', 20_000), seed: num('FUZZ_SEED', 1), progress }),
+  );
+}
+
+if (wanted('attacks')) section('attacks');
 machine.loadAverageAtEnd = loadavg().map((x) => Number(x.toFixed(2)));
 
 // ================================================================ output
@@ -412,6 +425,41 @@ if (results.udpLoss || results.throughput) {
       ['relay says deliverable', 'relayExpected'],
       ['delivered = deliverable in every run', (r) => (r.matchesRelay ? 'yes' : 'NO'), 'l'],
     ], results.udpLoss));
+  }
+}
+
+if (results.attacks) {
+  out();
+  out('## 6. Hostile peers, one receiver each, beside a good sender');
+  out();
+  if (results.attacks.error) {
+    out(`failed: ${results.attacks.error.split('\n', 1)[0]}`);
+  } else {
+    out(`recv with its defaults (\`--no-window --json --output /dev/null\`; the fuzzer: every sink). Good sender: \`send --dir\` of 100 JPEGs (320x240) at 20 frames/s, label "good" (the fuzzer: a raw client sending one frame after each batch of cases and waiting for it). Peak RSS: recv's VmHWM. "recv died": it exited before the attack ended (the fuzzer starts a new recv and goes on, counting each death).`);
+    out();
+    out(markdownTable([
+      ['attack', 'attack', 'l'],
+      ['conditions', 'conditions', 'l'],
+      ['peak RSS MB', 'peakRssMb'],
+      ['RSS start -> end MB', (r) => (Number.isFinite(r.startRssMb) ? `${fmt(r.startRssMb)} -> ${fmt(r.endRssMb)}` : '-')],
+      ['good frames arrived', (r) => (r.error ? `failed: ${r.error}` : `${r.goodArrived ?? '-'} / ${r.goodSent ?? '-'}`), 'l'],
+      ['first good frame s', 'firstGoodFrameS'],
+      ['recv died', (r) => r.recvDied ?? (r.error ? '-' : 'no'), 'l'],
+      ['stderr MB (lines)', (r) => (Number.isFinite(r.stderrMb) ? `${fmt(r.stderrMb)} (${r.stderrLines})` : '-')],
+    ], results.attacks));
+    const notes = results.attacks.map((r) => {
+      const facts = [
+        r.fillSeconds !== undefined && `the attackers sent for ${fmt(r.fillSeconds)} s`,
+        r.attackersConnected !== undefined && `${r.attackersConnected} attackers connected`,
+        r.attackersOpenAtEnd !== undefined && `${r.attackersOpenAtEnd} still open at the end`,
+        r.attackDatagrams !== undefined && `${r.attackDatagrams} datagrams sent`,
+        r.attackSeconds !== undefined && `connections made in ${fmt(r.attackSeconds)} s`,
+        r.deaths !== undefined && `${r.deaths} deaths${r.deaths ? ` (${Object.entries(r.deathsByCause ?? {}).map(([c, n]) => `${n} x ${c}`).join('; ')})` : ''}, ${r.unexpectedCloses} intact connections closed, ${r.goodRestarted} good UDP frames on a restarted stream`,
+        r.goodSenderExit !== undefined && r.goodSenderExit !== 0 && `good sender exit ${r.goodSenderExit}${r.goodSenderError ? `: ${r.goodSenderError}` : ''}`,
+      ].filter(Boolean);
+      return facts.length ? `- ${r.attack}: ${facts.join('; ')}` : null;
+    }).filter(Boolean);
+    if (notes.length) out(`\n${notes.join('\n')}`);
   }
 }
 
