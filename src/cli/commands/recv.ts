@@ -275,11 +275,12 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
     // Who dropped tells the user what to fix: the network or sender, or this machine's sinks.
     const droppedBy = dropped > 0 ? ` (${totals.senderDropped} by the sender${totals.senders === 1 ? '' : 's'}, ${totals.sinkDropped} here)` : '';
     const udp = totals.loss ? `; ${lossText(totals.loss)}` : '';
-    const refused = [...problems.totals()].map(([code, count]) => `${count} ${code}`).join(', ');
     log(
       `received ${total} frames (${formatRate(totals.bytes, total, seconds)}) from ${totals.senders} sender${totals.senders === 1 ? '' : 's'}, ${dropped} dropped${droppedBy}${udp}` +
-        `${abandonedFrames > 0 ? `; ${abandonedFrames} abandoned at the signal` : ''}${refused ? `; problems: ${refused}` : ''}${outputClosed ? '; output closed by the reader' : ''}`,
+        `${abandonedFrames > 0 ? `; ${abandonedFrames} abandoned at the signal` : ''}${outputClosed ? '; output closed by the reader' : ''}`,
     );
+    const kinds = problemTotals(problems.totals());
+    if (kinds) log(`problems caused by peers: ${kinds}`);
   };
   let signal: StopSignal | undefined;
   try {
@@ -325,6 +326,17 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
   }
   summary(abandoned);
   return signal ? signalExitCode(signal) : 0;
+}
+
+/** Kinds of problem named in the summary; the rest are counted together, to keep it one line. */
+const SUMMARY_PROBLEM_KINDS = 6;
+
+/** `3 ERR_BAD_HEADER, 1 ERR_BUDGET`, most frequent first; empty when there were none. */
+function problemTotals(totals: Map<string, number>): string {
+  const sorted = [...totals].sort((a, b) => b[1] - a[1]);
+  const named = sorted.slice(0, SUMMARY_PROBLEM_KINDS).map(([code, count]) => `${count} ${code}`);
+  const rest = sorted.slice(SUMMARY_PROBLEM_KINDS).reduce((sum, [, count]) => sum + count, 0);
+  return [...named, ...(rest > 0 ? [`${rest} of ${sorted.length - SUMMARY_PROBLEM_KINDS} other kinds`] : [])].join(', ');
 }
 
 /** Frames the receiver still held for the consumer, where the transport says. */
