@@ -52,6 +52,7 @@ export interface ReceiverEvents {
    * ended because of bad input or a network fault. `loss` is set for datagram transports.
    */
   disconnect: [PeerInfo & { frames: number; error?: import('../errors.js').VstreamError; loss?: LossCounters }];
+  problem: [import('../problems.js').Problem];
 }
 
 /** What `vstream recv` needs of any receiver, TCP or UDP. */
