@@ -77,6 +77,14 @@ export class FrameDecoder {
   }
 
   /**
+   * Size of the frame in progress once complete (header included), as its header announced;
+   * before the whole header is in, the bytes of it received so far; 0 between frames.
+   */
+  get frameBytes(): number {
+    return this.state === ParserState.READ_PAYLOAD ? HEADER_SIZE + this.payloadLength : this.bufferedBytes;
+  }
+
+  /**
    * Memory this decoder keeps alive for bytes not yet handed out: the buffered bytes plus the
    * free room of its coalescing block. What a receiver charges against its memory budget.
    */

@@ -87,7 +87,10 @@ interface Slot {
 export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Receiver {
   private readonly queue: FrameQueue<Slot>;
   private readonly connections = new Map<number, Connection>();
+  /** Paused for the consumer: the queue is full. Never idle while here. */
   private readonly paused = new Set<Connection>();
+  /** Paused for holding about the most of an unfinished frame when the budget is full. */
+  private readonly budgetPaused = new Set<Connection>();
   private readonly budget: MemoryBudget<Connection | Slot>;
   /** Bytes of the frames in the queue (also charged to the budget). */
   private queuedBytes = 0;
@@ -246,7 +249,7 @@ export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Recei
       }
       if (connection.closed) return;
       this.budget.hold(connection, connection.decoder.retainedBytes);
-      if (this.budget.exceeded) this.shedUnfinishedFrames();
+      if (this.budget.exceeded) this.makeBudgetRoom(connection);
     });
     socket.on('error', (err) => {
       connection.failure ??= networkError(`connection from ${connection.peer}`, err);
@@ -349,6 +352,7 @@ export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Recei
     if (!this.awaitsAck) connection.outstanding -= 1;
     this.queuedBytes -= this.budget.heldBy(slot);
     this.budget.release(slot);
+    this.budgetFreed();
     if (this.queueBytesFull && this.queuedBytes < this.budget.maxBytes / 2) {
       this.queueBytesFull = false;
       this.resumeIfRoom();
@@ -356,10 +360,14 @@ export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Recei
   }
 
   /**
-   * Over budget: closes connections with unfinished frames, largest first, until the bytes
-   * held fit. A sender of small frames is never the largest; complete frames are never lost.
+   * Over budget after `grower` read more. If closing the connection with the largest
+   * unfinished frame frees room for all of the grower's frame (a sender of small frames),
+   * that connection is closed. Otherwise the grower waits, its socket paused, until half the
+   * budget is free again or a smaller sender needs its room. So peers that declare huge frames
+   * and trickle them stop being read once the budget is full (instead of being read and
+   * closed over and over), while a good sender still gets through at once.
    */
-  private shedUnfinishedFrames(): void {
+  private makeBudgetRoom(grower: Connection): void {
     while (this.budget.exceeded) {
       let largest: Connection | undefined;
       for (const connection of this.connections.values()) {
@@ -367,6 +375,12 @@ export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Recei
         if (!largest || this.budget.heldBy(connection) > this.budget.heldBy(largest)) largest = connection;
       }
       if (!largest) return;
+      const unfinished = grower.decoder.pendingBytes > 0;
+      if (unfinished && (largest === grower || grower.decoder.frameBytes >= this.budget.heldBy(largest))) {
+        grower.socket.pause();
+        this.budgetPaused.add(grower);
+        return;
+      }
       this.drop(
         largest,
         new NetworkError(
@@ -377,7 +391,19 @@ export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Recei
     }
   }
 
-  /** Closes connections that completed no frame for `timeoutMs`, unless the receiver holds them up. */
+  /** Once half the budget is free again, the connections that waited for it read on. */
+  private budgetFreed(): void {
+    if (this.budgetPaused.size === 0 || this.budget.held > this.budget.maxBytes / 2) return;
+    for (const connection of this.budgetPaused) {
+      if (!this.paused.has(connection)) connection.socket.resume();
+    }
+    this.budgetPaused.clear();
+  }
+
+  /**
+   * Closes connections that completed no frame for `timeoutMs`, unless the consumer holds
+   * them up. One waiting for budget is not spared: it is the one holding the most.
+   */
   private closeIdle(timeoutMs: number): void {
     const now = performance.now();
     for (const connection of this.connections.values()) {
@@ -400,7 +426,9 @@ export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Recei
     connection.closed = true;
     this.connections.delete(connection.connectionId);
     this.paused.delete(connection);
+    this.budgetPaused.delete(connection);
     this.budget.release(connection);
+    this.budgetFreed();
   }
 
   private pause(connection: Connection): void {
@@ -412,7 +440,7 @@ export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Recei
     if (this.queue.full || this.queueBytesFull) return;
     const now = performance.now();
     for (const connection of this.paused) {
-      connection.socket.resume();
+      if (!this.budgetPaused.has(connection)) connection.socket.resume();
       connection.lastProgress = now;
     }
     this.paused.clear();
