@@ -105,6 +105,35 @@ describe('FrameParser on streams from the real framer', () => {
     expect(decoder.pendingBytes).toBe(0);
   });
 
+  it('holds about the bytes it buffered when they arrive one byte per chunk, not an object per byte', () => {
+    const declared = 4 * 1024 * 1024;
+    const received = 1_000_000;
+    const decoder = new FrameDecoder();
+    const stream = Buffer.concat([Buffer.from(String(declared).padEnd(16)), Buffer.alloc(received, 0x5a)]);
+    const before = process.memoryUsage();
+    for (let i = 0; i < stream.length; i++) decoder.push(stream.subarray(i, i + 1), () => {});
+    const after = process.memoryUsage();
+    expect(decoder.pendingBytes).toBe(stream.length);
+    expect(decoder.retainedBytes).toBeGreaterThanOrEqual(received);
+    expect(decoder.retainedBytes).toBeLessThan(received + 32 * 1024);
+    // A kept Buffer object per byte costs ~100 MB of heap here.
+    const grown = after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers);
+    expect(grown).toBeLessThan(40 * 1024 * 1024);
+  });
+
+  it('refuses a frame its onHeader hook throws for, before any payload', () => {
+    const decoder = new FrameDecoder({
+      onHeader: (length) => {
+        if (length > 100) throw new ProtocolError(`no room for ${length} bytes`, 'ERR_TEST_REFUSED');
+      },
+    });
+    const got: Buffer[] = [];
+    decoder.push(wire([frame(Buffer.alloc(100, 1))]), (p) => got.push(p));
+    expect(got).toHaveLength(1);
+    expect(() => decoder.push(Buffer.from('101             x'), (p) => got.push(p))).toThrow(/no room for 101 bytes/);
+    expect(decoder.retainedBytes).toBe(0);
+  });
+
   it('parses thousands of frames from one buffer, each without a copy', async () => {
     const count = 5000;
     const input = wire(Array.from({ length: count }, (_, seq) => frame(small, { seq, captureTime: seq * 33.3 })));

@@ -2,6 +2,8 @@ import { describe, it, expect, afterEach } from 'vitest';
 import { connect, createServer, type Socket } from 'node:net';
 import { once } from 'node:events';
 import sharp from 'sharp';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { FrameSender } from '../src/transport/tcp-sender.js';
 import { FrameReceiver } from '../src/transport/tcp-receiver.js';
 import { encodeHeader } from '../src/frame/header.js';
@@ -24,12 +26,18 @@ async function listen(options: Partial<Parameters<typeof FrameReceiver.listen>[0
   return receiver;
 }
 
+// One iterator per receiver: leaving a `for await` would end the receiver's queue, and a
+// test may take frames more than once.
+const iterators = new WeakMap<FrameReceiver, AsyncIterator<ReceivedFrame>>();
+
 async function take(receiver: FrameReceiver, n: number): Promise<ReceivedFrame[]> {
+  let iterator = iterators.get(receiver);
+  if (!iterator) iterators.set(receiver, (iterator = receiver[Symbol.asyncIterator]()));
   const frames: ReceivedFrame[] = [];
-  if (n === 0) return frames;
-  for await (const frame of receiver) {
-    frames.push(frame);
-    if (frames.length === n) break;
+  while (frames.length < n) {
+    const result = await iterator.next();
+    if (result.done) break;
+    frames.push(result.value);
   }
   return frames;
 }
@@ -272,5 +280,253 @@ describe('sender errors', () => {
     const got = take(receiver, 3);
     for (let i = 0; i < 3; i += 1) await sender.send(await jpeg('#0a0'));
     expect(await got).toHaveLength(3);
+  });
+});
+
+/** Resolves with the first `disconnect` of connection `id`. */
+function disconnectOf(receiver: FrameReceiver, id: number): Promise<{ connectionId: number; frames: number; error?: { code: string; message: string } }> {
+  return new Promise((resolve) => {
+    const listener = (info: { connectionId: number; frames: number; error?: { code: string; message: string } }) => {
+      if (info.connectionId !== id) return;
+      receiver.off('disconnect', listener);
+      resolve(info);
+    };
+    receiver.on('disconnect', listener);
+  });
+}
+
+/** A raw client, once the receiver has accepted it: its socket and connection id. */
+async function accepted(receiver: FrameReceiver, host = '127.0.0.1'): Promise<{ socket: Socket; id: number }> {
+  const connected = once(receiver, 'connection') as Promise<[{ connectionId: number }]>;
+  const socket = await rawClient(host, receiver.port);
+  // Closed by the receiver with bytes unread, it may see a reset: that is what these tests provoke.
+  socket.on('error', () => {});
+  const [{ connectionId }] = await connected;
+  return { socket, id: connectionId };
+}
+
+describe('memory budget across connections', () => {
+  it('refuses at once a header announcing more than the whole budget', async () => {
+    const receiver = await listen({ maxBufferedBytes: 1024 * 1024 });
+    const { socket, id } = await accepted(receiver);
+    const gone = disconnectOf(receiver, id);
+    socket.write(encodeHeader(2 * 1024 * 1024));
+    const info = await gone;
+    expect(info.error?.code).toBe('ERR_BUDGET');
+    expect(info.error?.message).toContain('--max-buffered-bytes');
+  });
+
+  it('closes the connection with the largest unfinished frame when the budget is full; small frames go on', async () => {
+    const budget = 1024 * 1024;
+    const receiver = await listen({ maxBufferedBytes: budget });
+    const good = await FrameSender.connect({ host: '127.0.0.1', port: receiver.port, label: 'good' });
+    cleanup.push(() => good.destroy());
+    const big = await accepted(receiver);
+    const other = await accepted(receiver);
+    const frames: ReceivedFrame[] = [];
+    let otherFrameArrived: (frame: ReceivedFrame) => void = () => {};
+    const otherFrame = new Promise<ReceivedFrame>((resolve) => (otherFrameArrived = resolve));
+    const consuming = (async () => {
+      for (;;) {
+        const [frame] = await take(receiver, 1);
+        if (!frame) return;
+        frames.push(frame);
+        if (frame.connectionId === other.id) otherFrameArrived(frame);
+      }
+    })();
+    let bigClosed = false;
+    const bigGone = disconnectOf(receiver, big.id).then((info) => ((bigClosed = true), info));
+    let otherGone = false;
+    void disconnectOf(receiver, other.id).then(() => (otherGone = true));
+    // 800 kB + 300 kB of two unfinished 900 kB frames: over 1 MiB. The big one may first just
+    // wait (it holds the most); a sender of small frames that needs room gets it at once.
+    other.socket.write(Buffer.concat([encodeHeader(900_000), Buffer.alloc(300_000, 1)]));
+    big.socket.write(Buffer.concat([encodeHeader(900_000), Buffer.alloc(800_000, 2)]));
+    const image = await jpeg('#f00');
+    let sent = 0;
+    while (!bigClosed && sent < 1000) {
+      await good.send(image);
+      sent += 1;
+      // Let the receiver read what is on the sockets before the next frame.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const info = await bigGone;
+    expect(info.error?.code).toBe('ERR_BUDGET');
+    expect(receiver.bufferedBytes).toBeLessThanOrEqual(budget);
+    expect(otherGone).toBe(false);
+    // The other unfinished frame is still there and completes; the small sender was never touched.
+    other.socket.write(Buffer.alloc(600_000, 3));
+    expect((await otherFrame).jpeg.length).toBe(900_000);
+    await good.send(image);
+    sent += 1;
+    await good.close();
+    await receiver.close();
+    await consuming;
+    expect(frames.filter((f) => f.sender === 'good')).toHaveLength(sent);
+  });
+
+  it('pauses the senders while queued frames fill half the budget, and delivers everything after', async () => {
+    const budget = 2 * 1024 * 1024;
+    // A count limit that would never bite: only the byte limit holds the queue back.
+    const receiver = await listen({ maxBufferedBytes: budget, maxQueuedFrames: 1000 });
+    const size = 300_000;
+    const count = 60;
+    const { socket } = await accepted(receiver);
+    const payload = Buffer.alloc(size, 7);
+    for (let i = 0; i < count; i++) socket.write(Buffer.concat([encodeHeader(size), payload]));
+    // The clock: another receiver's idle sweep closes a silent connection a while later, long
+    // after 18 MB could have crossed loopback. (This receiver pauses every socket, so none of
+    // its own connections is idle.)
+    const clock = await listen({ idleTimeoutMs: 300 });
+    const tick = await accepted(clock);
+    await disconnectOf(clock, tick.id);
+    expect(receiver.queued).toBeGreaterThan(0);
+    expect(receiver.queued * size).toBeLessThanOrEqual(budget / 2 + size);
+    expect(receiver.bufferedBytes).toBeLessThanOrEqual(budget + 64 * 1024);
+    expect(socket.writableLength).toBeGreaterThan(0);
+    const frames = await take(receiver, count);
+    expect(frames.every((f) => f.jpeg.length === size)).toBe(true);
+  });
+
+  it('leaves nothing behind after 20000 short connections', async () => {
+    const receiver = await listen();
+    const image = await jpeg('#246');
+    const message = Buffer.concat([encodeHeader(image.length), image]);
+    let delivered = 0;
+    const consuming = (async () => {
+      for await (const _ of receiver) delivered += 1;
+    })();
+    const one = () =>
+      new Promise<void>((resolve, reject) => {
+        const socket = connect({ host: '127.0.0.1', port: receiver.port }, () => socket.end(message));
+        socket.on('error', reject);
+        socket.on('close', () => resolve());
+      });
+    let closed = 0;
+    receiver.on('disconnect', () => (closed += 1));
+    const run = async (total: number) => {
+      const target = closed + total;
+      const allClosed = new Promise<void>((resolve) => {
+        const check = () => {
+          if (closed < target) return;
+          receiver.off('disconnect', check);
+          resolve();
+        };
+        receiver.on('disconnect', check);
+      });
+      let started = 0;
+      const worker = async () => {
+        while (started < total) {
+          started += 1;
+          await one();
+        }
+      };
+      await Promise.all(Array.from({ length: 50 }, worker));
+      await allClosed;
+    };
+    // Live memory after a full collection: RSS without one is mostly garbage not yet collected.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const live = () => {
+      gc();
+      const { heapUsed, arrayBuffers } = process.memoryUsage();
+      return heapUsed + arrayBuffers;
+    };
+    // The first ones warm up the heap and the JIT; growth after that would be a leak.
+    await run(2000);
+    const before = live();
+    await run(20_000);
+    expect(receiver.connectionCount).toBe(0);
+    expect(receiver.bufferedBytes).toBe(0);
+    // 20000 connections: a leak of even 200 bytes each would show.
+    const grown = live() - before;
+    console.log(`live memory grew ${(grown / 2 ** 20).toFixed(1)} MiB over 20000 connections`);
+    expect(grown).toBeLessThan(4 * 1024 * 1024);
+    await receiver.close();
+    await consuming;
+    expect(delivered).toBe(22_000);
+  });
+});
+
+describe('connection limit', () => {
+  it('replaces the oldest connection that has completed no frame', async () => {
+    const receiver = await listen({ maxConnections: 2 });
+    const oldest = await accepted(receiver);
+    const next = await accepted(receiver);
+    const gone = disconnectOf(receiver, oldest.id);
+    const closedByReceiver = once(oldest.socket, 'close');
+    const newest = await accepted(receiver);
+    expect((await gone).error?.code).toBe('ERR_REPLACED');
+    await closedByReceiver;
+    expect(receiver.connectionCount).toBe(2);
+    // The newcomer is served.
+    const image = await jpeg('#abc');
+    const got = take(receiver, 1);
+    newest.socket.write(Buffer.concat([encodeHeader(image.length), image]));
+    expect((await got)[0]!.connectionId).toBe(newest.id);
+    expect(next.socket.destroyed).toBe(false);
+  });
+
+  it('refuses a newcomer when every connection is delivering frames, with a problem event', async () => {
+    const receiver = await listen({ maxConnections: 2 });
+    const senders = await Promise.all(
+      ['a', 'b'].map((label) => FrameSender.connect({ host: '127.0.0.1', port: receiver.port, label })),
+    );
+    for (const sender of senders) cleanup.push(() => sender.destroy());
+    const first = take(receiver, 2);
+    for (const sender of senders) await sender.send(await jpeg('#111'));
+    await first;
+    let announced = false;
+    receiver.on('connection', () => (announced = true));
+    const problem = once(receiver, 'problem') as Promise<[{ code: string; message: string }]>;
+    const refused = await rawClient('127.0.0.1', receiver.port);
+    const [{ code, message }] = await problem;
+    expect(code).toBe('ERR_TOO_MANY_CONNECTIONS');
+    expect(message).toMatch(/^refused a connection from 127\.0\.0\.1:\d+: all 2 connections/);
+    await once(refused, 'close');
+    expect(announced).toBe(false);
+    // The two that deliver frames go on.
+    const more = take(receiver, 2);
+    for (const sender of senders) await sender.send(await jpeg('#222'));
+    expect((await more).map((f) => f.sender).sort()).toEqual(['a', 'b']);
+  });
+
+  it('stays below the open-file limit minus a reserve', async () => {
+    const { connectionLimit, FD_RESERVE } = await import('../src/transport/fd-limit.js');
+    expect(connectionLimit(256, 1024)).toBe(256);
+    expect(connectionLimit(5000, 1024)).toBe(1024 - FD_RESERVE);
+    expect(connectionLimit(5000, 10)).toBe(1);
+    const receiver = await listen({ maxConnections: 1_000_000 });
+    expect(receiver.connectionLimit).toBeLessThan(1_000_000);
+  });
+});
+
+describe('idle timeout', () => {
+  it('closes a connection that completes no frame', async () => {
+    const receiver = await listen({ idleTimeoutMs: 200 });
+    const { socket, id } = await accepted(receiver);
+    const gone = disconnectOf(receiver, id);
+    await once(socket, 'close');
+    const info = await gone;
+    expect(info.error?.code).toBe('ERR_IDLE_TIMEOUT');
+    expect(receiver.connectionCount).toBe(0);
+  });
+
+  it('does not close a sender waiting for the consumer to acknowledge its frame', async () => {
+    const receiver = await listen({ idleTimeoutMs: 200, ack: 'OK', ackWhen: 'manual' });
+    const sender = await FrameSender.connect({ host: '127.0.0.1', port: receiver.port, waitAck: true });
+    cleanup.push(() => sender.destroy());
+    const sent = sender.send(await jpeg('#333'));
+    const [frame] = await take(receiver, 1);
+    // A silent connection accepted after the frame arrived times out first, unless the
+    // waiting sender is (wrongly) counted as idle.
+    const silent = await accepted(receiver);
+    const senderGone = disconnectOf(receiver, frame!.connectionId);
+    expect((await disconnectOf(receiver, silent.id)).error?.code).toBe('ERR_IDLE_TIMEOUT');
+    expect(receiver.connectionCount).toBe(1);
+    // Once acknowledged, its own idle clock runs.
+    receiver.acknowledge(frame!);
+    await sent;
+    expect((await senderGone).error?.code).toBe('ERR_IDLE_TIMEOUT');
   });
 });

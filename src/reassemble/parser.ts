@@ -8,7 +8,7 @@
  * only the layers that decode or save frames know what they need.
  */
 import { Writable } from 'node:stream';
-import { ProtocolError } from '../errors.js';
+import { ProtocolError, type VstreamError } from '../errors.js';
 import { HEADER_SIZE, parseHeader } from '../frame/header.js';
 
 /**
@@ -26,20 +26,41 @@ export enum ParserState {
 export interface FrameParserOptions {
   /** Frames announcing more bytes than this are refused before any payload is buffered. */
   maxFrameBytes?: number;
+  /**
+   * Runs on each valid header with the announced payload length, before any payload byte is
+   * kept. Throwing (a VstreamError) refuses the frame: the stream fails with that error, as
+   * for a bad header.
+   */
+  onHeader?: (length: number) => void;
 }
 
 /**
+ * Chunks shorter than this that arrive while a frame is pending are copied into a shared
+ * block instead of kept one by one: a peer sending one byte per TCP segment would otherwise
+ * make the receiver hold a Buffer object (some 200 bytes of heap) per byte it sent.
+ */
+export const COALESCE_BELOW_BYTES = 4096;
+/** Size of the block small chunks are copied into. */
+export const COALESCE_BLOCK_BYTES = 16 * 1024;
+
+/**
  * The synchronous core of FrameParser, for callers (and tests) that want frames without a
- * stream. After it throws a ProtocolError it stays failed: the stream has lost framing and
- * nothing after the bad header can be trusted.
+ * stream. After it throws (a ProtocolError, or what `onHeader` threw) it stays failed: the
+ * stream has lost framing and nothing after the bad header can be trusted.
  */
 export class FrameDecoder {
   readonly maxFrameBytes: number;
   private state = ParserState.READ_HEADER;
   private readonly buffers: Buffer[] = [];
+  /** Bytes buffered, in `buffers` and in the unflushed part of `block`. */
   private bufferedBytes = 0;
+  /** Where small chunks are copied; bytes from `blockFrom` to `blockTo` come after `buffers`. */
+  private block: Buffer | undefined;
+  private blockFrom = 0;
+  private blockTo = 0;
   private payloadLength = 0;
-  private failure: ProtocolError | undefined;
+  private failure: VstreamError | undefined;
+  private readonly onHeader: ((length: number) => void) | undefined;
 
   constructor(options: FrameParserOptions = {}) {
     const max = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
@@ -47,6 +68,7 @@ export class FrameDecoder {
       throw new RangeError(`maxFrameBytes must be a positive integer, got ${max}`);
     }
     this.maxFrameBytes = max;
+    this.onHeader = options.onHeader;
   }
 
   /** Bytes received of the frame in progress (header included); 0 between frames. */
@@ -55,14 +77,35 @@ export class FrameDecoder {
   }
 
   /**
+   * Size of the frame in progress once complete (header included), as its header announced;
+   * before the whole header is in, the bytes of it received so far; 0 between frames.
+   */
+  get frameBytes(): number {
+    return this.state === ParserState.READ_PAYLOAD ? HEADER_SIZE + this.payloadLength : this.bufferedBytes;
+  }
+
+  /**
+   * Memory this decoder keeps alive for bytes not yet handed out: the buffered bytes plus the
+   * free room of its coalescing block. What a receiver charges against its memory budget.
+   */
+  get retainedBytes(): number {
+    return this.bufferedBytes + (this.block ? this.block.length - this.blockTo : 0);
+  }
+
+  /**
    * Feeds bytes; calls `onFrame` for each complete payload, in order. A payload that lies in
    * one chunk is a subarray of it (no copy); one spread over chunks is copied exactly once.
-   * Throws ProtocolError on a bad header (see parseHeader).
+   * Throws ProtocolError on a bad header (see parseHeader), or what `onHeader` threw.
    */
   push(chunk: Buffer, onFrame: (payload: Buffer) => void): void {
     if (this.failure !== undefined) throw this.failure;
     if (chunk.length === 0) return;
-    this.buffers.push(chunk);
+    // A small chunk that starts a frame is kept as it is: it may hold whole frames (no copy).
+    if (chunk.length < COALESCE_BELOW_BYTES && this.bufferedBytes > 0) this.stage(chunk);
+    else {
+      this.flushBlock();
+      this.buffers.push(chunk);
+    }
     this.bufferedBytes += chunk.length;
 
     for (;;) {
@@ -72,8 +115,9 @@ export class FrameDecoder {
         try {
           // The limit is checked here, before a single payload byte is kept waiting.
           this.payloadLength = parseHeader(header, this.maxFrameBytes);
+          this.onHeader?.(this.payloadLength);
         } catch (err) {
-          this.fail(err as ProtocolError);
+          this.fail(err as VstreamError);
         }
         this.state = ParserState.READ_PAYLOAD;
       } else {
@@ -96,15 +140,37 @@ export class FrameDecoder {
     this.fail(new ProtocolError(`stream ended in the middle of a frame: got ${got}`, 'ERR_TRUNCATED_FRAME'));
   }
 
-  private fail(err: ProtocolError): never {
+  private fail(err: VstreamError): never {
     this.failure = err;
     this.buffers.length = 0;
     this.bufferedBytes = 0;
+    this.block = undefined;
     throw err;
+  }
+
+  /** Copies a small chunk to the end of the coalescing block (a fresh one when it is full). */
+  private stage(chunk: Buffer): void {
+    if (this.block === undefined || this.block.length - this.blockTo < chunk.length) {
+      this.flushBlock();
+      this.block = Buffer.allocUnsafeSlow(COALESCE_BLOCK_BYTES);
+      this.blockFrom = 0;
+      this.blockTo = 0;
+    }
+    chunk.copy(this.block, this.blockTo);
+    this.blockTo += chunk.length;
+  }
+
+  /** Moves the staged bytes to the end of `buffers`, as one chunk. */
+  private flushBlock(): void {
+    if (this.block === undefined || this.blockTo === this.blockFrom) return;
+    this.buffers.push(this.block.subarray(this.blockFrom, this.blockTo));
+    this.blockFrom = this.blockTo;
   }
 
   /** Takes `n` bytes off the front, n <= bufferedBytes. */
   private consume(n: number): Buffer {
+    // Flushed only when bytes are taken, so small chunks make at most two list entries a frame.
+    this.flushBlock();
     this.bufferedBytes -= n;
     const first = this.buffers[0]!;
     if (n === first.length) return this.buffers.shift()!;
@@ -154,6 +220,11 @@ export class FrameParser extends Writable {
   /** Bytes received of the frame in progress (header included); 0 between frames. */
   get pendingBytes(): number {
     return this.decoder.pendingBytes;
+  }
+
+  /** See FrameDecoder.retainedBytes. */
+  get retainedBytes(): number {
+    return this.decoder.retainedBytes;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {

@@ -8,7 +8,7 @@ export class FrameQueue<T> implements AsyncIterable<T> {
   private head = 0;
   private waiter: ((result: IteratorResult<T>) => void) | undefined;
   private ended = false;
-  private full = false;
+  private overHighWater = false;
 
   /**
    * `onTake` runs synchronously when an item goes to the consumer, also when it is handed
@@ -25,6 +25,11 @@ export class FrameQueue<T> implements AsyncIterable<T> {
     return this.items.length - this.head;
   }
 
+  /** True from the push that reached `highWaterMark` until the queue has drained to half of it. */
+  get full(): boolean {
+    return this.overHighWater;
+  }
+
   push(item: T): boolean {
     if (this.ended) return true;
     if (this.waiter) {
@@ -35,8 +40,8 @@ export class FrameQueue<T> implements AsyncIterable<T> {
       return true;
     }
     this.items.push(item);
-    if (this.length >= this.highWaterMark) this.full = true;
-    return !this.full;
+    if (this.length >= this.highWaterMark) this.overHighWater = true;
+    return !this.overHighWater;
   }
 
   /** No more items: the iterator finishes once the queued ones are taken. */
@@ -58,8 +63,8 @@ export class FrameQueue<T> implements AsyncIterable<T> {
       this.items.splice(0, this.head);
       this.head = 0;
     }
-    if (this.full && this.length <= this.highWaterMark / 2) {
-      this.full = false;
+    if (this.overHighWater && this.length <= this.highWaterMark / 2) {
+      this.overHighWater = false;
       this.onDrain();
     }
     this.onTake(item);

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { UsageError, DisplayError, OutputError } from '../../errors.js';
-import { FrameReceiver } from '../../transport/tcp-receiver.js';
+import { FrameReceiver, DEFAULT_MAX_CONNECTIONS, DEFAULT_IDLE_TIMEOUT_MS } from '../../transport/tcp-receiver.js';
+import { DEFAULT_MAX_BUFFERED_BYTES } from '../../transport/memory-budget.js';
 import { UdpFrameReceiver } from '../../transport/udp-receiver.js';
 import { LegacyUdpReceiver } from '../../transport/udp-legacy-receiver.js';
 import { DEFAULT_RECV_BUFFER_BYTES } from '../../transport/udp-socket.js';
@@ -37,6 +38,12 @@ export interface RecvSettings {
   maxAgeMs?: number;
   /** UDP: socket receive buffer to ask for. */
   recvBuffer?: number;
+  /** Bytes of partial and queued frames over all senders. Unset: the receiver's default. */
+  maxBufferedBytes?: number;
+  /** TCP: connections open at once. Unset: the receiver's default. */
+  maxConnections?: number;
+  /** TCP: close a connection that completes no frame for this long. Unset: the receiver's default. */
+  idleTimeoutMs?: number;
   ack?: string;
   window: 'auto' | 'off';
   /** SDL windows open at once. */
@@ -75,6 +82,9 @@ interface RawRecvOptions {
   legacy?: boolean;
   maxAge?: string;
   recvBuffer?: string;
+  maxBufferedBytes?: string;
+  maxConnections?: string;
+  idleTimeout?: string;
 }
 
 export const DEFAULT_PORT = 8088;
@@ -104,6 +114,9 @@ export function recvSettings(raw: RawRecvOptions): RecvSettings {
     ...(raw.maxFrameBytes !== undefined && { maxFrameBytes: parseBytes('--max-frame-bytes', raw.maxFrameBytes) }),
     ...(raw.maxAge !== undefined && { maxAgeMs: parseIntInRange('--max-age', raw.maxAge, 1, 60_000) }),
     ...(raw.recvBuffer !== undefined && { recvBuffer: parseBytes('--recv-buffer', raw.recvBuffer) }),
+    ...(raw.maxBufferedBytes !== undefined && { maxBufferedBytes: parseBytes('--max-buffered-bytes', raw.maxBufferedBytes) }),
+    ...(raw.maxConnections !== undefined && { maxConnections: parseIntInRange('--max-connections', raw.maxConnections, 1, 1_000_000) }),
+    ...(raw.idleTimeout !== undefined && { idleTimeoutMs: parseIntInRange('--idle-timeout', raw.idleTimeout, 1, 86_400) * 1000 }),
     ...(raw.ack !== undefined && { ack: raw.ack === true ? DEFAULT_ACK : raw.ack }),
     window: raw.window ? 'auto' : 'off',
     maxWindows: raw.maxWindows === undefined ? DEFAULT_MAX_WINDOWS : parseIntInRange('--max-windows', raw.maxWindows, 1, 1000),
@@ -125,6 +138,9 @@ export function recvCommand(): Command {
     .option('--listen <port>', 'port to listen on (TCP, or UDP with --udp), IPv4 and IPv6', String(DEFAULT_PORT))
     .option('--bind <addr>', 'listen on this address only (e.g. 127.0.0.1 or ::1)')
     .option('--max-frame-bytes <n>', `largest frame accepted (default ${DEFAULT_MAX_FRAME_BYTES / 2 ** 20}M)`)
+    .option('--max-buffered-bytes <n>', `memory for unfinished and queued frames over all senders (default ${DEFAULT_MAX_BUFFERED_BYTES / 2 ** 20}M)`)
+    .option('--max-connections <n>', `TCP connections open at once (default ${DEFAULT_MAX_CONNECTIONS}, lowered to fit the open-file limit)`)
+    .option('--idle-timeout <seconds>', `close a TCP connection that completes no frame for this long (default ${DEFAULT_IDLE_TIMEOUT_MS / 1000})`)
     .addOption(new Option('--ack [text]', `reply TEXT after each frame (default "${DEFAULT_ACK}")`))
     .option('--udp', 'receive vstream UDP streams instead of TCP')
     .option('--max-age <ms>', `with --udp: drop a frame still incomplete after this long (default ${DEFAULT_MAX_AGE_MS})`)
@@ -191,7 +207,13 @@ function openReceiver(settings: RecvSettings): Promise<Receiver> {
   const recvBuffer = settings.recvBuffer !== undefined && { recvBufferSize: settings.recvBuffer };
   switch (settings.transport) {
     case 'tcp':
-      return FrameReceiver.listen({ ...common, ...ack });
+      return FrameReceiver.listen({
+        ...common,
+        ...ack,
+        ...(settings.maxBufferedBytes !== undefined && { maxBufferedBytes: settings.maxBufferedBytes }),
+        ...(settings.maxConnections !== undefined && { maxConnections: settings.maxConnections }),
+        ...(settings.idleTimeoutMs !== undefined && { idleTimeoutMs: settings.idleTimeoutMs }),
+      });
     case 'udp':
       return UdpFrameReceiver.listen({ ...common, ...maxAge, ...recvBuffer, ...ack });
     case 'udp-legacy':
