@@ -205,6 +205,11 @@ function openReceiver(settings: RecvSettings): Promise<Receiver> {
   const ack = settings.ack !== undefined && { ack: settings.ack, ackWhen: 'manual' as const };
   const maxAge = settings.maxAgeMs !== undefined && { maxAgeMs: settings.maxAgeMs };
   const recvBuffer = settings.recvBuffer !== undefined && { recvBufferSize: settings.recvBuffer };
+  // UDP's two stores share the budget: pieces of incomplete frames, and frames queued whole.
+  const udpBudget = settings.maxBufferedBytes !== undefined && {
+    maxPendingBytes: Math.floor(settings.maxBufferedBytes / 2),
+    maxQueuedBytes: Math.floor(settings.maxBufferedBytes / 2),
+  };
   switch (settings.transport) {
     case 'tcp':
       return FrameReceiver.listen({
@@ -215,10 +220,10 @@ function openReceiver(settings: RecvSettings): Promise<Receiver> {
         ...(settings.idleTimeoutMs !== undefined && { idleTimeoutMs: settings.idleTimeoutMs }),
       });
     case 'udp':
-      return UdpFrameReceiver.listen({ ...common, ...maxAge, ...recvBuffer, ...ack });
+      return UdpFrameReceiver.listen({ ...common, ...maxAge, ...recvBuffer, ...ack, ...udpBudget });
     case 'udp-legacy':
       // The reference client waits for a reply after every image, so legacy mode always replies.
-      return LegacyUdpReceiver.listen({ ...common, ...maxAge, reply: settings.ack ?? DEFAULT_ACK, ackWhen: 'manual' });
+      return LegacyUdpReceiver.listen({ ...common, ...maxAge, ...udpBudget, reply: settings.ack ?? DEFAULT_ACK, ackWhen: 'manual' });
   }
 }
 
