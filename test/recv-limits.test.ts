@@ -16,6 +16,8 @@ import { makeJpeg } from './helpers/jpeg.js';
 import { FrameSender } from '../src/transport/tcp-sender.js';
 import { encodeHeader } from '../src/frame/header.js';
 import { DEFAULT_MAX_BUFFERED_BYTES } from '../src/transport/memory-budget.js';
+import { recvSettings } from '../src/cli/commands/recv.js';
+import { UsageError } from '../src/errors.js';
 
 const sockets: Socket[] = [];
 const senders: FrameSender[] = [];
@@ -132,7 +134,6 @@ describe.runIf(process.platform === 'linux')('vstream recv limits', () => {
     await attackOver;
     expect(stoppedByReceiver).toBe(50);
     const peakMb = statusKb(recv.child.pid!, 'VmHWM') / 1024;
-    console.log(`peak RSS ${peakMb.toFixed(0)} MiB, ${delivered} good frames`);
     expect(peakMb, `peak RSS ${peakMb.toFixed(0)} MiB`).toBeLessThan((DEFAULT_MAX_BUFFERED_BYTES + 150e6) / 2 ** 20);
     expect(recv.output('stderr').some((line) => line.includes('(ERR_BUDGET)'))).toBe(true);
     expect(recv.exitInfo).toBeUndefined();
@@ -168,5 +169,27 @@ describe.runIf(process.platform === 'linux')('vstream recv limits', () => {
     await once(socket, 'close');
     await recv.waitForLine(/\(ERR_IDLE_TIMEOUT\)/, { stream: 'stderr' });
     expect(recv.exitInfo).toBeUndefined();
+  });
+
+  it('takes --max-buffered-bytes as a size: a header over it closes that connection at once', async () => {
+    const { recv, port } = await startRecv(['--json', '--max-buffered-bytes', '1M']);
+    const socket = await rawSocket(port);
+    socket.write(encodeHeader(2 * 1024 * 1024));
+    await once(socket, 'close');
+    await recv.waitForLine(/\(ERR_BUDGET\)/, { stream: 'stderr' });
+    expect(recv.exitInfo).toBeUndefined();
+  });
+});
+
+describe('recv limit options', () => {
+  it('parses sizes, counts and seconds', () => {
+    const settings = recvSettings({ listen: '0', window: true, maxBufferedBytes: '256M', maxConnections: '10', idleTimeout: '5' });
+    expect(settings).toMatchObject({ maxBufferedBytes: 256 * 1024 * 1024, maxConnections: 10, idleTimeoutMs: 5000 });
+  });
+
+  it('refuses nonsense with a usage error', () => {
+    for (const raw of [{ maxBufferedBytes: '0' }, { maxConnections: '0' }, { maxConnections: 'many' }, { idleTimeout: '-1' }, { idleTimeout: '1.5' }]) {
+      expect(() => recvSettings({ listen: '0', window: true, ...raw })).toThrow(UsageError);
+    }
   });
 });

@@ -6,6 +6,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { FrameSender } from '../src/transport/tcp-sender.js';
 import { FrameReceiver } from '../src/transport/tcp-receiver.js';
+import { MemoryBudget } from '../src/transport/memory-budget.js';
 import { encodeHeader } from '../src/frame/header.js';
 import { frame as framed } from '../src/frame/framer.js';
 import { NetworkError } from '../src/errors.js';
@@ -306,6 +307,18 @@ async function accepted(receiver: FrameReceiver, host = '127.0.0.1'): Promise<{ 
 }
 
 describe('memory budget across connections', () => {
+  it('keeps one charge per holder', () => {
+    const budget = new MemoryBudget<string>(100);
+    budget.hold('a', 60);
+    budget.hold('a', 70);
+    budget.hold('b', 40);
+    expect([budget.held, budget.heldBy('a'), budget.exceeded]).toEqual([110, 70, true]);
+    budget.release('a');
+    budget.release('a');
+    expect([budget.held, budget.holders, budget.exceeded]).toEqual([40, 1, false]);
+    expect(() => new MemoryBudget(0)).toThrow(RangeError);
+  });
+
   it('refuses at once a header announcing more than the whole budget', async () => {
     const receiver = await listen({ maxBufferedBytes: 1024 * 1024 });
     const { socket, id } = await accepted(receiver);
@@ -440,8 +453,7 @@ describe('memory budget across connections', () => {
     expect(receiver.bufferedBytes).toBe(0);
     // 20000 connections: a leak of even 200 bytes each would show.
     const grown = live() - before;
-    console.log(`live memory grew ${(grown / 2 ** 20).toFixed(1)} MiB over 20000 connections`);
-    expect(grown).toBeLessThan(4 * 1024 * 1024);
+    expect(grown, `live memory grew ${(grown / 2 ** 20).toFixed(1)} MiB`).toBeLessThan(4 * 1024 * 1024);
     await receiver.close();
     await consuming;
     expect(delivered).toBe(22_000);

@@ -384,7 +384,7 @@ export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Recei
       this.drop(
         largest,
         new NetworkError(
-          `closed with ${largest.decoder.pendingBytes} bytes of an unfinished frame: the receiver held ${this.budget.held} bytes, over its budget of ${this.budget.maxBytes} (--max-buffered-bytes)`,
+          `${largest.decoder.pendingBytes} bytes of an unfinished frame, the most of any connection, when the receiver held ${this.budget.held} bytes, over its budget of ${this.budget.maxBytes} (--max-buffered-bytes)`,
           'ERR_BUDGET',
         ),
       );
