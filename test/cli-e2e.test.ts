@@ -66,7 +66,8 @@ describe.each([['127.0.0.1'], ['::1']])('vstream send -> vstream recv over %s', 
     expect(recv.stderr()).toMatch(/received 15 frames .* from 1 sender/);
     // The receiver hung up after 15 frames: the sender says so and exits with the network code.
     expect(await send.exited).toBe(3);
-    expect(send.stderr()).toMatch(/closed the connection/);
+    // Closed with frames unread, the connection may be reset rather than shut down in order.
+    expect(send.stderr()).toMatch(/closed the connection|connection reset by the peer/);
   });
 
   it('sends a video file at full speed; the MJPEG output holds every frame', async () => {

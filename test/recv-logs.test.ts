@@ -32,7 +32,8 @@ async function sendBytes(port: number, bytes: Buffer): Promise<void> {
   socket.on('error', () => {});
   await once(socket, 'connect');
   socket.end(bytes);
-  await once(socket, 'close');
+  // recv may reset it (bytes left unread): an 'error' first, which once() would throw.
+  await new Promise((resolve) => socket.once('close', resolve));
 }
 
 function framed(payloads: Buffer[]): Buffer {

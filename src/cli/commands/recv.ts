@@ -292,10 +292,12 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
   let outputClosed = false;
   let summarised = false;
   const summary = (abandonedFrames: number) => {
-    if (summarised || settings.quiet) return;
+    if (summarised) return;
     summarised = true;
+    // Counts still waiting for their second are printed, even with --quiet.
     problems.close();
     comings.close();
+    if (settings.quiet) return;
     const seconds = (performance.now() - started) / 1000;
     const totals = book.totals();
     const dropped = totals.senderDropped + totals.sinkDropped;
