@@ -16,6 +16,13 @@ import { StreamWriter } from './stream-writer.js';
 const DEFAULT_CONCURRENCY = 2;
 /** Enough for the decodes in flight plus the frames the output still holds. */
 const MAX_FREE_BUFFERS = 4;
+/**
+ * Frame buffers kept for reuse, in bytes. A peer can make the first frame that decodes 64 Mpx
+ * (192 MB a frame in rgb24): then no buffer is kept beyond the ones in use.
+ */
+const MAX_FREE_BYTES = 64 * 1024 * 1024;
+/** Frames bigger than this decode one at a time: two in flight would be hundreds of MB. */
+const MAX_PARALLEL_FRAME_BYTES = 32 * 1024 * 1024;
 /** Longest reason from a decoder (libjpeg, sharp) a problem line carries. */
 const MAX_REASON_CHARS = 160;
 
@@ -114,7 +121,9 @@ export class RawOutputSink implements FrameSink {
     });
     this.inFlight.push(written.catch(() => undefined));
     // Backpressure: a slow reader of the output holds the receiver here, not in memory.
-    while (this.inFlight.length >= this.concurrency) await this.inFlight[0];
+    const frameBytes = this.size ? this.frameBytes(this.size) : 0;
+    const concurrency = frameBytes > MAX_PARALLEL_FRAME_BYTES ? 1 : this.concurrency;
+    while (this.inFlight.length >= concurrency) await this.inFlight[0];
     if (this.out.failed) await this.writing;
   }
 
@@ -130,12 +139,15 @@ export class RawOutputSink implements FrameSink {
    * buffers spares the allocator, fresh pages and the garbage collector a megabyte a frame.
    */
   private takeBuffer(size: Size): Buffer {
-    const bytes = size.width * size.height * bytesPerPixel(this.format);
-    return this.free.pop() ?? Buffer.allocUnsafeSlow(bytes);
+    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.frameBytes(size));
   }
 
   private releaseBuffer(buffer: Buffer): void {
-    if (this.free.length < MAX_FREE_BUFFERS) this.free.push(buffer);
+    if (this.free.length < MAX_FREE_BUFFERS && (this.free.length + 1) * buffer.length <= MAX_FREE_BYTES) this.free.push(buffer);
+  }
+
+  private frameBytes(size: Size): number {
+    return size.width * size.height * bytesPerPixel(this.format);
   }
 
   async close(): Promise<void> {
