@@ -1,6 +1,7 @@
 import { StreamStats } from '../sink/stream-stats.js';
 import type { SenderStats } from '../sink/stats-report.js';
 import type { LossCounters, ReceivedFrame } from '../transport/types.js';
+import { wireText } from '../text/wire-text.js';
 
 /**
  * Disconnected senders whose counters are still kept one by one; older ones are folded into
@@ -8,6 +9,11 @@ import type { LossCounters, ReceivedFrame } from '../transport/types.js';
  * grow this book by one entry each for as long as recv runs.
  */
 export const MAX_GONE_SENDERS = 256;
+/**
+ * Entries kept in all, connected or not: a hard bound whatever the order of events. Past it
+ * the oldest entry is folded into the totals (its `--stats` line stops).
+ */
+export const MAX_SENDERS = 1024;
 
 export interface SenderTotals {
   senders: number;
@@ -28,10 +34,18 @@ export class SenderBook {
   record(frame: ReceivedFrame): SenderStats {
     let entry = this.entries.get(frame.connectionId);
     if (!entry) {
-      entry = { sender: frame.sender, stats: new StreamStats(), connected: true };
+      // A TCP `disconnect` can come before the connection's last queued frames: then the
+      // sender is gone already, and its entry must be foldable like any other gone one.
+      entry = { sender: '', stats: new StreamStats(), connected: !this.gone.has(frame.connectionId) };
       this.entries.set(frame.connectionId, entry);
+      for (const id of this.entries.keys()) {
+        if (this.entries.size <= MAX_SENDERS) break;
+        this.fold(id);
+      }
     }
-    entry.sender = frame.sender;
+    // A fresh, short string: the label from the wire may be 60 KB, and a slice of it would
+    // keep all of it (and the metadata it came from) alive for as long as the entry.
+    entry.sender = wireText(frame.sender);
     entry.stats.record(frame);
     return entry;
   }
@@ -43,9 +57,10 @@ export class SenderBook {
   /** The sender left; its final loss counters, when the transport has them. */
   markGone(connectionId: number, loss?: LossCounters): void {
     const entry = this.entries.get(connectionId);
-    if (!entry) return;
-    if (loss) entry.stats.loss = loss;
-    entry.connected = false;
+    if (entry) {
+      if (loss) entry.stats.loss = loss;
+      entry.connected = false;
+    }
     this.gone.add(connectionId);
     for (const id of this.gone) {
       if (this.gone.size <= MAX_GONE_SENDERS) break;
@@ -66,8 +81,12 @@ export class SenderBook {
 
   private fold(connectionId: number): void {
     const entry = this.entries.get(connectionId);
+    // Kept while the entry is, so that a late frame of a folded-away sender is not news.
+    if (!entry) {
+      this.gone.delete(connectionId);
+      return;
+    }
     this.gone.delete(connectionId);
-    if (!entry) return;
     this.entries.delete(connectionId);
     add(this.folded, entry);
   }

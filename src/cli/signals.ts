@@ -68,8 +68,31 @@ export async function runUntilSignal(work: (signal: AbortSignal) => Promise<void
   return received;
 }
 
-/** Resolves when `signal` aborts: for racing a wait that a peer or reader could hold forever. */
-export function whenAborted(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+/**
+ * Resolves true when `work` settles first, false when `signal` aborts first (`work`'s later
+ * rejection is then ignored). Its abort listener goes with it: a reaction left on a promise
+ * that never settles would keep the caller's frame alive, one per call.
+ */
+export function finishedBeforeAbort(work: Promise<unknown>, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) {
+    work.catch(() => {});
+    return Promise.resolve(false);
+  }
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      work.catch(() => {});
+      resolve(false);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(true);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
 }

@@ -14,7 +14,13 @@ const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/gu;
 
 /** `text` with unsafe characters as `\xNN` (`\u{NNNN}` above 0xff), cut to `max` characters. */
 export function wireText(text: string, max = MAX_WIRE_TEXT_CHARS): string {
-  const chars = Array.from(text);
+  // Code points, not UTF-16 units, so an emoji is never cut in half; and no further than
+  // needed, since a hostile label can be 60 KB.
+  const chars: string[] = [];
+  for (const c of text) {
+    if (chars.length === max + 1) break;
+    chars.push(c);
+  }
   const cut = chars.length > max;
   const kept = (cut ? chars.slice(0, max) : chars).join('');
   const escaped = kept.replace(UNSAFE, (c) => {

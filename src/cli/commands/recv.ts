@@ -20,7 +20,7 @@ import { lossText, startStatsReport } from '../../sink/stats-report.js';
 import type { FrameSink } from '../../sink/types.js';
 import { DEFAULT_MAX_WINDOWS, WindowSink } from '../../sink/window.js';
 import { parseBytes, parseIntInRange, parseSize } from '../parse.js';
-import { runUntilSignal, signalExitCode, whenAborted, type StopSignal } from '../signals.js';
+import { finishedBeforeAbort, runUntilSignal, signalExitCode, type StopSignal } from '../signals.js';
 import { RateLimitedLog } from '../rate-limited-log.js';
 import { SenderBook } from '../sender-book.js';
 import { wireText } from '../../text/wire-text.js';
@@ -315,7 +315,6 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
   try {
     signal = await runUntilSignal(
       async (aborted) => {
-        const stopped = whenAborted(aborted);
         // Said once the signal handlers are in place: a script may signal as soon as it reads this.
         log(listeningLine(settings, receiver.port));
         const bufferNote = recvBufferNote(receiver, settings);
@@ -329,9 +328,7 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
           const written = (async () => {
             for (const sink of sinks) await sink.write(frame, entry.stats);
           })();
-          const done = await Promise.race([written.then(() => true), stopped.then(() => false)]);
-          if (!done) {
-            written.catch(() => {});
+          if (!(await finishedBeforeAbort(written, aborted))) {
             abandoned = inFlight + receiverQueued(receiver);
             break;
           }

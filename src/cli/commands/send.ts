@@ -10,7 +10,7 @@ import { DEFAULT_RATE_BYTES_PER_SECOND } from '../../transport/pacer.js';
 import { openSource, type SourceOptions } from '../../source/index.js';
 import { locateFfmpeg } from '../../source/ffmpeg/locate.js';
 import { parseBytes, parseFps, parseIntInRange, parseSeconds, parseSize } from '../parse.js';
-import { runUntilSignal, signalExitCode, whenAborted } from '../signals.js';
+import { finishedBeforeAbort, runUntilSignal, signalExitCode } from '../signals.js';
 import { formatBytes, formatRate } from '../format.js';
 import { warn } from '../handle-error.js';
 
@@ -231,7 +231,6 @@ export async function runSend(settings: SendSettings): Promise<number> {
     let abandoned = 0;
     const signal = await runUntilSignal(
       async (aborted) => {
-        const stopped = whenAborted(aborted);
         let taken = 0;
         for await (const frame of source) {
           if (aborted.aborted) break;
@@ -241,8 +240,7 @@ export async function runSend(settings: SendSettings): Promise<number> {
           inFlight = 1;
           const sent = connected.send(frame.jpeg, { seq, captureTime: frame.captureTime, live: source.live, ...(frame.name !== undefined && { name: frame.name }) });
           // A receiver that stopped reading must not hold a signal's shutdown.
-          if (!(await Promise.race([sent.then(() => true), stopped.then(() => false)]))) {
-            sent.catch(() => {});
+          if (!(await finishedBeforeAbort(sent, aborted))) {
             abandoned = 1;
             break;
           }
