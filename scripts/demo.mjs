@@ -35,6 +35,6 @@ recv.stderr.on('data', (chunk) => {
 });
 recv.on('close', (code) => {
   sender?.kill();
-  if (code === 0) console.log(headless ? 'demo done: frames saved in ./demo-frames (no display, so no window)' : 'demo done');
+  if (code === 0) console.log(headless ? 'demo done: frames saved in ./demo-frames/demo/ (no display, so no window)' : 'demo done');
   process.exitCode = code ?? 1;
 });
