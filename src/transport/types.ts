@@ -59,6 +59,8 @@ export interface ReceiverEvents {
 export interface Receiver extends AsyncIterable<ReceivedFrame> {
   /** The port actually bound. */
   readonly port: number;
+  /** Frames waiting for the consumer. */
+  readonly queued: number;
   /** Replies to the frame's sender with the configured ack text (a no-op without one). */
   acknowledge(frame: ReceivedFrame): void;
   close(): Promise<void>;

@@ -329,7 +329,7 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
             for (const sink of sinks) await sink.write(frame, entry.stats);
           })();
           if (!(await finishedBeforeAbort(written, aborted))) {
-            abandoned = inFlight + receiverQueued(receiver);
+            abandoned = inFlight + receiver.queued;
             break;
           }
           inFlight = 0;
@@ -337,7 +337,7 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
           if (settings.frames !== undefined && total >= settings.frames) break;
         }
       },
-      { stop: () => receiver.close(), beforeForcedExit: () => summary(abandoned || inFlight + receiverQueued(receiver)) },
+      { stop: () => receiver.close(), beforeForcedExit: () => summary(abandoned || inFlight + receiver.queued) },
     );
   } catch (err) {
     // A reader that went away (`recv --output - | head`) is a normal way for a pipeline to end.
@@ -365,8 +365,3 @@ function problemTotals(totals: Map<string, number>): string {
   return [...named, ...(rest > 0 ? [`${rest} of ${sorted.length - SUMMARY_PROBLEM_KINDS} other kinds`] : [])].join(', ');
 }
 
-/** Frames the receiver still held for the consumer, where the transport says. */
-function receiverQueued(receiver: Receiver): number {
-  const queued = (receiver as { queued?: unknown }).queued;
-  return typeof queued === 'number' ? queued : 0;
-}
