@@ -1,4 +1,5 @@
 import { ExitCode, VstreamError } from '../errors.js';
+import { escapeUnsafe } from '../text/wire-text.js';
 
 /**
  * The only place an error becomes a message and an exit status. Users see one line; the stack
@@ -27,8 +28,7 @@ export function warn(message: string, stderr: NodeJS.WritableStream = process.st
  * through wireText(); this is the last line of defence for the terminal.
  */
 function oneLine(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/\s*\n\s*/g, ' ').trim().replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return escapeUnsafe(text.replace(/\s*\n\s*/g, ' ').trim());
 }
 
 function describeCause(cause: unknown): string {

@@ -22,10 +22,14 @@ export function wireText(text: string, max = MAX_WIRE_TEXT_CHARS): string {
     chars.push(c);
   }
   const cut = chars.length > max;
-  const kept = (cut ? chars.slice(0, max) : chars).join('');
-  const escaped = kept.replace(UNSAFE, (c) => {
+  const escaped = escapeUnsafe((cut ? chars.slice(0, max) : chars).join(''));
+  return cut ? `${escaped}…` : escaped;
+}
+
+/** `text` with the characters a terminal would act on as `\xNN` (`\u{NNNN}` above 0xff), uncut. */
+export function escapeUnsafe(text: string): string {
+  return text.replace(UNSAFE, (c) => {
     const code = c.codePointAt(0)!;
     return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
   });
-  return cut ? `${escaped}…` : escaped;
 }
