@@ -15,7 +15,7 @@ import {
   readMetadata,
   withoutMetadata,
 } from '../src/frame/metadata.js';
-import type { FrameMeta } from '../src/frame/types.js';
+import type { FrameMeta } from '../src/frame/frame.js';
 
 const PYTHON = '/usr/bin/python3';
 const cv2Missing = spawnSync(PYTHON, ['-c', 'import cv2, numpy'], { stdio: 'ignore' }).status !== 0;

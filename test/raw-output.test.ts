@@ -6,11 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { RawOutputSink } from '../src/sink/raw-output.js';
-import type { ReceivedFrame } from '../src/transport/types.js';
+import type { ReceivedFrame } from '../src/frame/frame.js';
 import type { Problem } from '../src/problems.js';
 import { encodeHeader } from '../src/frame/header.js';
 import { claimingSize, makeJpeg } from './helpers/jpeg.js';
 import { killAll, startReceiver } from './helpers/vstream.js';
+import { makeFrame } from '../src/frame/image-info.js';
 
 afterEach(() => killAll());
 
@@ -25,7 +26,7 @@ const COLOURS: Array<[number, number, number]> = [
 
 async function frameOf([r, g, b]: [number, number, number], i: number, width: number, height: number): Promise<ReceivedFrame> {
   const jpeg = await sharp({ create: { width, height, channels: 3, background: { r, g, b } } }).jpeg({ quality: 95 }).toBuffer();
-  return { sender: 's', peer: 'p', connectionId: 1, seq: i, jpeg, receivedAt: 0 };
+  return { sender: 's', peer: 'p', connectionId: 1, seq: i, ...makeFrame(jpeg), receivedAt: 0 };
 }
 
 async function run(format: 'rgb24' | 'bgr24' | 'gray', size?: { width: number; height: number }) {
@@ -156,7 +157,7 @@ describe('RawOutputSink problems', () => {
     const path = join(await mkdtemp(join(tmpdir(), 'vstream-raw-')), 'out.raw');
     const problems: Problem[] = [];
     const sink = await RawOutputSink.open(path, 'gray', { maxPixels: 64 * 48, report: (p) => problems.push(p) });
-    const frame = (jpeg: Buffer, seq: number): ReceivedFrame => ({ sender: 'cam\x1b[2J', peer: 'p', connectionId: 1, seq, jpeg, receivedAt: 0 });
+    const frame = (jpeg: Buffer, seq: number): ReceivedFrame => ({ sender: 'cam\x1b[2J', peer: 'p', connectionId: 1, seq, ...makeFrame(jpeg), receivedAt: 0 });
     await sink.write(frame(claimingSize(await makeJpeg(GOOD), 65000, 65000), 0));
     await sink.write(frame(undecodable(await makeJpeg(GOOD)), 1));
     await sink.write(frame(await makeJpeg(GOOD), 2));

@@ -10,6 +10,7 @@ import { mulberry32 } from './helpers/lossy-relay.js';
 import { FrameSender } from '../src/transport/tcp-sender.js';
 import { cutUtf8, MAX_NAME_BYTES, safeFileName, safeFolderName } from '../src/sink/safe-file-name.js';
 import { imageSuffix } from '../src/sink/image-type.js';
+import { imageInfo, makeFrame } from '../src/frame/image-info.js';
 import { publishExclusive, type Refusal } from '../src/sink/exclusive-file.js';
 import { MAX_NAME_COPIES, SaveDirSink } from '../src/sink/save-dir.js';
 import type { Problem } from '../src/problems.js';
@@ -68,10 +69,10 @@ describe('safe names for peer-chosen text', () => {
   });
 
   it('names the real type of a payload by its magic bytes', async () => {
-    expect(imageSuffix(await makeJpeg({ width: 8, height: 8 }))).toBe('jpg');
-    expect(imageSuffix(await makePng({ width: 8, height: 8 }))).toBe('png');
-    expect(imageSuffix(Buffer.from('GIF89a'))).toBe('bin');
-    expect(imageSuffix(Buffer.alloc(0))).toBe('bin');
+    expect(imageSuffix(imageInfo(await makeJpeg({ width: 8, height: 8 })).type)).toBe('jpg');
+    expect(imageSuffix(imageInfo(await makePng({ width: 8, height: 8 })).type)).toBe('png');
+    expect(imageSuffix(imageInfo(Buffer.from('GIF89a')).type)).toBe('bin');
+    expect(imageSuffix(imageInfo(Buffer.alloc(0)).type)).toBe('bin');
   });
 });
 
@@ -106,7 +107,7 @@ describe('SaveDirSink', () => {
     const sink = await SaveDirSink.open(dir, { onProblem: (p) => problems.push(p) });
     const jpeg = await makeJpeg({ width: 8, height: 8 });
     const name = `\u001b[2J${'é'.repeat(200)}`;
-    await sink.write({ sender: '127.0.0.1:1', peer: '127.0.0.1:1', connectionId: 1, seq: 0, jpeg, meta: { seq: 0, captureTime: 0, name }, receivedAt: 0 });
+    await sink.write({ sender: '127.0.0.1:1', peer: '127.0.0.1:1', connectionId: 1, seq: 0, ...makeFrame(jpeg), meta: { seq: 0, captureTime: 0, name }, receivedAt: 0 });
     await sink.close();
     expect(await readdir(dir)).toEqual(['000000.jpg']);
     expect(problems).toHaveLength(1);
@@ -120,7 +121,7 @@ describe('SaveDirSink', () => {
     const sink = await SaveDirSink.open(dir);
     const jpeg = await makeJpeg({ width: 8, height: 8 });
     for (let i = 0; i < MAX_NAME_COPIES + 3; i++) {
-      await sink.write({ sender: '127.0.0.1:1', peer: '127.0.0.1:1', connectionId: 1, seq: i, jpeg, meta: { seq: i, captureTime: 0, name: 'x.png' }, receivedAt: 0 });
+      await sink.write({ sender: '127.0.0.1:1', peer: '127.0.0.1:1', connectionId: 1, seq: i, ...makeFrame(jpeg), meta: { seq: i, captureTime: 0, name: 'x.png' }, receivedAt: 0 });
     }
     const copies = Array.from({ length: MAX_NAME_COPIES }, (_, i) => `x-${i + 1}.jpg`);
     expect((await readdir(dir)).sort()).toEqual(['000000.jpg', '000001.jpg', ...copies, 'x.jpg'].sort());
@@ -151,7 +152,7 @@ describe('SaveDirSink', () => {
       const label = random() < 0.3 ? undefined : random() < 0.8 ? pick(labels) : text();
       const name = random() < 0.5 ? undefined : text();
       const meta = { seq: i, captureTime: 0, ...(label !== undefined && { label }), ...(name !== undefined && { name }) };
-      await sink.write({ sender: label ?? '127.0.0.1:1', peer: '127.0.0.1:1', connectionId: 1, seq: i, jpeg: pick(payloads), meta, receivedAt: 0 });
+      await sink.write({ sender: label ?? '127.0.0.1:1', peer: '127.0.0.1:1', connectionId: 1, seq: i, ...makeFrame(pick(payloads)), meta, receivedAt: 0 });
     }
     await sink.close();
     expect(await readdir(parent)).toEqual(['dir']);

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { FfmpegError, SourceError, UsageError } from '../src/errors.js';
-import type { SourceFrame } from '../src/frame/types.js';
+import type { Frame } from '../src/frame/frame.js';
 import { openSource, type FrameSource, type SourceOptions } from '../src/source/index.js';
 import { FFMPEG, FFMPEGS, makeClip } from './helpers/ffmpeg.js';
 import { imageInfo, makeBmp24, makeJpeg, makePng } from './helpers/jpeg.js';
@@ -15,8 +15,8 @@ import { imageInfo, makeBmp24, makeJpeg, makePng } from './helpers/jpeg.js';
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/ffmpeg/${name}`, import.meta.url));
 
 /** Up to `n` frames (all of them by default); leaving the loop early closes the source. */
-async function take(source: FrameSource, n = Infinity): Promise<SourceFrame[]> {
-  const frames: SourceFrame[] = [];
+async function take(source: FrameSource, n = Infinity): Promise<Frame[]> {
+  const frames: Frame[] = [];
   if (n <= 0) return frames;
   for await (const frame of source) {
     frames.push(frame);
@@ -36,8 +36,8 @@ async function failure(promise: Promise<unknown>): Promise<unknown> {
 }
 
 /** Frames yielded before the source failed, and the failure. */
-async function drainUntilError(source: FrameSource): Promise<{ frames: SourceFrame[]; error: unknown }> {
-  const frames: SourceFrame[] = [];
+async function drainUntilError(source: FrameSource): Promise<{ frames: Frame[]; error: unknown }> {
+  const frames: Frame[] = [];
   try {
     for await (const frame of source) frames.push(frame);
   } catch (error) {
@@ -76,14 +76,14 @@ describe.each(WITH_ENCODERS)('pattern with $name, encoder $encoder', ({ path: ff
     expect(source.description).toBe('pattern 320x240@50');
     const frames = await take(source, 5);
     expect(frames).toHaveLength(5);
-    for (const frame of frames) expect(await imageInfo(frame.jpeg)).toMatchObject({ width: 320, height: 240, format: 'jpeg' });
-    for (let i = 1; i < frames.length; i++) expect(frames[i]!.captureTime).toBeGreaterThan(frames[i - 1]!.captureTime);
-    expect(Math.abs(frames[4]!.captureTime - Date.now())).toBeLessThan(5000);
+    for (const frame of frames) expect(await imageInfo(frame.data)).toMatchObject({ width: 320, height: 240, format: 'jpeg' });
+    for (let i = 1; i < frames.length; i++) expect(frames[i]!.captureTime!).toBeGreaterThan(frames[i - 1]!.captureTime!);
+    expect(Math.abs(frames[4]!.captureTime! - Date.now())).toBeLessThan(5000);
   });
 
   it('defaults to 640x480', async () => {
     const [frame] = await take(await openSource({ kind: 'pattern', ffmpegPath, encoder }), 1);
-    expect(await imageInfo(frame!.jpeg)).toMatchObject({ width: 640, height: 480 });
+    expect(await imageInfo(frame!.data)).toMatchObject({ width: 640, height: 480 });
   });
 });
 
@@ -91,7 +91,7 @@ describe.each(FFMPEGS)('both encoders with $name', ({ path: ffmpegPath }) => {
   it('make the same picture of the same frame (colours and range right)', async () => {
     // Frame 1 of the clip (H.264, limited range) through both: any range or plane mix-up shows.
     const [raw, viaFfmpeg] = await Promise.all(
-      ENCODERS.map(async (encoder) => (await take(await openSource({ kind: 'file', ffmpegPath, encoder, path: clip, fps: 'max' }), 1))[0]!.jpeg),
+      ENCODERS.map(async (encoder) => (await take(await openSource({ kind: 'file', ffmpegPath, encoder, path: clip, fps: 'max' }), 1))[0]!.data),
     );
     const [a, b] = await Promise.all([raw!, viaFfmpeg!].map((jpeg) => sharp(jpeg).raw().toBuffer()));
     expect(a!.length).toBe(320 * 240 * 3);
@@ -125,12 +125,12 @@ describe('file', () => {
     const frames = await take(source);
     expect(frames).toHaveLength(CLIP_FRAMES);
     expect(source.dropped).toBe(0);
-    expect(await imageInfo(frames.at(-1)!.jpeg)).toMatchObject({ width: 320, height: 240 });
+    expect(await imageInfo(frames.at(-1)!.data)).toMatchObject({ width: 320, height: 240 });
   });
 
   it('scales to size', async () => {
     const frames = await take(await openSource({ kind: 'file', ffmpegPath: FFMPEG, path: clip, fps: 'max', size: { width: 100, height: 50 } }), 2);
-    expect(await imageInfo(frames[1]!.jpeg)).toMatchObject({ width: 100, height: 50 });
+    expect(await imageInfo(frames[1]!.data)).toMatchObject({ width: 100, height: 50 });
   });
 
   it('with --loop goes past the end of the clip', async () => {
@@ -150,7 +150,7 @@ describe('file', () => {
     const source = await openSource({ kind: 'file', ffmpegPath: FFMPEG, path: clip, fps: 'max' });
     let count = 0;
     for await (const frame of source) {
-      expect(frame.jpeg.length).toBeGreaterThan(0);
+      expect(frame.data.length).toBeGreaterThan(0);
       if (++count <= 3) await sleep(150); // meanwhile ffmpeg could have finished the whole clip
     }
     expect(count).toBe(CLIP_FRAMES);
@@ -307,20 +307,20 @@ describe('dir', () => {
     expect(source.description).toBe(`dir ${dir} (5 images)`);
     const frames = await take(source);
     expect(frames.map((frame) => frame.name)).toEqual(['1.png', '2.png', '10.png', 'a.JPG', 'B.bmp']);
-    for (const frame of frames) expect((await imageInfo(frame.jpeg)).format).toBe('jpeg');
-    expect(await imageInfo(frames[4]!.jpeg)).toMatchObject({ width: 9, height: 7 });
+    for (const frame of frames) expect((await imageInfo(frame.data)).format).toBe('jpeg');
+    expect(await imageInfo(frames[4]!.data)).toMatchObject({ width: 9, height: 7 });
   });
 
   it('passes a JPEG through byte for byte', async () => {
     const frames = await take(await openSource({ kind: 'dir', ffmpegPath: '', path: dir }));
-    expect(frames[3]!.jpeg.equals(jpeg)).toBe(true);
+    expect(frames[3]!.data.equals(jpeg)).toBe(true);
   });
 
   it('re-encodes a JPEG when quality is given, and resizes every image to size', async () => {
     const requalified = await take(await openSource({ kind: 'dir', ffmpegPath: '', path: dir, quality: 30 }));
-    expect(requalified[3]!.jpeg.equals(jpeg)).toBe(false);
+    expect(requalified[3]!.data.equals(jpeg)).toBe(false);
     const resized = await take(await openSource({ kind: 'dir', ffmpegPath: '', path: dir, size: { width: 20, height: 10 } }));
-    for (const frame of resized) expect(await imageInfo(frame.jpeg)).toMatchObject({ width: 20, height: 10 });
+    for (const frame of resized) expect(await imageInfo(frame.data)).toMatchObject({ width: 20, height: 10 });
   });
 
   it('paces frames at a numeric fps', async () => {
@@ -382,7 +382,7 @@ describe('stdin', () => {
     const source = await openSource({ kind: 'stdin', ffmpegPath: '', stream: chunked(Buffer.concat(jpegs), 777), quality: 10, size: { width: 1, height: 1 } });
     expect(source.live).toBe(false);
     const frames = await take(source);
-    expect(frames.map((frame) => frame.jpeg.toString('base64'))).toEqual(jpegs.map((jpeg) => jpeg.toString('base64')));
+    expect(frames.map((frame) => frame.data.toString('base64'))).toEqual(jpegs.map((jpeg) => jpeg.toString('base64')));
   });
 
   it('a truncated last frame is ERR_TRUNCATED_FRAME after the complete ones', async () => {
@@ -398,7 +398,7 @@ describe('stdin', () => {
     const big = await makeJpeg({ width: 256, height: 256 });
     const iterator = source[Symbol.asyncIterator]();
     input.write(big);
-    expect((await iterator.next()).value?.jpeg.equals(big)).toBe(true);
+    expect((await iterator.next()).value?.data.equals(big)).toBe(true);
     // The consumer is now busy: what the writer adds stays in the stream's buffer.
     let accepted = 0;
     while (input.write(big)) accepted++;

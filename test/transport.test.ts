@@ -10,7 +10,7 @@ import { MemoryBudget } from '../src/transport/memory-budget.js';
 import { encodeHeader } from '../src/frame/header.js';
 import { frame as framed } from '../src/frame/framer.js';
 import { NetworkError } from '../src/errors.js';
-import type { ReceivedFrame } from '../src/transport/types.js';
+import type { ReceivedFrame } from '../src/frame/frame.js';
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -62,7 +62,7 @@ describe.each([['127.0.0.1'], ['::1']])('sender -> receiver over %s', (host) => 
     expect(frames.map((f) => f.meta?.name)).toEqual(['0.jpg', '1.jpg', '2.jpg']);
     expect(frames.every((f) => f.sender === 'cam1')).toBe(true);
     for (const [i, frame] of frames.entries()) {
-      const { data } = await sharp(frame.jpeg).raw().toBuffer({ resolveWithObject: true });
+      const { data } = await sharp(frame.data).raw().toBuffer({ resolveWithObject: true });
       const expected = await sharp(images[i]).raw().toBuffer();
       expect(data.equals(expected)).toBe(true);
       expect(frame.receivedAt).toBeGreaterThanOrEqual(frame.meta!.captureTime);
@@ -77,7 +77,7 @@ describe.each([['127.0.0.1'], ['::1']])('sender -> receiver over %s', (host) => 
     const image = await jpeg('#888');
     await sender.send(image);
     const [frame] = await got;
-    expect(frame!.jpeg.equals(image)).toBe(true);
+    expect(frame!.data.equals(image)).toBe(true);
     expect(frame!.meta).toBeUndefined();
     expect(frame!.sender).toBe(frame!.peer);
     expect(frame!.peer).toMatch(host === '::1' ? /^\[::1\]:\d+$/ : /^127\.0\.0\.1:\d+$/);
@@ -117,7 +117,7 @@ describe('receiver', () => {
     const disconnected = once(receiver, 'disconnect');
     client.end(Buffer.concat([encodeHeader(image.length), image, encodeHeader(image.length), image.subarray(0, 10)]));
     const [frame] = await take(receiver, 1);
-    expect(frame!.jpeg.equals(image)).toBe(true);
+    expect(frame!.data.equals(image)).toBe(true);
     const [info] = (await disconnected) as [{ frames: number; error?: { code: string } }];
     expect(info.frames).toBe(1);
     expect(info.error?.code).toBe('ERR_TRUNCATED_FRAME');
@@ -131,7 +131,7 @@ describe('receiver', () => {
     client.write(Buffer.concat([Buffer.from(n.padStart(16, ' ')), image]));
     client.write(Buffer.concat([Buffer.from(n), Buffer.alloc(16 - n.length), image]));
     const frames = await take(receiver, 2);
-    expect(frames.every((f) => f.jpeg.equals(image))).toBe(true);
+    expect(frames.every((f) => f.data.equals(image))).toBe(true);
   });
 
   it('replies with the ack text after each frame', async () => {
@@ -369,7 +369,7 @@ describe('memory budget across connections', () => {
     expect(otherGone).toBe(false);
     // The other unfinished frame is still there and completes; the small sender was never touched.
     other.socket.write(Buffer.alloc(600_000, 3));
-    expect((await otherFrame).jpeg.length).toBe(900_000);
+    expect((await otherFrame).data.length).toBe(900_000);
     await good.send(image);
     sent += 1;
     await good.close();
@@ -398,7 +398,7 @@ describe('memory budget across connections', () => {
     expect(receiver.bufferedBytes).toBeLessThanOrEqual(budget + 64 * 1024);
     expect(socket.writableLength).toBeGreaterThan(0);
     const frames = await take(receiver, count);
-    expect(frames.every((f) => f.jpeg.length === size)).toBe(true);
+    expect(frames.every((f) => f.data.length === size)).toBe(true);
   });
 
   it('leaves nothing behind after 20000 short connections', async () => {

@@ -6,6 +6,7 @@ import { describe, it, expect, afterEach } from 'vitest';
 import sharp from 'sharp';
 import { loadTurbo, turboDecode, exactScale, MAX_DECODE_PIXELS, turboUnavailableReason } from '../src/decode/turbo.js';
 import { decodePixels } from '../src/decode/pixels.js';
+import { makeFrame } from '../src/frame/image-info.js';
 import { MAX_JPEG_SCANS } from '../src/decode/limits.js';
 import { jpegScanCount } from '../src/decode/jpeg-info.js';
 import { runFfmpeg } from './helpers/ffmpeg.js';
@@ -118,7 +119,7 @@ describe('libjpeg-turbo addon', () => {
       const huge = claimingSize(await patternJpeg(64, 48), 60000, 60000);
       await expect(turbo!.decode(huge, 0, 1, MAX_DECODE_PIXELS)).rejects.toMatchObject({ code: 'ERR_JPEG_TOO_LARGE' });
       // The same frame in the raw sink: an error, which the sink counts as a skipped frame.
-      await expect(decodePixels(huge, 'rgb24', { width: 60000, height: 60000 })).rejects.toThrow();
+      await expect(decodePixels(makeFrame(huge), 'rgb24', { width: 60000, height: 60000 })).rejects.toThrow();
     });
 
     it('holds the pixel limit on the image itself, whatever the scale', async () => {
@@ -148,7 +149,7 @@ describe('libjpeg-turbo addon', () => {
       expect(await outcome(turbo!.decode(hostile, 2, 8, MAX_DECODE_PIXELS))).toBe('ERR_JPEG_TOO_MANY_SCANS');
       const refusedMs = performance.now() - started;
       // Not left to sharp (which has no such limit) either.
-      expect(await outcome(decodePixels(hostile, 'gray', { width: 256, height: 256 }))).toBe('ERR_JPEG_TOO_MANY_SCANS');
+      expect(await outcome(decodePixels(makeFrame(hostile), 'gray', { width: 256, height: 256 }))).toBe('ERR_JPEG_TOO_MANY_SCANS');
       const atLimit = await turbo!.decode(withRepeatedScans(progressive, MAX_JPEG_SCANS), 2, 4, MAX_DECODE_PIXELS);
       expect([atLimit.width, atLimit.height]).toEqual([512, 512]);
       expect(await outcome(turbo!.decode(withRepeatedScans(progressive, MAX_JPEG_SCANS + 1), 2, 4, MAX_DECODE_PIXELS))).toBe('ERR_JPEG_TOO_MANY_SCANS');
@@ -167,8 +168,8 @@ describe('libjpeg-turbo addon', () => {
       expect(jpegScanCount(Buffer.from([0xff, 0xd8, 0xff, 0xda, 0xff]), 100)).toBe(0);
       // 50x30 is no 1/2, 1/4, 1/8 of 96x64: sharp decodes it, after the same count.
       const odd = { width: 50, height: 30 };
-      await expect(decodePixels(withRepeatedScans(progressive, 2000), 'rgb24', odd)).rejects.toMatchObject({ code: 'ERR_JPEG_TOO_MANY_SCANS' });
-      await expect(decodePixels(progressive, 'rgb24', odd)).resolves.toHaveLength(50 * 30 * 3);
+      await expect(decodePixels(makeFrame(withRepeatedScans(progressive, 2000)), 'rgb24', odd)).rejects.toMatchObject({ code: 'ERR_JPEG_TOO_MANY_SCANS' });
+      await expect(decodePixels(makeFrame(progressive), 'rgb24', odd)).resolves.toHaveLength(50 * 30 * 3);
     });
 
     it('refuses a multi-scan image whose coefficients would outgrow four full-resolution components', async () => {
@@ -264,14 +265,14 @@ describe('libjpeg-turbo addon', () => {
     it('gives the same grey through sharp (sizes libjpeg-turbo cannot scale to) as through libjpeg-turbo', async () => {
       const jpeg = await patternJpeg(320, 240);
       const size = { width: 200, height: 150 };
-      const grey = await decodePixels(jpeg, 'gray', size);
-      expect(meanDiff(grey, luma(await decodePixels(jpeg, 'rgb24', size)))).toBeLessThan(1);
+      const grey = await decodePixels(makeFrame(jpeg), 'gray', size);
+      expect(meanDiff(grey, luma(await decodePixels(makeFrame(jpeg), 'rgb24', size)))).toBeLessThan(1);
     });
 
     it('leaves what it cannot decode (CMYK) to sharp', async () => {
       const cmyk = await sharp(await patternJpeg(64, 48)).toColourspace('cmyk').jpeg().toBuffer();
       expect(await turboDecode(cmyk, 'rgb24', { width: 64, height: 48 }, { width: 64, height: 48 })).toBeUndefined();
-      const pixels = await decodePixels(cmyk, 'rgb24', { width: 64, height: 48 });
+      const pixels = await decodePixels(makeFrame(cmyk), 'rgb24', { width: 64, height: 48 });
       expect(pixels.length).toBe(64 * 48 * 3);
     });
   });

@@ -19,7 +19,8 @@ import { NetworkError } from '../src/errors.js';
 import { withoutMetadata } from '../src/frame/metadata.js';
 import { LegacyUdpReceiver, type LegacyUdpReceiverOptions } from '../src/transport/udp-legacy-receiver.js';
 import { LegacyUdpSender, type LegacyUdpSenderOptions } from '../src/transport/udp-legacy-sender.js';
-import type { PeerInfo, ReceivedFrame, ReceiverEvents } from '../src/transport/types.js';
+import type { PeerInfo, ReceiverEvents } from '../src/transport/types.js';
+import type { ReceivedFrame } from '../src/frame/frame.js';
 import type { Problem } from '../src/problems.js';
 import { FFMPEG } from './helpers/ffmpeg.js';
 import { makeJpeg } from './helpers/jpeg.js';
@@ -226,7 +227,7 @@ describe('LegacyUdpReceiver', () => {
       for (const [i, image] of images.entries()) {
         await peer.send(receiver.port, legacyDatagrams(image));
         const [frame] = await take(1);
-        expect(frame!.jpeg.equals(image), `image ${i}`).toBe(true);
+        expect(frame!.data.equals(image), `image ${i}`).toBe(true);
         expect(frame).toMatchObject({
           sender: family.inName(peer.port),
           peer: family.inName(peer.port),
@@ -250,7 +251,7 @@ describe('LegacyUdpReceiver', () => {
     await peer.send(receiver.port, legacyDatagrams(four, { lengthBytes: 4 }));
     await peer.send(receiver.port, legacyDatagrams(eight, { lengthBytes: 4 }));
     const got = await take(3);
-    expect(got.map((f) => f.jpeg.equals(f === got[1] ? four : eight))).toEqual([true, true, true]);
+    expect(got.map((f) => f.data.equals(f === got[1] ? four : eight))).toEqual([true, true, true]);
     expect(got[2]!.loss).toEqual({ framesReceived: 3, framesDropped: 0, datagramsLost: 0 });
   });
 
@@ -280,7 +281,7 @@ describe('LegacyUdpReceiver', () => {
     ): Promise<void> {
       await peer.send(receiver.port, legacyDatagrams(good));
       const [frame] = await take(1);
-      expect(frame!.jpeg.equals(good), 'the good image, intact').toBe(true);
+      expect(frame!.data.equals(good), 'the good image, intact').toBe(true);
       expect(frame!.seq).toBe(0);
       expect(frame!.loss).toEqual({ framesReceived: 1, ...loss });
       // Exactly one reply per image the peer tried to send: none twice, none missing.
@@ -372,7 +373,7 @@ describe('LegacyUdpReceiver', () => {
       expect(receiver.bufferedBytes).toBe(0);
       await peer.send(receiver.port, legacyDatagrams(good));
       const [frame] = await take(1);
-      expect(frame!.jpeg.equals(good)).toBe(true);
+      expect(frame!.data.equals(good)).toBe(true);
       expect(frame!.loss).toEqual({ framesReceived: 1, framesDropped: 1, datagramsLost: 0 });
     });
   });
@@ -393,8 +394,8 @@ describe('LegacyUdpReceiver', () => {
     const got = await take(2);
     const byPeer = new Map(got.map((f) => [f.peer, f]));
     const nameB = hasIpv6 ? `[::1]:${b.port}` : `127.0.0.1:${b.port}`;
-    expect(byPeer.get(`127.0.0.1:${a.port}`)?.jpeg.equals(imageA)).toBe(true);
-    expect(byPeer.get(nameB)?.jpeg.equals(imageB)).toBe(true);
+    expect(byPeer.get(`127.0.0.1:${a.port}`)?.data.equals(imageA)).toBe(true);
+    expect(byPeer.get(nameB)?.data.equals(imageB)).toBe(true);
     expect(got[0]!.connectionId).not.toBe(got[1]!.connectionId);
     expect(got.map((f) => f.seq)).toEqual([0, 0]);
     expect(await a.waitForReplies(1)).toEqual(['OK']);
@@ -438,7 +439,7 @@ describe('LegacyUdpReceiver', () => {
     expect(await peers[1]!.waitForReplies(1)).toEqual(['OK']);
     expect(receiver.framesDiscarded).toBe(2);
     const [frame] = await frames(receiver)(1);
-    expect(frame!.jpeg.equals(images[2]!)).toBe(true);
+    expect(frame!.data.equals(images[2]!)).toBe(true);
     await peers[2]!.barrier();
     expect(peers[2]!.replies).toEqual([]);
     receiver.acknowledge(frame!);
@@ -455,7 +456,7 @@ describe('LegacyUdpReceiver', () => {
       await peer.waitForReplies(i + 1);
     }
     const [frame] = await frames(receiver)(1);
-    expect(frame!.jpeg.equals(images[2]!)).toBe(true);
+    expect(frame!.data.equals(images[2]!)).toBe(true);
     // Counted as dropped, not received, as over vstream UDP; the counters are those as the frame
     // completed, when the frame before it was still waiting.
     expect(frame).toMatchObject({ seq: 2, droppedBefore: 2, loss: { framesReceived: 2, framesDropped: 1, datagramsLost: 0 } });
@@ -517,7 +518,7 @@ describe('LegacyUdpReceiver', () => {
     const image = await makeJpeg();
     await c!.send(receiver.port, legacyDatagrams(image));
     const [frame] = await take(1);
-    expect(frame!.jpeg.equals(image)).toBe(true);
+    expect(frame!.data.equals(image)).toBe(true);
     expect(disconnects).toEqual([]);
     expect(problems).toMatchObject([{ code: 'ERR_TOO_MANY_SENDERS', message: expect.stringContaining(`sender 127.0.0.1:${a!.port}, no image delivered`) }]);
     expect(receiver.sourcesDropped).toBe(1);
@@ -624,7 +625,7 @@ describe('LegacyUdpSender', () => {
     const toReceiver = await openSender({ host: '127.0.0.1', port: receiver.port, lengthBytes: 4, metadata: false });
     await toReceiver.send(image);
     const [frame] = await frames(receiver)(1);
-    expect(frame!.jpeg.equals(image)).toBe(true);
+    expect(frame!.data.equals(image)).toBe(true);
   });
 
   it('nothing listening on the port: ERR_CONNECTION_REFUSED at once', async () => {
@@ -657,7 +658,7 @@ describe('LegacyUdpSender', () => {
       expect(got.map((f) => [f.sender, f.seq, f.meta?.name, f.meta?.label, f.meta?.live])).toEqual(images.map((_, i) => ['cam1', i, `${i}.jpg`, 'cam1', true]));
       expect(got.every((f) => f.peer.startsWith(family.name === 'IPv4' ? '127.0.0.1:' : '[::1]:'))).toBe(true);
       // Without the metadata segment, the bytes are the JPEG as given.
-      expect(got.map((f) => Buffer.concat(withoutMetadata(f.jpeg)).equals(images[f.seq]!))).toEqual([true, true, true, true]);
+      expect(got.map((f) => Buffer.concat(withoutMetadata(f.data)).equals(images[f.seq]!))).toEqual([true, true, true, true]);
       expect(got[3]!.loss).toEqual({ framesReceived: 4, framesDropped: 0, datagramsLost: 0 });
     });
   });
@@ -731,7 +732,7 @@ describe.skipIf(!hasCv2)(`legacy UDP interop with Python + OpenCV reference peer
       await expectExit(client, 0);
       const sent = sentLines(client);
       expect(sent).toHaveLength(N);
-      expect(got.map((f) => sha256(f.jpeg))).toEqual(sent.map((s) => s.sha256));
+      expect(got.map((f) => sha256(f.data))).toEqual(sent.map((s) => s.sha256));
       expect(sent.map((s) => s.reply)).toEqual(Array(N).fill('received'));
       expect(got.map((f) => f.peer)).toEqual(Array(N).fill(family.inName(localPort)));
       expect(got.map((f) => f.seq)).toEqual([...Array(N).keys()]);
@@ -790,7 +791,7 @@ describe.skipIf(!hasCv2)(`legacy UDP interop with Python + OpenCV reference peer
       await expectExit(client, 0);
       const name = hosts[i] === '::1' ? `[::1]:${localPort}` : `127.0.0.1:${localPort}`;
       const mine = got.filter((f) => f.peer === name);
-      expect(mine.map((f) => sha256(f.jpeg)), name).toEqual(sentLines(client).map((s) => s.sha256));
+      expect(mine.map((f) => sha256(f.data)), name).toEqual(sentLines(client).map((s) => s.sha256));
       expect(new Set(mine.map((f) => f.connectionId)).size).toBe(1);
       expect(mine.map((f) => f.seq)).toEqual([...Array(N).keys()]);
     }

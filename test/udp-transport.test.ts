@@ -9,7 +9,8 @@ import { encodeDatagramHeader, endDatagram, splitFrame, DatagramType } from '../
 import { withoutMetadata } from '../src/frame/metadata.js';
 import { NetworkError, UsageError } from '../src/errors.js';
 import { Pacer } from '../src/transport/pacer.js';
-import type { LossCounters, PeerInfo, ReceivedFrame } from '../src/transport/types.js';
+import type { PeerInfo } from '../src/transport/types.js';
+import type { LossCounters, ReceivedFrame } from '../src/frame/frame.js';
 import type { VstreamError } from '../src/errors.js';
 import type { Problem } from '../src/problems.js';
 
@@ -87,7 +88,7 @@ describe.each([['127.0.0.1'], ['::1']])('UDP sender -> receiver over %s', (host)
     // The dual-stack socket sees IPv4 as ::ffff:127.0.0.1; it is shown as plain IPv4.
     expect(frames[0]!.peer).toMatch(host === '::1' ? /^\[::1\]:\d+$/ : /^127\.0\.0\.1:\d+$/);
     for (const [i, frame] of frames.entries()) {
-      expect(Buffer.concat(withoutMetadata(frame.jpeg)).equals(images[i]!)).toBe(true);
+      expect(Buffer.concat(withoutMetadata(frame.data)).equals(images[i]!)).toBe(true);
       expect(frame.loss).toEqual({ framesReceived: i + 1, framesDropped: 0, datagramsLost: 0 });
     }
     expect(sender.framesSent).toBe(3);
@@ -101,7 +102,7 @@ describe.each([['127.0.0.1'], ['::1']])('UDP sender -> receiver over %s', (host)
     await sender.send(image);
     await sender.send(image);
     const frames = await got;
-    expect(frames.map((f) => [f.jpeg.equals(image), f.meta, f.seq])).toEqual([
+    expect(frames.map((f) => [f.data.equals(image), f.meta, f.seq])).toEqual([
       [true, undefined, 0],
       [true, undefined, 1],
     ]);

@@ -11,6 +11,7 @@ const { globalArgs, fileInputArgs, mjpegOutputArgs, y4mOutputArgs } = await impo
 const { MjpegSplitter } = await import('../../dist/source/mjpeg-splitter.js');
 const { Y4mSplitter } = await import('../../dist/source/y4m-splitter.js');
 const { decodePixels } = await import('../../dist/decode/pixels.js');
+const { makeFrame } = await import('../../dist/frame/image-info.js');
 const { canEncodeRaw, encodeRawFrame } = await import('../../dist/encode/yuv-jpeg.js');
 
 /** The ffmpeg command line `send --file CLIP --fps max --quality Q` runs, writing to `output`. */
@@ -126,7 +127,8 @@ async function sentJpegs({ ffmpegPath, clip, quality }) {
  * sharp alone, in this process: decodes `frames` JPEGs (the clip's frames as send encodes them: see sentJpegs)
  * to raw pixels with `concurrency` calls in flight (1: one at a time, 2: two at once).
  * pipeline 'raw' is sharp(jpeg).raw().toBuffer() (RGB); 'vstream' is the receiver's own
- * decodePixels(jpeg, 'rgb24', size) from dist/decode/pixels.js. Ten warm-up decodes first.
+ * decodePixels(frame, 'rgb24', size) from dist/decode/pixels.js (the frame's type and size read
+ * beforehand, as recv reads them once on arrival). Ten warm-up decodes first.
  * Returns fps (frames decoded per second) and msPerCall (mean time of one call).
  */
 export async function sharpDecodeRate({ ffmpegPath, clip, size, frames = 300, runs = 3, concurrency = 1, quality = 80, pipeline = 'raw' }) {
@@ -135,14 +137,15 @@ export async function sharpDecodeRate({ ffmpegPath, clip, size, frames = 300, ru
   // recv decodes into a few reused buffers (RawOutputSink): a fresh megabyte a frame costs
   // about as much again in page faults. Each worker here reuses its own, like recv.
   const decode = (jpeg) => sharp(jpeg).raw().toBuffer();
-  const decodeInto = (jpeg, into) => decodePixels(jpeg, 'rgb24', { width, height }, into);
+  const parsed = jpegs.map((jpeg) => makeFrame(jpeg));
+  const decodeInto = (frame, into) => decodePixels(frame, 'rgb24', { width, height }, into);
   const batch = async (n) => {
     let next = 0;
     const worker = async () => {
       const into = pipeline === 'vstream' ? Buffer.alloc(width * height * 3) : undefined;
       while (next < n) {
-        const jpeg = jpegs[next++ % jpegs.length];
-        await (into ? decodeInto(jpeg, into) : decode(jpeg));
+        const i = next++ % jpegs.length;
+        await (into ? decodeInto(parsed[i], into) : decode(jpegs[i]));
       }
     };
     await Promise.all(Array.from({ length: concurrency }, worker));

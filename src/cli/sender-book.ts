@@ -1,6 +1,6 @@
 import { StreamStats } from '../sink/stream-stats.js';
 import type { SenderStats } from '../sink/stats-report.js';
-import type { LossCounters, ReceivedFrame } from '../transport/types.js';
+import type { LossCounters, ReceivedFrame } from '../frame/frame.js';
 import { wireText } from '../text/wire-text.js';
 
 /**

@@ -5,7 +5,7 @@
  * so their number is bounded. libjpeg-turbo (native/jpeg) and sharp are held to both.
  */
 import { ProtocolError } from '../errors.js';
-import type { Size } from '../source/types.js';
+import type { Size } from '../frame/frame.js';
 
 /** A frame whose header claims more pixels than the limit: it is dropped, never decoded. */
 export class PixelLimitError extends ProtocolError {

@@ -1,8 +1,8 @@
 import { loadSharp } from './sharp.js';
-import { jpegDimensions, jpegScanCount } from './jpeg-info.js';
+import { jpegScanCount } from './jpeg-info.js';
 import { MAX_DECODE_PIXELS, turboDecode } from './turbo.js';
 import { MAX_JPEG_SCANS, PixelLimitError, ScanLimitError, exceedsPixelLimit, sharpInputOptions } from './limits.js';
-import type { Size } from '../source/types.js';
+import type { Frame, Size } from '../frame/frame.js';
 
 /** Raw pixel layouts `recv --format` writes. */
 export type PixelFormat = 'rgb24' | 'bgr24' | 'gray';
@@ -20,7 +20,7 @@ export function bytesPerPixel(format: PixelFormat): number {
 }
 
 /**
- * Decodes a JPEG to raw pixels of exactly `size` (scaled to fill, like `send --size`), so that
+ * Decodes a frame's JPEG to raw pixels of exactly `size` (scaled to fill, like `send --size`), so that
  * a script can read `width * height * bytesPerPixel` bytes per frame. libjpeg-turbo (native/jpeg)
  * does it when the size is the frame's own or 1/2, 1/4, 1/8 of it; sharp does any other size
  * (shrinking on load) and any JPEG libjpeg-turbo cannot decode. Both run on libuv's thread pool.
@@ -28,8 +28,9 @@ export function bytesPerPixel(format: PixelFormat): number {
  * returns a new Buffer. A JPEG claiming more than `maxPixels` throws `PixelLimitError` before
  * anything is allocated for it, one of more than `MAX_JPEG_SCANS` scans `ScanLimitError`.
  */
-export async function decodePixels(jpeg: Buffer, format: PixelFormat, size: Size, into?: Buffer, maxPixels = MAX_DECODE_PIXELS): Promise<Buffer> {
-  const image = jpegDimensions(jpeg);
+export async function decodePixels(frame: Frame, format: PixelFormat, size: Size, into?: Buffer, maxPixels = MAX_DECODE_PIXELS): Promise<Buffer> {
+  const jpeg = frame.data;
+  const image = jpegSize(frame);
   if (image && exceedsPixelLimit(image, maxPixels)) throw new PixelLimitError(image, maxPixels);
   const fast = image && (await turboDecode(jpeg, format, image, size, into, maxPixels));
   if (fast) return fast;
@@ -57,4 +58,10 @@ export function swapRedBlue(rgb: Buffer): void {
     rgb[i] = rgb[i + 2]!;
     rgb[i + 2] = r;
   }
+}
+
+/** The size a JPEG frame's header claimed, when it is a JPEG and claimed one. */
+export function jpegSize(frame: Frame): Size | undefined {
+  if (frame.type !== 'jpeg' || frame.width === undefined || frame.height === undefined) return undefined;
+  return { width: frame.width, height: frame.height };
 }

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { Size } from '../source/types.js';
+import type { Size } from '../frame/frame.js';
 
 /** What native/jpeg/vstream_jpeg.c returns. */
 export interface TurboImage {

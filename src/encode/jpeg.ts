@@ -1,6 +1,6 @@
 /** The JPEG encode stage for still images (`--dir`), with sharp. */
 import { loadSharp, type Sharp } from '../decode/sharp.js';
-import type { Size } from '../source/types.js';
+import type { Size } from '../frame/frame.js';
 import { decodeBmp, isBmp } from './bmp.js';
 
 export interface JpegEncodeOptions {

@@ -5,7 +5,7 @@
  */
 import { encodeHeader } from './header.js';
 import { metadataInsertOffset, metadataSegment } from './metadata.js';
-import type { FrameMeta } from './types.js';
+import type { FrameMeta } from './frame.js';
 
 /**
  * `[header, jpeg]`, or with metadata `[header, jpeg[0, k), segment, jpeg[k, end)]` where k is

@@ -5,7 +5,7 @@
  */
 import { ProtocolError } from '../errors.js';
 import { jpegSegments, startsWithSoi } from './jpeg-segments.js';
-import type { FrameMeta } from './types.js';
+import type { FrameMeta } from './frame.js';
 
 /** APP7: unused by JFIF (APP0), Exif/XMP (APP1), ICC (APP2), Adobe (APP14) and friends. */
 export const METADATA_MARKER = 0xe7;

@@ -22,7 +22,7 @@ import { ProtocolError } from '../errors.js';
 import { DatagramType, impliedPieceSize, parseDatagram, seqAdd, seqDistance, seqNewer, UDP_HEADER_SIZE, UDP_MAGIC } from '../frame/udp-datagram.js';
 import type { DatagramHeader } from '../frame/udp-datagram.js';
 import type { Problem } from '../problems.js';
-import type { LossCounters } from '../transport/types.js';
+import type { LossCounters } from '../frame/frame.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './parser.js';
 
 export const DEFAULT_MAX_AGE_MS = 250;

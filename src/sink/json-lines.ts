@@ -1,5 +1,4 @@
-import { jpegDimensions } from '../decode/jpeg-info.js';
-import type { ReceivedFrame } from '../transport/types.js';
+import type { ReceivedFrame } from '../frame/frame.js';
 import type { StreamStats } from './stream-stats.js';
 import type { FrameSink } from './types.js';
 import { StreamWriter } from './stream-writer.js';
@@ -25,15 +24,14 @@ export interface FrameRecord {
 }
 
 export function frameRecord(frame: ReceivedFrame): FrameRecord {
-  const size = jpegDimensions(frame.jpeg);
   const latency = frame.meta ? frame.receivedAt - frame.meta.captureTime : null;
   return {
     sender: frame.sender,
     peer: frame.peer,
     seq: frame.seq,
-    bytes: frame.jpeg.length,
-    width: size?.width ?? null,
-    height: size?.height ?? null,
+    bytes: frame.data.length,
+    width: frame.width ?? null,
+    height: frame.height ?? null,
     latencyMs: latency === null ? null : Math.round(latency * 1000) / 1000,
     receivedAt: Math.round(frame.receivedAt * 1000) / 1000,
     captureTime: frame.meta?.captureTime ?? null,

@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { withoutMetadata } from '../frame/metadata.js';
 import { OutputError } from '../errors.js';
-import type { ReceivedFrame } from '../transport/types.js';
+import type { ReceivedFrame } from '../frame/frame.js';
 import type { FrameSink } from './types.js';
 import { StreamWriter } from './stream-writer.js';
 
@@ -30,7 +30,7 @@ export class MjpegOutputSink implements FrameSink {
   }
 
   write(frame: ReceivedFrame): Promise<void> {
-    return this.out.write(withoutMetadata(frame.jpeg));
+    return this.out.write(withoutMetadata(frame.data));
   }
 
   async close(): Promise<void> {

@@ -1,14 +1,13 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { OutputError } from '../errors.js';
-import { jpegDimensions } from '../decode/jpeg-info.js';
-import { bytesPerPixel, decodePixels, type PixelFormat } from '../decode/pixels.js';
+import { bytesPerPixel, decodePixels, jpegSize, type PixelFormat } from '../decode/pixels.js';
 import { PixelLimitError, exceedsPixelLimit } from '../decode/limits.js';
 import { MAX_DECODE_PIXELS } from '../decode/turbo.js';
 import type { ProblemReporter } from '../problems.js';
 import { wireText } from '../text/wire-text.js';
-import type { Size } from '../source/types.js';
-import type { ReceivedFrame } from '../transport/types.js';
+import type { Size } from '../frame/frame.js';
+import type { ReceivedFrame } from '../frame/frame.js';
 import type { FrameSink } from './types.js';
 import { StreamWriter } from './stream-writer.js';
 
@@ -83,12 +82,12 @@ export class RawOutputSink implements FrameSink {
   /** Resolves when another decode may start: at most `concurrency` run at once. */
   async write(frame: ReceivedFrame): Promise<void> {
     // The header's claim is checked before a byte is allocated or decoded for the frame.
-    const image = jpegDimensions(frame.jpeg);
+    const image = jpegSize(frame);
     if (image && exceedsPixelLimit(image, this.maxPixels)) return this.drop(frame, new PixelLimitError(image, this.maxPixels));
     if (this.size === undefined) return this.writeFirst(frame, image);
     const size = this.size;
     const into = this.takeBuffer(size);
-    const decoded = decodePixels(frame.jpeg, this.format, size, into, this.maxPixels).catch((err: unknown) => err as Error);
+    const decoded = decodePixels(frame, this.format, size, into, this.maxPixels).catch((err: unknown) => err as Error);
     // Written strictly in order: each write waits for the previous one and its own decode.
     this.writing = this.writing.then(async () => {
       const pixels = await decoded;
@@ -107,7 +106,7 @@ export class RawOutputSink implements FrameSink {
    */
   private async writeFirst(frame: ReceivedFrame, image: Size | undefined): Promise<void> {
     if (!image) return this.drop(frame, new Error('no JPEG frame header (SOF) before the scan'));
-    const pixels = await decodePixels(frame.jpeg, this.format, image, undefined, this.maxPixels).catch((err: unknown) => err as Error);
+    const pixels = await decodePixels(frame, this.format, image, undefined, this.maxPixels).catch((err: unknown) => err as Error);
     if (!Buffer.isBuffer(pixels)) return this.drop(frame, pixels);
     this.size ??= image;
     this.writing = this.writing.then(() => this.out.write([pixels]));

@@ -3,7 +3,7 @@ import { withoutMetadata } from '../frame/metadata.js';
 import { OutputError, VstreamError } from '../errors.js';
 import type { ProblemReporter } from '../problems.js';
 import { wireText } from '../text/wire-text.js';
-import type { ReceivedFrame } from '../transport/types.js';
+import type { ReceivedFrame } from '../frame/frame.js';
 import { errnoCode, publishExclusive, type NameSource } from './exclusive-file.js';
 import { imageSuffix, type ImageSuffix } from './image-type.js';
 import { numberedFileName, safeFileName } from './safe-file-name.js';
@@ -59,9 +59,9 @@ export class SaveDirSink implements FrameSink {
     } catch (err) {
       throw saveError(err, this.folders.displayFor(label), 'cannot create folder');
     }
-    const names = this.frameNames(frame.meta?.name, folder, imageSuffix(frame.jpeg));
+    const names = this.frameNames(frame.meta?.name, folder, imageSuffix(frame.type));
     try {
-      await publishExclusive(folder.path, withoutMetadata(frame.jpeg), names);
+      await publishExclusive(folder.path, withoutMetadata(frame.data), names);
     } catch (err) {
       throw saveError(err, folder.display, 'cannot save frames in');
     }

@@ -1,6 +1,6 @@
 import { formatBytes } from '../cli/format.js';
 import { wireText } from '../text/wire-text.js';
-import type { LossCounters } from '../transport/types.js';
+import type { LossCounters } from '../frame/frame.js';
 import { nowMs, type StreamStats } from './stream-stats.js';
 
 export interface SenderStats {

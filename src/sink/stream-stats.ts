@@ -1,4 +1,4 @@
-import type { LossCounters, ReceivedFrame } from '../transport/types.js';
+import type { LossCounters, ReceivedFrame } from '../frame/frame.js';
 
 /** Wall-clock milliseconds with sub-millisecond resolution, comparable with `captureTime`. */
 export function nowMs(): number {
@@ -36,7 +36,7 @@ export class StreamStats {
   /** Records a frame; returns its capture-to-receive latency in ms when known. */
   record(frame: ReceivedFrame, now = frame.receivedAt): number | undefined {
     this.frames += 1;
-    this.bytes += frame.jpeg.length;
+    this.bytes += frame.data.length;
     if (frame.loss) this.loss = frame.loss;
     // Frames the receiver replaced (live stream, consumer behind) are gaps in seq too, but
     // they were dropped here, not by the sender.

@@ -1,4 +1,4 @@
-import type { ReceivedFrame } from '../transport/types.js';
+import type { ReceivedFrame } from '../frame/frame.js';
 import type { StreamStats } from './stream-stats.js';
 
 /**

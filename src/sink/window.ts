@@ -2,7 +2,7 @@ import { MAX_DECODE_PIXELS } from '../decode/turbo.js';
 import { DisplayError } from '../errors.js';
 import type { ProblemReporter } from '../problems.js';
 import { wireText } from '../text/wire-text.js';
-import type { ReceivedFrame } from '../transport/types.js';
+import type { ReceivedFrame } from '../frame/frame.js';
 import { loadSdl, type Sdl, type SdlWindow } from './sdl.js';
 import type { StreamStats } from './stream-stats.js';
 import { initialWindowSize, type Size } from './window/fit.js';
@@ -257,8 +257,8 @@ export class WindowSink {
     this.left.delete(window);
   }
 
-  private createSdlWindow(frame: ReceivedFrame, frameSize: Size): SdlWindow {
-    const size = initialWindowSize(frameSize, this.displayLimit());
+  private createSdlWindow(frame: ReceivedFrame, jpegSize: Size): SdlWindow {
+    const size = initialWindowSize(jpegSize, this.displayLimit());
     try {
       return this.sdl.video.createWindow({
         title: `${this.app} · ${wireText(frame.sender)}`,

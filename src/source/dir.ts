@@ -15,7 +15,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeJpeg, isJpeg } from '../encode/jpeg.js';
 import { DEFAULT_QUALITY } from '../encode/quality.js';
 import { SourceError } from '../errors.js';
-import type { SourceFrame } from '../frame/types.js';
+import type { Frame } from '../frame/frame.js';
+import { makeFrame } from '../frame/image-info.js';
 import { nowMs } from './mjpeg-stream.js';
 import type { FrameSource, Size } from './types.js';
 
@@ -32,7 +33,7 @@ export async function openDir(options: DirSourceOptions): Promise<FrameSource> {
   const names = await listImages(options.path);
   const stopped = new AbortController();
   let iterated = false;
-  const frames = async function* (): AsyncGenerator<SourceFrame> {
+  const frames = async function* (): AsyncGenerator<Frame> {
     if (iterated) throw new Error(`dir ${options.path}: a FrameSource can be iterated only once`);
     iterated = true;
     try {
@@ -102,7 +103,7 @@ async function* paced(
   images: AsyncGenerator<{ jpeg: Buffer; name: string }>,
   fps: number | 'max' | undefined,
   signal: AbortSignal,
-): AsyncGenerator<SourceFrame> {
+): AsyncGenerator<Frame> {
   const interval = typeof fps === 'number' ? 1000 / fps : 0;
   let due = performance.now();
   for await (const { jpeg, name } of images) {
@@ -111,7 +112,7 @@ async function* paced(
     if (due < now - interval) due = now;
     if (due > now) await sleep(due - now, undefined, { signal }).catch(() => {});
     if (signal.aborted) return;
-    yield { jpeg, captureTime: nowMs(), name };
+    yield makeFrame(jpeg, { captureTime: nowMs(), name });
     due += interval;
   }
 }

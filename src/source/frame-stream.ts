@@ -9,7 +9,7 @@
  * frames instead of letting them queue; only the frames taken from it are encoded.
  */
 import { SourceError } from '../errors.js';
-import type { SourceFrame } from '../frame/types.js';
+import type { Frame } from '../frame/frame.js';
 import { LatestFrameSlot } from './latest-frame.js';
 import type { FrameSource } from './types.js';
 
@@ -35,7 +35,7 @@ export interface StreamSourceOptions<T> {
   producer?: Producer;
   splitter: Splitter<T>;
   /** Makes the frame of an item (encodes a raw frame; a JPEG is already one). */
-  toFrame(item: T, captureTime: number): SourceFrame | Promise<SourceFrame>;
+  toFrame(item: T, captureTime: number): Frame | Promise<Frame>;
   /** Not live: start making the next frame while the consumer has the current one. */
   encodeAhead?: boolean;
 }
@@ -72,7 +72,7 @@ export class StreamSource<T> implements FrameSource {
     return this.slot?.dropped ?? 0;
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<SourceFrame> {
+  async *[Symbol.asyncIterator](): AsyncGenerator<Frame> {
     if (this.iterated) throw new Error(`${this.description}: a FrameSource can be iterated only once`);
     this.iterated = true;
     const toFrame = ({ item, captureTime }: Captured<T>) => this.options.toFrame(item, captureTime);
@@ -86,7 +86,7 @@ export class StreamSource<T> implements FrameSource {
         return;
       }
       // One frame encoded ahead, on the thread pool, while the consumer sends the one before.
-      let ahead: Promise<SourceFrame> | undefined;
+      let ahead: Promise<Frame> | undefined;
       try {
         for await (const captured of this.readItems()) {
           const next = Promise.resolve(toFrame(captured));

@@ -1,5 +1,6 @@
 /** A FrameSource over concatenated JPEGs (MJPEG): ffmpeg's MJPEG output, or standard input. */
-import type { SourceFrame } from '../frame/types.js';
+import type { Frame } from '../frame/frame.js';
+import { makeFrame } from '../frame/image-info.js';
 import { StreamSource, type Producer } from './frame-stream.js';
 import { MjpegSplitter } from './mjpeg-splitter.js';
 import type { FrameSource } from './types.js';
@@ -18,6 +19,6 @@ export function mjpegStreamSource({ maxFrameBytes, ...options }: MjpegStreamOpti
   return new StreamSource<Buffer>({
     ...options,
     splitter: new MjpegSplitter(maxFrameBytes === undefined ? {} : { maxFrameBytes }),
-    toFrame: (jpeg, captureTime): SourceFrame => ({ jpeg, captureTime }),
+    toFrame: (jpeg, captureTime): Frame => makeFrame(jpeg, { captureTime }),
   });
 }

@@ -1,4 +1,6 @@
-import type { SourceFrame } from '../frame/types.js';
+import type { Frame, Size } from '../frame/frame.js';
+
+export type { Size };
 
 /**
  * A stream of JPEG frames. Iterate it once; `close()` stops the underlying ffmpeg or reader.
@@ -7,18 +9,13 @@ import type { SourceFrame } from '../frame/types.js';
  * replace the one waiting (latest frame wins) and `dropped` counts the ones replaced.
  * Non-live sources (file, folder, stdin) apply backpressure instead and never drop.
  */
-export interface FrameSource extends AsyncIterable<SourceFrame> {
+export interface FrameSource extends AsyncIterable<Frame> {
   readonly live: boolean;
   /** Frames discarded because a newer one replaced them before they were consumed. */
   readonly dropped: number;
   /** A human-readable description for logs, e.g. `pattern 640x480@30`. */
   readonly description: string;
   close(): Promise<void>;
-}
-
-export interface Size {
-  width: number;
-  height: number;
 }
 
 /** Options every source accepts; each source documents which it honours. */

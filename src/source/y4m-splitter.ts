@@ -46,7 +46,7 @@ export class Y4mSplitter {
   private readonly free: Buffer[] = [];
 
   /** The stream's frame size, once its header has been read. */
-  get frameSize(): Size | undefined {
+  get jpegSize(): Size | undefined {
     return this.size;
   }
 

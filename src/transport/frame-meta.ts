@@ -1,4 +1,4 @@
-import type { FrameMeta } from '../frame/types.js';
+import type { FrameMeta } from '../frame/frame.js';
 import type { SendOptions } from './tcp-sender.js';
 
 /**

@@ -1,11 +1,12 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { receivedFrame } from './received-frame.js';
+import { receivedFrame } from '../frame/received-frame.js';
 import { EventEmitter } from 'node:events';
 import { FrameDecoder, DEFAULT_MAX_FRAME_BYTES } from '../reassemble/parser.js';
 import { NetworkError, ProtocolError, type VstreamError } from '../errors.js';
 import { formatAddress } from './address.js';
 import { networkError } from './socket-errors.js';
-import type { PeerInfo, ReceivedFrame, Receiver, ReceiverEvents } from './types.js';
+import type { PeerInfo, Receiver, ReceiverEvents } from './types.js';
+import type { ReceivedFrame } from '../frame/frame.js';
 import { FrameQueue } from './frame-queue.js';
 import { DEFAULT_MAX_BUFFERED_BYTES, MemoryBudget } from './memory-budget.js';
 import { connectionLimit } from './fd-limit.js';
@@ -330,7 +331,7 @@ export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Recei
   /** Queues a frame; false once the queue holds its count of frames (pause that sender). */
   private enqueue(slot: Slot): boolean {
     slot.connection.outstanding += 1;
-    this.charge(slot, slot.frame.jpeg.length);
+    this.charge(slot, slot.frame.data.length);
     // May hand the slot straight to a waiting consumer, which calls taken() before it returns.
     return this.queue.push(slot);
   }

@@ -1,42 +1,4 @@
-import type { FrameMeta } from '../frame/types.js';
-
-/** A complete frame as a receiver delivers it. */
-export interface ReceivedFrame {
-  /** The sender's display name: its label when it sent one, else its address (`host:port`). */
-  sender: string;
-  /** The peer's address as `host:port` (IPv6 in brackets). */
-  peer: string;
-  /** A receiver-side id for the connection, unique for the receiver's lifetime. */
-  connectionId: number;
-  /** Sequence number: the sender's when metadata was present, else counted per connection from 0. */
-  seq: number;
-  /** The JPEG bytes, including the metadata segment when the sender added one. */
-  jpeg: Buffer;
-  /** Metadata decoded from the JPEG, when the sender was vstream. */
-  meta?: FrameMeta;
-  /** When the last byte of the frame arrived (ms since epoch). */
-  receivedAt: number;
-  /** Datagram transports only: the stream's loss counters when this frame was delivered. */
-  loss?: LossCounters;
-  /**
-   * Frames of this sender the receiver dropped just before this one because the consumer was
-   * behind and the stream is live (newest frame wins). They also show as a gap in `seq`.
-   */
-  droppedBefore?: number;
-}
-
-/**
- * Loss counters of a datagram transport (UDP), as they stood when a frame was delivered.
- * Stream transports (TCP) lose nothing and leave `ReceivedFrame.loss` unset.
- */
-export interface LossCounters {
-  /** Frames delivered whole. */
-  framesReceived: number;
-  /** Frames abandoned incomplete: timed out (`--max-age`), superseded by a newer frame, or evicted. */
-  framesDropped: number;
-  /** Datagrams that never arrived (estimated for frames of which nothing arrived). */
-  datagramsLost: number;
-}
+import type { LossCounters, ReceivedFrame } from '../frame/frame.js';
 
 export interface PeerInfo {
   connectionId: number;

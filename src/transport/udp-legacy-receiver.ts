@@ -6,13 +6,14 @@
  * silence alone what belongs to which image, and never deliver one that is not whole.
  */
 import type { RemoteInfo, Socket } from 'node:dgram';
-import { receivedFrame } from './received-frame.js';
+import { receivedFrame } from '../frame/received-frame.js';
 import { EventEmitter } from 'node:events';
 import { ProtocolError, UsageError } from '../errors.js';
 import { DroppingQueue } from './dropping-queue.js';
 import { EVICT_IDLE_MS } from '../reassemble/udp-reassembler.js';
 import { bindUdp, datagramPeer } from './udp-socket.js';
-import type { LossCounters, PeerInfo, ReceivedFrame, Receiver, ReceiverEvents } from './types.js';
+import type { PeerInfo, Receiver, ReceiverEvents } from './types.js';
+import type { LossCounters, ReceivedFrame } from '../frame/frame.js';
 
 /** Phone and webcam JPEGs stay far below this; the legacy format has no other limit. */
 export const DEFAULT_LEGACY_MAX_FRAME_BYTES = 16 * 1024 * 1024;

@@ -1,12 +1,13 @@
 import type { RemoteInfo, Socket } from 'node:dgram';
-import { receivedFrame } from './received-frame.js';
+import { receivedFrame } from '../frame/received-frame.js';
 import { EventEmitter } from 'node:events';
 import { NetworkError, ProtocolError, UsageError, type VstreamError } from '../errors.js';
 import { UdpReassembler, type CompletedFrame, type StreamCounters, type StreamState } from '../reassemble/udp-reassembler.js';
 import { DroppingQueue } from './dropping-queue.js';
 import type { Problem } from '../problems.js';
 import { bindUdp, datagramPeer } from './udp-socket.js';
-import type { LossCounters, PeerInfo, ReceivedFrame, Receiver, ReceiverEvents } from './types.js';
+import type { PeerInfo, Receiver, ReceiverEvents } from './types.js';
+import type { LossCounters, ReceivedFrame } from '../frame/frame.js';
 
 export const DEFAULT_IDLE_TIMEOUT_MS = 5000;
 /** Codes of datagrams that are not vstream UDP at all, as a reference-program sender makes. */

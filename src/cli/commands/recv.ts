@@ -13,7 +13,7 @@ import { MjpegOutputSink } from '../../sink/mjpeg-output.js';
 import { RawOutputSink } from '../../sink/raw-output.js';
 import { PIXEL_FORMATS, type PixelFormat } from '../../decode/pixels.js';
 import { MAX_DECODE_PIXELS } from '../../decode/turbo.js';
-import type { Size } from '../../source/types.js';
+import type { Size } from '../../frame/frame.js';
 import { SaveDirSink } from '../../sink/save-dir.js';
 import { JsonLinesSink } from '../../sink/json-lines.js';
 import { lossText, startStatsReport } from '../../sink/stats-report.js';

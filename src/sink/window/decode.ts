@@ -1,7 +1,8 @@
-import type { Size } from './fit.js';
+import type { Frame, Size } from '../../frame/frame.js';
 
 import { loadSharp } from '../../decode/sharp.js';
-import { jpegDimensions, jpegScanCount } from '../../decode/jpeg-info.js';
+import { jpegScanCount } from '../../decode/jpeg-info.js';
+import { jpegSize } from '../../decode/pixels.js';
 import { MAX_DECODE_PIXELS, turboDecode } from '../../decode/turbo.js';
 import { MAX_JPEG_SCANS, ScanLimitError, sharpInputOptions } from '../../decode/limits.js';
 
@@ -13,10 +14,11 @@ import { MAX_JPEG_SCANS, ScanLimitError, sharpInputOptions } from '../../decode/
  * when it is given and has exactly the box's size; otherwise the result is a new buffer. Both
  * decoders are held to the pixel and scan limits (src/decode/limits.ts).
  */
-export async function decodeFitted(jpeg: Buffer, box: Size, into?: Buffer, maxPixels = MAX_DECODE_PIXELS): Promise<Buffer> {
+export async function decodeFitted(frame: Frame, box: Size, into?: Buffer, maxPixels = MAX_DECODE_PIXELS): Promise<Buffer> {
   // The usual case, a window at the frame's own size (or 1/2, 1/4, 1/8 of it): no bars, no
   // resampling, libjpeg-turbo alone.
-  const image = jpegDimensions(jpeg);
+  const jpeg = frame.data;
+  const image = jpegSize(frame);
   const target = into?.length === box.width * box.height * 3 ? into : undefined;
   const fast = image && (await turboDecode(jpeg, 'rgb24', image, box, target, maxPixels));
   if (fast) return fast;

@@ -1,7 +1,7 @@
-import { jpegDimensions } from '../../decode/jpeg-info.js';
+import { jpegSize } from '../../decode/pixels.js';
 import type { Problem } from '../../problems.js';
 import { wireText } from '../../text/wire-text.js';
-import type { ReceivedFrame } from '../../transport/types.js';
+import type { ReceivedFrame } from '../../frame/frame.js';
 import type { Size } from './fit.js';
 
 /** How the window sink names a sender in a problem: its label (escaped) and its address. */
@@ -15,7 +15,7 @@ export function senderName(frame: Pick<ReceivedFrame, 'sender' | 'peer'>): strin
  * is allocated: a few bytes on the wire can claim 65535x65535 (12 GB of RGB).
  */
 export function checkFrameSize(frame: ReceivedFrame, maxPixels: number): Size | Problem {
-  const size = jpegDimensions(frame.jpeg);
+  const size = jpegSize(frame);
   if (!size) {
     return {
       code: 'ERR_BAD_JPEG',

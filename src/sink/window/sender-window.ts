@@ -1,4 +1,4 @@
-import type { ReceivedFrame } from '../../transport/types.js';
+import type { ReceivedFrame } from '../../frame/frame.js';
 import type { SdlWindow } from '../sdl.js';
 import { StreamStats } from '../stream-stats.js';
 import { decodeFitted } from './decode.js';
@@ -226,7 +226,7 @@ export class SenderWindow {
     const size: Size = { width: this.window.pixelWidth, height: this.window.pixelHeight };
     const into = this.spare;
     this.spare = undefined;
-    this.decoding = decodeFitted(frame.jpeg, size, into)
+    this.decoding = decodeFitted(frame, size, into)
       .then(
         (rgb) => {
           // Never the buffer on screen: a timer's paint may read base while this decode runs.

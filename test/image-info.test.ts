@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { jpegDimensions } from '../src/decode/jpeg-info.js';
+import { imageInfo, jpegDimensions } from '../src/frame/image-info.js';
 import { frame } from '../src/frame/framer.js';
 
 function image(width: number, height: number): ReturnType<typeof sharp> {
@@ -68,5 +68,17 @@ describe('jpegDimensions', () => {
       Buffer.from([0xff, 0xd8, 0x00, 0xff, 0xc0, 0x00, 0x0b, ...sof(64, 48)]), // garbage between segments
     ];
     for (const bytes of cases) expect(jpegDimensions(bytes)).toBeUndefined();
+  });
+});
+
+describe('imageInfo', () => {
+  it('reads the type from the magic bytes and the size from the JPEG SOF or the PNG IHDR', async () => {
+    expect(imageInfo(await image(64, 48).jpeg().toBuffer())).toEqual({ type: 'jpeg', width: 64, height: 48 });
+    expect(imageInfo(await image(17, 300).png().toBuffer())).toEqual({ type: 'png', width: 17, height: 300 });
+    expect(imageInfo(Buffer.from('GIF89a'))).toEqual({ type: 'other' });
+    expect(imageInfo(Buffer.alloc(0))).toEqual({ type: 'other' });
+    // A type without a size: what a truncated header still tells.
+    expect(imageInfo(Buffer.from([0xff, 0xd8, 0xff, 0xe0]))).toEqual({ type: 'jpeg' });
+    expect(imageInfo(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0]))).toEqual({ type: 'png' });
   });
 });
