@@ -5,12 +5,12 @@
  * Not live: frames are read only as the consumer asks for them, so a busy consumer leaves the
  * stream paused and the pipe full, and the writer (ffmpeg, or whatever feeds stdin) waits; one
  * frame is encoded ahead while the consumer sends the previous one.
- * Live: the stream is drained as fast as it comes into a LatestFrameSlot, which drops stale
+ * Live: the stream is drained as fast as it comes into a NewestWinsQueue (one key, every item live), which drops stale
  * frames instead of letting them queue; only the frames taken from it are encoded.
  */
 import { SourceError } from '../errors.js';
 import type { Frame } from '../frame/frame.js';
-import { LatestFrameSlot } from './latest-frame.js';
+import { NewestWinsQueue } from '../flow/newest-wins-queue.js';
 import type { FrameSource } from './types.js';
 
 /** The process writing the stream, when there is one. */
@@ -54,7 +54,7 @@ export function nowMs(): number {
 export class StreamSource<T> implements FrameSource {
   readonly live: boolean;
   readonly description: string;
-  private readonly slot: LatestFrameSlot<Captured<T>> | undefined;
+  private readonly slot: NewestWinsQueue<0, Captured<T>> | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
   private iterated = false;
@@ -63,7 +63,7 @@ export class StreamSource<T> implements FrameSource {
     this.live = options.live;
     this.description = options.description;
     if (options.live) {
-      this.slot = new LatestFrameSlot();
+      this.slot = new NewestWinsQueue();
       void this.pump(this.slot);
     }
   }
@@ -115,9 +115,9 @@ export class StreamSource<T> implements FrameSource {
     return this.closing;
   }
 
-  private async pump(slot: LatestFrameSlot<Captured<T>>): Promise<void> {
+  private async pump(slot: NewestWinsQueue<0, Captured<T>>): Promise<void> {
     try {
-      for await (const captured of this.readItems()) slot.put(captured);
+      for await (const captured of this.readItems()) slot.push(0, captured, { live: true });
       slot.end();
     } catch (error) {
       slot.fail(error);
