@@ -1,4 +1,4 @@
-import type { Problem } from '../problems.js';
+import type { ErrorCode } from '../errors.js';
 
 /** One window of the limit: a flood of bad input must not become a flood of log lines. */
 export const LOG_INTERVAL_MS = 1000;
@@ -19,8 +19,8 @@ interface Kind {
  * over (`N more (ERR_X) in the last 1.0 s, the latest: ...`). `close()` prints what is still
  * counted; `totals()` feeds the exit summary.
  */
-export class RateLimitedLog {
-  private readonly kinds = new Map<string, Kind>();
+export class RateLimitedLog<Key extends string = ErrorCode> {
+  private readonly kinds = new Map<Key, Kind>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -32,7 +32,7 @@ export class RateLimitedLog {
     this.timer.unref();
   }
 
-  report(problem: Problem): void {
+  report(problem: { code: Key; message: string }): void {
     const now = this.now();
     let kind = this.kinds.get(problem.code);
     if (!kind) {
@@ -51,7 +51,7 @@ export class RateLimitedLog {
   }
 
   /** Reports per code since the start, for the summary. */
-  totals(): Map<string, number> {
+  totals(): Map<Key, number> {
     return new Map([...this.kinds].map(([code, kind]) => [code, kind.total]));
   }
 
@@ -77,7 +77,7 @@ export class RateLimitedLog {
   }
 
   /** The window is over: its count is printed, and counts as the new window's first line. */
-  private newWindow(code: string, kind: Kind, now: number): void {
+  private newWindow(code: Key, kind: Kind, now: number): void {
     const had = kind.unprinted;
     const span = now - kind.windowStart;
     this.printCount(code, kind, span);
@@ -85,7 +85,7 @@ export class RateLimitedLog {
     kind.printed = had > 0 ? 1 : 0;
   }
 
-  private printCount(code: string, kind: Kind, spanMs?: number): void {
+  private printCount(code: Key, kind: Kind, spanMs?: number): void {
     if (kind.unprinted === 0) return;
     const line =
       kind.unprinted === 1
