@@ -17,7 +17,8 @@ interface Kind {
  * Logs reports keyed by their code: up to `burst` lines a second per code are printed at once
  * (1 for problems); the rest of that second's are counted and printed as one line when it is
  * over (`N more (ERR_X) in the last 1.0 s, the latest: ...`). `close()` prints what is still
- * counted; `totals()` feeds the exit summary.
+ * counted; `totals()` feeds the exit summary. Keyed by problems' error codes unless told
+ * otherwise: connection lines have their own keys, which are no error.
  */
 export class RateLimitedLog<Key extends string = ErrorCode> {
   private readonly kinds = new Map<Key, Kind>();
