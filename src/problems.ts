@@ -1,3 +1,5 @@
+import type { ErrorCode } from './errors.js';
+
 /**
  * A problem a peer caused that the receiver survived: a frame dropped, a connection refused or
  * closed. Receivers and sinks report them; the CLI counts them and logs at most one line a
@@ -5,8 +7,8 @@
  * the terminal.
  */
 export interface Problem {
-  /** A stable `ERR_*` code: the key the log is rate-limited by. */
-  code: string;
+  /** The key the log is rate-limited by. */
+  code: ErrorCode;
   /** One line, with any wire text already passed through `wireText`. */
   message: string;
 }

@@ -117,13 +117,13 @@ describe('MjpegSplitter', () => {
     expect(splitter.push(Buffer.concat([a!, b!.subarray(0, 50)]))).toEqual([a]);
     const error = thrown(() => splitter.end());
     expect(error).toBeInstanceOf(SourceError);
-    expect((error as SourceError).code).toBe('ERR_TRUNCATED_FRAME');
+    expect((error as SourceError).code).toBe('ERR_SOURCE_TRUNCATED_FRAME');
   });
 
   it('rejects a frame over maxFrameBytes', () => {
     const error = thrown(() => split([frames[0]!], { maxFrameBytes: 1000 }));
     expect(error).toBeInstanceOf(SourceError);
-    expect((error as SourceError).code).toBe('ERR_FRAME_TOO_LARGE');
+    expect((error as SourceError).code).toBe('ERR_SOURCE_FRAME_TOO_LARGE');
   });
 
   it('gives up on an endless frame once it passes the limit, before buffering more', () => {
@@ -138,7 +138,7 @@ describe('MjpegSplitter', () => {
         pushed += scan.length;
       }
     });
-    expect((error as SourceError).code).toBe('ERR_FRAME_TOO_LARGE');
+    expect((error as SourceError).code).toBe('ERR_SOURCE_FRAME_TOO_LARGE');
     expect(pushed).toBeLessThanOrEqual(1 << 20);
   });
 

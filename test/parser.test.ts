@@ -124,7 +124,7 @@ describe('FrameParser on streams from the real framer', () => {
   it('refuses a frame its onHeader hook throws for, before any payload', () => {
     const decoder = new FrameDecoder({
       onHeader: (length) => {
-        if (length > 100) throw new ProtocolError(`no room for ${length} bytes`, 'ERR_TEST_REFUSED');
+        if (length > 100) throw new ProtocolError(`no room for ${length} bytes`, 'ERR_FRAME_TOO_LARGE');
       },
     });
     const got: Buffer[] = [];

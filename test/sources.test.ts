@@ -385,11 +385,11 @@ describe('stdin', () => {
     expect(frames.map((frame) => frame.data.toString('base64'))).toEqual(jpegs.map((jpeg) => jpeg.toString('base64')));
   });
 
-  it('a truncated last frame is ERR_TRUNCATED_FRAME after the complete ones', async () => {
+  it('a truncated last frame is ERR_SOURCE_TRUNCATED_FRAME after the complete ones', async () => {
     const bytes = Buffer.concat([jpegs[0]!, jpegs[1]!.subarray(0, 100)]);
     const { frames, error } = await drainUntilError(await openSource({ kind: 'stdin', ffmpegPath: '', stream: chunked(bytes, 64) }));
     expect(frames).toHaveLength(1);
-    expect(error).toMatchObject({ code: 'ERR_TRUNCATED_FRAME' });
+    expect(error).toMatchObject({ code: 'ERR_SOURCE_TRUNCATED_FRAME' });
   });
 
   it('reads only as fast as the consumer takes frames', async () => {

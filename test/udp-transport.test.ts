@@ -554,6 +554,6 @@ describe('UDP sender', () => {
     }
     await expect(UdpFrameSender.open({ host: 'no-such-host.invalid', port: 9 })).rejects.toMatchObject({ code: 'ERR_HOST_NOT_FOUND' });
     const sender = await open({ port: 9, packetSize: 64, metadata: false });
-    await expect(sender.send(Buffer.alloc(40 * 65535 + 1))).rejects.toMatchObject({ code: 'ERR_FRAME_TOO_LARGE' });
+    await expect(sender.send(Buffer.alloc(40 * 65535 + 1))).rejects.toMatchObject({ code: 'ERR_UDP_FRAME_TOO_LARGE' });
   });
 });

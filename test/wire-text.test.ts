@@ -23,7 +23,7 @@ describe('RateLimitedLog', () => {
   function harness(burst?: number) {
     let now = 0;
     const lines: string[] = [];
-    const log = new RateLimitedLog((line) => lines.push(line), { now: () => now, ...(burst !== undefined && { burst }) });
+    const log = new RateLimitedLog<string>((line) => lines.push(line), { now: () => now, ...(burst !== undefined && { burst }) });
     return { log, lines, advance: (ms: number) => (now += ms) };
   }
 

@@ -1,4 +1,4 @@
-import type { Problem } from '../problems.js';
+import type { ErrorCode } from '../errors.js';
 
 /** One window of the limit: a flood of bad input must not become a flood of log lines. */
 export const LOG_INTERVAL_MS = 1000;
@@ -17,10 +17,11 @@ interface Kind {
  * Logs reports keyed by their code: up to `burst` lines a second per code are printed at once
  * (1 for problems); the rest of that second's are counted and printed as one line when it is
  * over (`N more (ERR_X) in the last 1.0 s, the latest: ...`). `close()` prints what is still
- * counted; `totals()` feeds the exit summary.
+ * counted; `totals()` feeds the exit summary. Keyed by problems' error codes unless told
+ * otherwise: connection lines have their own keys, which are no error.
  */
-export class RateLimitedLog {
-  private readonly kinds = new Map<string, Kind>();
+export class RateLimitedLog<Key extends string = ErrorCode> {
+  private readonly kinds = new Map<Key, Kind>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -32,7 +33,7 @@ export class RateLimitedLog {
     this.timer.unref();
   }
 
-  report(problem: Problem): void {
+  report(problem: { code: Key; message: string }): void {
     const now = this.now();
     let kind = this.kinds.get(problem.code);
     if (!kind) {
@@ -51,7 +52,7 @@ export class RateLimitedLog {
   }
 
   /** Reports per code since the start, for the summary. */
-  totals(): Map<string, number> {
+  totals(): Map<Key, number> {
     return new Map([...this.kinds].map(([code, kind]) => [code, kind.total]));
   }
 
@@ -77,7 +78,7 @@ export class RateLimitedLog {
   }
 
   /** The window is over: its count is printed, and counts as the new window's first line. */
-  private newWindow(code: string, kind: Kind, now: number): void {
+  private newWindow(code: Key, kind: Kind, now: number): void {
     const had = kind.unprinted;
     const span = now - kind.windowStart;
     this.printCount(code, kind, span);
@@ -85,7 +86,7 @@ export class RateLimitedLog {
     kind.printed = had > 0 ? 1 : 0;
   }
 
-  private printCount(code: string, kind: Kind, spanMs?: number): void {
+  private printCount(code: Key, kind: Kind, spanMs?: number): void {
     if (kind.unprinted === 0) return;
     const line =
       kind.unprinted === 1

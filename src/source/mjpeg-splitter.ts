@@ -167,14 +167,14 @@ export class MjpegSplitter {
     return frames;
   }
 
-  /** Call at end of input: throws `ERR_TRUNCATED_FRAME` if it stopped inside a frame. */
+  /** Call at end of input: throws `ERR_SOURCE_TRUNCATED_FRAME` if it stopped inside a frame. */
   end(): void {
     if (!this.inFrame) return;
     const bytes = this.partsBytes;
     this.parts = [];
     this.partsBytes = 0;
     this.state = SEEK_SOI;
-    throw new SourceError(`input ended in the middle of a JPEG frame (${bytes} bytes discarded)`, 'ERR_TRUNCATED_FRAME');
+    throw new SourceError(`input ended in the middle of a JPEG frame (${bytes} bytes discarded)`, 'ERR_SOURCE_TRUNCATED_FRAME');
   }
 
   /** Starts a frame at the SOI whose D8 is at `d8`; returns where it begins in `chunk`. */
@@ -222,7 +222,7 @@ export class MjpegSplitter {
 
   private checkFrameSize(bytes: number): void {
     if (bytes > this.maxFrameBytes) {
-      throw new SourceError(`a JPEG frame exceeds the ${this.maxFrameBytes}-byte limit: the input is probably not MJPEG`, 'ERR_FRAME_TOO_LARGE');
+      throw new SourceError(`a JPEG frame exceeds the ${this.maxFrameBytes}-byte limit: the input is probably not MJPEG`, 'ERR_SOURCE_FRAME_TOO_LARGE');
     }
   }
 }

@@ -1,4 +1,4 @@
-import { NetworkError } from '../errors.js';
+import { NetworkError, type NetworkCode } from '../errors.js';
 
 /**
  * Turns a Node socket error into a one-line NetworkError. `what` names the operation and the
@@ -6,7 +6,7 @@ import { NetworkError } from '../errors.js';
  */
 export function networkError(what: string, err: unknown): NetworkError {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  const reason: Record<string, [string, string]> = {
+  const reason: Record<string, [string, NetworkCode]> = {
     ECONNREFUSED: ['connection refused (is `vstream recv` listening there?)', 'ERR_CONNECTION_REFUSED'],
     ENOTFOUND: ['host name not found', 'ERR_HOST_NOT_FOUND'],
     EAI_AGAIN: ['host name lookup failed (no DNS?)', 'ERR_HOST_NOT_FOUND'],

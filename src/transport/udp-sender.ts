@@ -121,7 +121,7 @@ export class UdpFrameSender implements Sender {
     try {
       datagrams = splitFrame(parts, { streamId: this.streamId, frameSeq: this.frameSeq, packetSize: this.packetSize });
     } catch (err) {
-      throw new UsageError(`cannot send a frame of ${jpeg.length} bytes over UDP: ${(err as Error).message}`, 'ERR_FRAME_TOO_LARGE');
+      throw new UsageError(`cannot send a frame of ${jpeg.length} bytes over UDP: ${(err as Error).message}`, 'ERR_UDP_FRAME_TOO_LARGE');
     }
     this.frameSeq = (this.frameSeq + 1) >>> 0;
     for (const datagram of datagrams) {

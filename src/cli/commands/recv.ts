@@ -263,7 +263,7 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
     throw err;
   }
   const book = new SenderBook();
-  const comings = new RateLimitedLog(log, { burst: CONNECTION_LINES_PER_SECOND, showCode: false });
+  const comings = new RateLimitedLog<'connected' | 'disconnected'>(log, { burst: CONNECTION_LINES_PER_SECOND, showCode: false });
   receiver.on('connection', ({ peer }) => comings.report({ code: 'connected', message: `${peer} connected` }));
   receiver.on('problem', (problem) => problems.report(problem));
   let shuttingDown = false;
