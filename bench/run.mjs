@@ -33,9 +33,9 @@ import { attacks } from './lib/attacks.mjs';
 import { latency } from './lib/latency.mjs';
 import { manyStreams } from './lib/many-streams.mjs';
 import { memory } from './lib/memory.mjs';
-import { cpuAccount, otherCores, poolRuns, snapshotBuild, vstream } from './lib/proc.mjs';
+import { cpuAccount, otherCores, poolRuns, snapshotBuild, vstream } from '../tools/proc.mjs';
 import { pythonReferenceRate } from './lib/python-reference.mjs';
-import { fmt, markdownTable, median } from './lib/table.mjs';
+import { fmt, markdownTable, median } from '../tools/table.mjs';
 import { udpLoss } from './lib/udp-loss.mjs';
 import { vstreamRate } from './lib/vstream-rates.mjs';
 

@@ -7,12 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { killAll, startReceiver, vstream } from './helpers/vstream.js';
+import { stopAll, startReceiver, vstream } from './helpers/process.js';
 import { makeClip, FFMPEG } from './helpers/ffmpeg.js';
 import { makeJpeg, makePng } from './helpers/jpeg.js';
 import { MjpegSplitter } from '../src/source/mjpeg-splitter.js';
 
-afterEach(() => killAll());
+afterEach(() => stopAll());
 
 let work: string;
 beforeAll(async () => {
@@ -54,7 +54,7 @@ describe.each([['127.0.0.1'], ['::1']])('vstream send -> vstream recv over %s', 
     const dir = await tmp('pattern');
     const recv = await startReceiver(['--save-dir', dir, '--frames', '15'], { env });
     const send = vstream(['send', '--pattern', '--size', '320x240', '--fps', '60', '--to', to(host, recv.port), '--label', 'pat'], { env });
-    expect(await recv.exited).toBe(0);
+    expect(await recv.exitCode).toBe(0);
     // A labelled sender's frames go to the folder named after its label.
     const files = (await readdir(join(dir, 'pat'))).sort();
     expect(files).toHaveLength(15);
@@ -65,7 +65,7 @@ describe.each([['127.0.0.1'], ['::1']])('vstream send -> vstream recv over %s', 
     }
     expect(recv.stderr()).toMatch(/received 15 frames .* from 1 sender/);
     // The receiver hung up after 15 frames: the sender says so and exits with the network code.
-    expect(await send.exited).toBe(3);
+    expect(await send.exitCode).toBe(3);
     // Closed with frames unread, the connection may be reset rather than shut down in order.
     expect(send.stderr()).toMatch(/closed the connection|connection reset by the peer/);
   });
@@ -75,8 +75,8 @@ describe.each([['127.0.0.1'], ['::1']])('vstream send -> vstream recv over %s', 
     const output = join(await tmp('out'), 'out.mjpeg');
     const recv = await startReceiver(['--output', output, '--frames', '30'], { env });
     const send = vstream(['send', '--file', clip, '--fps', 'max', '--to', to(host, recv.port)], { env });
-    expect(await send.exited).toBe(0);
-    expect(await recv.exited).toBe(0);
+    expect(await send.exitCode).toBe(0);
+    expect(await recv.exitCode).toBe(0);
     expect(send.stderr()).toMatch(/sent 30 frames/);
     const frames = splitMjpeg(await readFile(output));
     expect(frames).toHaveLength(30);
@@ -93,8 +93,8 @@ describe.each([['127.0.0.1'], ['::1']])('vstream send -> vstream recv over %s', 
     const dest = await tmp('dir-dest');
     const recv = await startReceiver(['--save-dir', dest, '--json', '--frames', '3'], { env });
     const send = vstream(['send', '--dir', src, '--to', to(host, recv.port)], { env });
-    expect(await send.exited).toBe(0);
-    expect(await recv.exited).toBe(0);
+    expect(await send.exitCode).toBe(0);
+    expect(await recv.exitCode).toBe(0);
     expect(jsonLines(recv.stdout()).map((r) => r.name)).toEqual(['1.jpg', '2.png', '10.png']);
     expect((await readdir(dest)).sort()).toEqual(['1.jpg', '10.jpg', '2.jpg']);
     expect((await readFile(join(dest, '1.jpg'))).equals(original)).toBe(true);
@@ -106,8 +106,8 @@ describe.each([['127.0.0.1'], ['::1']])('vstream send -> vstream recv over %s', 
     const dest = await tmp('stdin-dest');
     const recv = await startReceiver(['--json', '--save-dir', dest, '--frames', '4'], { env });
     const send = vstream(['send', '--stdin', '--to', to(host, recv.port)], { env, input: Buffer.concat(jpegs) });
-    expect(await send.exited).toBe(0);
-    expect(await recv.exited).toBe(0);
+    expect(await send.exitCode).toBe(0);
+    expect(await recv.exitCode).toBe(0);
     const records = jsonLines(recv.stdout());
     expect(records.map((r) => r.width)).toEqual([32, 64, 96, 128]);
     const saved = await Promise.all([0, 1, 2, 3].map((i) => readFile(join(dest, `00000${i}.jpg`))));
@@ -120,7 +120,7 @@ describe('frames through stdout', () => {
   it('recv --output - writes the frames to stdout as MJPEG', async () => {
     const recv = await startReceiver(['--output', '-', '--frames', '5'], { env });
     vstream(['send', '--pattern', '--size', '160x120', '--to', to('127.0.0.1', recv.port)], { env });
-    expect(await recv.exited).toBe(0);
+    expect(await recv.exitCode).toBe(0);
     const frames = splitMjpeg(recv.stdout());
     expect(frames).toHaveLength(5);
     // The metadata segment is left out of the output: each frame starts with the JPEG's own header.
@@ -133,11 +133,11 @@ describe('several senders at once', () => {
     const dest = await tmp('multi');
     const recv = await startReceiver(['--json', '--save-dir', dest, '--stats', '--frames', '120'], { env });
     const a = vstream(['send', '--pattern', '--size', '160x120', '--label', 'alpha', '--to', to('127.0.0.1', recv.port)], { env });
-    await recv.waitForLine(/connected/);
+    await recv.waitForLine(/connected/, 'stderr');
     const b = vstream(['send', '--pattern', '--size', '320x240', '--label', 'beta', '--to', to('::1', recv.port)], { env });
     // Per-second stats name each sender.
-    await recv.waitForLine(/beta: \d+ fps/);
-    expect(await recv.exited).toBe(0);
+    await recv.waitForLine(/beta: \d+ fps/, 'stderr');
+    expect(await recv.exitCode).toBe(0);
     const records = jsonLines(recv.stdout());
     const alpha = records.filter((r) => r.sender === 'alpha');
     const beta = records.filter((r) => r.sender === 'beta');
@@ -150,7 +150,7 @@ describe('several senders at once', () => {
     expect((await readdir(join(dest, 'alpha'))).length).toBe(alpha.length);
     expect((await readdir(join(dest, 'beta'))).length).toBe(beta.length);
     expect(recv.stderr()).toMatch(/from 2 senders/);
-    await Promise.all([a.exited, b.exited]);
+    await Promise.all([a.exitCode, b.exitCode]);
   });
 });
 
@@ -160,7 +160,7 @@ describe('raw pixels for scripts', () => {
   it.skipIf(!HAVE_NUMPY)('recv --format bgr24 --size WxH --output - feeds the numpy example frame by frame', async () => {
     const recv = await startReceiver(['--format', 'bgr24', '--size', '160x120', '--output', '-', '--frames', '6'], { env });
     vstream(['send', '--pattern', '--to', to('127.0.0.1', recv.port)], { env });
-    expect(await recv.exited).toBe(0);
+    expect(await recv.exitCode).toBe(0);
     const pixels = recv.stdout();
     expect(pixels.length).toBe(6 * 160 * 120 * 3);
     const script = fileURLToPath(new URL('../examples/read_pixels.py', import.meta.url));
@@ -173,10 +173,10 @@ describe('raw pixels for scripts', () => {
 
   it('refuses a pixel format without --output, and --size without a pixel format', async () => {
     const a = vstream(['recv', '--no-window', '--format', 'rgb24'], { env });
-    expect(await a.exited).toBe(2);
+    expect(await a.exitCode).toBe(2);
     expect(a.stderr()).toMatch(/--format rgb24 needs --output/);
     const b = vstream(['recv', '--no-window', '--size', '320x240', '--output', '-'], { env });
-    expect(await b.exited).toBe(2);
+    expect(await b.exitCode).toBe(2);
   });
 });
 
@@ -184,10 +184,10 @@ describe('recv --bind', () => {
   it('listens on the given address only', async () => {
     const recv = await startReceiver(['--bind', '127.0.0.1', '--frames', '1'], { env });
     const v6 = vstream(['send', '--to', to('::1', recv.port)], { env });
-    expect(await v6.exited).toBe(3);
+    expect(await v6.exitCode).toBe(3);
     expect(v6.stderr()).toMatch(/connection refused/);
     vstream(['send', '--size', '160x120', '--to', to('127.0.0.1', recv.port)], { env });
-    expect(await recv.exited).toBe(0);
+    expect(await recv.exitCode).toBe(0);
   });
 });
 
@@ -197,7 +197,7 @@ describe('a reader that goes away', () => {
     vstream(['send', '--pattern', '--size', '160x120', '--to', to('127.0.0.1', recv.port)], { env });
     await once(recv.child.stdout!, 'data');
     recv.child.stdout!.destroy();
-    expect(await recv.exited).toBe(0);
+    expect(await recv.exitCode).toBe(0);
     expect(recv.stderr()).toMatch(/output closed by the reader/);
     expect(recv.stderr()).not.toMatch(/^\s+at /m);
   });
@@ -206,7 +206,7 @@ describe('a reader that goes away', () => {
 describe('errors: one line, a meaningful exit code, no stack trace', () => {
   async function fails(args: string[], code: number, message: RegExp, extraEnv: NodeJS.ProcessEnv = {}) {
     const run = vstream(args, { env: { ...env, ...extraEnv } });
-    expect(await run.exited).toBe(code);
+    expect(await run.exitCode).toBe(code);
     const lines = run.stderr().trim().split('\n');
     expect(lines.filter((l) => l.startsWith('vstream:'))).toHaveLength(1);
     expect(run.stderr()).toMatch(message);
@@ -240,7 +240,7 @@ describe('errors: one line, a meaningful exit code, no stack trace', () => {
     const recv = await startReceiver(['--json'], { env });
     await fails(['send', '--pattern', '--to', to('127.0.0.1', recv.port), '--ffmpeg', crash], 5, /ffmpeg .*(crash|SIGSEGV|signal)/i);
     recv.kill('SIGINT');
-    expect(await recv.exited).toBe(130);
+    expect(await recv.exitCode).toBe(130);
     expect(jsonLines(recv.stdout()).length).toBeGreaterThanOrEqual(1);
   });
   it('malformed address', async () => {

@@ -1,3 +1,6 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HAVE_XVFB, startXvfb, type Xvfb } from './helpers/xvfb.js';
@@ -68,8 +71,31 @@ describe('runDoctor', () => {
 });
 
 describe('camera listings', () => {
-  it('lists V4L2 nodes in numeric order with their names, or none', () => {
+  it('lists no V4L2 nodes when the device folder is missing', () => {
     expect(listV4l2Devices('/nonexistent')).toEqual([]);
+  });
+
+  it('lists V4L2 nodes in numeric order with their names, ignoring other entries', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'vstream-doctor-'));
+    try {
+      const dev = join(root, 'dev');
+      const sys = join(root, 'sys');
+      await mkdir(dev);
+      // Readdir order is the file system's; "video10" sorts before "video2" as text.
+      for (const node of ['video10', 'video2', 'video0', 'videoX', 'vbi0', 'video1']) await writeFile(join(dev, node), '');
+      for (const [node, name] of [['video2', 'USB Camera'], ['video10', 'Loopback']]) {
+        await mkdir(join(sys, node), { recursive: true });
+        await writeFile(join(sys, node, 'name'), `${name}\n`);
+      }
+      expect(listV4l2Devices(dev, sys)).toEqual([
+        join(dev, 'video0'),
+        join(dev, 'video1'),
+        `${join(dev, 'video2')} (USB Camera)`,
+        `${join(dev, 'video10')} (Loopback)`,
+      ]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 
   it('parses avfoundation video devices only', () => {

@@ -18,8 +18,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FFMPEG } from './helpers/ffmpeg.js';
-import { startProcess, stopAll, type TestProcess } from './helpers/process.js';
-import { VSTREAM_BIN } from './helpers/vstream.js';
+import { startProcess, stopAll, VSTREAM_BIN, type TestProcess } from './helpers/process.js';
 import type { FrameRecord } from '../src/sink/json-lines.js';
 import { CV2_SKIP_REASON, HAVE_CV2, PYTHON, PYTHON_FIXTURES } from './helpers/python.js';
 

@@ -10,10 +10,10 @@ import type { ReceivedFrame } from '../src/frame/frame.js';
 import type { Problem } from '../src/problems.js';
 import { encodeHeader } from '../src/frame/header.js';
 import { claimingSize, makeJpeg } from './helpers/jpeg.js';
-import { killAll, startReceiver } from './helpers/vstream.js';
+import { stopAll, startReceiver } from './helpers/process.js';
 import { makeFrame } from '../src/frame/image-info.js';
 
-afterEach(() => killAll());
+afterEach(() => stopAll());
 
 const COLOURS: Array<[number, number, number]> = [
   [250, 10, 10],
@@ -114,7 +114,7 @@ describe('recv --format rgb24 --output - fed hostile frames first', () => {
     const good = await makeJpeg({ ...GOOD, noise: false, color: '#20d040' });
     const receiver = await startReceiver(['--format', 'rgb24', '--output', '-', '--frames', String(first.length + 3), ...extraArgs]);
     await sendRaw(receiver.port, [...first, good, good, good]);
-    return { code: await receiver.exited, out: receiver.stdout(), stderr: receiver.stderr() };
+    return { code: await receiver.exitCode, out: receiver.stdout(), stderr: receiver.stderr() };
   }
 
   function expectGoodFrames(out: Buffer, count: number): void {

@@ -6,12 +6,12 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { connect } from 'node:net';
 import { once } from 'node:events';
-import { killAll, startReceiver } from './helpers/vstream.js';
+import { stopAll, startReceiver } from './helpers/process.js';
 import { makeJpeg } from './helpers/jpeg.js';
 import { encodeHeader } from '../src/frame/header.js';
 import { METADATA_IDENTIFIER, METADATA_MARKER, METADATA_VERSION } from '../src/frame/metadata.js';
 
-afterEach(() => killAll());
+afterEach(() => stopAll());
 
 /** A metadata segment written by hand, as a hostile peer would: no 4 KiB cap on the label. */
 function hostileSegment(meta: Record<string, unknown>): Buffer {
@@ -53,9 +53,9 @@ describe('recv log lines', () => {
     const labelled = Buffer.concat([jpeg.subarray(0, 2), hostileSegment({ seq: 0, captureTime: Date.now(), label }), jpeg.subarray(2)]);
     const recv = await startReceiver(['--bind', '127.0.0.1', '--json', '--stats']);
     await sendBytes(recv.port, framed([labelled, labelled, labelled]));
-    await recv.waitForLine(/disconnected after 3 frames/);
+    await recv.waitForLine(/disconnected after 3 frames/, 'stderr');
     recv.kill('SIGINT');
-    expect(await recv.exited).toBe(130);
+    expect(await recv.exitCode).toBe(130);
     const stderr = recv.stderr();
     expect(stderr).toMatch(/\\x1b\[2J\\x1b\[31mEVIL\\x07A+… \(127\.0\.0\.1:\d+\) disconnected after 3 frames/);
     assertTerminalSafe(stderr);
@@ -65,7 +65,7 @@ describe('recv log lines', () => {
     const recv = await startReceiver(['--bind', '127.0.0.1', '--json']);
     for (let i = 0; i < 200; i++) await sendBytes(recv.port, Buffer.from('not a header at all, and some more bytes'));
     recv.kill('SIGINT');
-    expect(await recv.exited).toBe(130);
+    expect(await recv.exitCode).toBe(130);
     const lines = recv.stderr().trim().split('\n');
     const problemLines = lines.filter((l) => /ERR_BAD_HEADER/.test(l) && !/problems caused by peers/.test(l));
     expect(recv.stderr()).toMatch(/problems caused by peers: 200 ERR_BAD_HEADER\n/);

@@ -12,7 +12,7 @@ import sharp from 'sharp';
 import { frame } from '../src/frame/framer.js';
 import { jpegSegments } from '../src/frame/jpeg-segments.js';
 import { HAVE_XVFB, startXvfb, type Xvfb } from './helpers/xvfb.js';
-import { killAll, vstream, type Running } from './helpers/vstream.js';
+import { stopAll, vstream, type TestProcess } from './helpers/process.js';
 
 const run = promisify(execFile);
 
@@ -77,14 +77,14 @@ describe.skipIf(!HAVE_XVFB)('vstream recv windows against many and hostile sende
     x = await startXvfb({ width: 1280, height: 720 });
   });
   afterAll(async () => x?.stop());
-  afterEach(() => {
-    killAll();
+  afterEach(async () => {
     for (const s of senders.splice(0)) s.destroy();
+    await stopAll();
   });
 
-  async function startRecv(args: string[]): Promise<{ recv: Running; port: number }> {
+  async function startRecv(args: string[]): Promise<{ recv: TestProcess; port: number }> {
     const recv = vstream(['recv', '--listen', '0', '--bind', '127.0.0.1', '--ack', ...args], { env: x.env });
-    const [, port] = await recv.waitForLine(/listening on \S+:(\d+)/);
+    const [, port] = await recv.waitForLine(/listening on \S+:(\d+)/, 'stderr');
     return { recv, port: Number(port) };
   }
 
@@ -94,10 +94,10 @@ describe.skipIf(!HAVE_XVFB)('vstream recv windows against many and hostile sende
     return s;
   }
 
-  async function leave(s: TestSender, recv: Running, pattern: RegExp): Promise<void> {
+  async function leave(s: TestSender, recv: TestProcess, pattern: RegExp): Promise<void> {
     senders.splice(senders.indexOf(s), 1);
     await s.close();
-    await recv.waitForLine(pattern);
+    await recv.waitForLine(pattern, 'stderr');
   }
 
   /** X11 ids of the windows a process has open. */
@@ -133,7 +133,7 @@ describe.skipIf(!HAVE_XVFB)('vstream recv windows against many and hostile sende
     await b!.send(jpeg);
     for (let i = 0; i < 3; i++) await c!.send(jpeg);
     expect(await windowsOf(pid)).toHaveLength(2);
-    const [refused] = await recv.waitForLine(/^.*no window for cam-c.*$/m);
+    const [refused] = await recv.waitForLine(/^.*no window for cam-c.*$/m, 'stderr');
     expect(refused).not.toContain('\x1b');
     expect(refused).toContain('cam-c\\x1b[2J');
     expect(refused.length).toBeLessThan(200);
@@ -152,7 +152,7 @@ describe.skipIf(!HAVE_XVFB)('vstream recv windows against many and hostile sende
     expect(names.some((name) => name.includes('cam-a'))).toBe(false);
 
     recv.kill('SIGTERM');
-    await recv.exited;
+    await recv.exitCode;
     const lines = recv.stderr().split('\n');
     expect(lines.filter((line) => line.includes('no window for'))).toHaveLength(1);
   });
@@ -173,7 +173,7 @@ describe.skipIf(!HAVE_XVFB)('vstream recv windows against many and hostile sende
     // Sequential senders never have to wait for a place.
     expect(recv.stderr()).not.toContain('no window for');
     recv.kill('SIGTERM');
-    await recv.exited;
+    await recv.exitCode;
   });
 
   it('drops a frame claiming 65000x65000 undecoded, then opens the window at the size of the first good frame', async () => {
@@ -183,7 +183,7 @@ describe.skipIf(!HAVE_XVFB)('vstream recv windows against many and hostile sende
     const s = await sender(port, 'big');
     await s.send(claimingSize(green, 65000, 65000));
     expect(await windowsOf(pid)).toHaveLength(0);
-    const [dropped] = await recv.waitForLine(/^.*65000x65000.*$/m);
+    const [dropped] = await recv.waitForLine(/^.*65000x65000.*$/m, 'stderr');
     expect(dropped).toMatch(/big .*dropped.*limit/);
 
     for (let i = 0; i < 3; i++) await s.send(green);

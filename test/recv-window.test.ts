@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { HAVE_XVFB, startXvfb, type Xvfb } from './helpers/xvfb.js';
-import { killAll, vstream } from './helpers/vstream.js';
+import { stopAll, vstream } from './helpers/process.js';
 import { FFMPEG } from './helpers/ffmpeg.js';
 
 const run = promisify(execFile);
@@ -21,7 +21,7 @@ describe.skipIf(!HAVE_XVFB)('vstream recv window under Xvfb', () => {
     x = await startXvfb({ width: 1280, height: 720 });
   });
   afterAll(async () => x?.stop());
-  afterEach(() => killAll());
+  afterEach(() => stopAll());
 
   /** Position and size of the one window a process owns. */
   async function windowOf(pid: number): Promise<{ id: string; x: number; y: number; width: number; height: number }> {
@@ -36,10 +36,10 @@ describe.skipIf(!HAVE_XVFB)('vstream recv window under Xvfb', () => {
     const saved = await mkdtemp(join(tmpdir(), 'vstream-window-'));
     const env = { ...x.env, VSTREAM_FFMPEG: FFMPEG };
     const shown = vstream(['recv', '--listen', '0', '--save-dir', saved], { env });
-    const [, port] = await shown.waitForLine(/listening on port (\d+)/);
+    const [, port] = await shown.waitForLine(/listening on port (\d+)/, 'stderr');
     const send = vstream(['send', '--pattern', '--size', '320x240', '--frames', '20', '--label', 'pat', '--to', `[::1]:${port}`], { env });
-    expect(await send.exited).toBe(0);
-    await shown.waitForLine(/pat \(\[::1\]:\d+\) disconnected after 20 frames/);
+    expect(await send.exitCode).toBe(0);
+    await shown.waitForLine(/pat \(\[::1\]:\d+\) disconnected after 20 frames/, 'stderr');
 
     // The pattern is a live source: if a save is slower than two frame intervals (a loaded CI
     // machine), recv drops the older waiting frame, so fewer than 20 may be saved; the newest
@@ -80,7 +80,7 @@ describe.skipIf(!HAVE_XVFB)('vstream recv window under Xvfb', () => {
     expect(difference).toBeLessThan(8);
 
     await run('xdotool', ['windowfocus', '--sync', win.id, 'key', 'q'], { env: x.env });
-    expect(await shown.exited).toBe(0);
+    expect(await shown.exitCode).toBe(0);
     // Everything recv took in was saved (the window may skip frames; those count as dropped).
     const summary = /received (\d+) frames /.exec(shown.stderr());
     expect(summary, shown.stderr()).not.toBeNull();

@@ -3,8 +3,7 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeF
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startProcess, stopAll, type TestProcess } from './helpers/process.js';
-import { VSTREAM_BIN } from './helpers/vstream.js';
+import { startProcess, stopAll, VSTREAM_BIN, type TestProcess } from './helpers/process.js';
 import { makeJpeg, makePng } from './helpers/jpeg.js';
 import { mulberry32 } from './helpers/lossy-relay.js';
 import { FrameSender } from '../src/transport/tcp-sender.js';

@@ -6,8 +6,7 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { createServer, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { spawn } from 'node:child_process';
-import { killAll, startReceiver, vstream, VSTREAM_BIN } from './helpers/vstream.js';
+import { stopAll, startReceiver, vstream } from './helpers/process.js';
 import { FFMPEG, makeClip } from './helpers/ffmpeg.js';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,9 +15,9 @@ import { join } from 'node:path';
 const env = { VSTREAM_FFMPEG: FFMPEG };
 const servers: Server[] = [];
 
-afterEach(() => {
-  killAll();
+afterEach(async () => {
   for (const server of servers.splice(0)) server.close();
+  await stopAll();
 });
 
 /** A TCP server that accepts and then never reads: the receiver that stopped reading. */
@@ -39,52 +38,29 @@ async function deafServer(): Promise<{ port: number; connected: Promise<Socket> 
   return { port: (server.address() as { port: number }).port, connected };
 }
 
-function exitOf(child: ReturnType<typeof spawn>): Promise<number> {
-  return new Promise((resolve) => child.once('close', (code, signal) => resolve(code ?? (signal === 'SIGKILL' ? 137 : 128))));
-}
-
 describe('recv and signals', () => {
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     it(`a recv whose stdout reader stalled ends at the first ${signal} with the summary, exit ${code}`, async () => {
-      // Spawned by hand: the stdout pipe must really stop being read.
-      const recv = spawn(process.execPath, [VSTREAM_BIN, 'recv', '--no-window', '--listen', '0', '--bind', '127.0.0.1', '--output', '-', '--stats'], {
-        env: { ...process.env, ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stderr = '';
-      const lines: Array<() => void> = [];
-      recv.stderr!.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-        lines.splice(0).forEach((wake) => wake());
-      });
-      const waitFor = (pattern: RegExp) =>
-        new Promise<RegExpMatchArray>((resolve) => {
-          const check = () => {
-            const match = stderr.match(pattern);
-            if (match) resolve(match);
-            else lines.push(check);
-          };
-          check();
-        });
-      const exited = exitOf(recv);
-      const [, port] = await waitFor(/listening on .*?(\d+)\)?\s*$/m);
+      // The stdout pipe must really stop being read: paused below, after the first frame.
+      const recv = vstream(['recv', '--no-window', '--listen', '0', '--bind', '127.0.0.1', '--output', '-', '--stats'], { env });
+      const [, port] = await recv.waitForLine(/listening on .*?(\d+)\)?\s*$/, 'stderr');
       vstream(['send', '--pattern', '--size', '640x480', '--quality', '95', '--to', `127.0.0.1:${port}`, '-q'], { env });
       // First output byte: frames reach the sink. Then nobody reads again.
-      await once(recv.stdout!, 'data');
-      recv.stdout!.pause();
+      await once(recv.child.stdout!, 'data');
+      recv.child.stdout!.pause();
       // A stats line comes a second later: by then 30 frames have outgrown the pipe.
-      await waitFor(/: \d+ fps/);
+      await recv.waitForLine(/: \d+ fps/, 'stderr');
       recv.kill(signal);
-      expect(await exited).toBe(code);
-      expect(stderr).toMatch(/received \d+ frames/);
-      expect(stderr).not.toMatch(/internal error|\n\s+at /);
+      expect(await recv.exitCode).toBe(code);
+      expect(recv.stderr()).toMatch(/received \d+ frames/);
+      expect(recv.stderr()).not.toMatch(/internal error|\n\s+at /);
     });
   }
 
   it('SIGTERM on an idle recv exits 143 after the summary', async () => {
     const recv = await startReceiver(['--json'], { env });
     recv.kill('SIGTERM');
-    expect(await recv.exited).toBe(143);
+    expect(await recv.exitCode).toBe(143);
     expect(recv.stderr()).toMatch(/received 0 frames/);
   });
 });
@@ -94,7 +70,7 @@ describe('send and a receiver that stopped reading', () => {
     const deaf = await deafServer();
     const send = vstream(['send', '--pattern', '--size', '1280x720', '--quality', '100', '--fps', '200', '--to', `127.0.0.1:${deaf.port}`, '--stall-timeout', '1'], { env });
     await deaf.connected;
-    expect(await send.exited).toBe(3);
+    expect(await send.exitCode).toBe(3);
     expect(send.stderr()).toMatch(/stopped reading: nothing could be sent for 1 s/);
   });
 
@@ -104,7 +80,7 @@ describe('send and a receiver that stopped reading', () => {
       const send = vstream(['send', '--pattern', '--size', '1280x720', '--quality', '100', '--fps', '200', '--to', `127.0.0.1:${deaf.port}`], { env });
       await deaf.connected;
       send.kill(signal);
-      expect(await send.exited).toBe(code);
+      expect(await send.exitCode).toBe(code);
       expect(send.stderr()).toMatch(/sent \d+ frames/);
     });
   }
@@ -115,7 +91,7 @@ describe('send and a receiver that stopped reading', () => {
     const send = vstream(['send', '--file', clip, '--fps', 'max', '--quality', '100', '--to', `127.0.0.1:${deaf.port}`], { env });
     await deaf.connected;
     send.kill('SIGINT');
-    expect(await send.exited).toBe(130);
+    expect(await send.exitCode).toBe(130);
     expect(send.stderr()).toMatch(/sent \d+ frames/);
   });
 });

@@ -1,4 +1,4 @@
-import { describe, it, expect, afterEach } from 'vitest';
+import { describe, it, expect, afterEach, vi } from 'vitest';
 import { connect, createServer, type Socket } from 'node:net';
 import { once } from 'node:events';
 import sharp from 'sharp';
@@ -170,35 +170,56 @@ describe('receiver', () => {
     });
   });
 
-  it('applies backpressure instead of queueing without bound', async () => {
+  /** About 300 kB: noise does not compress, so kernel buffers hold only a few of these. */
+  function noiseJpeg(): Promise<Buffer> {
+    const noise = Buffer.alloc(640 * 480 * 3);
+    for (let i = 0; i < noise.length; i += 1) noise[i] = (i * 2654435761) >>> 24;
+    return sharp(noise, { raw: { width: 640, height: 480, channels: 3 } }).jpeg({ quality: 95 }).toBuffer();
+  }
+
+  it('applies backpressure instead of queueing without bound: unconsumed, it stops reading and the sender stalls', async () => {
+    const receiver = await listen({ maxQueuedFrames: 4 });
+    // The sender's own stall detector is the proof that the receiver stopped reading: it fires
+    // only once the kernel has taken no byte at all for a whole second.
+    const sender = await FrameSender.connect({ host: '127.0.0.1', port: receiver.port, stallTimeoutMs: 1000 });
+    cleanup.push(() => sender.destroy());
+    const image = await noiseJpeg();
+    // 200 frames (60 MB) is far more than loopback buffers hold.
+    let sent = 0;
+    const failure = await (async () => {
+      while (sent < 200) {
+        await sender.send(image);
+        sent += 1;
+      }
+    })().then(
+      () => new Error(`all ${sent} frames went out although nobody consumed`),
+      (error: unknown) => error,
+    );
+    expect(failure).toMatchObject({ code: 'ERR_STALLED' });
+    expect(sent).toBeLessThan(200);
+    expect(receiver.queued).toBeGreaterThanOrEqual(4);
+    expect(receiver.queued).toBeLessThanOrEqual(8);
+  });
+
+  it('consuming releases the backpressure and every frame still arrives', async () => {
     const receiver = await listen({ maxQueuedFrames: 4 });
     const sender = await FrameSender.connect({ host: '127.0.0.1', port: receiver.port });
     cleanup.push(() => sender.destroy());
-    // Noise does not compress: about 300 kB a frame, so kernel buffers hold only a few.
-    const noise = Buffer.alloc(640 * 480 * 3);
-    for (let i = 0; i < noise.length; i += 1) noise[i] = (i * 2654435761) >>> 24;
-    const image = await sharp(noise, { raw: { width: 640, height: 480, channels: 3 } }).jpeg({ quality: 95 }).toBuffer();
-    // Nobody consumes: the sender must end up blocked on TCP backpressure while the receiver's
-    // queue stays at its bound. 200 frames (60 MB) is far more than loopback buffers hold.
+    const image = await noiseJpeg();
     let sent = 0;
     const sending = (async () => {
       while (sent < 200) {
         await sender.send(image);
         sent += 1;
       }
-    })().catch(() => undefined);
-    const outcome = await Promise.race([
-      sending.then(() => 'all sent'),
-      new Promise((resolve) => setTimeout(resolve, 2000, 'blocked')),
-    ]);
-    expect(outcome).toBe('blocked');
+    })();
+    // Consume only once the queue is at its bound, so that the receiver has paused the sender.
+    await vi.waitFor(() => expect(receiver.queued).toBeGreaterThanOrEqual(4), { timeout: 20_000, interval: 5 });
     expect(sent).toBeLessThan(200);
-    expect(receiver.queued).toBeGreaterThanOrEqual(4);
-    expect(receiver.queued).toBeLessThanOrEqual(8);
-    // Consuming releases the backpressure and every frame still arrives.
     const frames = await take(receiver, 200);
     expect(frames).toHaveLength(200);
     await sending;
+    expect(sent).toBe(200);
   });
 });
 

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { killAll, startReceiver, vstream, type Running } from './helpers/vstream.js';
+import { stopAll, startReceiver, vstream, type TestProcess } from './helpers/process.js';
 import { FFMPEG } from './helpers/ffmpeg.js';
 import { imageInfo, makeJpeg } from './helpers/jpeg.js';
 import { startRelay, type LossyRelay, type ExpectedStream } from './helpers/lossy-relay.js';
@@ -19,7 +19,7 @@ import { encodeDatagramHeader, DatagramType } from '../src/frame/udp-datagram.js
 const env = { VSTREAM_FFMPEG: FFMPEG };
 const relays: LossyRelay[] = [];
 afterEach(async () => {
-  killAll();
+  await stopAll();
   await Promise.all(relays.splice(0).map((r) => r.close()));
 });
 
@@ -47,10 +47,10 @@ async function freeUdpPort(host = '127.0.0.1'): Promise<number> {
 }
 
 /** Waits until the receiver has reported the stream over, then stops it (Ctrl-C) for its summary. */
-async function finish(recv: Running): Promise<void> {
-  await recv.waitForLine(/(disconnected|stream ended) after \d+ frames/);
+async function finish(recv: TestProcess): Promise<void> {
+  await recv.waitForLine(/(disconnected|stream ended) after \d+ frames/, 'stderr');
   recv.kill('SIGINT');
-  expect(await recv.exited).toBe(130);
+  expect(await recv.exitCode).toBe(130);
 }
 
 /** Resolves when `condition` holds; a guard against a hang, not a synchronisation by time. */
@@ -94,7 +94,7 @@ async function checkAgainstRelay(relay: LossyRelay, records: Array<Record<string
   return expected;
 }
 
-function summaryLoss(recv: Running): [number, number] {
+function summaryLoss(recv: TestProcess): [number, number] {
   const match = /received \d+ frames .*UDP loss: (\d+) frames dropped, (\d+) datagrams lost/.exec(recv.stderr());
   expect(match, recv.stderr()).not.toBeNull();
   return [Number(match![1]), Number(match![2])];
@@ -110,7 +110,7 @@ describe.each([['127.0.0.1'], ['::1']])('send --udp -> relay -> recv --udp over 
     const send = vstream(['send', '--udp', '--pattern', '--size', '320x240', '--fps', '60', '--frames', '20', '--label', 'clean', '--to', to(host, relay.port)], {
       env,
     });
-    expect(await send.exited).toBe(0);
+    expect(await send.exitCode).toBe(0);
     expect(send.stderr()).toMatch(/sent 20 frames .* over UDP/);
     await finish(recv);
     const records = jsonLines(recv.stdout());
@@ -136,7 +136,7 @@ describe('through a lossy relay (fixed seeds)', () => {
     // 640x480 at 1200-byte datagrams: about 30 pieces a frame, so most frames lose one at 5 %.
     const args = ['send', '--udp', '--pattern', '--size', '640x480', '--fps', '30', '--frames', '120', '--packet-size', '1200'];
     const send = vstream([...args, '--label', 'lossy', '--to', to('127.0.0.1', relay.port)], { env });
-    expect(await send.exited).toBe(0);
+    expect(await send.exitCode).toBe(0);
     await finish(recv);
     expect(relay.counts.dropped).toBeGreaterThan(0);
     expect(relay.counts.duplicated).toBeGreaterThan(0);
@@ -166,10 +166,10 @@ describe('several UDP senders at once', () => {
     const dest = await tmp('multi');
     const recv = await startReceiver(['--udp', '--json', '--save-dir', dest, '--stats', '--frames', '90'], { env });
     const a = vstream(['send', '--udp', '--pattern', '--size', '160x120', '--label', 'alpha', '--to', to('127.0.0.1', recv.port)], { env });
-    await recv.waitForLine(/connected/);
+    await recv.waitForLine(/connected/, 'stderr');
     const b = vstream(['send', '--udp', '--pattern', '--size', '320x240', '--label', 'beta', '--to', to('::1', recv.port)], { env });
-    await recv.waitForLine(/beta: \d+ fps.*UDP loss: \d+ frames dropped, \d+ datagrams lost/);
-    expect(await recv.exited).toBe(0);
+    await recv.waitForLine(/beta: \d+ fps.*UDP loss: \d+ frames dropped, \d+ datagrams lost/, 'stderr');
+    expect(await recv.exitCode).toBe(0);
     const records = jsonLines(recv.stdout());
     const alpha = records.filter((r) => r.sender === 'alpha');
     const beta = records.filter((r) => r.sender === 'beta');
@@ -185,7 +185,7 @@ describe('several UDP senders at once', () => {
     expect(recv.stderr()).toMatch(/from 2 senders, \d+ dropped(?: \(.*\))?; UDP loss: 0 frames dropped, 0 datagrams lost/);
     a.kill('SIGINT');
     b.kill('SIGINT');
-    await Promise.all([a.exited, b.exited]);
+    await Promise.all([a.exitCode, b.exitCode]);
   });
 });
 
@@ -228,12 +228,12 @@ describe('receiver memory under a flood', () => {
       const before = jsonLines(recv.stdout()).length;
       await until(() => jsonLines(recv.stdout()).length >= before + 10, 'ten more frames of the real stream');
       send.kill('SIGINT');
-      await send.exited;
+      await send.exitCode;
     } finally {
       clearInterval(sampler);
     }
     recv.kill('SIGINT');
-    await recv.exited;
+    await recv.exitCode;
     // At most 32 MiB of incomplete frames and 32 MiB of queued ones on top of the baseline (seen:
     // about +35 MB). Unbounded, 96 000 pieces would hold 113 MB of payload and 23.5 MB frames.
     expect(peak - baseline, `baseline ${baseline} kB, peak ${peak} kB`).toBeLessThan(100 * 1024);
@@ -243,7 +243,7 @@ describe('receiver memory under a flood', () => {
 describe('send --udp when nobody listens', () => {
   it('a live source warns once and goes on (a receiver may start later)', async () => {
     const send = vstream(['send', '--udp', '--pattern', '--size', '160x120', '--frames', '15', '--to', `127.0.0.1:${await freeUdpPort()}`], { env });
-    expect(await send.exited).toBe(0);
+    expect(await send.exitCode).toBe(0);
     expect(send.stderr().match(/nobody is listening on UDP/g)).toHaveLength(1);
     expect(send.stderr()).toMatch(/sent 15 frames .* datagrams refused \(nobody listening\)/);
   });
@@ -252,7 +252,7 @@ describe('send --udp when nobody listens', () => {
     const src = await tmp('dir');
     for (let i = 0; i < 20; i++) await writeFile(join(src, `${i}.jpg`), await makeJpeg({ width: 64, height: 48 }));
     const send = vstream(['send', '--udp', '--dir', src, '--fps', '30', '--to', `127.0.0.1:${await freeUdpPort()}`], { env });
-    expect(await send.exited).toBe(3);
+    expect(await send.exitCode).toBe(3);
     expect(send.stderr().trim().split('\n')).toHaveLength(1);
     expect(send.stderr()).toMatch(/nobody is listening on UDP 127\.0\.0\.1:\d+/);
   });
@@ -266,10 +266,10 @@ describe('recv --udp --bind', () => {
     await writeFile(join(src, 'a.jpg'), await makeJpeg({ width: 64, height: 48 }));
     // Nothing listens on ::1 at that port: a file transfer says so and fails.
     const v6 = vstream(['send', '--udp', '--dir', src, '--to', to('::1', recv.port)], { env });
-    expect(await v6.exited).toBe(3);
+    expect(await v6.exitCode).toBe(3);
     expect(v6.stderr()).toMatch(/nobody is listening on UDP \[::1\]:\d+/);
     vstream(['send', '--udp', '--pattern', '--size', '160x120', '--to', to('127.0.0.1', recv.port)], { env });
-    expect(await recv.exited).toBe(0);
+    expect(await recv.exitCode).toBe(0);
     expect(jsonLines(recv.stdout())).toHaveLength(3);
   });
 });
@@ -282,9 +282,9 @@ describe('legacy mode, vstream at both ends', () => {
     const relay = await startRelay({ target: { host: '127.0.0.1', port: recv.port } });
     relays.push(relay);
     const send = vstream(['send', '--udp', '--legacy', '--pattern', '--size', '160x120', '--frames', '5', '--to', to('127.0.0.1', relay.port)], { env });
-    expect(await send.exited).toBe(0);
+    expect(await send.exitCode).toBe(0);
     recv.kill('SIGINT');
-    expect(await recv.exited).toBe(130);
+    expect(await recv.exitCode).toBe(130);
     expect(await readdir(dir)).toHaveLength(5);
     // Each image waited for its reply, which came back through the relay.
     expect(relay.counts.replies).toBeGreaterThanOrEqual(5);
@@ -294,7 +294,7 @@ describe('legacy mode, vstream at both ends', () => {
 describe('UDP usage and network errors: one line, the right exit code', () => {
   async function fails(args: string[], code: number, message: RegExp) {
     const run = vstream(args, { env });
-    expect(await run.exited).toBe(code);
+    expect(await run.exitCode).toBe(code);
     expect(run.stderr().trim().split('\n')).toHaveLength(1);
     expect(run.stderr()).toMatch(message);
   }

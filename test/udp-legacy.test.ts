@@ -24,8 +24,7 @@ import type { ReceivedFrame } from '../src/frame/frame.js';
 import type { Problem } from '../src/problems.js';
 import { FFMPEG } from './helpers/ffmpeg.js';
 import { makeJpeg } from './helpers/jpeg.js';
-import { startProcess, stopAll, type TestProcess } from './helpers/process.js';
-import { VSTREAM_BIN } from './helpers/vstream.js';
+import { startProcess, stopAll, VSTREAM_BIN, type TestProcess } from './helpers/process.js';
 import { CV2_SKIP_REASON, HAVE_CV2, PYTHON, PYTHON_FIXTURES } from './helpers/python.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { mulberry32 } from '../bench/lossy-relay.mjs';
+import { mulberry32 } from './helpers/lossy-relay.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { frame } from '../src/frame/framer.js';
 import { readMetadata } from '../src/frame/metadata.js';

@@ -228,7 +228,8 @@ describe('UDP receiver', () => {
   });
 
   it("ends a stream at once on the sender's END datagram, not after the idle timeout", async () => {
-    const receiver = await listen({ idleTimeoutMs: 60_000 });
+    // An idle timeout far past the test's own limit: any disconnect seen here came from END.
+    const receiver = await listen({ idleTimeoutMs: 3_600_000 });
     const sender = await open({ port: receiver.port });
     const image = await noiseJpeg();
     const got = take(receiver, 2);
@@ -236,10 +237,8 @@ describe('UDP receiver', () => {
     await sender.send(image);
     await got;
     const disconnected = once(receiver, 'disconnect') as Promise<[Disconnect]>;
-    const closedAt = performance.now();
     await sender.close();
     const [info] = await disconnected;
-    expect(performance.now() - closedAt).toBeLessThan(2000);
     expect(info).toMatchObject({ frames: 2, loss: { framesReceived: 2, framesDropped: 0, datagramsLost: 0 } });
     expect(info.error).toBeUndefined();
   });
@@ -391,8 +390,7 @@ describe('UDP receiver: what one forged datagram can do to a stream', () => {
     await deliver(socket, frames, 10, 0, image);
     expect(frames.at(-1)!.connectionId).not.toBe(frames[0]!.connectionId);
     // The same id, frameSeq from 0 again, at 30 fps: taken once the old sequence has been
-    // silent for RESTART_AFTER_MS (500 ms).
-    const resetAt = performance.now();
+    // silent for RESTART_AFTER_MS (500 ms), so about the 15th frame of the new one.
     let seq = 0;
     const sending = setInterval(() => sendFrame(socket, 9, seq++, image), 33);
     try {
@@ -400,8 +398,10 @@ describe('UDP receiver: what one forged datagram can do to a stream', () => {
     } finally {
       clearInterval(sending);
     }
-    // Generous: the reassembler test pins the rule itself (within a second at 30 fps).
-    expect(performance.now() - resetAt).toBeLessThan(2000);
+    // Counted in the sender's own frames, which a loaded machine slows down with the receiver:
+    // generous, the reassembler test pins the rule itself (within a second at 30 fps).
+    const firstOfReset = frames.find((f) => f.connectionId === frames[0]!.connectionId && f.seq < 5000)!;
+    expect(firstOfReset.seq).toBeLessThanOrEqual(30);
     expect(disconnects).toEqual([]);
   });
 

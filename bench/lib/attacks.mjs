@@ -8,7 +8,7 @@
 //   c. UDP flood: new stream ids (first pieces of frames that never complete) as fast as the
 //      flooder can send, for `seconds`, recv --udp
 //   d. 20 000 short TCP connections (connect, half a header, close), 64 at a time
-//   e. the seeded fuzzer (fuzz-run.mjs), TCP and UDP, `fuzzCases` cases each
+//   e. the seeded fuzzer (tools/fuzz/run.mjs), TCP and UDP, `fuzzCases` cases each
 import { createSocket } from 'node:dgram';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
@@ -16,8 +16,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { encodeHeader } from '../../dist/frame/header.js';
-import { fuzzRecv, stderrReport } from './fuzz-run.mjs';
-import { start, vstream, vstreamBin, watchMemory } from './proc.mjs';
+import { fuzzRecv, stderrReport } from '../../tools/fuzz/run.mjs';
+import { start, vstream, vstreamBin, watchMemory } from '../../tools/proc.mjs';
 
 const GOOD_FRAMES = 100;
 const GOOD_FPS = 20;

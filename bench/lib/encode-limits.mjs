@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { cpus } from 'node:os';
 import sharp from 'sharp';
-import { measureRate } from './proc.mjs';
+import { measureRate } from '../../tools/proc.mjs';
 
 const { globalArgs, fileInputArgs, mjpegOutputArgs, y4mOutputArgs } = await import('../../dist/source/ffmpeg/args.js');
 const { MjpegSplitter } = await import('../../dist/source/mjpeg-splitter.js');

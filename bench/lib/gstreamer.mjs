@@ -1,7 +1,7 @@
 // GStreamer doing the same job: decode the clip -> jpegenc -> multipartmux -> TCP ->
 // multipartdemux -> jpegdec -> fakesink, as two gst-launch-1.0 processes on loopback.
-import { freePort, has, measureRate, start, watchMemory } from './proc.mjs';
-import { median } from './table.mjs';
+import { freePort, has, measureRate, start, watchMemory } from '../../tools/proc.mjs';
+import { median } from '../../tools/table.mjs';
 
 /**
  * Frames/s (see measureRate for what is timed) and the receiver's peak RSS (VmHWM, read every

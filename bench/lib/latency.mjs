@@ -5,8 +5,8 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { percentile } from './table.mjs';
-import { startReceiver, start, vstream } from './proc.mjs';
+import { percentile } from '../../tools/table.mjs';
+import { startReceiver, start, vstream } from '../../tools/proc.mjs';
 import { cliHas } from './vstream-rates.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -1,7 +1,7 @@
 // How many live 30 frames/s senders one headless receiver keeps up with.
 import { readFileSync } from 'node:fs';
-import { cpuSeconds, startReceiver, start, vstream, watchMemory } from './proc.mjs';
-import { median, percentile } from './table.mjs';
+import { cpuSeconds, startReceiver, start, vstream, watchMemory } from '../../tools/proc.mjs';
+import { median, percentile } from '../../tools/table.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.timeOrigin + performance.now(); // the clock of receivedAt

@@ -1,6 +1,6 @@
 // Receiver memory under three loads: 8 live senders, a flood sender, and a sink slower than
 // the network. Nothing is asserted: peak RSS, and whether RSS stopped growing.
-import { startReceiver, start, vstream, watchMemory } from './proc.mjs';
+import { startReceiver, start, vstream, watchMemory } from '../../tools/proc.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

@@ -2,8 +2,8 @@
 // VideoCapture -> imencode q90 -> str(len).ljust(16) + data -> recvall -> imdecode.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { measureRate, start, watchMemory } from './proc.mjs';
-import { median } from './table.mjs';
+import { measureRate, start, watchMemory } from '../../tools/proc.mjs';
+import { median } from '../../tools/table.mjs';
 
 const script = (name) => fileURLToPath(new URL(`../reference/${name}`, import.meta.url));
 

@@ -1,8 +1,8 @@
 // UDP under datagram loss: the share of frames vstream delivers through a relay that drops
 // datagrams at random, beside the ideal (1-p)^k for a frame of k pieces.
-import { LossyRelay } from '../lossy-relay.mjs';
-import { startReceiver, start, vstream } from './proc.mjs';
-import { median } from './table.mjs';
+import { LossyRelay } from '../../tools/lossy-relay.mjs';
+import { startReceiver, start, vstream } from '../../tools/proc.mjs';
+import { median } from '../../tools/table.mjs';
 
 const { parseDatagram } = await import('../../dist/frame/udp-datagram.js');
 

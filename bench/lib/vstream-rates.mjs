@@ -1,7 +1,7 @@
 // vstream end to end: real `send` and `recv` processes on loopback, headless.
 import { spawnSync } from 'node:child_process';
-import { measureRate, startReceiver, start, vstream, watchMemory } from './proc.mjs';
-import { median } from './table.mjs';
+import { measureRate, startReceiver, start, vstream, watchMemory } from '../../tools/proc.mjs';
+import { median } from '../../tools/table.mjs';
 
 /** Whether `vstream <command> --help` lists `option`, e.g. cliHas('recv', '--format'). */
 export function cliHas(command, option) {

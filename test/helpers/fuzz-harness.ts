@@ -1,15 +1,15 @@
 /**
- * The seeded fuzzer for tests: the implementation is bench/lib/fuzz-cases.mjs and
- * fuzz-run.mjs, shared with `BENCH_ONLY=attacks`; this adds the JPEGs cases start from and
+ * The seeded fuzzer for tests: the implementation is tools/fuzz/cases.mjs and
+ * run.mjs, shared with `BENCH_ONLY=attacks`; this adds the JPEGs cases start from and
  * the environment knobs. FUZZ_CASES=N runs N cases per transport (default: each test's own),
  * FUZZ_SEED=S replays seed S (default 1), FUZZ_FIRST=K starts at case K (to replay the cases a
  * failure names: FUZZ_FIRST=138 FUZZ_CASES=12), FUZZ_KEEP=1 keeps the receivers' folders.
  */
 import { makeJpeg, withExifThumbnail } from './jpeg.js';
-import type { FuzzResult } from '../../bench/lib/fuzz-run.mjs';
+import type { FuzzResult } from '../../tools/fuzz/run.mjs';
 
-export { fuzzRecv, spoofRun, stderrReport, type FuzzResult, type StderrReport } from '../../bench/lib/fuzz-run.mjs';
-export { GOOD_LABEL, SPOOF_KINDS, tcpCase, udpCase } from '../../bench/lib/fuzz-cases.mjs';
+export { fuzzRecv, spoofRun, stderrReport, type FuzzResult, type StderrReport } from '../../tools/fuzz/run.mjs';
+export { GOOD_LABEL, SPOOF_KINDS, tcpCase, udpCase } from '../../tools/fuzz/cases.mjs';
 
 export const FUZZ_SEED = Number(process.env.FUZZ_SEED ?? 1);
 export const FUZZ_FIRST = Number(process.env.FUZZ_FIRST ?? 0);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median } from './table.mjs';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
+const root = fileURLToPath(new URL('../', import.meta.url));
 export let vstreamBin = path.join(root, 'bin/vstream.js');
 
 /** argv for `node bin/vstream.js ...` (the snapshot's, once snapshotBuild() made one). */

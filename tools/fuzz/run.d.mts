@@ -1,4 +1,4 @@
-// Types for fuzz-run.mjs, for the TypeScript tests.
+// Types for run.mjs, for the TypeScript tests.
 
 export interface FuzzDeath {
   incarnation: number;

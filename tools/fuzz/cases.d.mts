@@ -1,4 +1,4 @@
-// Types for fuzz-cases.mjs, for the TypeScript tests.
+// Types for cases.mjs, for the TypeScript tests.
 export const GOOD_LABEL: string;
 export const HOSTILE_TEXTS: string[];
 export const SPOOF_KINDS: string[];

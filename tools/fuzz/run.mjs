@@ -1,6 +1,6 @@
 // One fuzz run against a real `vstream recv` with every sink at once, shared by
 // test/fuzz-recv.test.ts (a few thousand cases, asserted) and `BENCH_ONLY=attacks` (as many as
-// FUZZ_CASES says, figures only). Hostile cases from fuzz-cases.mjs go out over many
+// FUZZ_CASES says, figures only). Hostile cases from cases.mjs go out over many
 // connections (TCP) or sockets (UDP) while a good sender, labelled GOOD_LABEL, sends one valid
 // frame after each batch of them and waits for its --json line: the good stream is the canary.
 //
@@ -17,8 +17,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { frame } from '../../dist/frame/framer.js';
 import { splitFrame } from '../../dist/frame/udp-datagram.js';
-import { GOOD_LABEL, spoofDatagrams, SPOOF_KINDS, tcpCase, udpCase } from './fuzz-cases.mjs';
-import { memoryOf, start, vstream } from './proc.mjs';
+import { GOOD_LABEL, spoofDatagrams, SPOOF_KINDS, tcpCase, udpCase } from './cases.mjs';
+import { memoryOf, start, vstream } from '../proc.mjs';
 
 /** Hostile TCP connections open at once; a case goes out on one of them, round robin. */
 const OPEN_CONNECTIONS = 8;
