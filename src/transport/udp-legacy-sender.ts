@@ -14,6 +14,7 @@ import { networkError } from './socket-errors.js';
 import { connectUdp } from './udp-socket.js';
 import type { Frame } from '../frame/frame.js';
 import type { Sender, SendOptions } from './types.js';
+
 /** Pieces sent back to back between pauses. */
 const PACE_BURST = 16;
 /**
