@@ -6,22 +6,23 @@
  *
  * const sender = await FrameSender.connect({ host: '::1', port: 8088, label: 'cam1' });
  * await sender.send(jpeg);          // resolves when the socket can take the next frame
+ * await sender.send(makeFrame(jpeg, { name: 'a.jpg', captureTime })); // a name and capture time travel with a Frame
  * await sender.close();
  *
  * const receiver = await FrameReceiver.listen({ port: 8088 });
- * for await (const frame of receiver) console.log(frame.sender, frame.seq, frame.jpeg.length);
+ * for await (const frame of receiver) console.log(frame.sender, frame.seq, frame.data.length);
  * ```
  *
  * Over UDP the same with `UdpFrameSender.open(...)` and `UdpFrameReceiver.listen(...)`; frames
  * then carry `loss` counters.
  */
-export { FrameSender, type FrameSenderOptions, type SendOptions } from './transport/tcp-sender.js';
+export { FrameSender, type FrameSenderOptions } from './transport/tcp-sender.js';
 export { FrameReceiver, type FrameReceiverOptions } from './transport/tcp-receiver.js';
 export { UdpFrameSender, type UdpFrameSenderOptions } from './transport/udp-sender.js';
 export { UdpFrameReceiver, type UdpFrameReceiverOptions } from './transport/udp-receiver.js';
 export { LegacyUdpSender, type LegacyUdpSenderOptions } from './transport/udp-legacy-sender.js';
 export { LegacyUdpReceiver, type LegacyUdpReceiverOptions } from './transport/udp-legacy-receiver.js';
-export type { PeerInfo, Receiver, Sender } from './transport/types.js';
+export type { PeerInfo, Receiver, Sender, SendOptions } from './transport/types.js';
 export { parseHostPort, formatAddress, type HostPort } from './transport/address.js';
 export { openSource, type SourceOptions } from './source/index.js';
 export type { FrameSource } from './source/types.js';

@@ -210,7 +210,7 @@ describe('recv --save-dir against hostile names and labels', () => {
     const recv = await startRecv(dir);
     const client = await sender(recv.port);
     const names = ['é'.repeat(200), '../../escape.jpg', 'CON.jpg', '....', 'a\u0000b.jpg'];
-    for (const name of names) await client.send(jpeg, { name });
+    for (const name of names) await client.send(makeFrame(jpeg, { name }));
     await saved(recv, names.length);
     await client.close();
     expect(recv.proc.exitInfo).toBeUndefined();
@@ -226,7 +226,7 @@ describe('recv --save-dir against hostile names and labels', () => {
     await mkdir(dir, { recursive: true });
     const recv = await startRecv(dir);
     const named = await sender(recv.port);
-    await named.send(jpeg, { name: 'é'.repeat(200) });
+    await named.send(makeFrame(jpeg, { name: 'é'.repeat(200) }));
     await saved(recv, 1);
     const labelled = await sender(recv.port, { label: 'l'.repeat(250) });
     await labelled.send(jpeg);
@@ -304,7 +304,7 @@ describe('recv --save-dir never loses or replaces a file', () => {
     await symlink(outside, join(dir, 'cam'));
     const recv = await startRecv(dir);
     const plain = await sender(recv.port);
-    for (const name of ['photo.jpg', 'photo.jpg', 'shot.jpg', 'dangling.jpg']) await plain.send(jpeg, { name });
+    for (const name of ['photo.jpg', 'photo.jpg', 'shot.jpg', 'dangling.jpg']) await plain.send(makeFrame(jpeg, { name }));
     await plain.send(jpeg);
     await saved(recv, 5);
     const cam = await sender(recv.port, { label: 'cam' });

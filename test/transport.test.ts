@@ -9,6 +9,7 @@ import { FrameReceiver } from '../src/transport/tcp-receiver.js';
 import { MemoryBudget } from '../src/transport/memory-budget.js';
 import { encodeHeader } from '../src/frame/header.js';
 import { frame as framed } from '../src/frame/framer.js';
+import { makeFrame } from '../src/frame/image-info.js';
 import { NetworkError } from '../src/errors.js';
 import type { ReceivedFrame } from '../src/frame/frame.js';
 
@@ -56,7 +57,7 @@ describe.each([['127.0.0.1'], ['::1']])('sender -> receiver over %s', (host) => 
     const sender = await FrameSender.connect({ host, port: receiver.port, label: 'cam1' });
     cleanup.push(() => sender.destroy());
     const got = take(receiver, 3);
-    for (const [i, image] of images.entries()) await sender.send(image, { name: `${i}.jpg` });
+    for (const [i, image] of images.entries()) await sender.send(makeFrame(image, { name: `${i}.jpg` }));
     const frames = await got;
     expect(frames.map((f) => f.seq)).toEqual([0, 1, 2]);
     expect(frames.map((f) => f.meta?.name)).toEqual(['0.jpg', '1.jpg', '2.jpg']);

@@ -4,7 +4,8 @@
  */
 import { describe, it, expect, afterEach } from 'vitest';
 import sharp from 'sharp';
-import { loadTurbo, turboDecode, exactScale, MAX_DECODE_PIXELS, turboUnavailableReason } from '../src/decode/turbo.js';
+import { turboDecode, exactScale, MAX_DECODE_PIXELS } from '../src/decode/turbo.js';
+import { loadTurbo, turboUnavailableReason } from '../src/native/jpeg-addon.js';
 import { decodePixels } from '../src/decode/pixels.js';
 import { makeFrame } from '../src/frame/image-info.js';
 import { MAX_JPEG_SCANS } from '../src/decode/limits.js';

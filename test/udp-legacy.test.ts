@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NetworkError } from '../src/errors.js';
 import { withoutMetadata } from '../src/frame/metadata.js';
+import { makeFrame } from '../src/frame/image-info.js';
 import { LegacyUdpReceiver, type LegacyUdpReceiverOptions } from '../src/transport/udp-legacy-receiver.js';
 import { LegacyUdpSender, type LegacyUdpSenderOptions } from '../src/transport/udp-legacy-sender.js';
 import type { PeerInfo, ReceiverEvents } from '../src/transport/types.js';
@@ -650,7 +651,7 @@ describe('LegacyUdpSender', () => {
       const images = await Promise.all([1, 2, 3, 4].map((i) => makeJpeg({ width: 100 * i, height: 75 * i })));
       const got: ReceivedFrame[] = [];
       for (const [i, image] of images.entries()) {
-        await sender.send(image, { name: `${i}.jpg`, live: true });
+        await sender.send(makeFrame(image, { name: `${i}.jpg` }), { live: true });
         got.push(...(await take(1)));
       }
       expect(sender.framesSent).toBe(4);

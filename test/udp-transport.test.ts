@@ -7,6 +7,7 @@ import { UdpFrameSender, type UdpFrameSenderOptions } from '../src/transport/udp
 import { UdpFrameReceiver, type UdpFrameReceiverOptions } from '../src/transport/udp-receiver.js';
 import { encodeDatagramHeader, endDatagram, splitFrame, DatagramType } from '../src/frame/udp-datagram.js';
 import { withoutMetadata } from '../src/frame/metadata.js';
+import { makeFrame } from '../src/frame/image-info.js';
 import { NetworkError, UsageError } from '../src/errors.js';
 import { Pacer } from '../src/transport/pacer.js';
 import type { PeerInfo } from '../src/transport/types.js';
@@ -80,7 +81,7 @@ describe.each([['127.0.0.1'], ['::1']])('UDP sender -> receiver over %s', (host)
     expect(images[0]!.length).toBeGreaterThan(5 * 1176);
     const sender = await open({ host, port: receiver.port, label: 'cam1' });
     const got = take(receiver, 3);
-    for (const [i, image] of images.entries()) await sender.send(image, { name: `${i}.jpg` });
+    for (const [i, image] of images.entries()) await sender.send(makeFrame(image, { name: `${i}.jpg` }));
     const frames = await got;
     expect(frames.map((f) => f.seq)).toEqual([0, 1, 2]);
     expect(frames.map((f) => f.meta?.name)).toEqual(['0.jpg', '1.jpg', '2.jpg']);

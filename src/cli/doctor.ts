@@ -5,7 +5,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ExitCode, VstreamError } from '../errors.js';
 import { ffmpegVersion, locateFfmpeg, type FfmpegLocation } from '../source/ffmpeg/locate.js';
-import { loadTurbo, TURBO_ADDON_PATH, turboUnavailableReason } from '../decode/turbo.js';
+import { loadTurbo, TURBO_ADDON_PATH, turboUnavailableReason } from '../native/jpeg-addon.js';
 
 export interface DoctorOptions {
   /** `--ffmpeg PATH`, checked exactly as `send` would use it. */

@@ -1,4 +1,4 @@
-import { loadSharp } from './sharp.js';
+import { loadSharp } from '../native/sharp.js';
 import { jpegScanCount } from './jpeg-info.js';
 import { MAX_DECODE_PIXELS, turboDecode } from './turbo.js';
 import { MAX_JPEG_SCANS, PixelLimitError, ScanLimitError, exceedsPixelLimit, sharpInputOptions } from './limits.js';

@@ -1,5 +1,5 @@
 /** The JPEG encode stage for still images (`--dir`), with sharp. */
-import { loadSharp, type Sharp } from '../decode/sharp.js';
+import { loadSharp, type Sharp } from '../native/sharp.js';
 import type { Size } from '../frame/frame.js';
 import { decodeBmp, isBmp } from './bmp.js';
 

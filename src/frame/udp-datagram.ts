@@ -5,6 +5,7 @@
  * shared; only the framing differs.
  */
 import { ProtocolError } from '../errors.js';
+import { PartsCursor, partsLength } from './payload.js';
 
 export const UDP_MAGIC = 0x5653;
 export const UDP_VERSION = 1;
@@ -111,9 +112,8 @@ export function parseDatagram(datagram: Buffer, maxFrameBytes: number): { header
 
 /**
  * Splits one frame into datagrams of at most `packetSize` bytes. `parts` are the frame's
- * payload pieces, i.e. what framer.ts's `frame()` returns after its 16-byte header. Each
- * datagram is `[header, ...slices]` for dgram's `socket.send(buffers)`; slices are subarrays,
- * so the JPEG is never copied. Every piece but the last carries exactly packetSize - 24 bytes.
+ * payload (payload.ts's `payloadParts`). Each datagram is `[header, ...slices]` for dgram's
+ * `socket.send(buffers)`; slices are subarrays, so the JPEG is never copied. Every piece but the last carries exactly packetSize - 24 bytes.
  * Throws RangeError for an empty frame, a packetSize outside MIN..MAX_PACKET_SIZE, or a frame
  * that needs more than 65535 pieces at this size.
  */
@@ -127,8 +127,7 @@ export function splitFrame(
   }
   checkRange('streamId', streamId, MAX_UINT32);
   checkRange('frameSeq', frameSeq, MAX_UINT32);
-  let frameLength = 0;
-  for (const part of parts) frameLength += part.length;
+  const frameLength = partsLength(parts);
   if (frameLength < 1 || frameLength > MAX_UINT32) {
     throw new RangeError(`frame length must be from 1 to ${MAX_UINT32} bytes, got ${frameLength}`);
   }
@@ -143,25 +142,13 @@ export function splitFrame(
   // One allocation for all the headers instead of one per datagram.
   const headers = Buffer.allocUnsafe(pieceCount * UDP_HEADER_SIZE);
   const datagrams: Buffer[][] = [];
-  let part = 0;
-  let partOffset = 0;
+  const payload = new PartsCursor(parts);
   for (let index = 0; index < pieceCount; index++) {
     const offset = index * pieceSize;
     const header = headers.subarray(index * UDP_HEADER_SIZE, (index + 1) * UDP_HEADER_SIZE);
     writeHeader(header, 0, { type: DatagramType.PIECE, streamId, frameSeq, pieceIndex: index, pieceCount, frameLength, offset });
     const datagram: Buffer[] = [header];
-    let need = Math.min(pieceSize, frameLength - offset);
-    while (need > 0) {
-      const source = parts[part]!;
-      const take = Math.min(need, source.length - partOffset);
-      if (take > 0) datagram.push(source.subarray(partOffset, partOffset + take));
-      need -= take;
-      partOffset += take;
-      if (partOffset === source.length) {
-        part++;
-        partOffset = 0;
-      }
-    }
+    payload.take(pieceSize, datagram);
     datagrams.push(datagram);
   }
   return datagrams;

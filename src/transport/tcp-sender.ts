@@ -1,11 +1,13 @@
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { frame } from '../frame/framer.js';
-import { frameMeta } from './frame-meta.js';
+import { tcpFrame } from '../frame/framer.js';
+import { frameMeta } from '../frame/frame-meta.js';
+import { partsLength, payloadParts } from '../frame/payload.js';
 import { NetworkError } from '../errors.js';
 import { formatAddress } from './address.js';
 import { networkError } from './socket-errors.js';
-import type { Sender } from './types.js';
+import type { Frame } from '../frame/frame.js';
+import type { Sender, SendOptions } from './types.js';
 
 export interface FrameSenderOptions {
   host: string;
@@ -28,17 +30,6 @@ export interface FrameSenderOptions {
 }
 
 export const DEFAULT_STALL_TIMEOUT_MS = 10_000;
-
-export interface SendOptions {
-  /** Sequence number; defaults to the count of frames sent before this one. */
-  seq?: number;
-  /** Capture time in ms since the epoch; defaults to now. */
-  captureTime?: number;
-  /** Source file name, for folder transfers. */
-  name?: string;
-  /** The frame comes from a live source: receivers may drop it in favour of a newer one. */
-  live?: boolean;
-}
 
 /**
  * Sends JPEG frames to one receiver over TCP, each as a 16-byte length header and the JPEG.
@@ -93,11 +84,11 @@ export class FrameSender implements Sender {
     return new FrameSender(socket, options);
   }
 
-  /** Sends one JPEG. Rejects with a NetworkError once the connection is gone. */
-  async send(jpeg: Buffer, options: SendOptions = {}): Promise<void> {
+  /** Sends one frame (or bare JPEG). Rejects with a NetworkError once the connection is gone. */
+  async send(frame: Frame | Buffer, options: SendOptions = {}): Promise<void> {
     if (this.failure) throw this.failure;
-    const meta = frameMeta(options, { ...this.options, framesSent: this.framesSent });
-    const parts = frame(jpeg, meta);
+    const meta = frameMeta(frame, { ...this.options, ...options, seq: options.seq ?? this.framesSent });
+    const parts = tcpFrame(payloadParts(frame, meta));
     // Stop-and-wait has one frame in flight: bytes that arrive before this frame is written are
     // the tail of the previous reply, not this frame's.
     this.pendingAcks = 0;
@@ -106,7 +97,7 @@ export class FrameSender implements Sender {
     for (const part of parts) this.socket.write(part);
     this.socket.uncork();
     this.framesSent += 1;
-    for (const part of parts) this.bytesSent += part.length;
+    this.bytesSent += partsLength(parts);
     if (this.socket.writableNeedDrain) await this.waitFor('drain');
     if (this.options.waitAck) await this.waitForAck();
     if (this.failure) throw this.failure;

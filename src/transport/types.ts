@@ -1,4 +1,4 @@
-import type { LossCounters, ReceivedFrame } from '../frame/frame.js';
+import type { Frame, LossCounters, ReceivedFrame } from '../frame/frame.js';
 
 export interface PeerInfo {
   connectionId: number;
@@ -29,13 +29,25 @@ export interface Receiver extends AsyncIterable<ReceivedFrame> {
   on<E extends keyof ReceiverEvents>(event: E, listener: (...args: ReceiverEvents[E]) => void): this;
 }
 
+/** What a sender is told about a frame that the frame does not say itself. */
+export interface SendOptions {
+  /** Sequence number; defaults to the count of frames sent before this one. */
+  seq?: number;
+  /** The frame comes from a live source: receivers may drop it in favour of a newer one. */
+  live?: boolean;
+}
+
 /** What `vstream send` needs of any sender, TCP or UDP. */
 export interface Sender {
   /** `host:port` of the receiver. */
   readonly address: string;
   readonly framesSent: number;
   readonly bytesSent: number;
-  send(jpeg: Buffer, options?: { seq?: number; captureTime?: number; name?: string; live?: boolean }): Promise<void>;
+  /**
+   * Sends one frame; its capture time and name go into the metadata. A bare JPEG buffer is
+   * sent as a frame captured now, without a name.
+   */
+  send(frame: Frame | Buffer, options?: SendOptions): Promise<void>;
   close(): Promise<void>;
   destroy(): void;
 }

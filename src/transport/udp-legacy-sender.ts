@@ -5,19 +5,16 @@
  */
 import type { Socket } from 'node:dgram';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { metadataInsertOffset, metadataSegment } from '../frame/metadata.js';
+import { frameMeta } from '../frame/frame-meta.js';
+import { LEGACY_PIECE_BYTES, legacyLengthDatagram, legacyPieces, MAX_LEGACY_PIECE_BYTES } from '../frame/legacy-udp.js';
+import { partsLength, payloadParts } from '../frame/payload.js';
 import { NetworkError, UsageError } from '../errors.js';
 import { formatAddress } from './address.js';
 import { networkError } from './socket-errors.js';
 import { connectUdp } from './udp-socket.js';
-import { frameMeta } from './frame-meta.js';
-import type { SendOptions } from './tcp-sender.js';
-import type { Sender } from './types.js';
+import type { Frame } from '../frame/frame.js';
+import type { Sender, SendOptions } from './types.js';
 
-/** What the reference server reads per `recvfrom`; a longer datagram would be cut short there. */
-export const LEGACY_PIECE_BYTES = 1024;
-/** The largest UDP payload over IPv4. */
-const MAX_PIECE_BYTES = 65_507;
 /** Pieces sent back to back between pauses. */
 const PACE_BURST = 16;
 /**
@@ -95,8 +92,8 @@ export class LegacyUdpSender implements Sender {
   /** Resolves the host and opens a socket towards it; nothing is sent until the first `send`. */
   static async open(options: LegacyUdpSenderOptions): Promise<LegacyUdpSender> {
     const pieceSize = options.pieceSize ?? LEGACY_PIECE_BYTES;
-    if (!Number.isSafeInteger(pieceSize) || pieceSize < 1 || pieceSize > MAX_PIECE_BYTES) {
-      throw new UsageError(`piece size must be 1 to ${MAX_PIECE_BYTES} bytes, got ${pieceSize}`, 'ERR_BAD_PACKET_SIZE');
+    if (!Number.isSafeInteger(pieceSize) || pieceSize < 1 || pieceSize > MAX_LEGACY_PIECE_BYTES) {
+      throw new UsageError(`piece size must be 1 to ${MAX_LEGACY_PIECE_BYTES} bytes, got ${pieceSize}`, 'ERR_BAD_PACKET_SIZE');
     }
     if (options.lengthBytes !== undefined && options.lengthBytes !== 4 && options.lengthBytes !== 8) {
       throw new UsageError(`length datagram must be 4 or 8 bytes, got ${String(options.lengthBytes)}`);
@@ -110,28 +107,26 @@ export class LegacyUdpSender implements Sender {
     return new LegacyUdpSender(socket, options);
   }
 
-  /** Sends one JPEG and waits for the reply. Rejects with a NetworkError (ERR_ACK_TIMEOUT, ...). */
-  async send(jpeg: Buffer, options: SendOptions = {}): Promise<void> {
+  /** Sends one frame (or bare JPEG) and waits for the reply. Rejects with a NetworkError (ERR_ACK_TIMEOUT, ...). */
+  async send(frame: Frame | Buffer, options: SendOptions = {}): Promise<void> {
     if (this.closed) throw new NetworkError(`the sender to ${this.address} is closed`, 'ERR_CONNECTION_CLOSED');
-    const image = this.withMetadata(jpeg, options);
-    const lengthBytes = this.options.lengthBytes ?? 8;
-    if (lengthBytes === 4 && image.length > 0x7fffffff) throw new UsageError(`a ${image.length}-byte image does not fit a 4-byte length`);
-    const header = Buffer.alloc(lengthBytes);
-    if (lengthBytes === 8) header.writeBigInt64LE(BigInt(image.length));
-    else header.writeInt32LE(image.length);
+    const payload = payloadParts(frame, frameMeta(frame, { ...this.options, ...options, seq: options.seq ?? this.framesSent }));
+    const imageBytes = partsLength(payload);
+    const header = legacyLengthDatagram(imageBytes, this.options.lengthBytes ?? 8);
+    const pieces = legacyPieces(payload, this.pieceSize);
 
     // Stop-and-wait: replies and errors from before this image belong to an earlier one.
     this.replies = 0;
     this.socketError = undefined;
     await this.datagram(header);
-    for (let offset = 0, n = 0; offset < image.length; offset += this.pieceSize, n++) {
+    for (const [n, piece] of pieces.entries()) {
       // A Python recvfrom loop falls behind a burst of hundreds of datagrams and the kernel
       // drops the overflow; a short pause now and then lets it drain its socket buffer.
-      if (n > 0 && n % PACE_BURST === 0 && this.pacing > 0) await sleep(this.pauseMs(offset));
-      await this.datagram(image.subarray(offset, offset + this.pieceSize));
+      if (n > 0 && n % PACE_BURST === 0 && this.pacing > 0) await sleep(this.pauseMs(n * this.pieceSize));
+      await this.datagram(piece);
     }
     this.framesSent += 1;
-    this.bytesSent += header.length + image.length;
+    this.bytesSent += header.length + imageBytes;
     await this.waitForReply();
   }
 
@@ -147,21 +142,13 @@ export class LegacyUdpSender implements Sender {
     void this.close();
   }
 
-  private withMetadata(jpeg: Buffer, options: SendOptions): Buffer {
-    const meta = frameMeta(options, { ...this.options, framesSent: this.framesSent });
-    if (meta === undefined) return jpeg;
-    const at = metadataInsertOffset(jpeg);
-    // One copy per image: the pieces must be cut from contiguous bytes.
-    return Buffer.concat([jpeg.subarray(0, at), metadataSegment(meta), jpeg.subarray(at)]);
-  }
-
   /** The pause before the burst that starts at `offset`. */
   private pauseMs(offset: number): number {
     const perPiece = Math.max(MIN_PIECE_MS, PIECE_COST_MS + (PIECE_COST_MS_PER_KIB * offset) / 1024);
     return this.pacing * PACE_BURST * perPiece;
   }
 
-  private datagram(data: Buffer): Promise<void> {
+  private datagram(data: Buffer | Buffer[]): Promise<void> {
     return new Promise((resolve, reject) => {
       this.socket.send(data, (err) => {
         if (err) reject(this.failure(err));

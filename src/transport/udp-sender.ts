@@ -1,16 +1,16 @@
 import type { Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
-import { frame } from '../frame/framer.js';
-import { frameMeta } from './frame-meta.js';
+import { frameMeta } from '../frame/frame-meta.js';
+import { frameBytes, partsLength, payloadParts } from '../frame/payload.js';
 import { DEFAULT_PACKET_SIZE, endDatagram, MAX_PACKET_SIZE, MIN_PACKET_SIZE, splitFrame } from '../frame/udp-datagram.js';
 import { NetworkError, UsageError } from '../errors.js';
 import { formatAddress } from './address.js';
 import { Pacer, DEFAULT_RATE_BYTES_PER_SECOND } from './pacer.js';
 import { networkError } from './socket-errors.js';
 import { connectUdp } from './udp-socket.js';
-import type { Sender } from './types.js';
-import type { SendOptions } from './tcp-sender.js';
+import type { Frame } from '../frame/frame.js';
+import type { Sender, SendOptions } from './types.js';
 
 export interface UdpFrameSenderOptions {
   host: string;
@@ -110,23 +110,21 @@ export class UdpFrameSender implements Sender {
     return new UdpFrameSender(socket, options);
   }
 
-  /** Sends one JPEG. Rejects with a NetworkError once the socket has failed (or, with `whenRefused: 'fail'`, nobody listens). */
-  async send(jpeg: Buffer, options: SendOptions = {}): Promise<void> {
+  /** Sends one frame (or bare JPEG). Rejects with a NetworkError once the socket has failed (or, with `whenRefused: 'fail'`, nobody listens). */
+  async send(frame: Frame | Buffer, options: SendOptions = {}): Promise<void> {
     if (this.failure) throw this.failure;
     if (this.closing) throw new NetworkError(`the sender to ${this.address} is closed`, 'ERR_CONNECTION_CLOSED');
-    const meta = frameMeta(options, { ...this.options, framesSent: this.framesSent });
-    // frame() gives TCP's 16-byte header first; UDP carries the rest, piece by piece.
-    const parts = frame(jpeg, meta).slice(1);
+    const meta = frameMeta(frame, { ...this.options, ...options, seq: options.seq ?? this.framesSent });
+    const payload = payloadParts(frame, meta);
     let datagrams: Buffer[][];
     try {
-      datagrams = splitFrame(parts, { streamId: this.streamId, frameSeq: this.frameSeq, packetSize: this.packetSize });
+      datagrams = splitFrame(payload, { streamId: this.streamId, frameSeq: this.frameSeq, packetSize: this.packetSize });
     } catch (err) {
-      throw new UsageError(`cannot send a frame of ${jpeg.length} bytes over UDP: ${(err as Error).message}`, 'ERR_UDP_FRAME_TOO_LARGE');
+      throw new UsageError(`cannot send a frame of ${frameBytes(frame).length} bytes over UDP: ${(err as Error).message}`, 'ERR_UDP_FRAME_TOO_LARGE');
     }
     this.frameSeq = (this.frameSeq + 1) >>> 0;
     for (const datagram of datagrams) {
-      let size = 0;
-      for (const buffer of datagram) size += buffer.length;
+      const size = partsLength(datagram);
       await this.pace(size);
       if (this.failure) throw this.failure;
       if (this.closed) throw new NetworkError(`the sender to ${this.address} was closed during a frame`, 'ERR_CONNECTION_CLOSED');

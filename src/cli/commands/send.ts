@@ -238,7 +238,7 @@ export async function runSend(settings: SendSettings): Promise<number> {
           // Numbered by capture, so a receiver sees the frames dropped here as gaps.
           const seq = taken + source.dropped - 1;
           inFlight = 1;
-          const sent = connected.send(frame.data, { seq, ...(frame.captureTime !== undefined && { captureTime: frame.captureTime }), live: source.live, ...(frame.name !== undefined && { name: frame.name }) });
+          const sent = connected.send(frame, { seq, live: source.live });
           // A receiver that stopped reading must not hold a signal's shutdown.
           if (!(await finishedBeforeAbort(sent, aborted))) {
             abandoned = 1;

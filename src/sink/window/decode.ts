@@ -1,6 +1,6 @@
 import type { Frame, Size } from '../../frame/frame.js';
 
-import { loadSharp } from '../../decode/sharp.js';
+import { loadSharp } from '../../native/sharp.js';
 import { jpegScanCount } from '../../decode/jpeg-info.js';
 import { jpegSize } from '../../decode/pixels.js';
 import { MAX_DECODE_PIXELS, turboDecode } from '../../decode/turbo.js';
