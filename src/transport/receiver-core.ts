@@ -170,11 +170,15 @@ export class ReceiverCore<S extends CoreSender> {
     this.paused.delete(sender);
   }
 
-  /** The sender is gone; `error` says why, if it was not a clean end. */
+  /**
+   * The sender is gone; `error` says why, if it was not a clean end. Waiting for delivery, it
+   * stays known (`get`, `openSenders`) until its `disconnect`.
+   */
   end(sender: S, error?: VstreamError): void {
-    this.remove(sender);
+    this.paused.delete(sender);
     const disconnect = this.options.disconnect;
     if (disconnect === 'at-end') {
+      this.remove(sender);
       this.queue.forgetKey(sender);
       this.emitDisconnect(sender, error);
       return;
@@ -261,6 +265,7 @@ export class ReceiverCore<S extends CoreSender> {
     for (const [sender, error] of this.leaving) {
       if (!all && (this.queue.waiting(sender) > 0 || this.inHand === sender)) continue;
       this.leaving.delete(sender);
+      this.remove(sender);
       this.queue.forgetKey(sender);
       this.emitDisconnect(sender, error);
     }
