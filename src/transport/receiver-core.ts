@@ -76,6 +76,7 @@ export class ReceiverCore<S extends CoreSender> {
   /** The sender of the frame the consumer is working on. */
   private inHand: S | undefined;
   private nextConnectionId = 1;
+  private discardedCount = 0;
   private closingPromise: Promise<void> | undefined;
 
   constructor(private readonly options: ReceiverCoreOptions<S>) {
@@ -108,12 +109,17 @@ export class ReceiverCore<S extends CoreSender> {
     return this.queue.bytes;
   }
 
+  /** Frames dropped from the queue before the consumer took them, all senders together. */
+  get framesDiscarded(): number {
+    return this.discardedCount;
+  }
+
   /** Senders open now. */
   get size(): number {
     return this.senders.size;
   }
 
-  /** Senders open now, in the order they were opened. */
+  /** Senders known now, in the order they were opened (with `afterDelivery`, ended ones until their `disconnect`). */
   openSenders(): IterableIterator<S> {
     return this.senders.values();
   }
@@ -241,6 +247,7 @@ export class ReceiverCore<S extends CoreSender> {
     if (reason === 'replaced') return;
     this.options.onQueueChanged?.();
     sender.discarded += 1;
+    this.discardedCount += 1;
     // Nobody will acknowledge it now, and a stop-and-wait sender waits for a reply. A replaced
     // live frame needs none: the reply to the frame that replaced it answers for both.
     if (this.options.ackWhen === 'manual') this.reply(sender);
