@@ -2,8 +2,8 @@
  * What every receiver does with its senders once their bytes are frames, whatever the
  * transport. Like ws's WebSocketServer handing each socket to its own WebSocket: the transport
  * turns bytes into frames and tells the core that a sender began (`open`), completed a frame
- * (`frame`) or ended (`end`); the core numbers the senders, emits `connection`, `disconnect`
- * and `problem`, replies with the ack text, holds the frames for the one consumer in a
+ * (`frame`) or ended (`end`); the core numbers the senders, emits `connection` and
+ * `disconnect`, replies with the ack text, holds the frames for the one consumer in a
  * NewestWinsQueue (the project's one live-drop policy), pauses senders the consumer cannot keep
  * up with, and ends the iteration on close.
  */
@@ -214,10 +214,6 @@ export class ReceiverCore<S extends CoreSender> {
     if (this.queue.full || this.options.holdBack?.()) return;
     for (const sender of this.paused) sender.link.resume?.();
     this.paused.clear();
-  }
-
-  problem(code: string, message: string): void {
-    this.options.events.emit('problem', { code, message });
   }
 
   [Symbol.asyncIterator](): AsyncIterator<ReceivedFrame> {

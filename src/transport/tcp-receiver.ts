@@ -13,8 +13,10 @@ import { connectionLimit } from './fd-limit.js';
 
 /** Connections held open at once (lowered to what the open-file limit allows). */
 export const DEFAULT_MAX_CONNECTIONS = 256;
-/** A connection that completes no frame for this long is closed. */
-export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
+/** A TCP connection that completes no frame for this long is closed (ERR_IDLE_TIMEOUT). */
+export const DEFAULT_TCP_IDLE_TIMEOUT_MS = 30_000;
+/** The name the command line knows DEFAULT_TCP_IDLE_TIMEOUT_MS by. */
+export const DEFAULT_IDLE_TIMEOUT_MS = DEFAULT_TCP_IDLE_TIMEOUT_MS;
 /** Frames held for a slow consumer before the senders are paused. */
 export const DEFAULT_MAX_QUEUED_FRAMES = 8;
 
@@ -115,7 +117,7 @@ export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Recei
       const { code, message } = networkError('cannot accept a connection', err);
       this.emit('problem', { code, message });
     });
-    const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_TCP_IDLE_TIMEOUT_MS;
     if (idleTimeoutMs > 0) {
       // One sweep for all connections, not a timer each; a quarter of the timeout late at most.
       this.idleTimer = setInterval(() => this.closeIdle(idleTimeoutMs), Math.min(1000, Math.max(10, idleTimeoutMs / 4)));

@@ -7,7 +7,7 @@ import type { RemoteInfo, Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { ProtocolError, UsageError } from '../errors.js';
 import { DEFAULT_LEGACY_MAX_FRAME_BYTES, LegacyUdpReassembler, type LegacySender, type LegacySourceState } from '../reassemble/legacy-udp-reassembler.js';
-import { bindUdp, datagramPeer, DatagramReplies } from './udp-socket.js';
+import { bindUdp, datagramPeer, DatagramReplies, DEFAULT_UDP_SILENCE_MS } from './udp-socket.js';
 import { lossAfterQueue, ReceiverCore, type CoreSender } from './receiver-core.js';
 import type { Receiver, ReceiverEvents } from './types.js';
 import type { LossCounters, ReceivedFrame } from '../frame/frame.js';
@@ -87,7 +87,7 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
     });
     this.reply = Buffer.from(options.reply ?? DEFAULT_LEGACY_REPLY);
     this.replies = new DatagramReplies(socket);
-    this.idleTimeoutMs = Math.max(options.idleTimeoutMs ?? 5000, this.reassembler.maxAgeMs);
+    this.idleTimeoutMs = Math.max(options.idleTimeoutMs ?? DEFAULT_UDP_SILENCE_MS, this.reassembler.maxAgeMs);
     this.core = new ReceiverCore<Source>({
       events: this,
       ack: this.reply,

@@ -3,13 +3,14 @@ import { EventEmitter } from 'node:events';
 import { NetworkError, ProtocolError, UsageError, type VstreamError } from '../errors.js';
 import { UdpReassembler, type CompletedFrame, type StreamCounters, type StreamState } from '../reassemble/udp-reassembler.js';
 import type { Problem } from '../problems.js';
-import { bindUdp, datagramPeer, DatagramReplies } from './udp-socket.js';
+import { bindUdp, datagramPeer, DatagramReplies, DEFAULT_UDP_SILENCE_MS } from './udp-socket.js';
 import { lossAfterQueue, ReceiverCore, type CoreSender } from './receiver-core.js';
 import type { Receiver, ReceiverEvents } from './types.js';
 import type { LossCounters, ReceivedFrame } from '../frame/frame.js';
 
 /** A stream silent this long is over (ERR_STREAM_SILENT). */
-export const DEFAULT_IDLE_TIMEOUT_MS = 5000;
+/** A UDP stream silent this long is over (ERR_STREAM_SILENT); unlike over TCP, silence, not a lack of frames. */
+export const DEFAULT_IDLE_TIMEOUT_MS = DEFAULT_UDP_SILENCE_MS;
 /** Codes of datagrams that are not vstream UDP at all, as a reference-program sender makes. */
 const FOREIGN_CODES = new Set(['ERR_UDP_SHORT', 'ERR_UDP_MAGIC', 'ERR_UDP_VERSION', 'ERR_UDP_TYPE']);
 
@@ -92,7 +93,7 @@ export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
       ...(options.maxStreams !== undefined && { maxStreams: options.maxStreams }),
     });
     this.replies = new DatagramReplies(socket);
-    this.idleTimeoutMs = Math.max(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, this.reassembler.maxAgeMs);
+    this.idleTimeoutMs = Math.max(options.idleTimeoutMs ?? DEFAULT_UDP_SILENCE_MS, this.reassembler.maxAgeMs);
     this.core = new ReceiverCore<Stream>({
       events: this,
       ...(options.ack !== undefined && { ack: Buffer.from(options.ack) }),

@@ -72,6 +72,9 @@ export async function connectUdp(options: ConnectOptions): Promise<Socket> {
   }
 }
 
+/** A UDP sender silent this long is gone (`disconnect`): datagrams have no other end of stream to rely on. */
+export const DEFAULT_UDP_SILENCE_MS = 5000;
+
 /** `host:port` of a datagram's source, as the TCP transport names peers. */
 export function datagramPeer(rinfo: { address: string; port: number }): string {
   return formatAddress(rinfo.address, rinfo.port);
