@@ -47,6 +47,7 @@ function fake(options: Partial<ReceiverCoreOptions<CoreSender>> = {}): Fake {
         reply: (ack) => log.push(`reply ${peer} ${ack.toString()}`),
         pause: () => log.push(`pause ${peer}`),
         resume: () => log.push(`resume ${peer}`),
+        close: () => log.push(`close ${peer}`),
       });
       core.open(sender);
       return sender;
@@ -164,7 +165,7 @@ describe('ReceiverCore', () => {
     expect(core.queued).toBe(1);
   });
 
-  it('close() stops the transport, then ends the iteration after the queued frames; no replies once closing', async () => {
+  it('close() stops the transport and closes each sender, then ends the iteration after the queued frames; no replies once closing', async () => {
     const { core, log, sender } = fake({ ack: Buffer.from('OK') });
     const a = sender('a:1');
     core.frame(a, JPEG, 0);
@@ -177,6 +178,7 @@ describe('ReceiverCore', () => {
     core.frame(a, JPEG, 1);
     await closed;
     expect(stopped).toBe(true);
+    expect(log).toContain('close a:1');
     const seqs: number[] = [];
     for await (const frame of core) seqs.push(frame.seq);
     expect(seqs).toEqual([0, 1]);

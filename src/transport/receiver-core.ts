@@ -21,6 +21,8 @@ export interface SenderLink {
   /** Stops reading from it until `resume` (transports that can push back: TCP). */
   pause?(): void;
   resume?(): void;
+  /** Closes it (a connection of its own: TCP); the transport then calls `end`. */
+  close?(): void;
 }
 
 /** One sender as the core keeps it; transports extend it with their own state. */
@@ -221,13 +223,15 @@ export class ReceiverCore<S extends CoreSender> {
   }
 
   /**
-   * Stops: `stopTransport` stops accepting and closes every connection (ending each sender);
-   * then the senders still waiting for delivery are reported gone, and the iteration ends after
-   * the queued frames.
+   * Stops: `stopTransport` stops accepting (its synchronous part runs first), every sender with
+   * a connection of its own is closed, and once the transport has stopped (ending its senders)
+   * those still waiting for delivery are reported gone; the iteration ends after the queued frames.
    */
   close(stopTransport: () => Promise<void>): Promise<void> {
     this.closingPromise ??= (async () => {
-      await stopTransport();
+      const stopped = stopTransport();
+      for (const sender of this.senders.values()) sender.link.close?.();
+      await stopped;
       this.reportGone(true);
       this.queue.end();
     })();

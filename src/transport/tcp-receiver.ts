@@ -181,9 +181,8 @@ export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Recei
   close(): Promise<void> {
     return this.core.close(async () => {
       clearInterval(this.idleTimer);
-      const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-      for (const connection of this.core.openSenders()) connection.socket.destroy();
-      await closed;
+      // Resolves once the core has closed every connection and their sockets are gone.
+      await new Promise<void>((resolve) => this.server.close(() => resolve()));
     });
   }
 
@@ -205,6 +204,7 @@ export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Recei
           if (!this.budgetPaused.has(connection)) socket.resume();
           connection.lastProgress = performance.now();
         },
+        close: () => socket.destroy(),
       }),
       socket,
       parser: new TcpFrameParser({

@@ -8,7 +8,6 @@ import { lossAfterQueue, ReceiverCore, type CoreSender } from './receiver-core.j
 import type { Receiver, ReceiverEvents } from './types.js';
 import type { LossCounters, ReceivedFrame } from '../frame/frame.js';
 
-/** A stream silent this long is over (ERR_STREAM_SILENT). */
 /** A UDP stream silent this long is over (ERR_STREAM_SILENT); unlike over TCP, silence, not a lack of frames. */
 export const DEFAULT_IDLE_TIMEOUT_MS = DEFAULT_UDP_SILENCE_MS;
 /** Codes of datagrams that are not vstream UDP at all, as a reference-program sender makes. */
