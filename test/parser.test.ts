@@ -5,16 +5,16 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ProtocolError } from '../src/errors.js';
 import { frame } from '../src/frame/framer.js';
 import { readMetadata } from '../src/frame/metadata.js';
-import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameParser, type FrameParserOptions } from '../src/reassemble/parser.js';
+import { DEFAULT_MAX_FRAME_BYTES, TcpFrameParser, TcpFrameWritable, type TcpFrameParserOptions } from '../src/reassemble/parser.js';
 
 interface Parsed {
   frames: Buffer[];
   error?: Error;
 }
 
-/** Writes each chunk to a fresh FrameParser, ends it, and collects frames and the error. */
-async function parse(chunks: Buffer[], options?: FrameParserOptions & { end?: boolean }): Promise<Parsed> {
-  const parser = new FrameParser(options);
+/** Writes each chunk to a fresh TcpFrameWritable, ends it, and collects frames and the error. */
+async function parse(chunks: Buffer[], options?: TcpFrameParserOptions & { end?: boolean }): Promise<Parsed> {
+  const parser = new TcpFrameWritable(options);
   const frames: Buffer[] = [];
   parser.on('frame', (payload) => frames.push(payload));
   const done = new Promise<Error | undefined>((resolve) => {
@@ -59,7 +59,7 @@ beforeAll(async () => {
     .toBuffer();
 });
 
-describe('FrameParser on streams from the real framer', () => {
+describe('TcpFrameWritable on streams from the real framer', () => {
   it('parses a multi-frame stream split at every byte boundary', async () => {
     const frames = [
       frame(small),
@@ -86,7 +86,7 @@ describe('FrameParser on streams from the real framer', () => {
 
   it('parses through pipeline() from a Readable of single bytes', async () => {
     const frames = [frame(noisy, { seq: 7, captureTime: 3 }), frame(small)];
-    const parser = new FrameParser();
+    const parser = new TcpFrameWritable();
     const got: Buffer[] = [];
     parser.on('frame', (payload) => got.push(payload));
     await pipeline(Readable.from(oneByteChunks(wire(frames))), parser);
@@ -97,41 +97,41 @@ describe('FrameParser on streams from the real framer', () => {
     // Quadratic re-concatenation would copy ~2^37 bytes here and blow the test timeout.
     const payload = Buffer.alloc(512 * 1024, 0xab);
     const stream = wire([frame(payload)]);
-    const decoder = new FrameDecoder();
+    const parser = new TcpFrameParser();
     const got: Buffer[] = [];
-    for (let i = 0; i < stream.length; i++) decoder.push(stream.subarray(i, i + 1), (p) => got.push(p));
+    for (let i = 0; i < stream.length; i++) parser.push(stream.subarray(i, i + 1), (p) => got.push(p));
     expect(got).toHaveLength(1);
     expect(got[0]!.equals(payload)).toBe(true);
-    expect(decoder.pendingBytes).toBe(0);
+    expect(parser.pendingBytes).toBe(0);
   });
 
   it('holds about the bytes it buffered when they arrive one byte per chunk, not an object per byte', () => {
     const declared = 4 * 1024 * 1024;
     const received = 1_000_000;
-    const decoder = new FrameDecoder();
+    const parser = new TcpFrameParser();
     const stream = Buffer.concat([Buffer.from(String(declared).padEnd(16)), Buffer.alloc(received, 0x5a)]);
     const before = process.memoryUsage();
-    for (let i = 0; i < stream.length; i++) decoder.push(stream.subarray(i, i + 1), () => {});
+    for (let i = 0; i < stream.length; i++) parser.push(stream.subarray(i, i + 1), () => {});
     const after = process.memoryUsage();
-    expect(decoder.pendingBytes).toBe(stream.length);
-    expect(decoder.retainedBytes).toBeGreaterThanOrEqual(received);
-    expect(decoder.retainedBytes).toBeLessThan(received + 32 * 1024);
+    expect(parser.pendingBytes).toBe(stream.length);
+    expect(parser.retainedBytes).toBeGreaterThanOrEqual(received);
+    expect(parser.retainedBytes).toBeLessThan(received + 32 * 1024);
     // A kept Buffer object per byte costs ~100 MB of heap here.
     const grown = after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers);
     expect(grown).toBeLessThan(40 * 1024 * 1024);
   });
 
   it('refuses a frame its onHeader hook throws for, before any payload', () => {
-    const decoder = new FrameDecoder({
+    const parser = new TcpFrameParser({
       onHeader: (length) => {
         if (length > 100) throw new ProtocolError(`no room for ${length} bytes`, 'ERR_FRAME_TOO_LARGE');
       },
     });
     const got: Buffer[] = [];
-    decoder.push(wire([frame(Buffer.alloc(100, 1))]), (p) => got.push(p));
+    parser.push(wire([frame(Buffer.alloc(100, 1))]), (p) => got.push(p));
     expect(got).toHaveLength(1);
-    expect(() => decoder.push(Buffer.from('101             x'), (p) => got.push(p))).toThrow(/no room for 101 bytes/);
-    expect(decoder.retainedBytes).toBe(0);
+    expect(() => parser.push(Buffer.from('101             x'), (p) => got.push(p))).toThrow(/no room for 101 bytes/);
+    expect(parser.retainedBytes).toBe(0);
   });
 
   it('parses thousands of frames from one buffer, each without a copy', async () => {
@@ -166,7 +166,7 @@ describe('FrameParser on streams from the real framer', () => {
   });
 });
 
-describe('FrameParser header variants', () => {
+describe('TcpFrameWritable header variants', () => {
   const body = Buffer.from('0123456789');
   const variants: [string, string][] = [
     ['left-aligned, spaces', '10              '],
@@ -186,7 +186,7 @@ describe('FrameParser header variants', () => {
   }
 });
 
-describe('FrameParser rejects malformed input', () => {
+describe('TcpFrameWritable rejects malformed input', () => {
   const bad: [string, string, string][] = [
     ['letters', 'abc             ', 'ERR_BAD_HEADER'],
     ['plus sign', '+10             ', 'ERR_BAD_HEADER'],
@@ -218,16 +218,16 @@ describe('FrameParser rejects malformed input', () => {
   it('the default limit', async () => {
     const header = Buffer.from(String(DEFAULT_MAX_FRAME_BYTES + 1).padEnd(16));
     expectProtocolError((await parse([header], { end: false })).error, 'ERR_FRAME_TOO_LARGE');
-    const decoder = new FrameDecoder();
-    decoder.push(Buffer.from(String(DEFAULT_MAX_FRAME_BYTES).padEnd(16)), () => {});
-    expect(decoder.pendingBytes).toBe(16);
+    const parser = new TcpFrameParser();
+    parser.push(Buffer.from(String(DEFAULT_MAX_FRAME_BYTES).padEnd(16)), () => {});
+    expect(parser.pendingBytes).toBe(16);
   });
 
   it('stops parsing after an error', () => {
-    const decoder = new FrameDecoder();
+    const parser = new TcpFrameParser();
     const got: Buffer[] = [];
-    expect(() => decoder.push(Buffer.from('x'.repeat(16)), (p) => got.push(p))).toThrow(ProtocolError);
-    expect(() => decoder.push(wire([frame(small)]), (p) => got.push(p))).toThrow(ProtocolError);
+    expect(() => parser.push(Buffer.from('x'.repeat(16)), (p) => got.push(p))).toThrow(ProtocolError);
+    expect(() => parser.push(wire([frame(small)]), (p) => got.push(p))).toThrow(ProtocolError);
     expect(got).toEqual([]);
   });
 
@@ -251,15 +251,15 @@ describe('FrameParser rejects malformed input', () => {
   });
 
   it('reports pending bytes for a truncation message', () => {
-    const decoder = new FrameDecoder();
-    decoder.push(Buffer.from('10              01234'), () => {});
-    expect(decoder.pendingBytes).toBe(21);
-    expect(() => decoder.end()).toThrow(/5 of 10 payload bytes/);
+    const parser = new TcpFrameParser();
+    parser.push(Buffer.from('10              01234'), () => {});
+    expect(parser.pendingBytes).toBe(21);
+    expect(() => parser.end()).toThrow(/5 of 10 payload bytes/);
   });
 
   it('refuses a nonsensical limit', () => {
     for (const maxFrameBytes of [0, -1, 1.5, Number.NaN]) {
-      expect(() => new FrameParser({ maxFrameBytes })).toThrow(RangeError);
+      expect(() => new TcpFrameWritable({ maxFrameBytes })).toThrow(RangeError);
     }
   });
 });

@@ -23,7 +23,7 @@ export enum ParserState {
   READ_PAYLOAD,
 }
 
-export interface FrameParserOptions {
+export interface TcpFrameParserOptions {
   /** Frames announcing more bytes than this are refused before any payload is buffered. */
   maxFrameBytes?: number;
   /**
@@ -44,11 +44,12 @@ export const COALESCE_BELOW_BYTES = 4096;
 export const COALESCE_BLOCK_BYTES = 16 * 1024;
 
 /**
- * The synchronous core of FrameParser, for callers (and tests) that want frames without a
- * stream. After it throws (a ProtocolError, or what `onHeader` threw) it stays failed: the
+ * The TCP stream parser: push it the bytes of one connection as they come and it calls back
+ * with each complete payload, synchronously (the receiver uses it on each socket). Wrapped as a
+ * Writable stream, it is TcpFrameWritable. After it throws (a ProtocolError, or what `onHeader` threw) it stays failed: the
  * stream has lost framing and nothing after the bad header can be trusted.
  */
-export class FrameDecoder {
+export class TcpFrameParser {
   readonly maxFrameBytes: number;
   private state = ParserState.READ_HEADER;
   private readonly buffers: Buffer[] = [];
@@ -62,7 +63,7 @@ export class FrameDecoder {
   private failure: VstreamError | undefined;
   private readonly onHeader: ((length: number) => void) | undefined;
 
-  constructor(options: FrameParserOptions = {}) {
+  constructor(options: TcpFrameParserOptions = {}) {
     const max = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     if (!Number.isSafeInteger(max) || max < 1) {
       throw new RangeError(`maxFrameBytes must be a positive integer, got ${max}`);
@@ -197,39 +198,40 @@ export class FrameDecoder {
 }
 
 /**
- * Pipe a connection into it and listen for `'frame'` (the payload Buffer). A malformed
+ * TcpFrameParser as a Writable stream (exported as `FrameParser` too, its public name): pipe a
+ * connection into it and listen for `'frame'` (the payload Buffer). A malformed
  * header, an oversize length or input that ends mid-frame (on `end()`) is emitted as
  * `'error'` with a ProtocolError and the parser is destroyed; the caller closes that
  * connection. An exception thrown by a `'frame'` listener is emitted as `'error'` too, as is.
  */
-export class FrameParser extends Writable {
-  private readonly decoder: FrameDecoder;
+export class TcpFrameWritable extends Writable {
+  private readonly parser: TcpFrameParser;
   private readonly emitFrame = (payload: Buffer): void => {
     this.emit('frame', payload);
   };
 
-  constructor(options: FrameParserOptions = {}) {
+  constructor(options: TcpFrameParserOptions = {}) {
     super();
-    this.decoder = new FrameDecoder(options);
+    this.parser = new TcpFrameParser(options);
   }
 
   get maxFrameBytes(): number {
-    return this.decoder.maxFrameBytes;
+    return this.parser.maxFrameBytes;
   }
 
   /** Bytes received of the frame in progress (header included); 0 between frames. */
   get pendingBytes(): number {
-    return this.decoder.pendingBytes;
+    return this.parser.pendingBytes;
   }
 
-  /** See FrameDecoder.retainedBytes. */
+  /** See TcpFrameParser.retainedBytes. */
   get retainedBytes(): number {
-    return this.decoder.retainedBytes;
+    return this.parser.retainedBytes;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     try {
-      this.decoder.push(chunk, this.emitFrame);
+      this.parser.push(chunk, this.emitFrame);
     } catch (err) {
       callback(err as Error);
       return;
@@ -239,7 +241,7 @@ export class FrameParser extends Writable {
 
   override _final(callback: (error?: Error | null) => void): void {
     try {
-      this.decoder.end();
+      this.parser.end();
     } catch (err) {
       callback(err as Error);
       return;
@@ -248,7 +250,7 @@ export class FrameParser extends Writable {
   }
 }
 
-export interface FrameParser {
+export interface TcpFrameWritable {
   on(event: 'frame', listener: (payload: Buffer) => void): this;
   on(event: 'error', listener: (err: Error) => void): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this;
@@ -256,3 +258,8 @@ export interface FrameParser {
   once(event: 'error', listener: (err: Error) => void): this;
   once(event: string | symbol, listener: (...args: any[]) => void): this;
 }
+
+/** The public names of TcpFrameWritable and its options. */
+export const FrameParser = TcpFrameWritable;
+export type FrameParser = TcpFrameWritable;
+export type FrameParserOptions = TcpFrameParserOptions;

@@ -24,6 +24,7 @@ import type { DatagramHeader } from '../frame/udp-datagram.js';
 import type { Problem } from '../problems.js';
 import type { LossCounters } from '../frame/frame.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './parser.js';
+import { EVICT_IDLE_MS, senderToReplace } from './make-room.js';
 
 export const DEFAULT_MAX_AGE_MS = 250;
 export const DEFAULT_MAX_PENDING_BYTES = 32 * 1024 * 1024;
@@ -57,11 +58,7 @@ export const RESTART_AFTER_MS = 500;
  * random frameSeqs only displace each other, not the sequence that keeps agreeing.
  */
 const MAX_CANDIDATES = 4;
-/**
- * At maxStreams, a stream that has completed frames may make room for a new one only once it
- * has completed none for this long; until then the newcomer is refused.
- */
-export const EVICT_IDLE_MS = 2000;
+export { EVICT_IDLE_MS } from './make-room.js';
 
 export interface UdpReassemblerOptions {
   /** An incomplete frame older than this (since its first piece arrived) is dropped. Default 250. */
@@ -533,13 +530,13 @@ export class UdpReassembler {
    * that has completed none for EVICT_IDLE_MS (a sender restarted under a new id leaves one).
    */
   private victim(now: number): Stream | undefined {
-    let idle: Stream | undefined;
-    for (const stream of this.streams.values()) {
-      if (stream.counters.framesReceived === 0) return stream;
-      if (idle === undefined && now - stream.lastCompleted > EVICT_IDLE_MS) idle = stream;
-    }
-    return idle;
+    return senderToReplace(
+      this.streams.values(),
+      (stream) => stream.counters.framesReceived > 0,
+      (stream) => now - stream.lastCompleted > EVICT_IDLE_MS,
+    );
   }
+
 
   private refuse(source: string, streamId: number): UdpPushResult {
     this.refusedCount++;

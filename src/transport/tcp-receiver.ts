@@ -1,20 +1,22 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { receivedFrame } from '../frame/received-frame.js';
 import { EventEmitter } from 'node:events';
-import { FrameDecoder, DEFAULT_MAX_FRAME_BYTES } from '../reassemble/parser.js';
+import { TcpFrameParser, DEFAULT_MAX_FRAME_BYTES } from '../reassemble/parser.js';
 import { NetworkError, ProtocolError, type VstreamError } from '../errors.js';
 import { formatAddress } from './address.js';
 import { networkError } from './socket-errors.js';
-import type { PeerInfo, Receiver, ReceiverEvents } from './types.js';
+import type { Receiver, ReceiverEvents } from './types.js';
 import type { ReceivedFrame } from '../frame/frame.js';
-import { FrameQueue } from './frame-queue.js';
+import { ReceiverCore, type CoreSender } from './receiver-core.js';
+import { senderToReplace } from '../reassemble/make-room.js';
 import { DEFAULT_MAX_BUFFERED_BYTES, MemoryBudget } from './memory-budget.js';
 import { connectionLimit } from './fd-limit.js';
 
 /** Connections held open at once (lowered to what the open-file limit allows). */
 export const DEFAULT_MAX_CONNECTIONS = 256;
-/** A connection that completes no frame for this long is closed. */
-export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
+/** A TCP connection that completes no frame for this long is closed (ERR_IDLE_TIMEOUT). */
+export const DEFAULT_TCP_IDLE_TIMEOUT_MS = 30_000;
+/** The name the command line knows DEFAULT_TCP_IDLE_TIMEOUT_MS by. */
+export const DEFAULT_IDLE_TIMEOUT_MS = DEFAULT_TCP_IDLE_TIMEOUT_MS;
 /** Frames held for a slow consumer before the senders are paused. */
 export const DEFAULT_MAX_QUEUED_FRAMES = 8;
 
@@ -51,27 +53,18 @@ export interface FrameReceiverOptions {
   idleTimeoutMs?: number;
 }
 
-interface Connection extends PeerInfo {
+interface Connection extends CoreSender {
   socket: Socket;
-  decoder: FrameDecoder;
-  frames: number;
-  label?: string;
-  /** The live frame of this connection still waiting in the queue, if any. */
-  waiting?: Slot;
+  parser: TcpFrameParser;
   /** performance.now() at accept, at its last frame, or when the receiver stopped holding it up. */
   lastProgress: number;
-  /** Its frames in the queue, or (with manual acks) delivered and not acknowledged yet. */
-  outstanding: number;
   /** Why the receiver closed it, or what went wrong. */
   failure?: VstreamError;
   closed: boolean;
 }
 
-/** A queue entry. A live sender's waiting frame is replaced in its slot by a newer one. */
-interface Slot {
-  frame: ReceivedFrame;
-  connection: Connection;
-}
+/** The budget's holder for all queued frames together. */
+const QUEUED_FRAMES = 'queued frames';
 
 /**
  * Accepts TCP senders and yields their frames, in arrival order, as an async iterator. A bad
@@ -86,21 +79,13 @@ interface Slot {
  * after the idle timeout.
  */
 export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Receiver {
-  private readonly queue: FrameQueue<Slot>;
-  private readonly connections = new Map<number, Connection>();
-  /** Paused for the consumer: the queue is full. Never idle while here. */
-  private readonly paused = new Set<Connection>();
+  private readonly core: ReceiverCore<Connection>;
   /** Paused for holding about the most of an unfinished frame when the budget is full. */
   private readonly budgetPaused = new Set<Connection>();
-  private readonly budget: MemoryBudget<Connection | Slot>;
-  /** Bytes of the frames in the queue (also charged to the budget). */
-  private queuedBytes = 0;
+  private readonly budget: MemoryBudget<Connection | typeof QUEUED_FRAMES>;
   /** Set while queued frames fill their half of the budget: every socket is paused. */
   private queueBytesFull = false;
-  private readonly awaitsAck: boolean;
   private readonly idleTimer: NodeJS.Timeout | undefined;
-  private nextConnectionId = 1;
-  private closing: Promise<void> | undefined;
   /** Connections held open at most. */
   readonly connectionLimit: number;
 
@@ -115,19 +100,24 @@ export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Recei
     }
     this.connectionLimit = connectionLimit(maxConnections);
     this.budget = new MemoryBudget(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES);
-    this.awaitsAck = options.ack !== undefined && options.ackWhen === 'manual';
-    this.queue = new FrameQueue<Slot>(
-      options.maxQueuedFrames ?? DEFAULT_MAX_QUEUED_FRAMES,
-      () => this.resumeIfRoom(),
-      (slot) => this.taken(slot),
-    );
+    this.core = new ReceiverCore<Connection>({
+      events: this,
+      ...(options.ack !== undefined && { ack: Buffer.from(options.ack) }),
+      ...(options.ackWhen !== undefined && { ackWhen: options.ackWhen }),
+      highWater: options.maxQueuedFrames ?? DEFAULT_MAX_QUEUED_FRAMES,
+      liveReplaces: true,
+      disconnect: 'at-end',
+      summary: (connection) => ({ frames: connection.completed }),
+      onQueueChanged: () => this.queueChanged(),
+      holdBack: () => this.queueBytesFull,
+    });
     server.on('connection', (socket) => this.accept(socket));
     // After listen, only accept fails (EMFILE, ENFILE, ECONNABORTED): the server goes on.
     server.on('error', (err) => {
       const { code, message } = networkError('cannot accept a connection', err);
       this.emit('problem', { code, message });
     });
-    const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_TCP_IDLE_TIMEOUT_MS;
     if (idleTimeoutMs > 0) {
       // One sweep for all connections, not a timer each; a quarter of the timeout late at most.
       this.idleTimer = setInterval(() => this.closeIdle(idleTimeoutMs), Math.min(1000, Math.max(10, idleTimeoutMs / 4)));
@@ -165,12 +155,12 @@ export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Recei
 
   /** Frames still waiting for the consumer. */
   get queued(): number {
-    return this.queue.length;
+    return this.core.queued;
   }
 
   /** Connections open now. */
   get connectionCount(): number {
-    return this.connections.size;
+    return this.core.size;
   }
 
   /** Bytes charged to the memory budget now: partial frames and queued frames. */
@@ -179,77 +169,66 @@ export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Recei
   }
 
   [Symbol.asyncIterator](): AsyncIterator<ReceivedFrame> {
-    const slots = this.queue[Symbol.asyncIterator]();
-    return {
-      next: async () => {
-        const result = await slots.next();
-        if (result.done) return result;
-        return { value: result.value.frame, done: false };
-      },
-      return: async () => {
-        await slots.return?.();
-        return { value: undefined, done: true };
-      },
-    };
+    return this.core[Symbol.asyncIterator]();
   }
 
   /** Writes the ack text to the frame's sender (with `ackWhen: 'manual'`); a no-op without `ack`. */
   acknowledge(frame: ReceivedFrame): void {
-    if (this.options.ack === undefined) return;
-    const connection = this.connections.get(frame.connectionId);
-    if (!connection) return;
-    if (this.awaitsAck && connection.outstanding > 0) {
-      connection.outstanding -= 1;
-      // The sender could not send its next frame before this reply: its idle clock starts now.
-      connection.lastProgress = performance.now();
-    }
-    if (connection.socket.writable) connection.socket.write(this.options.ack);
+    this.core.acknowledge(frame);
   }
 
   /** Stops accepting, closes every connection, and ends the iterator after the queued frames. */
   close(): Promise<void> {
-    this.closing ??= (async () => {
+    return this.core.close(async () => {
       clearInterval(this.idleTimer);
-      const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-      for (const connection of this.connections.values()) connection.socket.destroy();
-      await closed;
-      this.queue.end();
-    })();
-    return this.closing;
+      // Resolves once the core has closed every connection and their sockets are gone.
+      await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    });
   }
 
   private accept(socket: Socket): void {
     const peer = formatAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
-    if (this.closing || (this.connections.size >= this.connectionLimit && !this.makeRoom(peer))) {
+    if (this.core.closing || (this.core.size >= this.connectionLimit && !this.makeRoom(peer))) {
       socket.destroy();
       return;
     }
     const connection: Connection = {
-      connectionId: this.nextConnectionId++,
-      peer,
+      ...this.core.newSender(peer, {
+        reply: (ack) => {
+          // The sender could not send its next frame before this reply: its idle clock starts now.
+          connection.lastProgress = performance.now();
+          if (socket.writable) socket.write(ack);
+        },
+        pause: () => socket.pause(),
+        resume: () => {
+          if (!this.budgetPaused.has(connection)) socket.resume();
+          connection.lastProgress = performance.now();
+        },
+        close: () => socket.destroy(),
+      }),
       socket,
-      decoder: new FrameDecoder({
+      parser: new TcpFrameParser({
         maxFrameBytes: this.options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
         onHeader: (length) => this.admit(length),
       }),
-      frames: 0,
       lastProgress: performance.now(),
-      outstanding: 0,
       closed: false,
     };
-    this.connections.set(connection.connectionId, connection);
-    const onFrame = (jpeg: Buffer): void => this.received(connection, jpeg);
+    const onFrame = (jpeg: Buffer): void => {
+      connection.lastProgress = performance.now();
+      this.core.frame(connection, jpeg, connection.completed);
+    };
 
     socket.on('data', (chunk: Buffer) => {
       if (connection.closed) return;
       try {
-        connection.decoder.push(chunk, onFrame);
+        connection.parser.push(chunk, onFrame);
       } catch (err) {
         this.drop(connection, err as VstreamError);
         return;
       }
       if (connection.closed) return;
-      this.budget.hold(connection, connection.decoder.retainedBytes);
+      this.budget.hold(connection, connection.parser.retainedBytes);
       if (this.budget.exceeded) this.makeBudgetRoom(connection);
     });
     socket.on('error', (err) => {
@@ -257,8 +236,8 @@ export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Recei
     });
     socket.on('close', () => {
       // A stream that stops inside a frame lost that frame: say so, unless the receiver is closing.
-      if (!connection.failure && !this.closing) {
-        const pending = connection.decoder.pendingBytes;
+      if (!connection.failure && !this.core.closing) {
+        const pending = connection.parser.pendingBytes;
         if (pending > 0) {
           connection.failure = new ProtocolError(
             `connection closed in the middle of a frame (${pending} bytes of it received)`,
@@ -267,11 +246,10 @@ export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Recei
         }
       }
       this.forget(connection);
-      const { connectionId, frames, failure } = connection;
-      this.emit('disconnect', { connectionId, peer, frames, ...(failure && { error: failure }) });
+      this.core.end(connection, connection.failure);
     });
-    if (this.queueBytesFull) this.pause(connection);
-    this.emit('connection', { connectionId: connection.connectionId, peer });
+    if (this.queueBytesFull) this.core.pause(connection);
+    this.core.open(connection);
   }
 
   /**
@@ -281,10 +259,10 @@ export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Recei
    */
   private makeRoom(peer: string): boolean {
     // Map order is accept order: the first frameless connection is the oldest.
-    for (const connection of this.connections.values()) {
-      if (connection.frames > 0) continue;
+    const victim = senderToReplace(this.core.openSenders(), (connection) => connection.completed > 0);
+    if (victim) {
       this.drop(
-        connection,
+        victim,
         new NetworkError(`replaced by a newer connection: ${this.connectionLimit} connections open (--max-connections) and this one had completed no frame`, 'ERR_REPLACED'),
       );
       return true;
@@ -305,58 +283,17 @@ export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Recei
     );
   }
 
-  private received(connection: Connection, jpeg: Buffer): void {
-    const frame = receivedFrame(jpeg, connection, connection.frames);
-    const socket = connection.socket;
-    connection.frames += 1;
-    connection.lastProgress = performance.now();
-    if (this.options.ack !== undefined && !this.awaitsAck && socket.writable) socket.write(this.options.ack);
-    if (frame.meta?.live) {
-      // A live stream is never paused for the frame count: TCP would queue seconds of stale
-      // video in the socket buffers. While its previous frame still waits, the newer one
-      // takes its place.
-      const waiting = connection.waiting;
-      if (waiting) {
-        this.charge(waiting, jpeg.length);
-        waiting.frame = { ...frame, droppedBefore: (waiting.frame.droppedBefore ?? 0) + 1 };
-        return;
-      }
-      connection.waiting = { frame, connection };
-      this.enqueue(connection.waiting);
-      return;
-    }
-    if (!this.enqueue({ frame, connection })) this.pause(connection);
-  }
-
-  /** Queues a frame; false once the queue holds its count of frames (pause that sender). */
-  private enqueue(slot: Slot): boolean {
-    slot.connection.outstanding += 1;
-    this.charge(slot, slot.frame.data.length);
-    // May hand the slot straight to a waiting consumer, which calls taken() before it returns.
-    return this.queue.push(slot);
-  }
-
-  /** Sets what a queued slot holds; past half the budget every sender waits for the consumer. */
-  private charge(slot: Slot, bytes: number): void {
-    this.queuedBytes += bytes - this.budget.heldBy(slot);
-    this.budget.hold(slot, bytes);
-    if (!this.queueBytesFull && this.queuedBytes >= this.budget.maxBytes / 2) {
-      this.queueBytesFull = true;
-      for (const connection of this.connections.values()) this.pause(connection);
-    }
-  }
-
-  /** The consumer has the slot: a newer live frame must queue, not replace it. */
-  private taken(slot: Slot): void {
-    const connection = slot.connection;
-    if (connection.waiting === slot) connection.waiting = undefined;
-    if (!this.awaitsAck) connection.outstanding -= 1;
-    this.queuedBytes -= this.budget.heldBy(slot);
-    this.budget.release(slot);
+  /** Queued frames are charged to the budget; past half of it every sender waits for the consumer. */
+  private queueChanged(): void {
+    const queuedBytes = this.core.queuedBytes;
+    this.budget.hold(QUEUED_FRAMES, queuedBytes);
     this.budgetFreed();
-    if (this.queueBytesFull && this.queuedBytes < this.budget.maxBytes / 2) {
+    if (!this.queueBytesFull && queuedBytes >= this.budget.maxBytes / 2) {
+      this.queueBytesFull = true;
+      this.core.pauseAll();
+    } else if (this.queueBytesFull && queuedBytes < this.budget.maxBytes / 2) {
       this.queueBytesFull = false;
-      this.resumeIfRoom();
+      this.core.resumeIfRoom();
     }
   }
 
@@ -371,13 +308,13 @@ export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Recei
   private makeBudgetRoom(grower: Connection): void {
     while (this.budget.exceeded) {
       let largest: Connection | undefined;
-      for (const connection of this.connections.values()) {
-        if (connection.decoder.pendingBytes === 0) continue;
+      for (const connection of this.core.openSenders()) {
+        if (connection.parser.pendingBytes === 0) continue;
         if (!largest || this.budget.heldBy(connection) > this.budget.heldBy(largest)) largest = connection;
       }
       if (!largest) return;
-      const unfinished = grower.decoder.pendingBytes > 0;
-      if (unfinished && (largest === grower || grower.decoder.frameBytes >= this.budget.heldBy(largest))) {
+      const unfinished = grower.parser.pendingBytes > 0;
+      if (unfinished && (largest === grower || grower.parser.frameBytes >= this.budget.heldBy(largest))) {
         grower.socket.pause();
         this.budgetPaused.add(grower);
         return;
@@ -385,7 +322,7 @@ export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Recei
       this.drop(
         largest,
         new NetworkError(
-          `${largest.decoder.pendingBytes} bytes of an unfinished frame, the most of any connection, when the receiver held ${this.budget.held} bytes, over its budget of ${this.budget.maxBytes} (--max-buffered-bytes)`,
+          `${largest.parser.pendingBytes} bytes of an unfinished frame, the most of any connection, when the receiver held ${this.budget.held} bytes, over its budget of ${this.budget.maxBytes} (--max-buffered-bytes)`,
           'ERR_BUDGET',
         ),
       );
@@ -396,7 +333,7 @@ export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Recei
   private budgetFreed(): void {
     if (this.budgetPaused.size === 0 || this.budget.held > this.budget.maxBytes / 2) return;
     for (const connection of this.budgetPaused) {
-      if (!this.paused.has(connection)) connection.socket.resume();
+      if (!this.core.isPaused(connection)) connection.socket.resume();
     }
     this.budgetPaused.clear();
   }
@@ -407,8 +344,8 @@ export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Recei
    */
   private closeIdle(timeoutMs: number): void {
     const now = performance.now();
-    for (const connection of this.connections.values()) {
-      if (connection.outstanding > 0 || this.paused.has(connection)) continue;
+    for (const connection of this.core.openSenders()) {
+      if (this.core.holdsUp(connection)) continue;
       if (now - connection.lastProgress < timeoutMs) continue;
       this.drop(connection, new NetworkError(`no frame completed in ${timeoutMs / 1000} s (--idle-timeout)`, 'ERR_IDLE_TIMEOUT'));
     }
@@ -425,26 +362,10 @@ export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Recei
   /** Leaves nothing of a closed connection behind but its frames still queued. */
   private forget(connection: Connection): void {
     connection.closed = true;
-    this.connections.delete(connection.connectionId);
-    this.paused.delete(connection);
+    this.core.remove(connection);
     this.budgetPaused.delete(connection);
     this.budget.release(connection);
     this.budgetFreed();
-  }
-
-  private pause(connection: Connection): void {
-    connection.socket.pause();
-    this.paused.add(connection);
-  }
-
-  private resumeIfRoom(): void {
-    if (this.queue.full || this.queueBytesFull) return;
-    const now = performance.now();
-    for (const connection of this.paused) {
-      if (!this.budgetPaused.has(connection)) connection.socket.resume();
-      connection.lastProgress = now;
-    }
-    this.paused.clear();
   }
 }
 

@@ -1,15 +1,15 @@
 import type { RemoteInfo, Socket } from 'node:dgram';
-import { receivedFrame } from '../frame/received-frame.js';
 import { EventEmitter } from 'node:events';
 import { NetworkError, ProtocolError, UsageError, type VstreamError } from '../errors.js';
 import { UdpReassembler, type CompletedFrame, type StreamCounters, type StreamState } from '../reassemble/udp-reassembler.js';
-import { DroppingQueue } from './dropping-queue.js';
 import type { Problem } from '../problems.js';
-import { bindUdp, datagramPeer } from './udp-socket.js';
-import type { PeerInfo, Receiver, ReceiverEvents } from './types.js';
+import { bindUdp, datagramPeer, DatagramReplies, DEFAULT_UDP_SILENCE_MS } from './udp-socket.js';
+import { lossAfterQueue, ReceiverCore, type CoreSender } from './receiver-core.js';
+import type { Receiver, ReceiverEvents } from './types.js';
 import type { LossCounters, ReceivedFrame } from '../frame/frame.js';
 
-export const DEFAULT_IDLE_TIMEOUT_MS = 5000;
+/** A UDP stream silent this long is over (ERR_STREAM_SILENT); unlike over TCP, silence, not a lack of frames. */
+export const DEFAULT_IDLE_TIMEOUT_MS = DEFAULT_UDP_SILENCE_MS;
 /** Codes of datagrams that are not vstream UDP at all, as a reference-program sender makes. */
 const FOREIGN_CODES = new Set(['ERR_UDP_SHORT', 'ERR_UDP_MAGIC', 'ERR_UDP_VERSION', 'ERR_UDP_TYPE']);
 
@@ -46,22 +46,13 @@ export interface UdpFrameReceiverOptions {
   ackWhen?: 'received' | 'manual';
 }
 
-interface Stream extends PeerInfo {
+interface Stream extends CoreSender {
   key: string;
   /** Where replies go: the datagram's source as the socket saw it. */
   address: string;
   port: number;
-  label?: string;
-  /** Frames the consumer has taken. */
-  delivered: number;
-  /** Complete frames dropped because the consumer was behind: dropped, not received, in `loss`. */
-  discarded: number;
-  /** Of those, the ones since the consumer last took a frame of this stream (`droppedBefore`). */
-  discardedSinceTake: number;
   /** The reassembler's counters, as they stood when the stream ended. */
   final?: StreamCounters;
-  /** Set once the stream is over; `disconnect` follows when the consumer has its last frame. */
-  gone?: { error?: VstreamError };
   /** The first invalid datagram from this stream's source, reported when the stream ends. */
   invalid?: ProtocolError;
 }
@@ -81,30 +72,17 @@ interface Stream extends PeerInfo {
  */
 export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Receiver {
   private readonly reassembler: UdpReassembler;
-  private readonly queue: DroppingQueue<Stream, ReceivedFrame>;
+  private readonly core: ReceiverCore<Stream>;
+  /** Streams that have completed a frame and not ended, by key. */
   private readonly streams = new Map<string, Stream>();
-  private readonly byConnection = new Map<number, Stream>();
-  /**
-   * Streams that are over but still have frames for the consumer, oldest first. A sender can
-   * make a stream and end it in two datagrams, so past maxStreams of them the oldest one's
-   * frames are dropped: a stalled consumer must not let them pile up.
-   */
-  private readonly leaving = new Set<Stream>();
-  private readonly ack: Buffer | undefined;
+  private readonly replies: DatagramReplies;
   private readonly idleTimeoutMs: number;
   private readonly sweeper: NodeJS.Timeout;
   private dropped = 0;
-  /** The stream whose frame the consumer is working on. */
-  private inHand: Stream | undefined;
-  private nextConnectionId = 1;
-  private closing: Promise<void> | undefined;
-  /** Replies not yet handed to the kernel: a send to an address goes out a tick later. */
-  private replying = 0;
-  private replied: (() => void) | undefined;
 
   private constructor(
     private readonly socket: Socket,
-    private readonly options: UdpFrameReceiverOptions,
+    options: UdpFrameReceiverOptions,
   ) {
     super();
     this.reassembler = new UdpReassembler({
@@ -113,27 +91,20 @@ export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
       ...(options.maxPendingBytes !== undefined && { maxPendingBytes: options.maxPendingBytes }),
       ...(options.maxStreams !== undefined && { maxStreams: options.maxStreams }),
     });
-    this.ack = options.ack === undefined ? undefined : Buffer.from(options.ack);
-    this.idleTimeoutMs = Math.max(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, this.reassembler.maxAgeMs);
-    this.queue = new DroppingQueue<Stream, ReceivedFrame>({
-      perStream: options.maxQueuedFrames ?? 8,
+    this.replies = new DatagramReplies(socket);
+    this.idleTimeoutMs = Math.max(options.idleTimeoutMs ?? DEFAULT_UDP_SILENCE_MS, this.reassembler.maxAgeMs);
+    this.core = new ReceiverCore<Stream>({
+      events: this,
+      ...(options.ack !== undefined && { ack: Buffer.from(options.ack) }),
+      ...(options.ackWhen !== undefined && { ackWhen: options.ackWhen }),
+      // UDP cannot slow a sender down: the queue is bounded and drops the oldest instead.
+      perSender: options.maxQueuedFrames ?? 8,
       maxBytes: options.maxQueuedBytes ?? 32 * 1024 * 1024,
-      onDrop: (stream) => {
-        stream.discarded += 1;
-        stream.discardedSinceTake += 1;
-      },
-      onTake: (stream, frame) => {
-        stream.delivered += 1;
-        this.inHand = stream;
-        // The frames dropped here are gaps in seq too; this says the receiver made them.
-        if (stream.discardedSinceTake > 0) frame.droppedBefore = stream.discardedSinceTake;
-        stream.discardedSinceTake = 0;
-        return frame;
-      },
-      onNext: () => {
-        this.inHand = undefined;
-        this.reportGone();
-      },
+      liveReplaces: false,
+      // A sender can make a stream and end it in two datagrams, so past maxStreams of them the
+      // oldest one's frames are dropped: a stalled consumer must not let them pile up.
+      disconnect: { afterDelivery: true, maxLeaving: this.reassembler.maxStreams },
+      summary: (stream) => ({ frames: stream.delivered, loss: this.loss(stream) }),
     });
     socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
     // Unconnected, the socket gets no ICMP errors; what is left (ENOBUFS, ...) costs a datagram at most.
@@ -175,7 +146,7 @@ export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
 
   /** Frames waiting for the consumer. */
   get queued(): number {
-    return this.queue.length;
+    return this.core.queued;
   }
 
   /** Bytes held in incomplete frames. */
@@ -205,36 +176,32 @@ export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
 
   /** A stream's loss counters now, until its `disconnect` (which carries the final ones). */
   lossOf(connectionId: number): LossCounters | undefined {
-    const stream = this.byConnection.get(connectionId);
+    const stream = this.core.get(connectionId);
     return stream && this.loss(stream);
   }
 
   [Symbol.asyncIterator](): AsyncIterator<ReceivedFrame> {
-    return this.queue[Symbol.asyncIterator]();
+    return this.core[Symbol.asyncIterator]();
   }
 
   /** Sends the ack text to the frame's source (with `ackWhen: 'manual'`); a no-op without `ack`. */
   acknowledge(frame: ReceivedFrame): void {
-    const stream = this.byConnection.get(frame.connectionId);
-    if (stream && this.options.ackWhen === 'manual') this.reply(stream);
+    this.core.acknowledge(frame);
   }
 
   /** Stops receiving, reports every stream gone with its counters, and ends the iterator after the queued frames. */
   close(): Promise<void> {
-    this.closing ??= (async () => {
+    return this.core.close(async () => {
       clearInterval(this.sweeper);
       // The reply to the last frame must not be cut off by the close.
-      if (this.replying > 0) await new Promise<void>((resolve) => (this.replied = resolve));
+      await this.replies.flushed();
       await new Promise<void>((resolve) => this.socket.close(() => resolve()));
       for (const stream of this.streams.values()) this.end(stream.key, this.reassembler.stream(stream.key));
-      this.reportGone(true);
-      this.queue.end();
-    })();
-    return this.closing;
+    });
   }
 
   private onDatagram(msg: Buffer, rinfo: RemoteInfo): void {
-    if (this.closing) return;
+    if (this.core.closing) return;
     const source = datagramPeer(rinfo);
     const result = this.reassembler.push(msg, source, performance.now());
     if (result.evicted) this.evict(result.evicted);
@@ -257,31 +224,24 @@ export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
 
   /** A stream's first complete frame makes it a connection. */
   private start(completed: CompletedFrame, rinfo: RemoteInfo): Stream {
+    const { address, port } = rinfo;
     const stream: Stream = {
+      ...this.core.newSender(completed.source, { reply: (ack) => this.replies.send(ack, port, address) }),
       key: completed.key,
-      connectionId: this.nextConnectionId++,
-      peer: completed.source,
-      address: rinfo.address,
-      port: rinfo.port,
-      delivered: 0,
-      discarded: 0,
-      discardedSinceTake: 0,
+      address,
+      port,
     };
     this.streams.set(stream.key, stream);
-    this.byConnection.set(stream.connectionId, stream);
-    this.emit('connection', { connectionId: stream.connectionId, peer: stream.peer });
+    this.core.open(stream);
     return stream;
   }
 
   private deliver(completed: CompletedFrame, rinfo: RemoteInfo): void {
     const stream = this.streams.get(completed.key) ?? this.start(completed, rinfo);
-    const jpeg = completed.payload;
     // Without metadata the datagrams' frame counter still shows gaps where frames were lost.
     // Loss as the frame completes, not as the consumer takes it: then the counters depend only
     // on what arrived, in which order, not on how busy the consumer was.
-    const frame = receivedFrame(jpeg, stream, completed.frameSeq, this.loss(stream));
-    if (this.options.ackWhen !== 'manual') this.reply(stream);
-    this.queue.push(stream, frame, jpeg.length);
+    this.core.frame(stream, completed.payload, completed.frameSeq, this.loss(stream));
   }
 
   /** The stream is over (END, silence, eviction, close); `disconnect` waits for its queued frames. */
@@ -297,36 +257,11 @@ export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
     if (state) stream.final = state.counters;
     const invalid = stream.final && stream.final.invalid > 0 && stream.invalid;
     const reason = error ?? (invalid ? new ProtocolError(`${stream.final!.invalid} invalid datagram(s) ignored, the first: ${invalid.message}`, invalid.code) : undefined);
-    stream.gone = reason ? { error: reason } : {};
-    this.leaving.add(stream);
-    if (!this.closing && this.leaving.size > this.reassembler.maxStreams) this.queue.discard(this.leaving.values().next().value!);
-    this.reportGone();
-  }
-
-  /** Emits `disconnect` for ended streams whose frames the consumer has all taken and finished. */
-  private reportGone(all = false): void {
-    for (const stream of this.leaving) {
-      if (!all && (this.queue.waiting(stream) > 0 || this.inHand === stream)) continue;
-      this.leaving.delete(stream);
-      this.byConnection.delete(stream.connectionId);
-      const error = stream.gone?.error;
-      this.emit('disconnect', {
-        connectionId: stream.connectionId,
-        peer: stream.peer,
-        frames: stream.delivered,
-        loss: this.loss(stream),
-        ...(error && { error }),
-      });
-    }
+    this.core.end(stream, reason);
   }
 
   private loss(stream: Stream): LossCounters {
-    const counters = stream.final ?? this.reassembler.stream(stream.key)?.counters;
-    return {
-      framesReceived: (counters?.framesReceived ?? 0) - stream.discarded,
-      framesDropped: (counters?.framesDropped ?? 0) + stream.discarded,
-      datagramsLost: counters?.datagramsLost ?? 0,
-    };
+    return lossAfterQueue(stream.final ?? this.reassembler.stream(stream.key)?.counters, stream);
   }
 
   /**
@@ -359,14 +294,5 @@ export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
       );
       this.end(state.key, state, error);
     }
-  }
-
-  private reply(stream: Stream): void {
-    if (this.ack === undefined || this.closing) return;
-    this.replying += 1;
-    // Best effort, like every datagram: errors are ignored.
-    this.socket.send(this.ack, stream.port, stream.address, () => {
-      if (--this.replying === 0) this.replied?.();
-    });
   }
 }

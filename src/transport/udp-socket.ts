@@ -72,9 +72,37 @@ export async function connectUdp(options: ConnectOptions): Promise<Socket> {
   }
 }
 
+/** A UDP sender silent this long is gone (`disconnect`): datagrams have no other end of stream to rely on. */
+export const DEFAULT_UDP_SILENCE_MS = 5000;
+
 /** `host:port` of a datagram's source, as the TCP transport names peers. */
 export function datagramPeer(rinfo: { address: string; port: number }): string {
   return formatAddress(rinfo.address, rinfo.port);
+}
+
+/**
+ * Replies sent from a receiving socket, best effort like every datagram. A send to an address
+ * leaves a tick later, so closing the socket at once would swallow the reply to the last frame
+ * (`recv --frames N`) and leave a stop-and-wait sender waiting forever: `flushed()` waits for it.
+ */
+export class DatagramReplies {
+  private inFlight = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly socket: Socket) {}
+
+  send(data: Buffer, port: number, address: string): void {
+    this.inFlight += 1;
+    this.socket.send(data, port, address, () => {
+      this.inFlight -= 1;
+      if (this.inFlight === 0) for (const resolve of this.waiting.splice(0)) resolve();
+    });
+  }
+
+  /** Resolves once every reply handed over so far has left. */
+  flushed(): Promise<void> {
+    return this.inFlight === 0 ? Promise.resolve() : new Promise((resolve) => this.waiting.push(resolve));
+  }
 }
 
 async function resolve(host: string): Promise<{ address: string; family: number }> {
