@@ -5,32 +5,18 @@
 import { validateQuality } from '../encode/quality.js';
 import { canEncodeRaw } from '../encode/yuv-jpeg.js';
 import { UsageError } from '../errors.js';
-import { openCamera } from './camera.js';
-import { openDir } from './dir.js';
-import { openFile } from './file.js';
-import { openPattern } from './pattern.js';
-import { openStdin } from './stdin.js';
-import type { FrameSource, SourceOptions } from './types.js';
+import { MAX_DIMENSION } from '../options/limits.js';
+import { sourceKind, type SourceOptions } from './registry.js';
+import type { FrameSource } from './types.js';
 
-export type { CommonSourceOptions, FrameSource, Size, SourceOptions } from './types.js';
-
-/** JPEG's own limit on each dimension. */
-const MAX_DIMENSION = 65535;
+export type { CommonSourceOptions, FrameSource, Size } from './types.js';
+export type { SourceChoice, SourceOptions } from './registry.js';
 
 export async function openSource(options: SourceOptions): Promise<FrameSource> {
   validate(options);
-  switch (options.kind) {
-    case 'pattern':
-      return openPattern(options);
-    case 'camera':
-      return openCamera(options);
-    case 'file':
-      return openFile(options);
-    case 'dir':
-      return openDir(options);
-    case 'stdin':
-      return openStdin(options);
-  }
+  const kind = sourceKind(options.kind);
+  if (!kind) throw new UsageError(`unknown source kind "${String(options.kind)}"`, 'ERR_BAD_SOURCE');
+  return kind.open(options);
 }
 
 function validate({ size, fps, quality, encoder }: SourceOptions): void {
