@@ -75,8 +75,7 @@ export function negatable(flags: string, description: string): OptionSpec<boolea
  * Several schemas as one, in order. An option may be listed by several kinds (UDP and legacy
  * UDP share `--packet-size`): the same spec under the same key is kept once.
  */
-export function mergeSchemas<A extends OptionSchema, B extends OptionSchema>(a: A, b: B): A & B;
-export function mergeSchemas(...schemas: OptionSchema[]): OptionSchema;
+export function mergeSchemas<T extends OptionSchema[]>(...schemas: T): UnionToIntersection<T[number]>;
 export function mergeSchemas(...schemas: OptionSchema[]): OptionSchema {
   const merged: Record<string, OptionSpec<unknown>> = {};
   for (const schema of schemas) {
@@ -93,6 +92,9 @@ function commanderOption(spec: OptionSpec<unknown>): Option {
   if (spec.defaultText !== undefined) option.default(spec.defaultText);
   return option;
 }
+
+/** `A | B` as `A & B`: the schema of several kinds' options together. */
+export type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
 
 /** Commander's name for the option's value (`--max-age` → `maxAge`, `--no-window` → `window`). */
 export function rawKey(spec: OptionSpec<unknown>): string {
@@ -114,6 +116,12 @@ export function isGiven(spec: OptionSpec<unknown>, raw: Readonly<Record<string, 
   const value = raw[rawKey(spec)];
   if (spec.flags.startsWith('--no-')) return value === false;
   return value !== undefined && value !== false && !(spec.defaultText !== undefined && value === spec.defaultText);
+}
+
+/** Which long flags (`--udp`) the user gave, of a schema's options. */
+export function givenFlags(schema: OptionSchema, raw: Readonly<Record<string, RawValue>>): (flag: string) => boolean {
+  const given = new Set(Object.values(schema).filter((spec) => isGiven(spec, raw)).map(longFlag));
+  return (flag) => given.has(flag);
 }
 
 /** Parses every option of the schema, defaults included, into its settings object. */

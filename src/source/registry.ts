@@ -4,6 +4,7 @@ import { dirSource } from './dir.js';
 import { fileSource } from './file.js';
 import { patternSource } from './pattern.js';
 import { stdinSource } from './stdin.js';
+import { mergeSchemas, type OptionSchema, type UnionToIntersection } from '../options/schema.js';
 import type { CommonSourceOptions, SourceKind } from './types.js';
 
 export const SOURCES = [cameraSource, fileSource, dirSource, stdinSource, patternSource] as const;
@@ -26,3 +27,9 @@ export type SourceOptions = CommonSourceOptions & SourceChoice;
 export function sourceKind(name: string): AnySourceKind | undefined {
   return (SOURCES as readonly AnySourceKind[]).find((kind) => kind.kind === name);
 }
+
+/** Every source's `send` options: the switches that pick one first, then the options they add. */
+export const sourceSendOptions = mergeSchemas(
+  ...(SOURCES as readonly AnySourceKind[]).map((kind) => ({ [kind.selector]: kind.options[kind.selector] }) as OptionSchema),
+  ...(SOURCES as readonly AnySourceKind[]).map((kind) => Object.fromEntries(Object.entries(kind.options as OptionSchema).filter(([key]) => key !== kind.selector))),
+) as UnionToIntersection<(typeof SOURCES)[number]['options']>;

@@ -1,5 +1,5 @@
 /** Every transport `send` and `recv` offer; a new transport is one line here. */
-import { mergeSchemas, type OptionSchema, type Settings } from '../options/schema.js';
+import { mergeSchemas, type OptionSchema, type UnionToIntersection, type Settings } from '../options/schema.js';
 import type { TransportKind } from './kind.js';
 import { tcpTransport } from './tcp.js';
 import { udpTransport } from './udp.js';
@@ -12,8 +12,6 @@ export type TransportName = (typeof TRANSPORTS)[number]['name'];
 /** Any one transport, its option types erased: how the registry hands transports out. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyTransport = TransportKind<TransportName, any, any>;
-
-type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
 
 /** Every transport's `send` options, in registry order. */
 export const transportSendOptions = mergeSchemas(...TRANSPORTS.map((t) => t.sendOptions as OptionSchema)) as UnionToIntersection<
