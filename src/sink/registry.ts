@@ -1,5 +1,5 @@
 /** Every sink `recv` offers; a new kind is one line here. */
-import { mergeSchemas, type OptionSchema } from '../options/schema.js';
+import { mergeSchemas } from '../options/schema.js';
 import { jsonSinkKind } from './json-lines.js';
 import type { SinkKind } from './kind.js';
 import { outputSinkKind } from './mjpeg-output.js';
@@ -16,5 +16,4 @@ export const WINDOW = windowSinkKind;
 export type AnySinkKind = SinkKind<any>;
 
 /** Every sink's `recv` options, the window's first. */
-export const sinkOptions = mergeSchemas(WINDOW.options, mergeSchemas(mergeSchemas(outputSinkKind.options, saveDirSinkKind.options), jsonSinkKind.options));
-export type SinkOptionSchema = typeof sinkOptions & OptionSchema;
+export const sinkOptions = mergeSchemas(WINDOW.options, outputSinkKind.options, saveDirSinkKind.options, jsonSinkKind.options);

@@ -36,7 +36,7 @@ import { warn } from '../handle-error.js';
 export { DEFAULT_ACK } from '../../transport/ack-option.js';
 export const DEFAULT_PORT = 8088;
 
-const recvSchema = mergeSchemas(
+export const recvSchema = mergeSchemas(
   {
     port: valueWithDefault('--listen <port>', 'port to listen on (TCP, or UDP with --udp), IPv4 and IPv6', (text) => parsePort(text, { allowZero: true }), String(DEFAULT_PORT)),
     bind: value('--bind <addr>', 'listen on this address only (e.g. 127.0.0.1 or ::1)', (text) => text),

@@ -28,7 +28,7 @@ import { warn } from '../handle-error.js';
 
 export const DEFAULT_DESTINATION = '127.0.0.1:8088';
 
-const sendSchema = mergeSchemas(
+export const sendSchema = mergeSchemas(
   sourceSendOptions,
   {
     to: valueWithDefault('--to <host:port>', 'receiver address: name, IPv4, or [IPv6]', parseHostPort, DEFAULT_DESTINATION),
