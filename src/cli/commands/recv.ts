@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { OutputError } from '../../errors.js';
+import { OutputError, UsageError } from '../../errors.js';
 import type { Receiver } from '../../transport/types.js';
 import type { OpenedReceiver } from '../../transport/kind.js';
 import { formatAddress, parsePort } from '../../transport/address.js';
@@ -24,7 +24,6 @@ import {
   type RawValue,
   type Settings,
 } from '../../options/schema.js';
-import { UsageError } from '../../errors.js';
 import { finishedBeforeAbort, runUntilSignal, signalExitCode, type StopSignal } from '../signals.js';
 import { RateLimitedLog } from '../rate-limited-log.js';
 import { SenderBook } from '../sender-book.js';

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { parseHostPort } from '../../transport/address.js';
 import type { Sender } from '../../transport/types.js';
+import type { OpenedSender } from '../../transport/kind.js';
 import { pickTransport, transportNamed, transportSendOptions, type TransportName } from '../../transport/registry.js';
 import { openSource } from '../../source/index.js';
 import { DEFAULT_SOURCE, SOURCES, sourceKind, sourceSendOptions, type AnySourceKind, type SourceChoice } from '../../source/registry.js';
@@ -87,10 +88,11 @@ export function sendCommand(): Command {
 }
 
 function openSendSource(settings: SendSettings): ReturnType<typeof openSource> {
-  const kind = sourceKind(settings.source.kind);
+  // Looked for only by the sources that run it, so `--dir` and `--stdin` work without ffmpeg.
+  const needsFfmpeg = sourceKind(settings.source.kind)?.needsFfmpeg ?? true;
   return openSource({
     ...settings.source,
-    ffmpegPath: kind?.needsFfmpeg ? locateFfmpeg(settings.ffmpeg).path : '',
+    ffmpegPath: needsFfmpeg ? locateFfmpeg(settings.ffmpeg).path : '',
     size: settings.size,
     fps: settings.fps,
     quality: settings.quality,
@@ -98,7 +100,7 @@ function openSendSource(settings: SendSettings): ReturnType<typeof openSource> {
 }
 
 /** The transport's sender for these settings, and its note for the summary line. */
-function openSender(settings: SendSettings, live: boolean) {
+function openSender(settings: SendSettings, live: boolean): Promise<OpenedSender> {
   return transportNamed(settings.transport).openSender({
     ...settings,
     host: settings.to.host,
