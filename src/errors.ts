@@ -56,6 +56,7 @@ export const ERROR_CODES = {
   ERR_BAD_PACKET_SIZE: 'usage',
   ERR_BAD_PORT: 'usage',
   ERR_BAD_QUALITY: 'usage',
+  ERR_BAD_SOURCE: 'usage',
   ERR_BAD_SIZE: 'usage',
   ERR_NO_RAW_ENCODER: 'usage',
   /** A frame of the sender's own source that the UDP format cannot carry at this packet size. */

@@ -2,6 +2,23 @@ import type { ReceivedFrame } from '../frame/frame.js';
 import type { StreamStats } from './stream-stats.js';
 import type { FrameSink } from './types.js';
 import { StreamWriter } from './stream-writer.js';
+import { UsageError } from '../errors.js';
+import { flag } from '../options/schema.js';
+import type { SinkKind } from './kind.js';
+
+const jsonOptions = { json: flag('--json', 'print one JSON line per frame on stdout') };
+
+/** `recv --json`. */
+export const jsonSinkKind: SinkKind<typeof jsonOptions> = {
+  name: 'json',
+  options: jsonOptions,
+  check({ json }, all) {
+    if (json && all['output'] === '-') {
+      throw new UsageError('--json and --output - both write to standard output: write the frames to a file instead');
+    }
+  },
+  open: async ({ json }) => (json ? new JsonLinesSink() : undefined),
+};
 
 /** One frame as a `--json` line. The field names are a public interface: scripts parse them. */
 export interface FrameRecord {

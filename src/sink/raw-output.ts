@@ -10,6 +10,30 @@ import type { Size } from '../frame/frame.js';
 import type { ReceivedFrame } from '../frame/frame.js';
 import type { FrameSink } from './types.js';
 import { StreamWriter } from './stream-writer.js';
+import { UsageError } from '../errors.js';
+import { parseBytes, parseSize } from '../options/parsers.js';
+import { value, valueOr } from '../options/schema.js';
+import { PIXEL_FORMATS } from '../decode/pixels.js';
+
+/** What `recv --output` writes: the JPEGs as sent, or decoded pixels. */
+export type OutputFormat = 'jpeg' | PixelFormat;
+
+/** `--format`, `--size` and `--max-pixels`, the options of decoded output; see outputSinkKind. */
+export const rawOutputOptions = {
+  format: valueOr(
+    '--format <jpeg|rgb24|bgr24|gray>',
+    'what --output writes: JPEGs as sent (default), or decoded frames back to back',
+    (text): OutputFormat => {
+      if (text !== 'jpeg' && !(PIXEL_FORMATS as readonly string[]).includes(text)) {
+        throw new UsageError(`invalid --format "${text}": expected jpeg, ${PIXEL_FORMATS.join(', ')}`);
+      }
+      return text as OutputFormat;
+    },
+    'jpeg' as OutputFormat,
+  ),
+  size: value('--size <WxH>', "with a pixel --format: scale every frame to this size (default: the first decoded frame's)", parseSize),
+  maxPixels: valueOr('--max-pixels <n>', `decode no frame claiming more pixels, e.g. 16M (default ${MAX_DECODE_PIXELS / 2 ** 20}M)`, (text) => parseBytes('--max-pixels', text), MAX_DECODE_PIXELS),
+};
 
 /** Decodes running at once: decodes run on libuv's pool, so two keep two cores busy. */
 const DEFAULT_CONCURRENCY = 2;

@@ -9,6 +9,19 @@ import { imageSuffix, type ImageSuffix } from './image-type.js';
 import { numberedFileName, safeFileName } from './safe-file-name.js';
 import { SaveFolders, type SaveFolder } from './save-folders.js';
 import type { FrameSink } from './types.js';
+import { value } from '../options/schema.js';
+import type { SinkKind } from './kind.js';
+
+const saveDirOptions = {
+  saveDir: value('--save-dir <dir>', "save one file per frame in this folder (a labelled sender's in DIR/<label>/)", (text) => text),
+};
+
+/** `recv --save-dir DIR`. */
+export const saveDirSinkKind: SinkKind<typeof saveDirOptions> = {
+  name: 'save-dir',
+  options: saveDirOptions,
+  open: async ({ saveDir }, { report }) => (saveDir === undefined ? undefined : SaveDirSink.open(saveDir, { onProblem: report })),
+};
 
 /** `name-1` ... `name-N` tried for a named frame whose name is taken; then it is numbered. */
 export const MAX_NAME_COPIES = 100;

@@ -6,7 +6,19 @@ import { readdir, stat } from 'node:fs/promises';
 import { SourceError } from '../errors.js';
 import { cameraDevice } from './ffmpeg/args.js';
 import { ffmpegSource } from './ffmpeg-source.js';
-import type { CommonSourceOptions, FrameSource } from './types.js';
+import { value } from '../options/schema.js';
+import type { CommonSourceOptions, FrameSource, SourceKind } from './types.js';
+
+const options = { camera: value('--camera <n|device>', 'capture from a camera: index (0 = /dev/video0) or device', (text) => text) };
+
+export const cameraSource: SourceKind<'camera', { device: string }, typeof options> = {
+  kind: 'camera',
+  options,
+  selector: 'camera',
+  needsFfmpeg: true,
+  fromSettings: (settings) => ({ device: settings.camera ?? '' }),
+  open: (source) => openCamera(source),
+};
 
 export async function openCamera(
   options: CommonSourceOptions & { device: string },

@@ -18,7 +18,20 @@ import { SourceError } from '../errors.js';
 import type { Frame } from '../frame/frame.js';
 import { makeFrame } from '../frame/image-info.js';
 import { nowMs } from './mjpeg-stream.js';
-import type { FrameSource, Size } from './types.js';
+import { value } from '../options/schema.js';
+import type { FrameSource, Size, SourceKind } from './types.js';
+
+const options = { dir: value('--dir <path>', 'send the images of a folder, in natural order (2.png before 10.png)', (text) => text) };
+
+export const dirSource: SourceKind<'dir', { path: string }, typeof options> = {
+  kind: 'dir',
+  options,
+  selector: 'dir',
+  // Images are decoded and encoded in-process (sharp); ffmpeg is not involved.
+  needsFfmpeg: false,
+  fromSettings: (settings) => ({ path: settings.dir ?? '' }),
+  open: (source) => openDir(source),
+};
 
 export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.webp', '.bmp', '.tif', '.tiff', '.gif', '.avif'];
 

@@ -6,7 +6,22 @@
 import { stat } from 'node:fs/promises';
 import { SourceError } from '../errors.js';
 import { ffmpegSource } from './ffmpeg-source.js';
-import type { CommonSourceOptions, FrameSource } from './types.js';
+import { flag, value } from '../options/schema.js';
+import type { CommonSourceOptions, FrameSource, SourceKind } from './types.js';
+
+const options = {
+  file: value('--file <path>', 'read a video file (anything ffmpeg reads), at its own rate unless --fps', (text) => text),
+  loop: flag('--loop', 'with --file: start again at the end', { needs: '--file', refusal: '--loop applies to --file only' }),
+};
+
+export const fileSource: SourceKind<'file', { path: string; loop?: boolean }, typeof options> = {
+  kind: 'file',
+  options,
+  selector: 'file',
+  needsFfmpeg: true,
+  fromSettings: (settings) => ({ path: settings.file ?? '', loop: settings.loop }),
+  open: (source) => openFile(source),
+};
 
 export async function openFile(options: CommonSourceOptions & { path: string; loop?: boolean }): Promise<FrameSource> {
   const { ffmpegPath, path, loop, size, fps, quality } = options;

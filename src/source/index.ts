@@ -5,32 +5,18 @@
 import { validateQuality } from '../encode/quality.js';
 import { canEncodeRaw } from '../encode/yuv-jpeg.js';
 import { UsageError } from '../errors.js';
-import { openCamera } from './camera.js';
-import { openDir } from './dir.js';
-import { openFile } from './file.js';
-import { openPattern } from './pattern.js';
-import { openStdin } from './stdin.js';
-import type { FrameSource, SourceOptions } from './types.js';
+import { MAX_DIMENSION, MAX_FRAME_PIXELS } from '../options/limits.js';
+import { sourceKind, type SourceOptions } from './registry.js';
+import type { FrameSource } from './types.js';
 
-export type { CommonSourceOptions, FrameSource, Size, SourceOptions } from './types.js';
-
-/** JPEG's own limit on each dimension. */
-const MAX_DIMENSION = 65535;
+export type { CommonSourceOptions, FrameSource, Size } from './types.js';
+export type { SourceChoice, SourceOptions } from './registry.js';
 
 export async function openSource(options: SourceOptions): Promise<FrameSource> {
   validate(options);
-  switch (options.kind) {
-    case 'pattern':
-      return openPattern(options);
-    case 'camera':
-      return openCamera(options);
-    case 'file':
-      return openFile(options);
-    case 'dir':
-      return openDir(options);
-    case 'stdin':
-      return openStdin(options);
-  }
+  const kind = sourceKind(options.kind);
+  if (!kind) throw new UsageError(`unknown source kind "${String(options.kind)}"`, 'ERR_BAD_SOURCE');
+  return kind.open(options);
 }
 
 function validate({ size, fps, quality, encoder }: SourceOptions): void {
@@ -45,6 +31,9 @@ function validate({ size, fps, quality, encoder }: SourceOptions): void {
     const ok = (n: number): boolean => Number.isInteger(n) && n >= 1 && n <= MAX_DIMENSION;
     if (!ok(size.width) || !ok(size.height)) {
       throw new UsageError(`--size must be WxH with each side from 1 to ${MAX_DIMENSION}, got ${size.width}x${size.height}`, 'ERR_BAD_SIZE');
+    }
+    if (size.width * size.height > MAX_FRAME_PIXELS) {
+      throw new UsageError(`--size ${size.width}x${size.height} is more than ${MAX_FRAME_PIXELS} pixels (16384x16384)`, 'ERR_BAD_SIZE');
     }
   }
 }

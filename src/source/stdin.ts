@@ -5,7 +5,19 @@
  * consumer is busy, so the writer blocks rather than frames being lost.
  */
 import { mjpegStreamSource } from './mjpeg-stream.js';
-import type { FrameSource } from './types.js';
+import { flag } from '../options/schema.js';
+import type { FrameSource, SourceKind } from './types.js';
+
+const options = { stdin: flag('--stdin', 'read JPEG frames concatenated on standard input (MJPEG)') };
+
+export const stdinSource: SourceKind<'stdin', { stream?: NodeJS.ReadableStream }, typeof options> = {
+  kind: 'stdin',
+  options,
+  selector: 'stdin',
+  needsFfmpeg: false,
+  fromSettings: () => ({}),
+  open: (source) => openStdin(source),
+};
 
 export async function openStdin(options: { stream?: NodeJS.ReadableStream } = {}): Promise<FrameSource> {
   const input = options.stream ?? process.stdin;

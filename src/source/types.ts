@@ -1,4 +1,5 @@
 import type { Frame, Size } from '../frame/frame.js';
+import type { OptionSchema, Settings } from '../options/schema.js';
 
 export type { Size };
 
@@ -35,11 +36,19 @@ export interface CommonSourceOptions {
   encoder?: 'raw' | 'ffmpeg';
 }
 
-export type SourceOptions = CommonSourceOptions &
-  (
-    | { kind: 'pattern' }
-    | { kind: 'camera'; device: string }
-    | { kind: 'file'; path: string; loop?: boolean }
-    | { kind: 'dir'; path: string }
-    | { kind: 'stdin'; stream?: NodeJS.ReadableStream }
-  );
+/**
+ * One kind of source: the `send` options it adds (the first picks it), how those become the
+ * library's options for it (`P`), and how it opens. A new kind is this, once, in its own
+ * file, plus a line in src/source/registry.ts; the library's `SourceOptions` follow from it.
+ */
+export interface SourceKind<K extends string, P, O extends OptionSchema> {
+  readonly kind: K;
+  readonly options: O;
+  /** The option that picks this source. */
+  readonly selector: keyof O & string;
+  /** Runs ffmpeg: the CLI looks for the binary before opening it. */
+  readonly needsFfmpeg: boolean;
+  /** This source's library options from `send`'s settings. */
+  fromSettings(settings: Settings<O>): P;
+  open(options: CommonSourceOptions & P): Promise<FrameSource>;
+}

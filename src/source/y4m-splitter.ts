@@ -9,6 +9,7 @@
  * a fresh one a frame cost ten times the copy in page faults.
  */
 import { SourceError } from '../errors.js';
+import { MAX_FRAME_PIXELS } from '../options/limits.js';
 import type { Size } from './types.js';
 
 /** One frame's planes: Y (width x height), then U and V (each ceil(w/2) x ceil(h/2)). */
@@ -20,8 +21,8 @@ export interface RawFrame extends Size {
 
 /** Header lines are short; a stream whose line runs on is not Y4M. */
 const MAX_LINE = 1024;
-/** 16K x 16K: more is a broken header, not a frame. */
-const MAX_PIXELS = 16384 * 16384;
+/** More is a broken header, not a frame: no source makes bigger frames. */
+const MAX_PIXELS = MAX_FRAME_PIXELS;
 /** Released buffers kept for reuse: enough for the frames being encoded at once. */
 const MAX_FREE_BUFFERS = 4;
 

@@ -4,6 +4,7 @@
  * newer such as `-readrate` or `-fps_mode`.
  */
 import { DEFAULT_QUALITY, qualityToQscale } from '../../encode/quality.js';
+import type { SourceChoice } from '../registry.js';
 import type { Size } from '../types.js';
 
 export const DEFAULT_PATTERN_SIZE: Size = { width: 640, height: 480 };
@@ -23,12 +24,11 @@ interface OutputSettings {
   encoder?: 'ffmpeg' | 'raw';
 }
 
+/** The sources ffmpeg reads, with their own options as the source registry declares them. */
+export type FfmpegChoice = Extract<SourceChoice, { kind: 'pattern' | 'file' | 'camera' }>;
+
 export type FfmpegSpec = OutputSettings &
-  (
-    | { kind: 'pattern' }
-    | { kind: 'file'; path: string; loop?: boolean }
-    | { kind: 'camera'; device: string; platform?: NodeJS.Platform }
-  );
+  (Exclude<FfmpegChoice, { kind: 'camera' }> | (Extract<FfmpegChoice, { kind: 'camera' }> & { platform?: NodeJS.Platform }));
 
 /** The whole command line (without the binary) for one source. */
 export function buildFfmpegArgs(spec: FfmpegSpec): string[] {

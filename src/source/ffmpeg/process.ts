@@ -6,9 +6,10 @@
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { FfmpegError, SourceError, type VstreamError } from '../../errors.js';
+import type { FfmpegChoice } from './args.js';
 
 /** What ffmpeg was reading, so a failure can be named in the user's terms. */
-export type FfmpegSubject = { kind: 'pattern' } | { kind: 'file'; path: string } | { kind: 'camera'; device: string };
+export type FfmpegSubject = FfmpegChoice;
 
 export interface SpawnFfmpegOptions {
   ffmpegPath: string;

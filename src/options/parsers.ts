@@ -1,4 +1,5 @@
 import { UsageError } from '../errors.js';
+import { MAX_DIMENSION, MAX_FRAME_PIXELS } from './limits.js';
 
 /** Command-line value parsers: each turns text into a typed value or throws a UsageError. */
 
@@ -14,9 +15,10 @@ export function parseSize(text: string): { width: number; height: number } {
   const match = /^(\d{1,5})[xX](\d{1,5})$/.exec(text.trim());
   const width = Number(match?.[1]);
   const height = Number(match?.[2]);
-  if (!match || width < 2 || height < 2 || width > 16384 || height > 16384) {
+  if (!match || width < 2 || height < 2 || width > MAX_DIMENSION || height > MAX_DIMENSION) {
     throw new UsageError(`invalid --size "${text}": expected WIDTHxHEIGHT, e.g. 640x480`);
   }
+  if (width * height > MAX_FRAME_PIXELS) throw new UsageError(`invalid --size "${text}": more than ${MAX_FRAME_PIXELS} pixels (16384x16384)`);
   // Encoders with 4:2:0 chroma need even dimensions.
   if (width % 2 || height % 2) throw new UsageError(`invalid --size "${text}": width and height must be even`);
   return { width, height };

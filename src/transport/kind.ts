@@ -1,0 +1,64 @@
+import type { OptionSchema, Settings } from '../options/schema.js';
+import type { Receiver, Sender } from './types.js';
+
+/** What every transport's sender is given, whatever its own options. */
+export interface SenderBase {
+  host: string;
+  port: number;
+  metadata: boolean;
+  label: string | undefined;
+  /**
+   * Whether the source is live. A live stream may outlast a receiver that is not up yet; a
+   * file, folder or stdin transfer should fail at once instead of sending into the void.
+   */
+  live: boolean;
+  quiet: boolean;
+  /** Says a one-line warning on stderr. */
+  warn(message: string): void;
+}
+
+/** What every transport's receiver is given, whatever its own options. */
+export interface ReceiverBase {
+  port: number;
+  /** Address to bind; unset: every IPv4 and IPv6 address. */
+  bind: string | undefined;
+  /** Unset: the transport's own default (64M; 16M for legacy UDP). */
+  maxFrameBytes: number | undefined;
+  /** Unset: the transport's own default. */
+  maxBufferedBytes: number | undefined;
+}
+
+export interface OpenedSender {
+  sender: Sender;
+  /** Added to `send`'s summary line, e.g. `; 3 datagrams refused (nobody listening)`. */
+  summaryNote(): string;
+}
+
+export interface OpenedReceiver {
+  receiver: Receiver;
+  /** Lines worth saying once the receiver listens (e.g. a receive buffer the kernel capped). */
+  notes(): string[];
+}
+
+/**
+ * One transport: the options it adds to `send` and `recv`, how it is picked, its sender and
+ * receiver, and its wording in what `send` and `recv` print. A new transport is this, once,
+ * in its own file, plus a line in src/transport/registry.ts.
+ */
+export interface TransportKind<Name extends string, SO extends OptionSchema, RO extends OptionSchema> {
+  readonly name: Name;
+  readonly sendOptions: SO;
+  readonly recvOptions: RO;
+  /** Switches (settings keys) that all together pick this transport; none: the default. */
+  readonly pickedBy: readonly string[];
+  /** Usage errors of option combinations, given the long flags the user gave. */
+  check?(given: (flag: string) => boolean): void;
+  /** `(UDP)` in `listening on ...`: empty for none. */
+  readonly listeningNote: string;
+  /** ` over UDP` after `send`'s summary address: empty for none. */
+  readonly summaryWording: string;
+  /** How a failed stream ended, in `recv`'s messages: `connection closed`. */
+  readonly ended: string;
+  openSender(settings: Settings<SO> & SenderBase): Promise<OpenedSender>;
+  openReceiver(settings: Settings<RO> & ReceiverBase): Promise<OpenedReceiver>;
+}

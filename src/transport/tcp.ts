@@ -1,0 +1,66 @@
+/** TCP: the default transport; frames arrive whole and in order, a slow receiver slows the sender. */
+import { ackOption } from './ack-option.js';
+import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, FrameReceiver } from './tcp-receiver.js';
+import { DEFAULT_STALL_TIMEOUT_MS, FrameSender } from './tcp-sender.js';
+import { flag, value, valueWithDefault } from '../options/schema.js';
+import { parseIntInRange, parseSeconds } from '../options/parsers.js';
+import type { TransportKind } from './kind.js';
+
+/** `--wait-ack` is also said of the legacy format, whose sender always waits. */
+export const waitAckOption = flag('--wait-ack', "after each frame wait for the receiver's reply (stop-and-wait; TCP)");
+
+const sendOptions = {
+  waitAck: waitAckOption,
+  stallTimeoutMs: valueWithDefault(
+    '--stall-timeout <seconds>',
+    'TCP: give up (exit 3) when the receiver takes no data for this long',
+    (text) => parseSeconds('--stall-timeout', text),
+    String(DEFAULT_STALL_TIMEOUT_MS / 1000),
+  ),
+};
+
+const recvOptions = {
+  // Unset: the receiver lowers its own default to fit the open-file limit.
+  maxConnections: value('--max-connections <n>', `TCP connections open at once (default ${DEFAULT_MAX_CONNECTIONS}, lowered to fit the open-file limit)`, (text) =>
+    parseIntInRange('--max-connections', text, 1, 1_000_000),
+  ),
+  idleTimeoutMs: value('--idle-timeout <seconds>', `close a TCP connection that completes no frame for this long (default ${DEFAULT_IDLE_TIMEOUT_MS / 1000})`, (text) =>
+    parseIntInRange('--idle-timeout', text, 1, 86_400) * 1000,
+  ),
+  ack: ackOption,
+};
+
+export const tcpTransport: TransportKind<'tcp', typeof sendOptions, typeof recvOptions> = {
+  name: 'tcp',
+  sendOptions,
+  recvOptions,
+  pickedBy: [],
+  listeningNote: '',
+  summaryWording: '',
+  ended: 'connection closed',
+  async openSender(settings) {
+    const sender = await FrameSender.connect({
+      host: settings.host,
+      port: settings.port,
+      metadata: settings.metadata,
+      label: settings.label,
+      waitAck: settings.waitAck,
+      stallTimeoutMs: settings.stallTimeoutMs,
+    });
+    return { sender, summaryNote: () => '' };
+  },
+  async openReceiver(settings) {
+    const receiver = await FrameReceiver.listen({
+      port: settings.port,
+      host: settings.bind,
+      maxFrameBytes: settings.maxFrameBytes,
+      maxBufferedBytes: settings.maxBufferedBytes,
+      maxConnections: settings.maxConnections,
+      idleTimeoutMs: settings.idleTimeoutMs,
+      // The reply tells a stop-and-wait sender that the frame is safely through the sinks.
+      ack: settings.ack,
+      ackWhen: 'manual',
+    });
+    return { receiver, notes: () => [] };
+  },
+};
