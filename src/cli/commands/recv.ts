@@ -18,7 +18,7 @@ import { SaveDirSink } from '../../sink/save-dir.js';
 import { JsonLinesSink } from '../../sink/json-lines.js';
 import { lossText, startStatsReport } from '../../sink/stats-report.js';
 import type { FrameSink } from '../../sink/types.js';
-import { DEFAULT_MAX_WINDOWS, WindowSink } from '../../sink/window.js';
+import { DEFAULT_MAX_WINDOWS, WindowSink } from '../../sink/window/window-sink.js';
 import { parseBytes, parseIntInRange, parseSize } from '../parse.js';
 import { finishedBeforeAbort, runUntilSignal, signalExitCode, type StopSignal } from '../signals.js';
 import { RateLimitedLog } from '../rate-limited-log.js';

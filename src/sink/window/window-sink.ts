@@ -1,14 +1,14 @@
-import { MAX_DECODE_PIXELS } from '../decode/turbo.js';
-import { DisplayError } from '../errors.js';
-import type { ProblemReporter } from '../problems.js';
-import { wireText } from '../text/wire-text.js';
-import type { ReceivedFrame } from '../frame/frame.js';
-import { loadSdl, type Sdl, type SdlWindow } from './sdl.js';
-import type { StreamStats } from './stream-stats.js';
-import { initialWindowSize, type Size } from './window/fit.js';
-import { checkFrameSize, isProblem, senderName } from './window/frame-check.js';
-import { RecentIds } from './window/recent-ids.js';
-import { SenderWindow, type SenderWindowHooks } from './window/sender-window.js';
+import { MAX_DECODE_PIXELS } from '../../decode/turbo.js';
+import { DisplayError } from '../../errors.js';
+import type { ProblemReporter } from '../../problems.js';
+import { wireText } from '../../text/wire-text.js';
+import type { ReceivedFrame } from '../../frame/frame.js';
+import { loadSdl, type Sdl, type SdlWindow } from '../sdl.js';
+import type { StreamStats } from '../stream-stats.js';
+import { initialWindowSize, type Size } from './fit.js';
+import { checkFrameSize, isProblem, senderName } from './frame-check.js';
+import { RecentIds } from './recent-ids.js';
+import { SenderWindow, type SenderWindowHooks } from './sender-window.js';
 
 /** SDL windows open at once, by default: each costs its renderer and textures, about 14 MB under Xvfb. */
 export const DEFAULT_MAX_WINDOWS = 16;
