@@ -18,6 +18,7 @@ import { SaveDirSink } from '../../sink/save-dir.js';
 import { JsonLinesSink } from '../../sink/json-lines.js';
 import { lossText, startStatsReport } from '../../sink/stats-report.js';
 import type { FrameSink } from '../../sink/types.js';
+import { SinkSet } from '../../sink/sink-set.js';
 import { DEFAULT_MAX_WINDOWS, WindowSink } from '../../sink/window/window-sink.js';
 import { parseBytes, parseIntInRange, parseSize } from '../parse.js';
 import { finishedBeforeAbort, runUntilSignal, signalExitCode, type StopSignal } from '../signals.js';
@@ -263,6 +264,11 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
     throw err;
   }
   const book = new SenderBook();
+  const output = new SinkSet(window ? [...sinks, window] : sinks, {
+    onDrop: ({ frame, first }) => first && book.countDropped(frame),
+    // The reply tells a stop-and-wait sender that every sink is done with its frame.
+    onSettled: (frame) => receiver.acknowledge(frame),
+  });
   const comings = new RateLimitedLog(log, { burst: CONNECTION_LINES_PER_SECOND, showCode: false });
   receiver.on('connection', ({ peer }) => comings.report({ code: 'connected', message: `${peer} connected` }));
   receiver.on('problem', (problem) => problems.report(problem));
@@ -278,16 +284,18 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
     const lossNote = loss ? ` (${lossText(loss)})` : '';
     if (error) problems.report({ code: error.code, message: `${who}: ${error.message}; ${ended} after ${frames} frames${lossNote}` });
     else comings.report({ code: 'disconnected', message: `${who} disconnected after ${frames} frames${lossNote}` });
-    for (const sink of sinks) sink.senderGone?.(connectionId);
-    window?.senderGone(connectionId);
+    output.senderGone(connectionId);
   });
   const stopReport = settings.stats ? startStatsReport(() => book.connected()) : () => {};
-  void window?.quit.then(() => receiver.close());
+  // The user closing the last window, or a sink failing between frames, ends the receiving;
+  // the failure itself comes out of `output.flush()`.
+  void output.ended.then(
+    () => receiver.close(),
+    () => receiver.close(),
+  );
   const started = performance.now();
   let total = 0;
-  /** 1 while the sinks are busy with a frame. */
-  let inFlight = 0;
-  /** Frames given up at a signal: the one the sinks were stuck on and those still queued. */
+  /** Frames given up at a signal: those the sinks still held and those still queued. */
   let abandoned = 0;
   let outputClosed = false;
   let summarised = false;
@@ -320,24 +328,19 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
         const bufferNote = recvBufferNote(receiver, settings);
         if (bufferNote) log(bufferNote);
         for await (const frame of receiver) {
-          const entry = book.record(frame);
+          book.record(frame);
           total += 1;
-          window?.show(frame, entry.stats);
-          inFlight = 1;
           // A sink held by a stalled reader must not hold a signal's shutdown too.
-          const written = (async () => {
-            for (const sink of sinks) await sink.write(frame, entry.stats);
-          })();
-          if (!(await finishedBeforeAbort(written, aborted))) {
-            abandoned = inFlight + receiver.queued;
+          if (!(await finishedBeforeAbort(output.write(frame), aborted))) {
+            abandoned = output.holding + receiver.queued;
             break;
           }
-          inFlight = 0;
-          receiver.acknowledge(frame);
           if (settings.frames !== undefined && total >= settings.frames) break;
         }
+        // Frames handed to the sinks are written before recv closes them, unless a signal says stop.
+        if (!(await finishedBeforeAbort(output.flush(), aborted))) abandoned ||= output.holding + receiver.queued;
       },
-      { stop: () => receiver.close(), beforeForcedExit: () => summary(abandoned || inFlight + receiver.queued) },
+      { stop: () => receiver.close(), beforeForcedExit: () => summary(abandoned || output.holding + receiver.queued) },
     );
   } catch (err) {
     // A reader that went away (`recv --output - | head`) is a normal way for a pipeline to end.
@@ -347,8 +350,7 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
     shuttingDown = true;
     stopReport();
     await receiver.close();
-    await Promise.all(sinks.map((s) => s.close()));
-    await window?.close();
+    await output.close();
   }
   summary(abandoned);
   return signal ? signalExitCode(signal) : 0;
