@@ -173,11 +173,21 @@ export class SinkSet {
   }
 
   private async pump(lane: Lane): Promise<void> {
-    for await (const frame of lane.queue) {
+    for (;;) {
+      // A sink that writes at once (the window) is back waiting in the same run, so the next
+      // frame is handed straight to it rather than waiting where a newer one could replace it.
+      let frame = lane.queue.shift();
+      if (!frame) {
+        const next = await lane.queue.next();
+        if (next.done) return;
+        frame = next.value;
+      }
       try {
-        await lane.sink.write(frame);
+        const written = lane.sink.write(frame);
+        if (written) await written;
       } catch (error) {
-        // Leaving the loop closes the lane's queue: nothing more goes to a sink that failed.
+        // Nothing more goes to a sink that failed.
+        lane.queue.close();
         this.fail(error);
         return;
       }
