@@ -122,6 +122,22 @@ describe('SinkSet', () => {
     ]);
   });
 
+  it('keeps up to liveDepth frames of a live sender waiting, the newest replacing the last, in order', async () => {
+    const slow = new TestSink(true);
+    const drops: SinkDrop[] = [];
+    const set = new SinkSet([slow], { liveDepth: 3, onDrop: (drop) => drops.push(drop) });
+    for (let seq = 0; seq <= 6; seq++) {
+      await set.write(frameOf(1, seq, { live: true }));
+      await turn();
+    }
+    for (let i = 0; i < 4; i++) {
+      slow.release();
+      await turn();
+    }
+    expect(names(slow.written)).toEqual(['1:0', '1:1', '1:2', '1:6']);
+    expect(drops.map((d) => d.frame.seq)).toEqual([3, 4, 5]);
+  });
+
   it('never drops a frame that is not live, and makes the caller wait while a sink has too many', async () => {
     const slow = new TestSink(true);
     const fast = new TestSink();

@@ -32,6 +32,13 @@ export interface SinkSetOptions {
   waitingFrames?: number;
   /** Default `WAITING_BYTES`. */
   waitingBytes?: number;
+  /**
+   * Frames of one live sender that may wait for one sink; past that the newest replaces the
+   * last. Default 1: a live frame replaces its sender's waiting frame. More absorbs a sink that
+   * is slow for a moment, for a transport whose receiver keeps a few frames per sender for the
+   * same reason (UDP, which cannot pause a sender).
+   */
+  liveDepth?: number;
 }
 
 /** One sink and the frames waiting for it, per sender in arrival order. */
@@ -66,6 +73,7 @@ export class SinkSet {
   private readonly dropped = new WeakSet<ReceivedFrame>();
   private readonly waitingFrames: number;
   private readonly waitingBytes: number;
+  private readonly liveDepth: number;
   private failure: { error: unknown } | undefined;
   private closed = false;
   /** `write` waiting for room. */
@@ -79,6 +87,7 @@ export class SinkSet {
   ) {
     this.waitingFrames = options.waitingFrames ?? WAITING_FRAMES;
     this.waitingBytes = options.waitingBytes ?? WAITING_BYTES;
+    this.liveDepth = Math.max(1, options.liveDepth ?? 1);
     this.ended = new Promise((resolve, reject) => {
       this.resolveEnded = resolve;
       this.rejectEnded = reject;
@@ -117,7 +126,9 @@ export class SinkSet {
     for (const lane of this.lanes) {
       // Counted before the push: a sink waiting for a frame takes it inside push().
       if (!live) lane.steady += 1;
-      lane.queue.push(frame.connectionId, frame, { live, bytes: frame.data.length });
+      // Only the newest waiting frame of a sender is ever replaced, so its frames stay in order.
+      const replaceable = live && lane.queue.waiting(frame.connectionId) >= this.liveDepth - 1;
+      lane.queue.push(frame.connectionId, frame, { live: replaceable, bytes: frame.data.length });
     }
     while (this.crowded() && !this.closed) {
       await new Promise<void>((resolve, reject) => (this.room = { resolve, reject }));

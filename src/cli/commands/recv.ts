@@ -249,6 +249,9 @@ function recvBufferNote(receiver: Receiver, settings: RecvSettings): string | un
 /** Connection lines a second before they are counted instead: a few cameras joining at once are all named. */
 const CONNECTION_LINES_PER_SECOND = 10;
 
+/** Frames of a live UDP stream that may wait for one sink (the UDP receivers' own queue per stream). */
+const UDP_LIVE_DEPTH = 8;
+
 /** Runs `vstream recv`; returns the exit code. */
 export async function runRecv(settings: RecvSettings): Promise<number> {
   // Problems are news even with --quiet: they say why frames are missing.
@@ -265,6 +268,10 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
   }
   const book = new SenderBook();
   const output = new SinkSet(window ? [...sinks, window] : sinks, {
+    // The UDP receivers keep up to 8 frames of a stream for a consumer behind for a moment,
+    // as they cannot pause its sender; a sink keeps as many, or a save slower than one frame
+    // interval would lose what the receiver kept. TCP keeps one, as its receiver does.
+    liveDepth: settings.transport === 'tcp' ? 1 : UDP_LIVE_DEPTH,
     onDrop: ({ frame, first }) => first && book.countDropped(frame),
     // The reply tells a stop-and-wait sender that every sink is done with its frame.
     onSettled: (frame) => receiver.acknowledge(frame),
@@ -295,8 +302,10 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
   );
   const started = performance.now();
   let total = 0;
-  /** Frames given up at a signal: those the sinks still held and those still queued. */
+  /** Frames given up at a signal that never reached the sinks. */
   let abandoned = 0;
+  /** The frame loop is over: from then on the receiver's queue is not recv's to count. */
+  let stoppedTaking = false;
   let outputClosed = false;
   let summarised = false;
   const summary = (abandonedFrames: number) => {
@@ -330,17 +339,24 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
         for await (const frame of receiver) {
           book.record(frame);
           total += 1;
+          if (aborted.aborted) {
+            abandoned = 1 + receiver.queued;
+            break;
+          }
           // A sink held by a stalled reader must not hold a signal's shutdown too.
           if (!(await finishedBeforeAbort(output.write(frame), aborted))) {
-            abandoned = output.holding + receiver.queued;
+            // This frame is the sinks' already: written below, or counted at a forced exit.
+            abandoned = receiver.queued;
             break;
           }
           if (settings.frames !== undefined && total >= settings.frames) break;
         }
-        // Frames handed to the sinks are written before recv closes them, unless a signal says stop.
-        if (!(await finishedBeforeAbort(output.flush(), aborted))) abandoned ||= output.holding + receiver.queued;
+        stoppedTaking = true;
+        // Frames handed to the sinks are written before they close; after a signal, for as long
+        // as the grace lasts (then what they still hold is counted as abandoned).
+        await output.flush();
       },
-      { stop: () => receiver.close(), beforeForcedExit: () => summary(abandoned || output.holding + receiver.queued) },
+      { stop: () => receiver.close(), beforeForcedExit: () => summary((stoppedTaking ? abandoned : receiver.queued) + output.holding) },
     );
   } catch (err) {
     // A reader that went away (`recv --output - | head`) is a normal way for a pipeline to end.
