@@ -45,7 +45,11 @@ export interface SinkSetOptions {
 interface Lane {
   sink: FrameSink;
   queue: NewestWinsQueue<number, ReceivedFrame>;
-  /** Frames waiting that are not live. */
+  /**
+   * Frames waiting that are not live. Counted here rather than by the queue's `highWater`,
+   * which counts live frames too: a slow sink holding one frame of each of several cameras
+   * must not pause them all.
+   */
   steady: number;
 }
 
@@ -54,7 +58,7 @@ interface Lane {
  * the sink's own queue, so a slow `--output` never holds back the window or `--save-dir`.
  *
  * A live frame takes the place of its sender's frame still waiting for that sink (newest frame
- * wins, see NewestWinsQueue). Any other frame waits, and once one sink has `waitingFrames` of
+ * wins, see NewestWinsQueue; with `liveDepth`, of the last of that many). Any other frame waits, and once one sink has `waitingFrames` of
  * them (or `waitingBytes` of any) waiting, `write` resolves only when that sink has taken one:
  * the caller stops reading and the senders are paused, exactly as a slow sink did on its own.
  *
