@@ -11,7 +11,7 @@ import { openSource } from '../src/source/index.js';
 import { SOURCES } from '../src/source/registry.js';
 import { DEFAULT_RATE_BYTES_PER_SECOND } from '../src/transport/pacer.js';
 import { DEFAULT_RECV_BUFFER_BYTES } from '../src/transport/udp-socket.js';
-import { DEFAULT_MAX_WINDOWS } from '../src/sink/window.js';
+import { DEFAULT_MAX_WINDOWS } from '../src/sink/window/window-sink.js';
 
 /** What commander hands the action for these arguments, without running it. */
 function rawOptions(schema: OptionSchema, args: string[]): Record<string, string | boolean | undefined> {

@@ -87,7 +87,9 @@ function acceptedIn(lines: string[]): number {
 /** Sends `count` frames labelled `label`; resolves when recv has printed their JSON lines. */
 async function goodSenderGetsThrough(recv: TestProcess, port: number, label: string, count: number): Promise<void> {
   const from = recv.output('stdout').length;
-  const sender = await FrameSender.connect({ host: '127.0.0.1', port, label });
+  // Each send waits for recv's reply (its --ack), sent once every sink is done with the frame:
+  // the sinks run side by side, so a JSON line alone says nothing of the save.
+  const sender = await FrameSender.connect({ host: '127.0.0.1', port, label, waitAck: true });
   senders.push(sender);
   for (let i = 0; i < count; i++) await sender.send(image);
   await recv.waitForLines(new RegExp(`"sender":"${label}"`), count, { stream: 'stdout', from });
@@ -141,7 +143,7 @@ describe.runIf(process.platform === 'linux')('vstream recv limits', () => {
 
   it('serves a good sender at once during a slowloris of 1100 idle connections, with 1024 file descriptors', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'vstream-slowloris-'));
-    const { recv, port } = await startRecv(['--json', '--save-dir', dir, '--idle-timeout', '60'], 1024);
+    const { recv, port } = await startRecv(['--json', '--ack', '--save-dir', dir, '--idle-timeout', '60'], 1024);
     await idleConnections(recv, port, 1100);
     // The idle timeout (60 s) has freed nothing yet: the newcomer gets in by replacing the
     // oldest connection that has completed no frame.
@@ -153,7 +155,7 @@ describe.runIf(process.platform === 'linux')('vstream recv limits', () => {
 
   it('keeps file descriptors for its own files when --max-connections is over the fd limit', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'vstream-fd-reserve-'));
-    const { recv, port } = await startRecv(['--json', '--save-dir', dir, '--max-connections', '5000', '--idle-timeout', '60'], 1024);
+    const { recv, port } = await startRecv(['--json', '--ack', '--save-dir', dir, '--max-connections', '5000', '--idle-timeout', '60'], 1024);
     await idleConnections(recv, port, 1100);
     // Near the fd limit, with connections held up to it, writing a file must still work.
     await goodSenderGetsThrough(recv, port, 'good', 5);

@@ -42,8 +42,8 @@ describe.skipIf(!HAVE_XVFB)('vstream recv window under Xvfb', () => {
     await shown.waitForLine(/pat \(\[::1\]:\d+\) disconnected after 20 frames/, 'stderr');
 
     // The pattern is a live source: if a save is slower than two frame intervals (a loaded CI
-    // machine), recv drops the older waiting frame, so fewer than 20 may be saved; the newest
-    // always is.
+    // machine), the save-dir drops the older waiting frame, so fewer than 20 may be saved; the
+    // newest always is.
     const files = (await readdir(join(saved, 'pat'))).sort();
     expect(files.length).toBeGreaterThan(0);
     expect(files.length).toBeLessThanOrEqual(20);
@@ -81,9 +81,13 @@ describe.skipIf(!HAVE_XVFB)('vstream recv window under Xvfb', () => {
 
     await run('xdotool', ['windowfocus', '--sync', win.id, 'key', 'q'], { env: x.env });
     expect(await shown.exitCode).toBe(0);
-    // Everything recv took in was saved (the window may skip frames; those count as dropped).
-    const summary = /received (\d+) frames /.exec(shown.stderr());
+    // Every frame recv took in was saved unless a sink dropped it (the save-dir or the window
+    // may skip older live frames), and every such frame counts as dropped here.
+    const summary = /received (\d+) frames .*?(?:, (\d+) here\))?$/m.exec(shown.stderr());
     expect(summary, shown.stderr()).not.toBeNull();
-    expect(Number(summary![1])).toBe(files.length);
+    const received = Number(summary![1]);
+    const droppedHere = Number(summary![2] ?? 0);
+    expect(files.length).toBeLessThanOrEqual(received);
+    expect(files.length).toBeGreaterThanOrEqual(received - droppedHere);
   });
 });

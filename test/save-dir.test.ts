@@ -174,18 +174,22 @@ interface Recv {
 }
 
 async function startRecv(dir: string, extra: string[] = []): Promise<Recv> {
-  const proc = startProcess('recv', process.execPath, [VSTREAM_BIN, 'recv', '--no-window', '--listen', '0', '--bind', '127.0.0.1', '--json', '--save-dir', dir, ...extra]);
+  const proc = startProcess('recv', process.execPath, [VSTREAM_BIN, 'recv', '--no-window', '--listen', '0', '--bind', '127.0.0.1', '--json', '--ack', '--save-dir', dir, ...extra]);
   const [, port] = await proc.waitForLine(/listening on 127\.0\.0\.1:(\d+)/, { stream: 'stderr' });
   return { proc, port: Number(port) };
 }
 
-/** Resolves once recv has saved `count` frames in all: the JSON line follows the save. */
+/**
+ * Resolves once recv has printed `count` JSON lines in all. The sinks run side by side, so the
+ * line says nothing of the save: the senders wait for recv's reply (`--ack`), which comes once
+ * every sink is done with the frame.
+ */
 function saved(recv: Recv, count: number): Promise<unknown> {
   return recv.proc.waitForLines(/^\{/, count, { stream: 'stdout' });
 }
 
 async function sender(port: number, options: { label?: string; metadata?: boolean } = {}): Promise<FrameSender> {
-  return FrameSender.connect({ host: '127.0.0.1', port, ...options });
+  return FrameSender.connect({ host: '127.0.0.1', port, waitAck: true, ...options });
 }
 
 /** Every entry under `dir`, as relative paths, sorted; hidden temporary files included; symlinks not followed. */
@@ -275,7 +279,7 @@ describe('recv --save-dir never loses or replaces a file', () => {
   it('two runs of a sender one after the other, then a restarted recv: every frame is one file, numbering goes on', async () => {
     const dir = await tmp('restart');
     const run = async (port: number) => {
-      const send = startProcess('send', process.execPath, [VSTREAM_BIN, 'send', '--pattern', '--size', '64x48', '--frames', '5', '--label', 'pi', '--to', `127.0.0.1:${port}`]);
+      const send = startProcess('send', process.execPath, [VSTREAM_BIN, 'send', '--pattern', '--size', '64x48', '--frames', '5', '--label', 'pi', '--wait-ack', '--to', `127.0.0.1:${port}`]);
       expect((await send.exited).code).toBe(0);
     };
     let recv = await startRecv(dir);

@@ -7,7 +7,7 @@ import { fitRect, initialWindowSize } from '../src/sink/window/fit.js';
 import { hasGlyph } from '../src/sink/window/font.js';
 import { drawOverlay } from '../src/sink/window/overlay.js';
 import { overlayText, windowTitle } from '../src/sink/window/status.js';
-import { WindowSink } from '../src/sink/window.js';
+import { WindowSink } from '../src/sink/window/window-sink.js';
 import { HAVE_XVFB, startXvfb, type Screenshot, type Xvfb } from './helpers/xvfb.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -194,7 +194,7 @@ describe('sender names in titles and overlays', () => {
 
 describe('WindowSink.open without a display', () => {
   beforeAll(() => {
-    if (!existsSync(`${ROOT}dist/sink/window.js`)) throw new Error('dist/ is missing: run `npx tsc -p .` (npm test does)');
+    if (!existsSync(`${ROOT}dist/sink/window/window-sink.js`)) throw new Error('dist/ is missing: run `npx tsc -p .` (npm test does)');
   });
 
   it.skipIf(process.platform !== 'linux')('throws ERR_NO_DISPLAY when neither DISPLAY nor WAYLAND_DISPLAY is set', async () => {
@@ -240,7 +240,7 @@ describe.skipIf(!HAVE_XVFB)('SDL window under Xvfb', () => {
   const children: WindowChild[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(`${ROOT}dist/sink/window.js`)) throw new Error('dist/ is missing: run `npx tsc -p .` (npm test does)');
+    if (!existsSync(`${ROOT}dist/sink/window/window-sink.js`)) throw new Error('dist/ is missing: run `npx tsc -p .` (npm test does)');
     xvfb = await startXvfb(SCREEN);
     env = xvfb.env;
   });

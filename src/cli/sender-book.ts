@@ -50,6 +50,14 @@ export class SenderBook {
     return entry;
   }
 
+  /** A frame of this sender that a sink dropped (counted once however many sinks dropped it). */
+  countDropped(frame: ReceivedFrame): void {
+    const entry = this.entries.get(frame.connectionId);
+    // A sender folded away already still counts in the totals.
+    if (entry) entry.stats.sinkDropped += 1;
+    else this.folded.sinkDropped += 1;
+  }
+
   get(connectionId: number): SenderStats | undefined {
     return this.entries.get(connectionId);
   }

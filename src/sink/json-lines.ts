@@ -1,5 +1,4 @@
 import type { ReceivedFrame } from '../frame/frame.js';
-import type { StreamStats } from './stream-stats.js';
 import type { FrameSink } from './types.js';
 import { StreamWriter } from './stream-writer.js';
 import { UsageError } from '../errors.js';
@@ -70,7 +69,7 @@ export class JsonLinesSink implements FrameSink {
     this.out = new StreamWriter(stream, stream === process.stdout ? 'standard output' : 'the JSON output');
   }
 
-  write(frame: ReceivedFrame, _stats: StreamStats): Promise<void> {
+  write(frame: ReceivedFrame): Promise<void> {
     return this.out.write([`${JSON.stringify(frameRecord(frame))}\n`]);
   }
 

@@ -8,7 +8,7 @@ import type { ProblemReporter } from '../problems.js';
 import { wireText } from '../text/wire-text.js';
 import type { Size } from '../frame/frame.js';
 import type { ReceivedFrame } from '../frame/frame.js';
-import type { FrameSink } from './types.js';
+import type { DropListener, FrameSink } from './types.js';
 import { StreamWriter } from './stream-writer.js';
 import { UsageError } from '../errors.js';
 import { parseBytes, parseSize } from '../options/parsers.js';
@@ -79,6 +79,7 @@ export class RawOutputSink implements FrameSink {
   private readonly concurrency: number;
   /** Frames dropped: over the pixel limit, or not decodable. */
   skipped = 0;
+  private onDrop: DropListener = () => {};
 
   private constructor(
     private readonly out: StreamWriter,
@@ -101,6 +102,10 @@ export class RawOutputSink implements FrameSink {
       throw new OutputError(`cannot write ${target}: ${(err as Error).message}`, 'ERR_OUTPUT', { cause: err });
     }
     return new RawOutputSink(new StreamWriter(stream, target), true, format, options);
+  }
+
+  reportDropsTo(listener: DropListener): void {
+    this.onDrop = listener;
   }
 
   /** Resolves when another decode may start: at most `concurrency` run at once. */
@@ -152,6 +157,7 @@ export class RawOutputSink implements FrameSink {
 
   private drop(frame: ReceivedFrame, why: Error): void {
     this.skipped += 1;
+    this.onDrop(frame);
     const code = why instanceof PixelLimitError || (why as NodeJS.ErrnoException).code === 'ERR_JPEG_TOO_LARGE' ? 'ERR_PIXEL_LIMIT' : 'ERR_BAD_JPEG';
     const reason = wireText(why.message.split('\n')[0] ?? '', MAX_REASON_CHARS);
     this.report({ code, message: `frame ${frame.seq} from ${wireText(frame.sender)} dropped: ${reason}` });

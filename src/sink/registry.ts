@@ -4,16 +4,16 @@ import { jsonSinkKind } from './json-lines.js';
 import type { SinkKind } from './kind.js';
 import { outputSinkKind } from './mjpeg-output.js';
 import { saveDirSinkKind } from './save-dir.js';
-import { windowSinkKind } from './window-sink-kind.js';
+import { windowSinkKind } from './window/window-sink.js';
 
-/** Sinks every frame is written to, in this order. */
-export const SINKS = [outputSinkKind, saveDirSinkKind, jsonSinkKind] as const;
-
-/** The window shows frames rather than taking them: it opens last, and only where it can show them. */
-export const WINDOW = windowSinkKind;
+/**
+ * Sinks every frame is handed to, side by side, opened in this order. The window comes last:
+ * without a display it is left out when another sink takes the frames.
+ */
+export const SINKS = [outputSinkKind, saveDirSinkKind, jsonSinkKind, windowSinkKind] as const;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnySinkKind = SinkKind<any>;
 
 /** Every sink's `recv` options, the window's first. */
-export const sinkOptions = mergeSchemas(WINDOW.options, outputSinkKind.options, saveDirSinkKind.options, jsonSinkKind.options);
+export const sinkOptions = mergeSchemas(windowSinkKind.options, outputSinkKind.options, saveDirSinkKind.options, jsonSinkKind.options);

@@ -20,7 +20,10 @@ export class StreamStats {
   bytes = 0;
   /** Frames the sender captured but never sent (sequence gaps). */
   senderDropped = 0;
-  /** Frames this receiver skipped because a newer one arrived first (slow sink, live stream). */
+  /**
+   * Frames dropped here: skipped by the receiver or a sink because a newer one of this live
+   * stream arrived first, or dropped by a sink that could not use them (undecodable, too large).
+   */
   sinkDropped = 0;
   /**
    * UDP only: the transport's loss counters as of the latest frame (or final, once the stream

@@ -59,6 +59,12 @@ export interface TransportKind<Name extends string, SO extends OptionSchema, RO 
   readonly summaryWording: string;
   /** How a failed stream ended, in `recv`'s messages: `connection closed`. */
   readonly ended: string;
+  /**
+   * Live frames of one sender that may wait for a sink behind. A transport that can pause its
+   * senders (TCP) keeps one, the newest; one that cannot (UDP) keeps a few, as its receiver
+   * does, or a sink slower than one frame interval for a moment would lose frames it kept.
+   */
+  readonly liveDepth: number;
   openSender(settings: Settings<SO> & SenderBase): Promise<OpenedSender>;
   openReceiver(settings: Settings<RO> & ReceiverBase): Promise<OpenedReceiver>;
 }

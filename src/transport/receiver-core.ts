@@ -14,6 +14,14 @@ import type { LossCounters, ReceivedFrame } from '../frame/frame.js';
 import type { VstreamError } from '../errors.js';
 import type { ReceiverEvents } from './types.js';
 
+/**
+ * Frames of one sender held for a consumer behind: TCP pauses the sender past this, UDP drops its
+ * oldest. Sinks keep as many of a UDP stream's live frames for the same reason.
+ */
+export const DEFAULT_MAX_QUEUED_FRAMES = 8;
+/** Bytes of frames held for the consumer over all UDP senders, which cannot be paused. */
+export const DEFAULT_MAX_QUEUED_BYTES = 32 * 1024 * 1024;
+
 /** What the core needs of one connection or stream: a way to answer it and to hold it back. */
 export interface SenderLink {
   /** Sends the ack text back (best effort). */

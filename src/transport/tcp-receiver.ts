@@ -6,7 +6,7 @@ import { formatAddress } from './address.js';
 import { networkError } from './socket-errors.js';
 import type { Receiver, ReceiverEvents } from './types.js';
 import type { ReceivedFrame } from '../frame/frame.js';
-import { ReceiverCore, type CoreSender } from './receiver-core.js';
+import { DEFAULT_MAX_QUEUED_FRAMES, ReceiverCore, type CoreSender } from './receiver-core.js';
 import { senderToReplace } from '../reassemble/make-room.js';
 import { DEFAULT_MAX_BUFFERED_BYTES, MemoryBudget } from './memory-budget.js';
 import { connectionLimit } from './fd-limit.js';
@@ -17,8 +17,6 @@ export const DEFAULT_MAX_CONNECTIONS = 256;
 export const DEFAULT_TCP_IDLE_TIMEOUT_MS = 30_000;
 /** The name the command line knows DEFAULT_TCP_IDLE_TIMEOUT_MS by. */
 export const DEFAULT_IDLE_TIMEOUT_MS = DEFAULT_TCP_IDLE_TIMEOUT_MS;
-/** Frames held for a slow consumer before the senders are paused. */
-export const DEFAULT_MAX_QUEUED_FRAMES = 8;
 
 export interface FrameReceiverOptions {
   /** Port to listen on; 0 picks a free one (see `receiver.port`). */

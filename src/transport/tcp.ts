@@ -38,6 +38,7 @@ export const tcpTransport: TransportKind<'tcp', typeof sendOptions, typeof recvO
   listeningNote: '',
   summaryWording: '',
   ended: 'connection closed',
+  liveDepth: 1,
   async openSender(settings) {
     const sender = await FrameSender.connect({
       host: settings.host,

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { ProtocolError, UsageError } from '../errors.js';
 import { DEFAULT_LEGACY_MAX_FRAME_BYTES, LegacyUdpReassembler, type LegacySender, type LegacySourceState } from '../reassemble/legacy-udp-reassembler.js';
 import { bindUdp, datagramPeer, DatagramReplies, DEFAULT_UDP_SILENCE_MS } from './udp-socket.js';
-import { lossAfterQueue, ReceiverCore, type CoreSender } from './receiver-core.js';
+import { DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_QUEUED_FRAMES, lossAfterQueue, ReceiverCore, type CoreSender } from './receiver-core.js';
 import type { Receiver, ReceiverEvents } from './types.js';
 import type { LossCounters, ReceivedFrame } from '../frame/frame.js';
 
@@ -93,8 +93,8 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
       ack: this.reply,
       ...(options.ackWhen !== undefined && { ackWhen: options.ackWhen }),
       // UDP cannot slow a sender down: the queue is bounded and drops the oldest instead.
-      perSender: options.maxQueuedFrames ?? 8,
-      maxBytes: options.maxQueuedBytes ?? 32 * 1024 * 1024,
+      perSender: options.maxQueuedFrames ?? DEFAULT_MAX_QUEUED_FRAMES,
+      maxBytes: options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES,
       liveReplaces: false,
       disconnect: 'at-end',
       // As over vstream UDP: a frame the consumer never got was dropped, not received.

@@ -9,6 +9,7 @@ import type { TransportKind } from './kind.js';
 import { maxAgeOption, packetSizeOption, splitBudget, udpRecvFlag, udpSendFlag } from './udp.js';
 import { LegacyUdpReceiver } from './udp-legacy-receiver.js';
 import { LegacyUdpSender } from './udp-legacy-sender.js';
+import { DEFAULT_MAX_QUEUED_FRAMES as UDP_LIVE_DEPTH } from './receiver-core.js';
 
 const LEGACY_DESCRIPTION = "with --udp: the reference programs' format (length datagram, 1024-byte pieces, a reply per frame)";
 
@@ -37,6 +38,7 @@ export const legacyUdpTransport: TransportKind<'udp-legacy', typeof sendOptions,
   listeningNote: 'UDP, legacy format',
   summaryWording: ' over UDP',
   ended: 'stream ended',
+  liveDepth: UDP_LIVE_DEPTH,
   async openSender(settings) {
     const sender = await LegacyUdpSender.open({
       host: settings.host,

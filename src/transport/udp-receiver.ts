@@ -4,7 +4,7 @@ import { NetworkError, ProtocolError, UsageError, type VstreamError } from '../e
 import { UdpReassembler, type CompletedFrame, type StreamCounters, type StreamState } from '../reassemble/udp-reassembler.js';
 import type { Problem } from '../problems.js';
 import { bindUdp, datagramPeer, DatagramReplies, DEFAULT_UDP_SILENCE_MS } from './udp-socket.js';
-import { lossAfterQueue, ReceiverCore, type CoreSender } from './receiver-core.js';
+import { DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_QUEUED_FRAMES, lossAfterQueue, ReceiverCore, type CoreSender } from './receiver-core.js';
 import type { Receiver, ReceiverEvents } from './types.js';
 import type { LossCounters, ReceivedFrame } from '../frame/frame.js';
 
@@ -98,8 +98,8 @@ export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
       ...(options.ack !== undefined && { ack: Buffer.from(options.ack) }),
       ...(options.ackWhen !== undefined && { ackWhen: options.ackWhen }),
       // UDP cannot slow a sender down: the queue is bounded and drops the oldest instead.
-      perSender: options.maxQueuedFrames ?? 8,
-      maxBytes: options.maxQueuedBytes ?? 32 * 1024 * 1024,
+      perSender: options.maxQueuedFrames ?? DEFAULT_MAX_QUEUED_FRAMES,
+      maxBytes: options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES,
       liveReplaces: false,
       // A sender can make a stream and end it in two datagrams, so past maxStreams of them the
       // oldest one's frames are dropped: a stalled consumer must not let them pile up.

@@ -11,6 +11,7 @@ import { DEFAULT_RATE_BYTES_PER_SECOND } from './pacer.js';
 import { UdpFrameReceiver } from './udp-receiver.js';
 import { UdpFrameSender } from './udp-sender.js';
 import { DEFAULT_RECV_BUFFER_BYTES } from './udp-socket.js';
+import { DEFAULT_MAX_QUEUED_FRAMES as UDP_LIVE_DEPTH } from './receiver-core.js';
 
 /** The switch both UDP formats are picked by. */
 export const udpSendFlag = flag('--udp', 'send over UDP: lowest latency, a frame with a lost datagram is dropped');
@@ -79,6 +80,7 @@ export const udpTransport: TransportKind<'udp', typeof sendOptions, typeof recvO
   listeningNote: 'UDP',
   summaryWording: ' over UDP',
   ended: 'stream ended',
+  liveDepth: UDP_LIVE_DEPTH,
   async openSender(settings) {
     let warned = false;
     const sender = await UdpFrameSender.open({

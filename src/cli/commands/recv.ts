@@ -9,8 +9,8 @@ import { DEFAULT_MAX_FRAME_BYTES } from '../../reassemble/parser.js';
 import { lossText, startStatsReport } from '../../sink/stats-report.js';
 import type { FrameSink } from '../../sink/types.js';
 import type { SinkContext } from '../../sink/kind.js';
-import { SINKS, WINDOW, sinkOptions, type AnySinkKind } from '../../sink/registry.js';
-import type { WindowSink } from '../../sink/window.js';
+import { SINKS, sinkOptions, type AnySinkKind } from '../../sink/registry.js';
+import { SinkSet } from '../../sink/sink-set.js';
 import { parseBytes, parseIntInRange } from '../../options/parsers.js';
 import {
   addOptions,
@@ -69,7 +69,7 @@ export function recvSettings(raw: RawRecvOptions): RecvSettings {
   const settings = parseSettings(recvSchema, raw);
   const transport = pickTransport(settings);
   transport.check?.(given);
-  for (const kind of [WINDOW, ...SINKS] as readonly AnySinkKind[]) kind.check?.(settings, settings);
+  for (const kind of SINKS as readonly AnySinkKind[]) kind.check?.(settings, settings);
   return { ...settings, transport: transport.name };
 }
 
@@ -81,15 +81,19 @@ export function recvCommand(): Command {
   );
 }
 
-async function openSinks(settings: RecvSettings, report: ProblemReporter): Promise<{ sinks: FrameSink[]; window?: WindowSink }> {
-  const context: SinkContext = { report, warn: (message) => warn(message), headless: false };
+async function openSinks(settings: RecvSettings, report: ProblemReporter): Promise<FrameSink[]> {
   const sinks: FrameSink[] = [];
-  for (const kind of SINKS as readonly AnySinkKind[]) {
-    const sink = await kind.open(settings, context);
-    if (sink) sinks.push(sink);
+  try {
+    for (const kind of SINKS as readonly AnySinkKind[]) {
+      const context: SinkContext = { report, warn: (message) => warn(message), headless: sinks.length > 0 };
+      const sink = await kind.open(settings, context);
+      if (sink) sinks.push(sink);
+    }
+  } catch (err) {
+    await Promise.all(sinks.map((s) => s.close()));
+    throw err;
   }
-  const window = await WINDOW.open(settings, { ...context, headless: sinks.length > 0 });
-  return window ? { sinks, window } : { sinks };
+  return sinks;
 }
 
 function listeningLine(note: string, bind: string | undefined, port: number): string {
@@ -104,7 +108,7 @@ const CONNECTION_LINES_PER_SECOND = 10;
 export async function runRecv(settings: RecvSettings): Promise<number> {
   // Problems are news even with --quiet: they say why frames are missing.
   const problems = new RateLimitedLog((line) => warn(line));
-  const { sinks, window } = await openSinks(settings, (problem) => problems.report(problem));
+  const sinks = await openSinks(settings, (problem) => problems.report(problem));
   const log = (line: string) => settings.quiet || process.stderr.write(`vstream: ${line}\n`);
   const transport = transportNamed(settings.transport);
   let opened: OpenedReceiver;
@@ -112,11 +116,16 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
     opened = await transport.openReceiver(settings);
   } catch (err) {
     await Promise.all(sinks.map((s) => s.close()));
-    await window?.close();
     throw err;
   }
   const receiver: Receiver = opened.receiver;
   const book = new SenderBook();
+  const output = new SinkSet(sinks, {
+    liveDepth: transport.liveDepth,
+    onDrop: ({ frame, first }) => first && book.countDropped(frame),
+    // The reply tells a stop-and-wait sender that every sink is done with its frame.
+    onSettled: (frame) => receiver.acknowledge(frame),
+  });
   const comings = new RateLimitedLog<'connected' | 'disconnected'>(log, { burst: CONNECTION_LINES_PER_SECOND, showCode: false });
   receiver.on('connection', ({ peer }) => comings.report({ code: 'connected', message: `${peer} connected` }));
   receiver.on('problem', (problem) => problems.report(problem));
@@ -132,17 +141,21 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
     const lossNote = loss ? ` (${lossText(loss)})` : '';
     if (error) problems.report({ code: error.code, message: `${who}: ${error.message}; ${ended} after ${frames} frames${lossNote}` });
     else comings.report({ code: 'disconnected', message: `${who} disconnected after ${frames} frames${lossNote}` });
-    for (const sink of sinks) sink.senderGone?.(connectionId);
-    window?.senderGone(connectionId);
+    output.senderGone(connectionId);
   });
   const stopReport = settings.stats ? startStatsReport(() => book.connected()) : () => {};
-  void window?.quit.then(() => receiver.close());
+  // The user closing the last window, or a sink failing between frames, ends the receiving;
+  // the failure itself comes out of `output.flush()`.
+  void output.ended.then(
+    () => receiver.close(),
+    () => receiver.close(),
+  );
   const started = performance.now();
   let total = 0;
-  /** 1 while the sinks are busy with a frame. */
-  let inFlight = 0;
-  /** Frames given up at a signal: the one the sinks were stuck on and those still queued. */
+  /** Frames given up at a signal that never reached the sinks. */
   let abandoned = 0;
+  /** The frame loop is over: from then on the receiver's queue is not recv's to count. */
+  let stoppedTaking = false;
   let outputClosed = false;
   let summarised = false;
   const summary = (abandonedFrames: number) => {
@@ -173,24 +186,26 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
         log(listeningLine(transport.listeningNote, settings.bind, receiver.port));
         for (const note of opened.notes()) log(note);
         for await (const frame of receiver) {
-          const entry = book.record(frame);
+          book.record(frame);
           total += 1;
-          window?.show(frame, entry.stats);
-          inFlight = 1;
-          // A sink held by a stalled reader must not hold a signal's shutdown too.
-          const written = (async () => {
-            for (const sink of sinks) await sink.write(frame, entry.stats);
-          })();
-          if (!(await finishedBeforeAbort(written, aborted))) {
-            abandoned = inFlight + receiver.queued;
+          if (aborted.aborted) {
+            abandoned = 1 + receiver.queued;
             break;
           }
-          inFlight = 0;
-          receiver.acknowledge(frame);
+          // A sink held by a stalled reader must not hold a signal's shutdown too.
+          if (!(await finishedBeforeAbort(output.write(frame), aborted))) {
+            // This frame is the sinks' already: written below, or counted at a forced exit.
+            abandoned = receiver.queued;
+            break;
+          }
           if (settings.frames !== undefined && total >= settings.frames) break;
         }
+        stoppedTaking = true;
+        // Frames handed to the sinks are written before they close; after a signal, for as long
+        // as the grace lasts (then what they still hold is counted as abandoned).
+        await output.flush();
       },
-      { stop: () => receiver.close(), beforeForcedExit: () => summary(abandoned || inFlight + receiver.queued) },
+      { stop: () => receiver.close(), beforeForcedExit: () => summary((stoppedTaking ? abandoned : receiver.queued) + output.holding) },
     );
   } catch (err) {
     // A reader that went away (`recv --output - | head`) is a normal way for a pipeline to end.
@@ -200,8 +215,7 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
     shuttingDown = true;
     stopReport();
     await receiver.close();
-    await Promise.all(sinks.map((s) => s.close()));
-    await window?.close();
+    await output.close();
   }
   summary(abandoned);
   return signal ? signalExitCode(signal) : 0;

@@ -1,3 +1,4 @@
+import { NewestWinsQueue } from '../../flow/newest-wins-queue.js';
 import type { ReceivedFrame } from '../../frame/frame.js';
 import type { SdlWindow } from '../sdl.js';
 import { StreamStats } from '../stream-stats.js';
@@ -13,14 +14,18 @@ export interface SenderWindowHooks {
   onQuitKey(): void;
   /** SDL failed to draw: the window cannot show anything any more. */
   onFailure(window: SenderWindow, error: unknown): void;
-  /** `frame` did not decode: it is dropped (and counted in the stats) like a late frame. */
+  /** `frame` did not decode: it is dropped (and reported to `onDropped`) like a late frame. */
   onBadFrame(frame: ReceivedFrame, error: unknown): void;
+  /** `frame` will never be shown: a newer one took its place, or it did not decode. */
+  onDropped(frame: ReceivedFrame): void;
 }
 
 /**
  * One sender's window. Shows the newest frame only: at most one decode runs at a time, and
  * frames arriving meanwhile replace the one waiting, so a slow decode or a slow display never
- * lets the picture fall behind live.
+ * lets the picture fall behind live. Its title and overlay show its own figures: the frames
+ * that reached it, and the drops among them (gaps in the sender's numbers, frames replaced or
+ * undecodable here).
  *
  * Once its sender has left and the last decode is done, the window keeps only its last picture
  * with the final overlay drawn in (one window-sized RGB buffer) and scales that to any new
@@ -30,14 +35,17 @@ export class SenderWindow {
   private disconnected = false;
   /** Disconnected and idle: `base` holds the final picture, overlay included, and nothing else is kept. */
   private released = false;
-  /** The caller's stats for this sender, or our own when the caller keeps none; none once released. */
-  private stats: StreamStats | undefined;
-  private ownsStats: boolean;
+  /** This window's figures for its sender; none once the sender left. */
+  private stats: StreamStats | undefined = new StreamStats();
   /** The drops shown after the sender left, when `stats` is no longer read. */
   private finalDropped = 0;
   private readonly latency = new LatencyMeter();
-  /** Arrived, not yet handed to the decoder. */
-  private pending: ReceivedFrame | undefined;
+  /**
+   * Arrived, not yet handed to the decoder: one frame at most, whoever sent it, as the window
+   * shows one stream at a time (a late frame of the sender that left is replaced by the first
+   * of the one that took the window over).
+   */
+  private readonly pending = new NewestWinsQueue<0, ReceivedFrame>({ onDrop: (_, frame) => this.dropped(frame) });
   /** The frame on screen (or being decoded): kept to redraw it at a new window size. */
   private current: ReceivedFrame | undefined;
   /** `current` must be decoded again because the window's size changed. */
@@ -65,10 +73,7 @@ export class SenderWindow {
     public connectionId: number,
     private readonly app: string,
     private readonly hooks: SenderWindowHooks,
-    stats: StreamStats | undefined,
   ) {
-    this.stats = stats ?? new StreamStats();
-    this.ownsStats = stats === undefined;
     window.on('resize', ({ pixelWidth, pixelHeight }) => {
       // Nothing left to decode again: the kept picture is scaled to the new size.
       if (this.released) return this.paint();
@@ -97,24 +102,18 @@ export class SenderWindow {
     return this.disconnected;
   }
 
-  show(frame: ReceivedFrame, stats: StreamStats | undefined): void {
+  show(frame: ReceivedFrame): void {
     if (this.window.destroyed) return;
     // A frame still queued when its sender left is drawn, but the figures stay as they were.
     if (!this.disconnected) {
-      if (stats) {
-        this.stats = stats;
-        this.ownsStats = false;
-      } else if (this.ownsStats) {
-        this.stats?.record(frame);
-      }
+      this.stats?.record(frame);
       if (frame.meta) this.latency.add(frame.receivedAt - frame.meta.captureTime);
-      if (this.pending) this.countDropped();
     }
-    this.pending = frame;
+    this.pending.push(0, frame, { live: true });
     this.kick();
   }
 
-  /** Counts a frame the window sink dropped before it reached this window. */
+  /** Counts a frame of this window's sender dropped before it reached this window. */
   countDropped(): void {
     if (this.stats) this.stats.sinkDropped += 1;
   }
@@ -125,7 +124,7 @@ export class SenderWindow {
     this.finalDropped = this.stats?.dropped ?? 0;
     this.stats = undefined;
     this.refresh();
-    if (!this.decoding && !this.pending) this.release();
+    if (!this.decoding && this.pending.length === 0) this.release();
   }
 
   /** The same sender is back on a new connection: reuse this window rather than open another. */
@@ -138,7 +137,6 @@ export class SenderWindow {
     this.released = false;
     this.latency.reset();
     this.stats = new StreamStats();
-    this.ownsStats = true;
     this.refresh();
   }
 
@@ -187,7 +185,8 @@ export class SenderWindow {
   /** Closes the window; resolves once no decode for it is still running. */
   async destroy(): Promise<void> {
     this.destroying = true;
-    this.pending = undefined;
+    // Let go of, not dropped: the window is closing, as recv does.
+    this.pending.close();
     this.current = undefined;
     this.stats = undefined;
     if (!this.window.destroyed) this.window.destroy();
@@ -212,10 +211,10 @@ export class SenderWindow {
     if (this.decoding || this.window.destroyed) return;
     let frame: ReceivedFrame;
     let fresh = false;
-    if (this.pending) {
-      frame = this.pending;
+    const next = this.pending.shift();
+    if (next) {
+      frame = next;
       fresh = true;
-      this.pending = undefined;
       this.current = frame;
     } else if (this.stale && this.current) {
       frame = this.current;
@@ -240,16 +239,22 @@ export class SenderWindow {
           this.spare = into;
           // An undecodable JPEG is skipped like a frame that arrived too late.
           if (fresh) {
-            this.countDropped();
+            this.dropped(frame);
             this.hooks.onBadFrame(frame, error);
           }
         },
       )
       .finally(() => {
         this.decoding = undefined;
-        if (this.disconnected && !this.pending) this.release();
+        if (this.disconnected && this.pending.length === 0) this.release();
         else this.kick();
       });
+  }
+
+  /** A frame this window will not show; counted in its figures when it is of the stream shown now. */
+  private dropped(frame: ReceivedFrame): void {
+    if (frame.connectionId === this.connectionId) this.countDropped();
+    this.hooks.onDropped(frame);
   }
 
   private paint(): void {

@@ -1,17 +1,53 @@
-import { MAX_DECODE_PIXELS } from '../decode/turbo.js';
-import { DisplayError } from '../errors.js';
-import type { ProblemReporter } from '../problems.js';
-import { wireText } from '../text/wire-text.js';
-import type { ReceivedFrame } from '../frame/frame.js';
-import { loadSdl, type Sdl, type SdlWindow } from './sdl.js';
-import type { StreamStats } from './stream-stats.js';
-import { initialWindowSize, type Size } from './window/fit.js';
-import { checkFrameSize, isProblem, senderName } from './window/frame-check.js';
-import { RecentIds } from './window/recent-ids.js';
-import { SenderWindow, type SenderWindowHooks } from './window/sender-window.js';
+import { MAX_DECODE_PIXELS } from '../../decode/turbo.js';
+import { DisplayError } from '../../errors.js';
+import { parseIntInRange } from '../../options/parsers.js';
+import { negatable, valueOr } from '../../options/schema.js';
+import type { SinkKind } from '../kind.js';
+import type { ProblemReporter } from '../../problems.js';
+import { wireText } from '../../text/wire-text.js';
+import type { ReceivedFrame } from '../../frame/frame.js';
+import { loadSdl, type Sdl, type SdlWindow } from '../sdl.js';
+import type { DropListener, FrameSink } from '../types.js';
+import { initialWindowSize, type Size } from './fit.js';
+import { checkFrameSize, isProblem, senderName } from './frame-check.js';
+import { RecentIds } from './recent-ids.js';
+import { SenderWindow, type SenderWindowHooks } from './sender-window.js';
 
 /** SDL windows open at once, by default: each costs its renderer and textures, about 14 MB under Xvfb. */
 export const DEFAULT_MAX_WINDOWS = 16;
+
+/** `recv`'s window: on by default where there is a display, `--no-window` to go without. */
+const windowOptions = {
+  window: negatable('--no-window', 'do not open a window'),
+  maxWindows: valueOr(
+    '--max-windows <n>',
+    `windows open at once; a sender that left gives its window up to a new one (default ${DEFAULT_MAX_WINDOWS})`,
+    (text) => parseIntInRange('--max-windows', text, 1, 1000),
+    DEFAULT_MAX_WINDOWS,
+  ),
+};
+
+function hasDisplay(): boolean {
+  if (process.platform !== 'linux') return true;
+  return Boolean(process.env.DISPLAY || process.env.WAYLAND_DISPLAY);
+}
+
+export const windowSinkKind: SinkKind<typeof windowOptions, WindowSink> = {
+  name: 'window',
+  options: windowOptions,
+  async open({ window, maxWindows, maxPixels }, { report, warn, headless }) {
+    if (!window || (headless && !hasDisplay())) return undefined;
+    try {
+      return await WindowSink.open({ maxWindows, maxPixels, report });
+    } catch (err) {
+      // With other sinks the frames still go somewhere: a missing display is only news then.
+      if (!(err instanceof DisplayError) || !headless) throw err;
+      warn(`${err.message}; going on without a window`);
+      return undefined;
+    }
+  },
+};
+
 
 export interface WindowSinkOptions {
   /** Replaces `vstream` at the start of every window title. */
@@ -55,16 +91,14 @@ function requestedDriver(driver: string, env: NodeJS.ProcessEnv = process.env): 
 }
 
 /**
- * Shows each sender's stream in its own SDL window. The receiver drives it:
+ * Shows each sender's stream in its own SDL window. A sink like the others:
  *
  * ```ts
  * const sink = await WindowSink.open();          // DisplayError ERR_NO_SDL / ERR_NO_DISPLAY
- * for await (const frame of receiver) {
- *   stats.record(frame);                         // the caller records; the window only reads
- *   sink.show(frame, stats);                     // never blocks; newest frame wins
- * }
+ * sink.reportDropsTo((frame) => ...);            // frames it will not show
+ * for await (const frame of receiver) sink.write(frame);   // never blocks; newest frame wins
  * // on a disconnect: sink.senderGone(connectionId)
- * await Promise.race([sink.quit, ...]);          // Esc, q, or the last window closed
+ * await Promise.race([sink.ended, ...]);         // Esc, q, or the last window closed
  * await sink.close();
  * ```
  *
@@ -75,20 +109,20 @@ function requestedDriver(driver: string, env: NodeJS.ProcessEnv = process.env): 
  *   "disconnected", until it comes back (same name: same window), the user closes it, or a
  *   new sender needs the place: then the window whose sender left first is handed over to it.
  *   With every place taken by a connected sender, a new one gets no window (reported once,
- *   `ERR_TOO_MANY_WINDOWS`; its frames count as dropped) until a place frees up.
+ *   `ERR_TOO_MANY_WINDOWS`; its frames are dropped) until a place frees up.
  * - A frame whose JPEG header claims more than `maxPixels`, or no size at all, is dropped
- *   before anything is decoded or opened for it, counted and reported.
- * - While a frame is being decoded, later frames replace the one waiting; each replaced
- *   frame counts in `stats.sinkDropped`.
- * - Title and a small overlay show fps, capture-to-receive latency and drops from `stats`,
- *   a few times a second. Without `stats` the window keeps its own.
+ *   before anything is decoded or opened for it, and reported.
+ * - While a frame is being decoded, later frames replace the one waiting.
+ * - Every frame dropped is told to the drop listener. Title and a small overlay show the
+ *   window's own figures for its sender (fps, capture-to-receive latency, drops), a few times
+ *   a second.
  */
-export class WindowSink {
+export class WindowSink implements FrameSink {
   /**
    * Resolves when the user asks to stop: Esc or q in any window, or the last window closed.
    * Rejects with a `DisplayError` (`ERR_WINDOW`) if SDL fails to draw.
    */
-  readonly quit: Promise<void>;
+  readonly ended: Promise<void>;
   private resolveQuit!: () => void;
   private rejectQuit!: (error: DisplayError) => void;
   private readonly windows = new Map<number, SenderWindow>();
@@ -106,6 +140,7 @@ export class WindowSink {
   private readonly gone = new RecentIds(REMEMBERED_GONE);
   private readonly ticker: NodeJS.Timeout;
   private closed = false;
+  private onDrop: DropListener = () => {};
   private readonly hooks: SenderWindowHooks = {
     onUserClose: (closed) => this.onUserClose(closed),
     onQuitKey: () => this.resolveQuit(),
@@ -116,6 +151,7 @@ export class WindowSink {
         code: 'ERR_BAD_JPEG',
         message: `frame from ${senderName(bad)} dropped by the window: it does not decode (${wireText(oneLine(cause))})`,
       }),
+    onDropped: (frame) => this.onDrop(frame),
   };
 
   private constructor(
@@ -125,12 +161,12 @@ export class WindowSink {
     private readonly maxPixels: number,
     private readonly report: ProblemReporter,
   ) {
-    this.quit = new Promise((resolve, reject) => {
+    this.ended = new Promise((resolve, reject) => {
       this.resolveQuit = resolve;
       this.rejectQuit = reject;
     });
     // A caller that only ever calls close() must not die of an unhandled rejection.
-    this.quit.catch(() => {});
+    this.ended.catch(() => {});
     this.ticker = setInterval(() => {
       for (const window of this.windows.values()) window.refresh();
     }, REFRESH_MS);
@@ -165,26 +201,29 @@ export class WindowSink {
     );
   }
 
+  reportDropsTo(listener: DropListener): void {
+    this.onDrop = listener;
+  }
+
   /**
    * Queues `frame` for its sender's window, opening the window on the sender's first frame.
-   * Returns at once. `stats` is the sender's, already holding this frame; the window reads it
-   * and adds to its `sinkDropped`. Throws `DisplayError` (`ERR_WINDOW`) if a window cannot
-   * be opened.
+   * Returns at once. Throws `DisplayError` (`ERR_WINDOW`) if a window cannot be opened.
    */
-  show(frame: ReceivedFrame, stats?: StreamStats): void {
+  write(frame: ReceivedFrame): void {
     const id = frame.connectionId;
+    // A window the user closed shows nothing of its sender any more: not news, not a drop.
     if (this.closed || this.dismissed.has(id)) return;
     const size = checkFrameSize(frame, this.maxPixels);
     if (isProblem(size)) {
-      if (stats) stats.sinkDropped += 1;
-      else this.windows.get(id)?.countDropped();
+      this.windows.get(id)?.countDropped();
+      this.onDrop(frame);
       this.report(size);
       return;
     }
     const late = this.gone.has(id);
-    const window = this.windows.get(id) ?? this.windowFor(frame, size, stats);
+    const window = this.windows.get(id) ?? this.windowFor(frame, size);
     if (!window) {
-      if (stats) stats.sinkDropped += 1;
+      this.onDrop(frame);
       if (!late && !this.windowless.has(id)) {
         this.windowless.add(id);
         this.report({
@@ -194,7 +233,7 @@ export class WindowSink {
       }
       return;
     }
-    window.show(frame, stats);
+    window.show(frame);
     if (late) this.markLeft(window);
   }
 
@@ -220,7 +259,7 @@ export class WindowSink {
   }
 
   /** A window for a sender that has none: its old one, a new one, or none when all are taken. */
-  private windowFor(frame: ReceivedFrame, size: Size, stats: StreamStats | undefined): SenderWindow | undefined {
+  private windowFor(frame: ReceivedFrame, size: Size): SenderWindow | undefined {
     // A sender that reconnects gets its old window back rather than one more each time.
     for (const window of this.left) {
       if (window.sender === frame.sender) {
@@ -232,7 +271,7 @@ export class WindowSink {
     }
     let window: SenderWindow;
     if (this.windows.size < this.maxWindows) {
-      window = new SenderWindow(this.createSdlWindow(frame, size), frame.sender, frame.connectionId, this.app, this.hooks, stats);
+      window = new SenderWindow(this.createSdlWindow(frame, size), frame.sender, frame.connectionId, this.app, this.hooks);
     } else {
       // Taken over rather than closed and opened again: SDL gives little of a window's memory back.
       const [longestGone] = this.left;
