@@ -1,4 +1,4 @@
-import { formatBytes } from '../cli/format.js';
+import { formatBytes } from '../text/format.js';
 import { wireText } from '../text/wire-text.js';
 import type { LossCounters } from '../frame/frame.js';
 import { nowMs, type StreamStats } from './stream-stats.js';

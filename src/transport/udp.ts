@@ -4,7 +4,7 @@ import { DEFAULT_PACKET_SIZE, MAX_PACKET_SIZE, MIN_PACKET_SIZE } from '../frame/
 import { parseBytes, parseIntInRange } from '../options/parsers.js';
 import { flag, value, valueOr } from '../options/schema.js';
 import { DEFAULT_MAX_AGE_MS } from '../reassemble/udp-reassembler.js';
-import { formatBytes } from '../cli/format.js';
+import { formatBytes } from '../text/format.js';
 import { ackOption } from './ack-option.js';
 import type { TransportKind } from './kind.js';
 import { DEFAULT_RATE_BYTES_PER_SECOND } from './pacer.js';

@@ -29,7 +29,7 @@ import { RateLimitedLog } from '../rate-limited-log.js';
 import { SenderBook } from '../sender-book.js';
 import { wireText } from '../../text/wire-text.js';
 import type { ProblemReporter } from '../../problems.js';
-import { formatRate } from '../format.js';
+import { formatRate } from '../../text/format.js';
 import { warn } from '../handle-error.js';
 
 export { DEFAULT_ACK } from '../../transport/ack-option.js';

@@ -24,7 +24,7 @@ import {
   type Settings,
 } from '../../options/schema.js';
 import { finishedBeforeAbort, runUntilSignal, signalExitCode } from '../signals.js';
-import { formatRate } from '../format.js';
+import { formatRate } from '../../text/format.js';
 import { warn } from '../handle-error.js';
 
 export const DEFAULT_DESTINATION = '127.0.0.1:8088';

@@ -4,7 +4,6 @@
  * newer such as `-readrate` or `-fps_mode`.
  */
 import { DEFAULT_QUALITY, qualityToQscale } from '../../encode/quality.js';
-import type { SourceChoice } from '../registry.js';
 import type { Size } from '../types.js';
 
 export const DEFAULT_PATTERN_SIZE: Size = { width: 640, height: 480 };
@@ -24,8 +23,12 @@ interface OutputSettings {
   encoder?: 'ffmpeg' | 'raw';
 }
 
-/** The sources ffmpeg reads, with their own options as the source registry declares them. */
-export type FfmpegChoice = Extract<SourceChoice, { kind: 'pattern' | 'file' | 'camera' }>;
+/**
+ * The inputs ffmpeg reads, in its own terms. The source kinds that run ffmpeg (pattern.ts,
+ * file.ts, camera.ts) pass their options here; this module does not look the kinds up, so that
+ * ffmpeg's layer sits below the source registry, not beside it.
+ */
+export type FfmpegChoice = { kind: 'pattern' } | { kind: 'file'; path: string; loop?: boolean } | { kind: 'camera'; device: string };
 
 export type FfmpegSpec = OutputSettings &
   (Exclude<FfmpegChoice, { kind: 'camera' }> | (Extract<FfmpegChoice, { kind: 'camera' }> & { platform?: NodeJS.Platform }));
