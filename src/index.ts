@@ -2,22 +2,22 @@
  * vstream's library API: the CLI is built on exactly these pieces.
  *
  * ```ts
- * import { FrameSender, FrameReceiver } from 'vstream';
+ * import { TcpFrameSender, TcpFrameReceiver } from 'vstream';
  *
- * const sender = await FrameSender.connect({ host: '::1', port: 8088, label: 'cam1' });
+ * const sender = await TcpFrameSender.connect({ host: '::1', port: 8088, label: 'cam1' });
  * await sender.send(jpeg);          // resolves when the socket can take the next frame
  * await sender.send(makeFrame(jpeg, { name: 'a.jpg', captureTime })); // a name and capture time travel with a Frame
  * await sender.close();
  *
- * const receiver = await FrameReceiver.listen({ port: 8088 });
+ * const receiver = await TcpFrameReceiver.listen({ port: 8088 });
  * for await (const frame of receiver) console.log(frame.sender, frame.seq, frame.data.length);
  * ```
  *
  * Over UDP the same with `UdpFrameSender.open(...)` and `UdpFrameReceiver.listen(...)`; frames
  * then carry `loss` counters.
  */
-export { FrameSender, type FrameSenderOptions } from './transport/tcp-sender.js';
-export { FrameReceiver, type FrameReceiverOptions } from './transport/tcp-receiver.js';
+export { TcpFrameSender, type TcpFrameSenderOptions } from './transport/tcp-sender.js';
+export { TcpFrameReceiver, type TcpFrameReceiverOptions } from './transport/tcp-receiver.js';
 export { UdpFrameSender, type UdpFrameSenderOptions } from './transport/udp-sender.js';
 export { UdpFrameReceiver, type UdpFrameReceiverOptions } from './transport/udp-receiver.js';
 export { LegacyUdpSender, type LegacyUdpSenderOptions } from './transport/udp-legacy-sender.js';
@@ -31,7 +31,7 @@ export { imageInfo, makeFrame } from './frame/image-info.js';
 export { frame } from './frame/framer.js';
 export { encodeHeader, parseHeader, HEADER_SIZE } from './frame/header.js';
 export { readMetadata, withoutMetadata } from './frame/metadata.js';
-export { FrameParser, DEFAULT_MAX_FRAME_BYTES } from './reassemble/parser.js';
+export { TcpFrameParser, TcpFrameWritable, DEFAULT_MAX_FRAME_BYTES } from './reassemble/tcp-parser.js';
 export { jpegDimensions } from './frame/image-info.js';
 export { locateFfmpeg, type FfmpegLocation } from './source/ffmpeg/locate.js';
 export * from './errors.js';

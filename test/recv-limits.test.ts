@@ -12,14 +12,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startProcess, stopAll, VSTREAM_BIN, type TestProcess } from './helpers/process.js';
 import { makeJpeg } from './helpers/jpeg.js';
-import { FrameSender } from '../src/transport/tcp-sender.js';
+import { TcpFrameSender } from '../src/transport/tcp-sender.js';
 import { encodeHeader } from '../src/frame/header.js';
 import { DEFAULT_MAX_BUFFERED_BYTES } from '../src/transport/memory-budget.js';
 import { recvSettings } from '../src/cli/commands/recv.js';
 import { UsageError } from '../src/errors.js';
 
 const sockets: Socket[] = [];
-const senders: FrameSender[] = [];
+const senders: TcpFrameSender[] = [];
 afterEach(async () => {
   for (const socket of sockets.splice(0)) socket.destroy();
   for (const sender of senders.splice(0)) sender.destroy();
@@ -89,7 +89,7 @@ async function goodSenderGetsThrough(recv: TestProcess, port: number, label: str
   const from = recv.output('stdout').length;
   // Each send waits for recv's reply (its --ack), sent once every sink is done with the frame:
   // the sinks run side by side, so a JSON line alone says nothing of the save.
-  const sender = await FrameSender.connect({ host: '127.0.0.1', port, label, waitAck: true });
+  const sender = await TcpFrameSender.connect({ host: '127.0.0.1', port, label, waitAck: true });
   senders.push(sender);
   for (let i = 0; i < count; i++) await sender.send(image);
   await recv.waitForLines(new RegExp(`"sender":"${label}"`), count, { stream: 'stdout', from });
@@ -125,7 +125,7 @@ describe.runIf(process.platform === 'linux')('vstream recv limits', () => {
     let attacking = true;
     const attackOver = Promise.all(attack).finally(() => (attacking = false));
     // A good sender, stop-and-wait on recv's output, all through the attack.
-    const sender = await FrameSender.connect({ host: '127.0.0.1', port, label: 'good' });
+    const sender = await TcpFrameSender.connect({ host: '127.0.0.1', port, label: 'good' });
     senders.push(sender);
     let delivered = 0;
     while (attacking) {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { startProcess, stopAll, VSTREAM_BIN, type TestProcess } from './helpers/process.js';
 import { makeJpeg, makePng } from './helpers/jpeg.js';
 import { mulberry32 } from './helpers/lossy-relay.js';
-import { FrameSender } from '../src/transport/tcp-sender.js';
+import { TcpFrameSender } from '../src/transport/tcp-sender.js';
 import { cutUtf8, MAX_NAME_BYTES, safeFileName, safeFolderName } from '../src/sink/safe-file-name.js';
 import { imageSuffix } from '../src/sink/image-type.js';
 import { imageInfo, makeFrame } from '../src/frame/image-info.js';
@@ -188,8 +188,8 @@ function saved(recv: Recv, count: number): Promise<unknown> {
   return recv.proc.waitForLines(/^\{/, count, { stream: 'stdout' });
 }
 
-async function sender(port: number, options: { label?: string; metadata?: boolean } = {}): Promise<FrameSender> {
-  return FrameSender.connect({ host: '127.0.0.1', port, waitAck: true, ...options });
+async function sender(port: number, options: { label?: string; metadata?: boolean } = {}): Promise<TcpFrameSender> {
+  return TcpFrameSender.connect({ host: '127.0.0.1', port, waitAck: true, ...options });
 }
 
 /** Every entry under `dir`, as relative paths, sorted; hidden temporary files included; symlinks not followed. */

@@ -12,7 +12,7 @@ import { encodeHeader, parseHeader } from '../src/frame/header.js';
 import { makeFrame } from '../src/frame/image-info.js';
 import { metadataInsertOffset, metadataSegment, readMetadata } from '../src/frame/metadata.js';
 import { DatagramType, encodeDatagramHeader, UDP_HEADER_SIZE } from '../src/frame/udp-datagram.js';
-import { FrameSender } from '../src/transport/tcp-sender.js';
+import { TcpFrameSender } from '../src/transport/tcp-sender.js';
 import { UdpFrameSender } from '../src/transport/udp-sender.js';
 import { LegacyUdpSender } from '../src/transport/udp-legacy-sender.js';
 import type { Frame, FrameMeta } from '../src/frame/frame.js';
@@ -62,7 +62,7 @@ function now(): number {
   return performance.timeOrigin + performance.now();
 }
 
-describe('FrameSender on the wire', () => {
+describe('TcpFrameSender on the wire', () => {
   it('header + JPEG with the segment, identical to the copied reference, for a frame and for a bare buffer', async () => {
     const { image, named } = await cases();
     const server = createServer();
@@ -81,7 +81,7 @@ describe('FrameSender on the wire', () => {
     await once(server, 'listening');
     cleanup.push(() => new Promise((resolve) => server.close(resolve)));
     const port = (server.address() as { port: number }).port;
-    const sender = await FrameSender.connect({ host: '127.0.0.1', port, label: 'cam' });
+    const sender = await TcpFrameSender.connect({ host: '127.0.0.1', port, label: 'cam' });
     cleanup.push(() => sender.destroy());
 
     await sender.send(named, { seq: 7, live: true });

@@ -4,8 +4,8 @@ import { once } from 'node:events';
 import sharp from 'sharp';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { FrameSender } from '../src/transport/tcp-sender.js';
-import { FrameReceiver } from '../src/transport/tcp-receiver.js';
+import { TcpFrameSender } from '../src/transport/tcp-sender.js';
+import { TcpFrameReceiver } from '../src/transport/tcp-receiver.js';
 import { MemoryBudget } from '../src/transport/memory-budget.js';
 import { encodeHeader } from '../src/frame/header.js';
 import { frame as framed } from '../src/frame/framer.js';
@@ -22,17 +22,17 @@ function jpeg(color: string, width = 64, height = 48): Promise<Buffer> {
   return sharp({ create: { width, height, channels: 3, background: color } }).jpeg().toBuffer();
 }
 
-async function listen(options: Partial<Parameters<typeof FrameReceiver.listen>[0]> = {}): Promise<FrameReceiver> {
-  const receiver = await FrameReceiver.listen({ port: 0, ...options });
+async function listen(options: Partial<Parameters<typeof TcpFrameReceiver.listen>[0]> = {}): Promise<TcpFrameReceiver> {
+  const receiver = await TcpFrameReceiver.listen({ port: 0, ...options });
   cleanup.push(() => receiver.close());
   return receiver;
 }
 
 // One iterator per receiver: leaving a `for await` would end the receiver's queue, and a
 // test may take frames more than once.
-const iterators = new WeakMap<FrameReceiver, AsyncIterator<ReceivedFrame>>();
+const iterators = new WeakMap<TcpFrameReceiver, AsyncIterator<ReceivedFrame>>();
 
-async function take(receiver: FrameReceiver, n: number): Promise<ReceivedFrame[]> {
+async function take(receiver: TcpFrameReceiver, n: number): Promise<ReceivedFrame[]> {
   let iterator = iterators.get(receiver);
   if (!iterator) iterators.set(receiver, (iterator = receiver[Symbol.asyncIterator]()));
   const frames: ReceivedFrame[] = [];
@@ -54,7 +54,7 @@ describe.each([['127.0.0.1'], ['::1']])('sender -> receiver over %s', (host) => 
   it('delivers frames intact, in order, with metadata', async () => {
     const receiver = await listen();
     const images = await Promise.all(['#f00', '#0f0', '#00f'].map((c) => jpeg(c)));
-    const sender = await FrameSender.connect({ host, port: receiver.port, label: 'cam1' });
+    const sender = await TcpFrameSender.connect({ host, port: receiver.port, label: 'cam1' });
     cleanup.push(() => sender.destroy());
     const got = take(receiver, 3);
     for (const [i, image] of images.entries()) await sender.send(makeFrame(image, { name: `${i}.jpg` }));
@@ -72,7 +72,7 @@ describe.each([['127.0.0.1'], ['::1']])('sender -> receiver over %s', (host) => 
 
   it('names a sender without a label by its address', async () => {
     const receiver = await listen();
-    const sender = await FrameSender.connect({ host, port: receiver.port, metadata: false });
+    const sender = await TcpFrameSender.connect({ host, port: receiver.port, metadata: false });
     cleanup.push(() => sender.destroy());
     const got = take(receiver, 1);
     const image = await jpeg('#888');
@@ -88,7 +88,7 @@ describe.each([['127.0.0.1'], ['::1']])('sender -> receiver over %s', (host) => 
 describe('receiver', () => {
   it('keeps serving other senders when one sends a malformed header', async () => {
     const receiver = await listen();
-    const good = await FrameSender.connect({ host: '127.0.0.1', port: receiver.port, label: 'good' });
+    const good = await TcpFrameSender.connect({ host: '127.0.0.1', port: receiver.port, label: 'good' });
     cleanup.push(() => good.destroy());
     const bad = await rawClient('::1', receiver.port);
     const disconnected = once(receiver, 'disconnect');
@@ -150,7 +150,7 @@ describe('receiver', () => {
 
   it("with ackWhen 'manual' replies only when the consumer acknowledges the frame", async () => {
     const receiver = await listen({ ack: 'OK', ackWhen: 'manual' });
-    const sender = await FrameSender.connect({ host: '127.0.0.1', port: receiver.port, waitAck: true });
+    const sender = await TcpFrameSender.connect({ host: '127.0.0.1', port: receiver.port, waitAck: true });
     cleanup.push(() => sender.destroy());
     let acked = false;
     const sent = sender.send(await jpeg('#321')).then(() => (acked = true));
@@ -165,7 +165,7 @@ describe('receiver', () => {
 
   it('fails with ERR_PORT_IN_USE on a busy port', async () => {
     const first = await listen();
-    await expect(FrameReceiver.listen({ port: first.port })).rejects.toMatchObject({
+    await expect(TcpFrameReceiver.listen({ port: first.port })).rejects.toMatchObject({
       code: 'ERR_PORT_IN_USE',
       exitCode: 3,
     });
@@ -182,7 +182,7 @@ describe('receiver', () => {
     const receiver = await listen({ maxQueuedFrames: 4 });
     // The sender's own stall detector is the proof that the receiver stopped reading: it fires
     // only once the kernel has taken no byte at all for a whole second.
-    const sender = await FrameSender.connect({ host: '127.0.0.1', port: receiver.port, stallTimeoutMs: 1000 });
+    const sender = await TcpFrameSender.connect({ host: '127.0.0.1', port: receiver.port, stallTimeoutMs: 1000 });
     cleanup.push(() => sender.destroy());
     const image = await noiseJpeg();
     // 200 frames (60 MB) is far more than loopback buffers hold.
@@ -204,7 +204,7 @@ describe('receiver', () => {
 
   it('consuming releases the backpressure and every frame still arrives', async () => {
     const receiver = await listen({ maxQueuedFrames: 4 });
-    const sender = await FrameSender.connect({ host: '127.0.0.1', port: receiver.port });
+    const sender = await TcpFrameSender.connect({ host: '127.0.0.1', port: receiver.port });
     cleanup.push(() => sender.destroy());
     const image = await noiseJpeg();
     let sent = 0;
@@ -227,7 +227,7 @@ describe('receiver', () => {
 describe('live streams', () => {
   it('never back up: a consumer that falls behind gets the newest frame, the older ones are dropped and counted', async () => {
     const receiver = await listen({ maxQueuedFrames: 4 });
-    const sender = await FrameSender.connect({ host: '127.0.0.1', port: receiver.port });
+    const sender = await TcpFrameSender.connect({ host: '127.0.0.1', port: receiver.port });
     cleanup.push(() => sender.destroy());
     const image = await jpeg('#4a4', 320, 240);
     // Nobody consumes while 200 live frames go out: they must all be accepted (no TCP
@@ -265,15 +265,15 @@ describe('sender errors', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as { port: number };
     await new Promise((resolve) => server.close(resolve));
-    const err = await FrameSender.connect({ host: '127.0.0.1', port }).catch((e: unknown) => e);
+    const err = await TcpFrameSender.connect({ host: '127.0.0.1', port }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NetworkError);
     expect(err).toMatchObject({ code: 'ERR_CONNECTION_REFUSED', exitCode: 3 });
     expect((err as Error).message).toContain(`127.0.0.1:${port}`);
   });
 
   it('fails the next send when the receiver goes away', async () => {
-    const receiver = await FrameReceiver.listen({ port: 0 });
-    const sender = await FrameSender.connect({ host: '127.0.0.1', port: receiver.port });
+    const receiver = await TcpFrameReceiver.listen({ port: 0 });
+    const sender = await TcpFrameSender.connect({ host: '127.0.0.1', port: receiver.port });
     cleanup.push(() => sender.destroy());
     const image = await jpeg('#f0f');
     await sender.send(image);
@@ -291,14 +291,14 @@ describe('sender errors', () => {
 
   it('times out waiting for an ack that never comes', async () => {
     const receiver = await listen();
-    const sender = await FrameSender.connect({ host: '127.0.0.1', port: receiver.port, waitAck: true, ackTimeoutMs: 300 });
+    const sender = await TcpFrameSender.connect({ host: '127.0.0.1', port: receiver.port, waitAck: true, ackTimeoutMs: 300 });
     cleanup.push(() => sender.destroy());
     await expect(sender.send(await jpeg('#000'))).rejects.toMatchObject({ code: 'ERR_ACK_TIMEOUT' });
   });
 
   it('waits for each ack with waitAck', async () => {
     const receiver = await listen({ ack: 'OK' });
-    const sender = await FrameSender.connect({ host: '::1', port: receiver.port, waitAck: true });
+    const sender = await TcpFrameSender.connect({ host: '::1', port: receiver.port, waitAck: true });
     cleanup.push(() => sender.destroy());
     const got = take(receiver, 3);
     for (let i = 0; i < 3; i += 1) await sender.send(await jpeg('#0a0'));
@@ -307,7 +307,7 @@ describe('sender errors', () => {
 });
 
 /** Resolves with the first `disconnect` of connection `id`. */
-function disconnectOf(receiver: FrameReceiver, id: number): Promise<{ connectionId: number; frames: number; error?: { code: string; message: string } }> {
+function disconnectOf(receiver: TcpFrameReceiver, id: number): Promise<{ connectionId: number; frames: number; error?: { code: string; message: string } }> {
   return new Promise((resolve) => {
     const listener = (info: { connectionId: number; frames: number; error?: { code: string; message: string } }) => {
       if (info.connectionId !== id) return;
@@ -319,7 +319,7 @@ function disconnectOf(receiver: FrameReceiver, id: number): Promise<{ connection
 }
 
 /** A raw client, once the receiver has accepted it: its socket and connection id. */
-async function accepted(receiver: FrameReceiver, host = '127.0.0.1'): Promise<{ socket: Socket; id: number }> {
+async function accepted(receiver: TcpFrameReceiver, host = '127.0.0.1'): Promise<{ socket: Socket; id: number }> {
   const connected = once(receiver, 'connection') as Promise<[{ connectionId: number }]>;
   const socket = await rawClient(host, receiver.port);
   // Closed by the receiver with bytes unread, it may see a reset: that is what these tests provoke.
@@ -354,7 +354,7 @@ describe('memory budget across connections', () => {
   it('closes the connection with the largest unfinished frame when the budget is full; small frames go on', async () => {
     const budget = 1024 * 1024;
     const receiver = await listen({ maxBufferedBytes: budget });
-    const good = await FrameSender.connect({ host: '127.0.0.1', port: receiver.port, label: 'good' });
+    const good = await TcpFrameSender.connect({ host: '127.0.0.1', port: receiver.port, label: 'good' });
     cleanup.push(() => good.destroy());
     const big = await accepted(receiver);
     const other = await accepted(receiver);
@@ -504,7 +504,7 @@ describe('connection limit', () => {
   it('refuses a newcomer when every connection is delivering frames, with a problem event', async () => {
     const receiver = await listen({ maxConnections: 2 });
     const senders = await Promise.all(
-      ['a', 'b'].map((label) => FrameSender.connect({ host: '127.0.0.1', port: receiver.port, label })),
+      ['a', 'b'].map((label) => TcpFrameSender.connect({ host: '127.0.0.1', port: receiver.port, label })),
     );
     for (const sender of senders) cleanup.push(() => sender.destroy());
     const first = take(receiver, 2);
@@ -548,7 +548,7 @@ describe('idle timeout', () => {
 
   it('does not close a sender waiting for the consumer to acknowledge its frame', async () => {
     const receiver = await listen({ idleTimeoutMs: 200, ack: 'OK', ackWhen: 'manual' });
-    const sender = await FrameSender.connect({ host: '127.0.0.1', port: receiver.port, waitAck: true });
+    const sender = await TcpFrameSender.connect({ host: '127.0.0.1', port: receiver.port, waitAck: true });
     cleanup.push(() => sender.destroy());
     const sent = sender.send(await jpeg('#333'));
     const [frame] = await take(receiver, 1);

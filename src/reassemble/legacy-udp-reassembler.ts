@@ -14,6 +14,7 @@
  * that are not delivered; the caller replies to delivered ones itself (maybe only once processed).
  */
 import type { LossCounters } from '../frame/frame.js';
+import { readLegacyLength } from '../frame/legacy-udp.js';
 import type { Problem } from '../problems.js';
 import { EVICT_IDLE_MS, senderToReplace } from './make-room.js';
 
@@ -128,7 +129,7 @@ export class LegacyUdpReassembler {
     source.lastHeard = now;
     this.sources.delete(source.key);
     this.sources.set(source.key, source);
-    const length = this.announcedLength(datagram);
+    const length = readLegacyLength(datagram, this.maxFrameBytes);
     const attempt = source.attempt;
 
     if (attempt.kind === 'receiving') {
@@ -186,21 +187,6 @@ export class LegacyUdpReassembler {
   /** Forgets every sender (the receiver is closing), with their final counters. */
   forgetAll(): LegacySourceState[] {
     return [...this.sources.values()].map((source) => this.forget(source));
-  }
-
-  /** The length a 4- or 8-byte datagram announces, if it is a plausible one. */
-  private announcedLength(msg: Buffer): number | undefined {
-    let value: number;
-    if (msg.length === 8) {
-      const big = msg.readBigInt64LE(0);
-      if (big > BigInt(this.maxFrameBytes)) return undefined;
-      value = Number(big);
-    } else if (msg.length === 4) {
-      value = msg.readInt32LE(0);
-    } else {
-      return undefined;
-    }
-    return value >= 1 && value <= this.maxFrameBytes ? value : undefined;
   }
 
   private append(source: Source, attempt: Extract<Attempt, { kind: 'receiving' }>, piece: Buffer, result: LegacyPushResult): void {

@@ -23,7 +23,7 @@ import { DatagramType, impliedPieceSize, parseDatagram, seqAdd, seqDistance, seq
 import type { DatagramHeader } from '../frame/udp-datagram.js';
 import type { Problem } from '../problems.js';
 import type { LossCounters } from '../frame/frame.js';
-import { DEFAULT_MAX_FRAME_BYTES } from './parser.js';
+import { DEFAULT_MAX_FRAME_BYTES } from './tcp-parser.js';
 import { EVICT_IDLE_MS, senderToReplace } from './make-room.js';
 
 export const DEFAULT_MAX_AGE_MS = 250;

@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { EventEmitter } from 'node:events';
-import { TcpFrameParser, DEFAULT_MAX_FRAME_BYTES } from '../reassemble/parser.js';
+import { TcpFrameParser, DEFAULT_MAX_FRAME_BYTES } from '../reassemble/tcp-parser.js';
 import { NetworkError, ProtocolError, type VstreamError } from '../errors.js';
 import { formatAddress } from './address.js';
 import { networkError } from './socket-errors.js';
@@ -18,7 +18,7 @@ export const DEFAULT_TCP_IDLE_TIMEOUT_MS = 30_000;
 /** The name the command line knows DEFAULT_TCP_IDLE_TIMEOUT_MS by. */
 export const DEFAULT_IDLE_TIMEOUT_MS = DEFAULT_TCP_IDLE_TIMEOUT_MS;
 
-export interface FrameReceiverOptions {
+export interface TcpFrameReceiverOptions {
   /** Port to listen on; 0 picks a free one (see `receiver.port`). */
   port: number;
   /** Address to bind. Default: every IPv4 and IPv6 address on one socket. */
@@ -76,7 +76,7 @@ const QUEUED_FRAMES = 'queued frames';
  * descriptors for the receiver's own files; a connection that completes no frame is closed
  * after the idle timeout.
  */
-export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Receiver {
+export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Receiver {
   private readonly core: ReceiverCore<Connection>;
   /** Paused for holding about the most of an unfinished frame when the budget is full. */
   private readonly budgetPaused = new Set<Connection>();
@@ -89,7 +89,7 @@ export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Recei
 
   private constructor(
     private readonly server: Server,
-    private readonly options: FrameReceiverOptions,
+    private readonly options: TcpFrameReceiverOptions,
   ) {
     super();
     const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
@@ -124,7 +124,7 @@ export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Recei
   }
 
   /** Starts listening. Fails with a NetworkError for a busy port or an address not on this host. */
-  static async listen(options: FrameReceiverOptions): Promise<FrameReceiver> {
+  static async listen(options: TcpFrameReceiverOptions): Promise<TcpFrameReceiver> {
     const server = createServer({ noDelay: true });
     const host = options.host;
     const where = host ? formatAddress(host, options.port) : `port ${options.port}`;
@@ -142,7 +142,7 @@ export class FrameReceiver extends EventEmitter<ReceiverEvents> implements Recei
     } catch (err) {
       throw networkError(`cannot listen on ${where}`, err);
     }
-    return new FrameReceiver(server, options);
+    return new TcpFrameReceiver(server, options);
   }
 
   /** The port actually bound (useful with port 0). */

@@ -9,7 +9,7 @@ import { networkError } from './socket-errors.js';
 import type { Frame } from '../frame/frame.js';
 import type { Sender, SendOptions } from './types.js';
 
-export interface FrameSenderOptions {
+export interface TcpFrameSenderOptions {
   host: string;
   port: number;
   /** Sent in every frame's metadata; a vstream receiver names the stream by it. */
@@ -38,7 +38,7 @@ export const DEFAULT_STALL_TIMEOUT_MS = 10_000;
  * replied), so a caller that awaits it never builds a queue: a live source keeps only its newest
  * frame while this one is in flight.
  */
-export class FrameSender implements Sender {
+export class TcpFrameSender implements Sender {
   readonly address: string;
   framesSent = 0;
   bytesSent = 0;
@@ -47,7 +47,7 @@ export class FrameSender implements Sender {
   private ackWaiter: ((err?: Error) => void) | undefined;
   private pendingAcks = 0;
 
-  private constructor(socket: Socket, private readonly options: FrameSenderOptions) {
+  private constructor(socket: Socket, private readonly options: TcpFrameSenderOptions) {
     this.socket = socket;
     this.address = formatAddress(options.host, options.port);
     socket.setNoDelay(true);
@@ -64,7 +64,7 @@ export class FrameSender implements Sender {
   }
 
   /** Connects to `host:port`. Fails with a NetworkError naming the address and the reason. */
-  static async connect(options: FrameSenderOptions): Promise<FrameSender> {
+  static async connect(options: TcpFrameSenderOptions): Promise<TcpFrameSender> {
     const address = formatAddress(options.host, options.port);
     const socket = connect({ host: options.host, port: options.port });
     const timeout = options.connectTimeoutMs ?? 10_000;
@@ -81,7 +81,7 @@ export class FrameSender implements Sender {
       throw networkError(`cannot connect to ${address}`, err);
     }
     socket.setTimeout(0);
-    return new FrameSender(socket, options);
+    return new TcpFrameSender(socket, options);
   }
 
   /** Sends one frame (or bare JPEG). Rejects with a NetworkError once the connection is gone. */

@@ -1,7 +1,7 @@
 /** TCP: the default transport; frames arrive whole and in order, a slow receiver slows the sender. */
 import { ackOption } from './ack-option.js';
-import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, FrameReceiver } from './tcp-receiver.js';
-import { DEFAULT_STALL_TIMEOUT_MS, FrameSender } from './tcp-sender.js';
+import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, TcpFrameReceiver } from './tcp-receiver.js';
+import { DEFAULT_STALL_TIMEOUT_MS, TcpFrameSender } from './tcp-sender.js';
 import { flag, value, valueWithDefault } from '../options/schema.js';
 import { parseIntInRange, parseSeconds } from '../options/parsers.js';
 import type { TransportKind } from './kind.js';
@@ -40,7 +40,7 @@ export const tcpTransport: TransportKind<'tcp', typeof sendOptions, typeof recvO
   ended: 'connection closed',
   liveDepth: 1,
   async openSender(settings) {
-    const sender = await FrameSender.connect({
+    const sender = await TcpFrameSender.connect({
       host: settings.host,
       port: settings.port,
       metadata: settings.metadata,
@@ -51,7 +51,7 @@ export const tcpTransport: TransportKind<'tcp', typeof sendOptions, typeof recvO
     return { sender, summaryNote: () => '' };
   },
   async openReceiver(settings) {
-    const receiver = await FrameReceiver.listen({
+    const receiver = await TcpFrameReceiver.listen({
       port: settings.port,
       host: settings.bind,
       maxFrameBytes: settings.maxFrameBytes,

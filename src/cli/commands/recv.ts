@@ -5,7 +5,7 @@ import type { OpenedReceiver } from '../../transport/kind.js';
 import { formatAddress, parsePort } from '../../transport/address.js';
 import { pickTransport, transportNamed, transportRecvOptions, type TransportName } from '../../transport/registry.js';
 import { DEFAULT_MAX_BUFFERED_BYTES } from '../../transport/memory-budget.js';
-import { DEFAULT_MAX_FRAME_BYTES } from '../../reassemble/parser.js';
+import { DEFAULT_MAX_FRAME_BYTES } from '../../reassemble/tcp-parser.js';
 import { lossText, startStatsReport } from '../../sink/stats-report.js';
 import type { FrameSink } from '../../sink/types.js';
 import type { SinkContext } from '../../sink/kind.js';

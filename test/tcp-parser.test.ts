@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ProtocolError } from '../src/errors.js';
 import { frame } from '../src/frame/framer.js';
 import { readMetadata } from '../src/frame/metadata.js';
-import { DEFAULT_MAX_FRAME_BYTES, TcpFrameParser, TcpFrameWritable, type TcpFrameParserOptions } from '../src/reassemble/parser.js';
+import { DEFAULT_MAX_FRAME_BYTES, TcpFrameParser, TcpFrameWritable, type TcpFrameParserOptions } from '../src/reassemble/tcp-parser.js';
 
 interface Parsed {
   frames: Buffer[];

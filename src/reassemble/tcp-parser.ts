@@ -198,7 +198,7 @@ export class TcpFrameParser {
 }
 
 /**
- * TcpFrameParser as a Writable stream (exported as `FrameParser` too, its public name): pipe a
+ * TcpFrameParser as a Writable stream: pipe a
  * connection into it and listen for `'frame'` (the payload Buffer). A malformed
  * header, an oversize length or input that ends mid-frame (on `end()`) is emitted as
  * `'error'` with a ProtocolError and the parser is destroyed; the caller closes that
@@ -258,8 +258,3 @@ export interface TcpFrameWritable {
   once(event: 'error', listener: (err: Error) => void): this;
   once(event: string | symbol, listener: (...args: any[]) => void): this;
 }
-
-/** The public names of TcpFrameWritable and its options. */
-export const FrameParser = TcpFrameWritable;
-export type FrameParser = TcpFrameWritable;
-export type FrameParserOptions = TcpFrameParserOptions;
