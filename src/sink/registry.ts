@@ -1,5 +1,5 @@
 /** Every sink `recv` offers; a new kind is one line here. */
-import { mergeSchemas } from '../options/schema.js';
+import { mergeSchemas, type UnionToIntersection } from '../options/schema.js';
 import { jsonSinkKind } from './json-lines.js';
 import type { SinkKind } from './kind.js';
 import { outputSinkKind } from './mjpeg-output.js';
@@ -15,5 +15,7 @@ export const SINKS = [outputSinkKind, saveDirSinkKind, jsonSinkKind, windowSinkK
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnySinkKind = SinkKind<any>;
 
-/** Every sink's `recv` options, the window's first. */
-export const sinkOptions = mergeSchemas(windowSinkKind.options, outputSinkKind.options, saveDirSinkKind.options, jsonSinkKind.options);
+/** Every sink's `recv` options; `--help` lists the window's first, as the default sink. */
+export const sinkOptions = mergeSchemas(...[...SINKS].sort((a, b) => Number(b === windowSinkKind) - Number(a === windowSinkKind)).map((kind) => kind.options)) as UnionToIntersection<
+  (typeof SINKS)[number]['options']
+>;
