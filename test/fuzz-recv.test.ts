@@ -23,12 +23,20 @@ import {
   SPOOF_KINDS,
   type FuzzResult,
 } from './helpers/fuzz-harness.js';
+import { MAX_WIRE_TEXT_CHARS } from '../src/text/wire-text.js';
 
 /** A generous bound that still catches buffers sized from the wire (one 65000x65000 frame is 12 GB). */
 const RSS_LIMIT_MB = 600;
 /** The most problem lines a run of a minute or less may log (the log is rate-limited per code); longer runs in proportion. */
 const MAX_PROBLEM_LINES = 200;
-const MAX_LINE_CHARS = 300;
+/**
+ * The longest a log line may be, whatever a peer sends: the longest fixed wording (a budget
+ * refusal with its figures, about 250 characters) with room to spare, plus two pieces of wire
+ * text (a label and a name), each at most MAX_WIRE_TEXT_CHARS code points escaped to at most 8
+ * characters (`\u{202e}`) and an ellipsis. A line that grew with the input (a 60 KB label)
+ * is far past it; figures and port numbers alone move a line by a few characters, not past it.
+ */
+const MAX_LINE_CHARS = 320 + 2 * (8 * MAX_WIRE_TEXT_CHARS + 1);
 
 /** One good frame per 50 cases, at least 40: the canary keeps checking in a long run. */
 const goodFrames = (cases: number) => Math.max(40, Math.round(cases / 50));
