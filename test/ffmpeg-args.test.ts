@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_QUALITY, qualityToQscale, validateQuality } from '../src/encode/quality.js';
 import { UsageError } from '../src/errors.js';
 import {
-  buildFfmpegArgs,
+  ffmpegArgs,
   cameraDevice,
   cameraInputArgs,
   fileInputArgs,
@@ -14,6 +14,13 @@ import {
   patternInputArgs,
 } from '../src/source/ffmpeg/args.js';
 import { MjpegSplitter } from '../src/source/mjpeg-splitter.js';
+import { patternFfmpeg } from '../src/source/pattern.js';
+import { fileFfmpeg } from '../src/source/file.js';
+import { cameraFfmpeg } from '../src/source/camera.js';
+import type { FfmpegPlan } from '../src/source/ffmpeg/args.js';
+
+/** A source's whole ffmpeg command line, as its kind plans it (ffmpeg's own encoder). */
+const argsOf = ({ input, output }: FfmpegPlan): string[] => ffmpegArgs(input, output);
 import { FFMPEGS, makeClip, runFfmpeg } from './helpers/ffmpeg.js';
 import { imageInfo } from './helpers/jpeg.js';
 
@@ -57,7 +64,7 @@ describe('argument builders', () => {
   });
 
   it('pattern: generated at its size, so the output is not scaled', () => {
-    const args = buildFfmpegArgs({ kind: 'pattern', size: { width: 320, height: 240 } });
+    const args = argsOf(patternFfmpeg({ size: { width: 320, height: 240 } }));
     expect(args.join(' ')).not.toMatch(/scale=/);
   });
 
@@ -68,7 +75,7 @@ describe('argument builders', () => {
   });
 
   it('file: a numeric fps resamples in real time, before scaling', () => {
-    const args = buildFfmpegArgs({ kind: 'file', path: 'a.mp4', fps: 10, size: { width: 160, height: 120 } });
+    const args = argsOf(fileFfmpeg({ path: 'a.mp4', fps: 10, size: { width: 160, height: 120 } }));
     expect(args).toContain('-re');
     expect(valueOf(args, '-vf')).toBe('fps=10,scale=160:120');
   });
@@ -102,7 +109,7 @@ describe('argument builders', () => {
   });
 
   it('camera: dshow on Windows by name; sizes come from the scale filter only', () => {
-    const args = buildFfmpegArgs({ kind: 'camera', device: 'USB Cam', platform: 'win32', size: { width: 320, height: 240 } });
+    const args = argsOf(cameraFfmpeg({ device: 'USB Cam', platform: 'win32', size: { width: 320, height: 240 } }));
     expect(args.slice(args.indexOf('-f'), args.indexOf('-i') + 2)).toEqual(['-f', 'dshow', '-i', 'video=USB Cam']);
     expect(args).not.toContain('-video_size');
     expect(valueOf(args, '-vf')).toBe('scale=320:240');
@@ -121,9 +128,9 @@ describe('argument builders', () => {
 
   it('use nothing newer than ffmpeg 4.1', () => {
     const all = [
-      buildFfmpegArgs({ kind: 'pattern' }),
-      buildFfmpegArgs({ kind: 'file', path: 'x', loop: true, fps: 5, size: { width: 2, height: 2 } }),
-      buildFfmpegArgs({ kind: 'camera', device: '0', platform: 'linux', fps: 5 }),
+      argsOf(patternFfmpeg({})),
+      argsOf(fileFfmpeg({ path: 'x', loop: true, fps: 5, size: { width: 2, height: 2 } })),
+      argsOf(cameraFfmpeg({ device: '0', platform: 'linux', fps: 5 })),
     ].flat();
     for (const newer of ['-readrate', '-fps_mode', '-stats_period', '-enc_time_base']) expect(all).not.toContain(newer);
   });
@@ -151,26 +158,26 @@ describe.each(FFMPEGS)('arguments run by $name', ({ path: ffmpegPath }) => {
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
   it('pattern gives decodable JPEGs of the requested size', async () => {
-    const frames = await framesFrom(ffmpegPath, buildFfmpegArgs({ kind: 'pattern', size: { width: 160, height: 120 }, fps: 'max' }), 5);
+    const frames = await framesFrom(ffmpegPath, argsOf(patternFfmpeg({ size: { width: 160, height: 120 }, fps: 'max' })), 5);
     expect(frames).toHaveLength(5);
     for (const frame of frames) expect(await imageInfo(frame)).toMatchObject({ width: 160, height: 120, format: 'jpeg' });
   });
 
   it('file, scaled and as fast as possible, gives every frame', async () => {
-    const frames = await framesFrom(ffmpegPath, buildFfmpegArgs({ kind: 'file', path: clip, fps: 'max', size: { width: 64, height: 48 } }), 1000);
+    const frames = await framesFrom(ffmpegPath, argsOf(fileFfmpeg({ path: clip, fps: 'max', size: { width: 64, height: 48 } })), 1000);
     expect(frames).toHaveLength(20);
     expect(await imageInfo(frames[19]!)).toMatchObject({ width: 64, height: 48 });
   });
 
   it('file, looped, keeps going past its end', async () => {
-    const frames = await framesFrom(ffmpegPath, buildFfmpegArgs({ kind: 'file', path: clip, fps: 'max', loop: true }), 45);
+    const frames = await framesFrom(ffmpegPath, argsOf(fileFfmpeg({ path: clip, fps: 'max', loop: true })), 45);
     expect(frames).toHaveLength(45);
   });
 
   it('file at a numeric fps resamples in real time', async () => {
     // 20 frames at 25 fps = 0.8 s of video, so 10 fps gives 8 frames over about 0.8 s.
     const started = performance.now();
-    const frames = await framesFrom(ffmpegPath, buildFfmpegArgs({ kind: 'file', path: clip, fps: 10 }), 1000);
+    const frames = await framesFrom(ffmpegPath, argsOf(fileFfmpeg({ path: clip, fps: 10 })), 1000);
     expect(frames.length).toBeGreaterThanOrEqual(7);
     expect(frames.length).toBeLessThanOrEqual(9);
     expect(performance.now() - started).toBeGreaterThan(500);
@@ -178,7 +185,7 @@ describe.each(FFMPEGS)('arguments run by $name', ({ path: ffmpegPath }) => {
 
   it('higher quality gives bigger frames', async () => {
     const sizeAt = async (quality: number): Promise<number> =>
-      (await framesFrom(ffmpegPath, buildFfmpegArgs({ kind: 'pattern', fps: 'max', quality }), 1))[0]!.length;
+      (await framesFrom(ffmpegPath, argsOf(patternFfmpeg({ fps: 'max', quality })), 1))[0]!.length;
     expect(await sizeAt(95)).toBeGreaterThan(await sizeAt(80));
     expect(await sizeAt(80)).toBeGreaterThan(await sizeAt(30));
   });

@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { FfmpegError, SourceError } from '../src/errors.js';
 import { describeFailure, relevantLine, spawnFfmpeg, StderrTail } from '../src/source/ffmpeg/process.js';
+import { explainFileFailure } from '../src/source/file.js';
+import { explainCameraFailure } from '../src/source/camera.js';
 import { FFMPEG } from './helpers/ffmpeg.js';
 
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/ffmpeg/${name}`, import.meta.url));
@@ -30,7 +32,7 @@ describe('describeFailure', () => {
   it('picks the cause, not the generic lines after it, without context addresses', () => {
     const tail = '[mjpeg @ 0x55d0c8a1f000] bitrate tolerance too small\nError initializing output stream 0:0 -- Error while opening encoder\nConversion failed!';
     expect(relevantLine(tail)).toBe('mjpeg: bitrate tolerance too small');
-    const error = describeFailure(exit1, tail, { kind: 'pattern' });
+    const error = describeFailure(exit1, tail);
     expect(error).toBeInstanceOf(FfmpegError);
     expect(error.code).toBe('ERR_FFMPEG_FAILED');
     expect(error.message).toBe('ffmpeg exited with code 1: mjpeg: bitrate tolerance too small');
@@ -38,16 +40,13 @@ describe('describeFailure', () => {
   });
 
   it('names a crash by its signal', () => {
-    const error = describeFailure({ code: null, signal: 'SIGSEGV' }, '', { kind: 'pattern' });
+    const error = describeFailure({ code: null, signal: 'SIGSEGV' }, '');
     expect(error.code).toBe('ERR_FFMPEG_CRASHED');
     expect(error.message).toBe('ffmpeg was killed by SIGSEGV');
   });
 
   it('says why a file cannot be read, naming it once', () => {
-    const error = describeFailure(exit1, '[mov,mp4 @ 0x1] moov atom not found\nclip.mp4: Invalid data found when processing input', {
-      kind: 'file',
-      path: 'clip.mp4',
-    });
+    const error = describeFailure(exit1, '[mov,mp4 @ 0x1] moov atom not found\nclip.mp4: Invalid data found when processing input', explainFileFailure('clip.mp4'));
     expect(error.message).toBe('cannot read clip.mp4 as video: Invalid data found when processing input');
   });
 
@@ -57,7 +56,7 @@ describe('describeFailure', () => {
     ['[mov,mp4 @ 0x1] moov atom not found\nclip.mp4: Invalid data found when processing input', 'ERR_FILE_UNREADABLE'],
     ["Stream map '0:v:0' matches no streams.\nTo ignore this, add a trailing '?' to the map.", 'ERR_NO_VIDEO'],
   ])('file: %j is %s', (tail, code) => {
-    const error = describeFailure(exit1, tail, { kind: 'file', path: 'clip.mp4' });
+    const error = describeFailure(exit1, tail, explainFileFailure('clip.mp4'));
     expect(error).toBeInstanceOf(SourceError);
     expect(error.code).toBe(code);
     expect(error.message).not.toContain('\n');
@@ -71,7 +70,7 @@ describe('describeFailure', () => {
     ['[dshow @ 0x1] Could not find video device with name [USB Cam] among source devices of type video.', 'ERR_CAMERA_NOT_FOUND'],
     ['/dev/video0: Permission denied', 'ERR_PERMISSION_DENIED'],
   ])('camera: %j is %s', (tail, code) => {
-    const error = describeFailure(exit1, tail, { kind: 'camera', device: '/dev/video0' });
+    const error = describeFailure(exit1, tail, explainCameraFailure('/dev/video0'));
     expect(error).toBeInstanceOf(SourceError);
     expect(error.code).toBe(code);
   });
@@ -79,7 +78,7 @@ describe('describeFailure', () => {
 
 describe('FfmpegProcess', () => {
   it('exits cleanly when ffmpeg finishes', async () => {
-    const ffmpeg = spawnFfmpeg({ ffmpegPath: FFMPEG, args: ['-hide_banner', '-version'], subject: { kind: 'pattern' } });
+    const ffmpeg = spawnFfmpeg({ ffmpegPath: FFMPEG, args: ['-hide_banner', '-version'] });
     ffmpeg.stdout.resume();
     await ffmpeg.wait();
     expect((await ffmpeg.exited).code).toBe(0);
@@ -87,7 +86,7 @@ describe('FfmpegProcess', () => {
 
   it('reports a missing or non-executable binary as ERR_FFMPEG_NOT_FOUND', async () => {
     for (const ffmpegPath of ['/nonexistent/ffmpeg', fixture('lib.mjs')]) {
-      const ffmpeg = spawnFfmpeg({ ffmpegPath, args: [], subject: { kind: 'pattern' } });
+      const ffmpeg = spawnFfmpeg({ ffmpegPath, args: [] });
       const error = await ffmpeg.wait().then(() => undefined, (e: unknown) => e);
       expect(error).toBeInstanceOf(FfmpegError);
       expect((error as FfmpegError).code).toBe('ERR_FFMPEG_NOT_FOUND');
@@ -95,7 +94,7 @@ describe('FfmpegProcess', () => {
   });
 
   it('keeps the stderr tail of a failure', async () => {
-    const ffmpeg = spawnFfmpeg({ ffmpegPath: fixture('fail.mjs'), args: [], subject: { kind: 'pattern' } });
+    const ffmpeg = spawnFfmpeg({ ffmpegPath: fixture('fail.mjs'), args: [] });
     ffmpeg.stdout.resume();
     await expect(ffmpeg.wait()).rejects.toMatchObject({ code: 'ERR_FFMPEG_FAILED' });
     expect(ffmpeg.stderrTail).toContain('Conversion failed!');
@@ -105,7 +104,6 @@ describe('FfmpegProcess', () => {
     const ffmpeg = spawnFfmpeg({
       ffmpegPath: FFMPEG,
       args: ['-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2', '-f', 'mjpeg', 'pipe:1'],
-      subject: { kind: 'pattern' },
     });
     await once(ffmpeg.stdout, 'data');
     await ffmpeg.stop();
@@ -115,7 +113,7 @@ describe('FfmpegProcess', () => {
   });
 
   it('stops a process that ignores SIGTERM with SIGKILL after the grace period', async () => {
-    const ffmpeg = spawnFfmpeg({ ffmpegPath: fixture('stubborn.mjs'), args: [], subject: { kind: 'pattern' }, killTimeoutMs: 300 });
+    const ffmpeg = spawnFfmpeg({ ffmpegPath: fixture('stubborn.mjs'), args: [], killTimeoutMs: 300 });
     await once(ffmpeg.stdout, 'data'); // its SIGTERM handler is installed before the first frame
     await ffmpeg.stop();
     expect((await ffmpeg.exited).signal).toBe('SIGKILL');
@@ -126,7 +124,6 @@ describe('FfmpegProcess', () => {
     const ffmpeg = spawnFfmpeg({
       ffmpegPath: FFMPEG,
       args: ['-nostdin', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=640x480', '-f', 'mjpeg', 'pipe:1'],
-      subject: { kind: 'pattern' },
       killTimeoutMs: 30_000,
     });
     await once(ffmpeg.stdout, 'readable'); // never read: the pipe fills and ffmpeg blocks

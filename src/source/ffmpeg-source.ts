@@ -1,27 +1,27 @@
 /**
  * The ffmpeg-backed sources (pattern, file, camera) share this: spawn ffmpeg, cut its output
  * into frames. With the libjpeg-turbo addon ffmpeg writes raw 4:2:0 frames (Y4M) that the addon
- * encodes, three times faster than ffmpeg's own MJPEG encoder; without it, ffmpeg encodes.
+ * encodes, three times faster than ffmpeg's own MJPEG encoder; without it, ffmpeg encodes. Each
+ * source says what ffmpeg reads and how its failures read; nothing here knows the kinds.
  */
 import { canEncodeRaw } from '../encode/yuv-jpeg.js';
-import { buildFfmpegArgs, type FfmpegSpec } from './ffmpeg/args.js';
-import { spawnFfmpeg, type FfmpegSubject } from './ffmpeg/process.js';
+import { ffmpegArgs, type FfmpegPlan } from './ffmpeg/args.js';
+import { spawnFfmpeg, type FailureExplainer } from './ffmpeg/process.js';
 import { mjpegStreamSource } from './mjpeg-stream.js';
 import { y4mStreamSource } from './y4m-stream.js';
 import type { FrameSource } from './types.js';
 
-export interface FfmpegSourceOptions {
+export interface FfmpegSourceOptions extends FfmpegPlan {
   ffmpegPath: string;
   encoder?: 'raw' | 'ffmpeg' | undefined;
-  spec: FfmpegSpec;
-  subject: FfmpegSubject;
+  explainFailure?: FailureExplainer;
   live: boolean;
   description: string;
 }
 
-export function ffmpegSource({ ffmpegPath, encoder: chosen, spec, subject, live, description }: FfmpegSourceOptions): FrameSource {
+export function ffmpegSource({ ffmpegPath, encoder: chosen, input, output, explainFailure, live, description }: FfmpegSourceOptions): FrameSource {
   const encoder = chosen ?? (canEncodeRaw() ? 'raw' : 'ffmpeg');
-  const ffmpeg = spawnFfmpeg({ ffmpegPath, args: buildFfmpegArgs({ ...spec, encoder }), subject });
+  const ffmpeg = spawnFfmpeg({ ffmpegPath, args: ffmpegArgs(input, { ...output, encoder }), ...(explainFailure && { explainFailure }) });
   const stream = { input: ffmpeg.stdout, producer: ffmpeg, live, description };
-  return encoder === 'raw' ? y4mStreamSource({ ...stream, ...(spec.quality !== undefined && { quality: spec.quality }) }) : mjpegStreamSource(stream);
+  return encoder === 'raw' ? y4mStreamSource({ ...stream, ...(output.quality !== undefined && { quality: output.quality }) }) : mjpegStreamSource(stream);
 }

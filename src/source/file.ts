@@ -6,6 +6,8 @@
 import { stat } from 'node:fs/promises';
 import { SourceError } from '../errors.js';
 import { ffmpegSource } from './ffmpeg-source.js';
+import { fileInputArgs, type FfmpegPlan } from './ffmpeg/args.js';
+import type { FailureExplainer } from './ffmpeg/process.js';
 import { flag, value } from '../options/schema.js';
 import type { CommonSourceOptions, FrameSource, SourceKind } from './types.js';
 
@@ -29,8 +31,8 @@ export async function openFile(options: CommonSourceOptions & { path: string; lo
   return ffmpegSource({
     ffmpegPath,
     encoder: options.encoder,
-    spec: { kind: 'file', path, loop, size, fps, quality },
-    subject: { kind: 'file', path },
+    ...fileFfmpeg({ path, loop, size, fps, quality }),
+    explainFailure: explainFileFailure(path),
     live: false,
     description: `file ${path}`,
   });
@@ -53,4 +55,23 @@ async function assertReadableFile(path: string): Promise<void> {
     return;
   }
   if (isDirectory) throw new SourceError(`${path} is a folder: use --dir to send its images`, 'ERR_NOT_A_FILE');
+}
+
+/** ffmpeg's complaints about a file, in the user's terms. */
+export function explainFileFailure(path: string): FailureExplainer {
+  return ({ tail, line, cause }) => {
+    if (/no such file or directory/i.test(tail)) return new SourceError(`file not found: ${path}`, 'ERR_FILE_NOT_FOUND', cause);
+    if (/permission denied/i.test(tail)) return new SourceError(`cannot read ${path}: permission denied`, 'ERR_PERMISSION_DENIED', cause);
+    if (/matches no streams/i.test(tail)) return new SourceError(`${path} has no video stream`, 'ERR_NO_VIDEO', cause);
+    if (/invalid data found when processing input|moov atom not found|could not find codec parameters/i.test(tail)) {
+      const reason = line.startsWith(`${path}: `) ? line.slice(path.length + 2) : line;
+      return new SourceError(`cannot read ${path} as video: ${reason}`, 'ERR_FILE_UNREADABLE', cause);
+    }
+    return undefined;
+  };
+}
+
+/** What ffmpeg reads and writes for a file: a numeric fps resamples, in real time (`-re`), before scaling. */
+export function fileFfmpeg({ path, loop, size, fps, quality }: Pick<CommonSourceOptions, 'size' | 'fps' | 'quality'> & { path: string; loop?: boolean | undefined }): FfmpegPlan {
+  return { input: fileInputArgs({ path, fps, loop }), output: { size, fps, quality } };
 }

@@ -1,5 +1,5 @@
 /** `--pattern`: ffmpeg's moving test pattern, live at `fps` (default 640x480 at 30 fps). */
-import { DEFAULT_PATTERN_FPS, DEFAULT_PATTERN_SIZE } from './ffmpeg/args.js';
+import { DEFAULT_PATTERN_FPS, DEFAULT_PATTERN_SIZE, patternInputArgs, type FfmpegPlan } from './ffmpeg/args.js';
 import { ffmpegSource } from './ffmpeg-source.js';
 import { flag } from '../options/schema.js';
 import type { CommonSourceOptions, FrameSource, SourceKind } from './types.js';
@@ -20,9 +20,13 @@ export async function openPattern(options: CommonSourceOptions): Promise<FrameSo
   return ffmpegSource({
     ffmpegPath,
     encoder: options.encoder,
-    spec: { kind: 'pattern', size, fps, quality },
-    subject: { kind: 'pattern' },
+    ...patternFfmpeg({ size, fps, quality }),
     live: true,
     description: `pattern ${size.width}x${size.height}@${fps}`,
   });
+}
+
+/** What ffmpeg reads and writes for the pattern: generated at its size, so never scaled. */
+export function patternFfmpeg({ size, fps, quality }: Pick<CommonSourceOptions, 'size' | 'fps' | 'quality'>): FfmpegPlan {
+  return { input: patternInputArgs({ size, fps }), output: { quality } };
 }

@@ -11,44 +11,31 @@ export const DEFAULT_PATTERN_FPS = 30;
 /** avfoundation's own default (29.97) is refused by most Mac cameras; 30 is accepted by nearly all. */
 export const DEFAULT_AVFOUNDATION_FPS = 30;
 
-interface OutputSettings {
-  size?: Size;
-  fps?: number | 'max';
-  quality?: number;
+export interface OutputSettings {
+  /** Scaled to exactly this size. */
+  size?: Size | undefined;
+  /** Resampled to this rate; `'max'` or unset: the input's frames as they come. */
+  fps?: number | 'max' | undefined;
+  quality?: number | undefined;
   /**
    * Who makes the JPEGs: ffmpeg's MJPEG encoder, or (`'raw'`) vstream's libjpeg-turbo addon,
    * from 4:2:0 frames ffmpeg writes as Y4M. The addon is about three times faster and skips
    * ffmpeg's range conversion; ffmpeg's encoder is the fallback where the addon is not built.
    */
-  encoder?: 'ffmpeg' | 'raw';
+  encoder?: 'ffmpeg' | 'raw' | undefined;
 }
 
-/**
- * The inputs ffmpeg reads, in its own terms. The source kinds that run ffmpeg (pattern.ts,
- * file.ts, camera.ts) pass their options here; this module does not look the kinds up, so that
- * ffmpeg's layer sits below the source registry, not beside it.
- */
-export type FfmpegChoice = { kind: 'pattern' } | { kind: 'file'; path: string; loop?: boolean } | { kind: 'camera'; device: string };
+/** What one source has ffmpeg do: read `input` (its arguments), write frames as `output` says. */
+export interface FfmpegPlan {
+  input: readonly string[];
+  output: Omit<OutputSettings, 'encoder'>;
+}
 
-export type FfmpegSpec = OutputSettings &
-  (Exclude<FfmpegChoice, { kind: 'camera' }> | (Extract<FfmpegChoice, { kind: 'camera' }> & { platform?: NodeJS.Platform }));
-
-/** The whole command line (without the binary) for one source. */
-export function buildFfmpegArgs(spec: FfmpegSpec): string[] {
-  const output = spec.encoder === 'raw' ? y4mOutputArgs : mjpegOutputArgs;
-  switch (spec.kind) {
-    case 'pattern':
-      // The pattern is generated at the requested size, so it needs no scaling.
-      return [...globalArgs(), ...patternInputArgs(spec), ...output({ quality: spec.quality })];
-    case 'file':
-      return [
-        ...globalArgs(),
-        ...fileInputArgs(spec),
-        ...output({ size: spec.size, quality: spec.quality, fps: typeof spec.fps === 'number' ? spec.fps : undefined }),
-      ];
-    case 'camera':
-      return [...globalArgs(), ...cameraInputArgs(spec), ...output({ size: spec.size, quality: spec.quality })];
-  }
+/** The whole command line (without the binary): quiet, the source's input, frames on stdout. */
+export function ffmpegArgs(input: readonly string[], output: OutputSettings = {}): string[] {
+  const write = output.encoder === 'raw' ? y4mOutputArgs : mjpegOutputArgs;
+  const fps = typeof output.fps === 'number' ? output.fps : undefined;
+  return [...globalArgs(), ...input, ...write({ size: output.size, quality: output.quality, fps })];
 }
 
 /** Quiet and non-interactive: stderr then holds only errors, which become our messages. */
@@ -111,7 +98,7 @@ export function cameraInputArgs({
 }
 
 /** The `-vf` chain for an output: resampled to `fps`, scaled to exactly `size`. */
-function outputFilters({ size, fps }: { size?: Size; fps?: number }): string[] {
+function outputFilters({ size, fps }: { size?: Size | undefined; fps?: number | undefined }): string[] {
   const filters = [...(fps !== undefined ? [`fps=${fps}`] : []), ...(size ? [`scale=${size.width}:${size.height}`] : [])];
   return filters.length > 0 ? ['-vf', filters.join(',')] : [];
 }
@@ -122,7 +109,7 @@ function outputFilters({ size, fps }: { size?: Size; fps?: number }): string[] {
  * test pattern already are, so usually ffmpeg converts nothing; the Y4M header carries the
  * size (and, from ffmpeg 4.4, the colour range). Quality applies when the addon encodes.
  */
-export function y4mOutputArgs({ size, fps }: { size?: Size; quality?: number; fps?: number }): string[] {
+export function y4mOutputArgs({ size, fps }: { size?: Size | undefined; quality?: number | undefined; fps?: number | undefined }): string[] {
   return ['-map', '0:v:0', ...outputFilters({ size, fps }), '-an', '-pix_fmt', 'yuv420p', '-f', 'yuv4mpegpipe', '-flush_packets', '1', 'pipe:1'];
 }
 
@@ -132,7 +119,7 @@ export function y4mOutputArgs({ size, fps }: { size?: Size; quality?: number; fp
  * Huffman tables. `-flush_packets 1` hands each frame to the pipe at once instead of when
  * ffmpeg's 32 KB output buffer fills, which would add latency on live sources.
  */
-export function mjpegOutputArgs({ size, quality = DEFAULT_QUALITY, fps }: { size?: Size; quality?: number; fps?: number }): string[] {
+export function mjpegOutputArgs({ size, quality = DEFAULT_QUALITY, fps }: { size?: Size | undefined; quality?: number | undefined; fps?: number | undefined }): string[] {
   return [
     '-map',
     '0:v:0',

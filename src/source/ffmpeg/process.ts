@@ -5,16 +5,19 @@
  */
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { FfmpegError, SourceError, type VstreamError } from '../../errors.js';
-import type { FfmpegChoice } from './args.js';
+import { FfmpegError, type VstreamError } from '../../errors.js';
 
-/** What ffmpeg was reading, so a failure can be named in the user's terms. */
-export type FfmpegSubject = FfmpegChoice;
+/**
+ * Names a failure in the user's terms (a missing file, a busy camera) from ffmpeg's stderr;
+ * undefined leaves it ffmpeg's own error. Each source that runs ffmpeg gives its own.
+ */
+export type FailureExplainer = (failure: { tail: string; line: string; detail: string; cause: { cause: FfmpegError } }) => VstreamError | undefined;
 
 export interface SpawnFfmpegOptions {
   ffmpegPath: string;
   args: readonly string[];
-  subject: FfmpegSubject;
+  /** What the source makes of a failure (default: ffmpeg's own error). */
+  explainFailure?: FailureExplainer;
   /** Grace period between SIGTERM and SIGKILL in `stop()`. */
   killTimeoutMs?: number;
 }
@@ -56,7 +59,7 @@ export class FfmpegProcess {
   private stopping = false;
 
   constructor(options: SpawnFfmpegOptions) {
-    const { ffmpegPath, args, subject } = options;
+    const { ffmpegPath, args, explainFailure } = options;
     this.killTimeoutMs = options.killTimeoutMs ?? DEFAULT_KILL_TIMEOUT_MS;
     this.child = spawn(ffmpegPath, args, { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
     this.pid = this.child.pid;
@@ -69,7 +72,7 @@ export class FfmpegProcess {
       });
       this.child.once('close', (code, signal) => {
         const failed = !this.stopping && (code !== 0 || signal !== null);
-        resolve({ code, signal, ...(failed && { error: describeFailure({ code, signal }, this.tail.toString(), subject) }) });
+        resolve({ code, signal, ...(failed && { error: describeFailure({ code, signal }, this.tail.toString(), explainFailure) }) });
       });
     });
   }
@@ -132,7 +135,7 @@ export function relevantLine(tail: string): string {
 export function describeFailure(
   exit: { code: number | null; signal: NodeJS.Signals | null },
   tail: string,
-  subject: FfmpegSubject,
+  explain?: FailureExplainer,
 ): VstreamError {
   const line = relevantLine(tail);
   const detail = line ? `: ${line}` : '';
@@ -140,26 +143,5 @@ export function describeFailure(
     exit.signal !== null
       ? new FfmpegError(`ffmpeg was killed by ${exit.signal}${detail}`, 'ERR_FFMPEG_CRASHED', tail)
       : new FfmpegError(`ffmpeg exited with code ${String(exit.code)}${detail}`, 'ERR_FFMPEG_FAILED', tail);
-  const cause = { cause: ffmpegError };
-  if (subject.kind === 'file') {
-    const { path } = subject;
-    if (/no such file or directory/i.test(tail)) return new SourceError(`file not found: ${path}`, 'ERR_FILE_NOT_FOUND', cause);
-    if (/permission denied/i.test(tail)) return new SourceError(`cannot read ${path}: permission denied`, 'ERR_PERMISSION_DENIED', cause);
-    if (/matches no streams/i.test(tail)) return new SourceError(`${path} has no video stream`, 'ERR_NO_VIDEO', cause);
-    if (/invalid data found when processing input|moov atom not found|could not find codec parameters/i.test(tail)) {
-      const reason = line.startsWith(`${path}: `) ? line.slice(path.length + 2) : line;
-      return new SourceError(`cannot read ${path} as video: ${reason}`, 'ERR_FILE_UNREADABLE', cause);
-    }
-  }
-  if (subject.kind === 'camera') {
-    const { device } = subject;
-    if (/busy/i.test(tail)) return new SourceError(`camera ${device} is busy: another program is using it`, 'ERR_CAMERA_BUSY', cause);
-    if (/permission denied/i.test(tail)) {
-      return new SourceError(`no permission to open camera ${device} (on Linux, join the "video" group)`, 'ERR_PERMISSION_DENIED', cause);
-    }
-    if (/no such (file or directory|device)|not found|inappropriate ioctl|not a (video )?capture device|could not find video device/i.test(tail)) {
-      return new SourceError(`camera ${device} is not available${detail}`, 'ERR_CAMERA_NOT_FOUND', cause);
-    }
-  }
-  return ffmpegError;
+  return explain?.({ tail, line, detail, cause: { cause: ffmpegError } }) ?? ffmpegError;
 }
