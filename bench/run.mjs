@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench`: the answer to issues 3 and 4 in one command. A thin driver over bench/lib/
+// `npm run bench`: every figure vstream is measured by, in one command. A thin driver over bench/lib/
 // (one implementation per measurement, each documented in its own header); this file only
 // chooses sizes, frame counts and runs, prints markdown tables on stdout (progress goes to
 // stderr) and writes the same data as JSON to bench/results/<timestamp>.json.
@@ -7,7 +7,7 @@
 //   1. Throughput on the same H.264 clip at 640x480 and 1280x720: the Python/OpenCV reference,
 //      GStreamer, vstream over TCP (decoding every frame, and pass-through) and UDP, and the
 //      limits (ffmpeg encoding alone, H.264 decoding alone, the JPEG encode and decode alone) and
-//      the ceiling they put on any program; ratios and the issue's targets.
+//      the ceiling they put on any program; ratios and the performance goals.
 //   2. Latency of a live 640x480 @ 30 frames/s pattern.
 //   3. Many streams: live senders one headless receiver keeps up with.
 //   4. Receiver memory: 8 senders, a flood, a slow sink (file and live).
@@ -466,7 +466,7 @@ if (results.attacks) {
 if (targets.length) {
   results.targets = targets.map(({ met, ...t }) => ({ ...t, met: Number.isFinite(t.value) ? met(t.value) : null }));
   out();
-  out('## Targets (issue 4), from the figures above');
+  out('## Performance goals, from the figures above');
   out();
   out(markdownTable([
     ['target', 'target', 'l'],
