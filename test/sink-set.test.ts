@@ -163,6 +163,25 @@ describe('SinkSet', () => {
     expect(set.holding).toBe(0);
   });
 
+  it('with everyFrame, gives every sink every live frame and makes the caller wait instead (recv --frames N)', async () => {
+    const slow = new TestSink(true);
+    const drops: SinkDrop[] = [];
+    const set = new SinkSet([slow], { waitingFrames: 2, everyFrame: true, onDrop: (drop) => drops.push(drop) });
+    await set.write(frameOf(1, 0, { live: true }));
+    await set.write(frameOf(1, 1, { live: true }));
+    const third = watched(set.write(frameOf(1, 2, { live: true })));
+    await turn();
+    // Without everyFrame 1:2 would have replaced 1:1; here the caller waits for room.
+    expect(third.done).toBe(false);
+    for (let i = 0; i < 3; i++) {
+      slow.release();
+      await turn();
+    }
+    await set.flush();
+    expect(names(slow.written)).toEqual(['1:0', '1:1', '1:2']);
+    expect(drops).toEqual([]);
+  });
+
   it('makes the caller wait past the byte bound, live frames included', async () => {
     const slow = new TestSink(true);
     const set = new SinkSet([slow], { waitingBytes: 1000 });

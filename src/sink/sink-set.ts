@@ -39,6 +39,12 @@ export interface SinkSetOptions {
    * same reason (UDP, which cannot pause a sender).
    */
   liveDepth?: number;
+  /**
+   * Every frame handed over reaches every sink, live or not: a sink behind pauses `write`
+   * instead of letting a live frame be replaced. For `recv --frames N`, whose N frames must all
+   * be written; newer live frames are then replaced in the receiver's queue, before they count.
+   */
+  everyFrame?: boolean;
 }
 
 /** One sink and the frames waiting for it, per sender in arrival order. */
@@ -109,6 +115,11 @@ export class SinkSet {
     }
   }
 
+  /** Whether a sink may let this frame go for a newer one of its sender. */
+  private isLive(frame: ReceivedFrame): boolean {
+    return this.options.everyFrame !== true && frame.meta?.live === true;
+  }
+
   /** Frames handed over that not every sink has written or dropped yet. */
   get holding(): number {
     return this.remaining.size;
@@ -125,7 +136,7 @@ export class SinkSet {
       this.options.onSettled?.(frame);
       return;
     }
-    const live = frame.meta?.live === true;
+    const live = this.isLive(frame);
     this.remaining.set(frame, this.lanes.length);
     for (const lane of this.lanes) {
       // Counted before the push: a sink waiting for a frame takes it inside push().
@@ -173,7 +184,7 @@ export class SinkSet {
       steady: 0,
       queue: new NewestWinsQueue<number, ReceivedFrame>({
         onTake: (_, frame) => {
-          if (frame.meta?.live !== true) lane.steady -= 1;
+          if (!this.isLive(frame)) lane.steady -= 1;
           this.wakeWriter();
         },
         // Only a live frame is ever dropped here, replaced by its sender's next one.

@@ -122,6 +122,8 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
   const book = new SenderBook();
   const output = new SinkSet(sinks, {
     liveDepth: transport.liveDepth,
+    // `--frames N` means N frames written, not N handed to sinks that may skip some.
+    everyFrame: settings.frames !== undefined,
     onDrop: ({ frame, first }) => first && book.countDropped(frame),
     // The reply tells a stop-and-wait sender that every sink is done with its frame.
     onSettled: (frame) => receiver.acknowledge(frame),
