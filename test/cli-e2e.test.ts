@@ -53,7 +53,7 @@ describe.each([['127.0.0.1'], ['::1']])('vstream send -> vstream recv over %s', 
   it('sends the test pattern; every saved frame is a decodable JPEG of the requested size', async () => {
     const dir = await tmp('pattern');
     const recv = await startReceiver(['--save-dir', dir, '--frames', '15'], { env });
-    const send = vstream(['send', '--pattern', '--size', '320x240', '--fps', '60', '--to', to(host, recv.port), '--label', 'pat'], { env });
+    const send = vstream(['send', '--pattern', '--size', '320x240', '--fps', '60', '--to', to(host, recv.port), '--label', 'pat', '--retry', '0'], { env });
     expect(await recv.exitCode).toBe(0);
     // A labelled sender's frames go to the folder named after its label.
     const files = (await readdir(join(dir, 'pat'))).sort();
@@ -64,7 +64,8 @@ describe.each([['127.0.0.1'], ['::1']])('vstream send -> vstream recv over %s', 
       expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 320, 240]);
     }
     expect(recv.stderr()).toMatch(/received 15 frames .* from 1 sender/);
-    // The receiver hung up after 15 frames: the sender says so and exits with the network code.
+    // The receiver hung up after 15 frames: told not to wait for it (--retry 0), the sender says
+    // so and exits with the network code.
     expect(await send.exitCode).toBe(3);
     // Closed with frames unread, the connection may be reset rather than shut down in order.
     expect(send.stderr()).toMatch(/closed the connection|connection reset by the peer/);
@@ -183,7 +184,7 @@ describe('raw pixels for scripts', () => {
 describe('recv --bind', () => {
   it('listens on the given address only', async () => {
     const recv = await startReceiver(['--bind', '127.0.0.1', '--frames', '1'], { env });
-    const v6 = vstream(['send', '--to', to('::1', recv.port)], { env });
+    const v6 = vstream(['send', '--retry', '0', '--to', to('::1', recv.port)], { env });
     expect(await v6.exitCode).toBe(3);
     expect(v6.stderr()).toMatch(/connection refused/);
     vstream(['send', '--size', '160x120', '--to', to('127.0.0.1', recv.port)], { env });
@@ -218,7 +219,7 @@ describe('errors: one line, a meaningful exit code, no stack trace', () => {
     await fails(['recv', '--no-window', '--listen', String(recv.port)], 3, /port \d+: address already in use/);
   });
   it('nothing listening', async () => {
-    await fails(['send', '--to', `127.0.0.1:${await freePort()}`], 3, /connection refused/);
+    await fails(['send', '--retry', '0', '--to', `127.0.0.1:${await freePort()}`], 3, /connection refused/);
   });
   it('unknown host', async () => {
     await fails(['send', '--to', 'no-such-host.invalid:8088'], 3, /host name (not found|lookup failed)/);

@@ -2,6 +2,9 @@
 import { ackOption } from './ack-option.js';
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, TcpFrameReceiver } from './tcp-receiver.js';
 import { DEFAULT_STALL_TIMEOUT_MS, TcpFrameSender } from './tcp-sender.js';
+import { DEFAULT_FINITE_RETRY_MS, ReconnectingSender } from './reconnecting-sender.js';
+import { formatAddress } from './address.js';
+import { UsageError } from '../errors.js';
 import { flag, value, valueWithDefault } from '../options/schema.js';
 import { parseIntInRange, parseSeconds } from '../options/parsers.js';
 import type { TransportKind } from './kind.js';
@@ -17,7 +20,22 @@ const sendOptions = {
     (text) => parseSeconds('--stall-timeout', text),
     String(DEFAULT_STALL_TIMEOUT_MS / 1000),
   ),
+  // Unset: forever for a live source, DEFAULT_FINITE_RETRY_MS for the others.
+  retryMs: value(
+    '--retry <seconds>',
+    `TCP: keep trying to reach the receiver for this long (default: forever for --camera and --pattern, ${DEFAULT_FINITE_RETRY_MS / 1000} for the others; 0: fail at once)`,
+    parseRetry,
+  ),
 };
+
+/** Seconds, 0 included (fail at once), up to a day; in milliseconds. */
+function parseRetry(text: string): number {
+  const value = Number(text.trim());
+  if (!/^\d+(\.\d+)?$/.test(text.trim()) || value > 86_400) {
+    throw new UsageError(`invalid --retry "${text}": expected a number of seconds from 0 to 86400`);
+  }
+  return Math.round(value * 1000);
+}
 
 const recvOptions = {
   // Unset: the receiver lowers its own default to fit the open-file limit.
@@ -40,15 +58,29 @@ export const tcpTransport: TransportKind<'tcp', typeof sendOptions, typeof recvO
   ended: 'connection closed',
   liveDepth: 1,
   async openSender(settings) {
-    const sender = await TcpFrameSender.connect({
-      host: settings.host,
-      port: settings.port,
-      metadata: settings.metadata,
-      label: settings.label,
-      waitAck: settings.waitAck,
-      stallTimeoutMs: settings.stallTimeoutMs,
+    const connect = () =>
+      TcpFrameSender.connect({
+        host: settings.host,
+        port: settings.port,
+        metadata: settings.metadata,
+        label: settings.label,
+        waitAck: settings.waitAck,
+        stallTimeoutMs: settings.stallTimeoutMs,
+      });
+    const sender = await ReconnectingSender.open({
+      address: formatAddress(settings.host, settings.port),
+      connect,
+      retryMs: settings.retryMs ?? (settings.live ? Infinity : DEFAULT_FINITE_RETRY_MS),
+      live: settings.live,
+      // Said even with --quiet: an outage is why frames are missing.
+      say: (line) => settings.warn(line),
     });
-    return { sender, summaryNote: () => '' };
+    const summaryNote = () => {
+      const dropped = sender.droppedWhileDisconnected;
+      if (sender.reconnects === 0 && dropped === 0) return '';
+      return `; ${dropped} dropped while disconnected (${sender.reconnects} reconnect${sender.reconnects === 1 ? '' : 's'})`;
+    };
+    return { sender, summaryNote };
   },
   async openReceiver(settings) {
     const receiver = await TcpFrameReceiver.listen({
