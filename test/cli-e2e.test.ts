@@ -133,9 +133,9 @@ describe('several senders at once', () => {
   it('keeps each sender apart, named by label, over IPv4 and IPv6 on one port', async () => {
     const dest = await tmp('multi');
     const recv = await startReceiver(['--json', '--save-dir', dest, '--stats', '--frames', '120'], { env });
-    const a = vstream(['send', '--pattern', '--size', '160x120', '--label', 'alpha', '--to', to('127.0.0.1', recv.port)], { env });
+    const a = vstream(['send', '--pattern', '--retry', '0', '--size', '160x120', '--label', 'alpha', '--to', to('127.0.0.1', recv.port)], { env });
     await recv.waitForLine(/connected/, 'stderr');
-    const b = vstream(['send', '--pattern', '--size', '320x240', '--label', 'beta', '--to', to('::1', recv.port)], { env });
+    const b = vstream(['send', '--pattern', '--retry', '0', '--size', '320x240', '--label', 'beta', '--to', to('::1', recv.port)], { env });
     // Per-second stats name each sender.
     await recv.waitForLine(/beta: \d+ fps/, 'stderr');
     expect(await recv.exitCode).toBe(0);
