@@ -1,6 +1,5 @@
 import { describe, it, expect, afterEach, beforeAll } from 'vitest';
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
@@ -11,6 +10,7 @@ import { stopAll, startReceiver, vstream } from './helpers/process.js';
 import { makeClip, FFMPEG } from './helpers/ffmpeg.js';
 import { makeJpeg, makePng } from './helpers/jpeg.js';
 import { MjpegSplitter } from '../src/source/mjpeg-splitter.js';
+import { freePort } from './helpers/ports.js';
 
 afterEach(() => stopAll());
 
@@ -27,14 +27,6 @@ async function tmp(name: string): Promise<string> {
 
 function to(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 function jsonLines(out: Buffer): Array<Record<string, unknown>> {

@@ -3,7 +3,6 @@
  * stream goes on through a receiver restart, and `--retry` bounds the waiting.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createServer } from 'node:net';
 import { readdir } from 'node:fs/promises';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,18 +11,11 @@ import { FFMPEG } from './helpers/ffmpeg.js';
 import { makeJpeg } from './helpers/jpeg.js';
 import { stopAll, vstream } from './helpers/process.js';
 import { writeFile } from 'node:fs/promises';
+import { freePort } from './helpers/ports.js';
 
 const env = { VSTREAM_FFMPEG: FFMPEG };
 
 afterEach(() => stopAll());
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function recvOn(port: number, frames: number) {
   return vstream(['recv', '--no-window', '--bind', '127.0.0.1', '--listen', String(port), '--output', '/dev/null', '--frames', String(frames)], { env });

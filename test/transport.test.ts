@@ -1,5 +1,5 @@
 import { describe, it, expect, afterEach, vi } from 'vitest';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import sharp from 'sharp';
 import { setFlagsFromString } from 'node:v8';
@@ -12,6 +12,7 @@ import { frame as framed } from '../src/frame/framer.js';
 import { makeFrame } from '../src/frame/image-info.js';
 import { NetworkError } from '../src/errors.js';
 import type { ReceivedFrame } from '../src/frame/frame.js';
+import { freePort } from './helpers/ports.js';
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -261,10 +262,7 @@ describe('live streams', () => {
 
 describe('sender errors', () => {
   it('says connection refused when nothing listens', async () => {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as { port: number };
-    await new Promise((resolve) => server.close(resolve));
+    const port = await freePort();
     const err = await TcpFrameSender.connect({ host: '127.0.0.1', port }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NetworkError);
     expect(err).toMatchObject({ code: 'ERR_CONNECTION_REFUSED', exitCode: 3 });

@@ -15,6 +15,7 @@ import { imageInfo, makeJpeg } from './helpers/jpeg.js';
 import { startRelay, type LossyRelay, type ExpectedStream } from './helpers/lossy-relay.js';
 import { readMetadata, withoutMetadata } from '../src/frame/metadata.js';
 import { encodeDatagramHeader, DatagramType } from '../src/frame/udp-datagram.js';
+import { freeUdpPort } from './helpers/ports.js';
 
 const env = { VSTREAM_FFMPEG: FFMPEG };
 const relays: LossyRelay[] = [];
@@ -36,15 +37,6 @@ const jsonLines = (out: Buffer) =>
     .split('\n')
     .filter(Boolean)
     .map((line) => JSON.parse(line) as Record<string, unknown>);
-
-/** A UDP port nobody listens on (bound, then released). */
-async function freeUdpPort(host = '127.0.0.1'): Promise<number> {
-  const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
-  await new Promise<void>((resolve) => socket.bind(0, host, resolve));
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
-}
 
 /** Waits until the receiver has reported the stream over, then stops it (Ctrl-C) for its summary. */
 async function finish(recv: TestProcess): Promise<void> {

@@ -44,10 +44,11 @@ export function parseBytes(name: string, text: string): number {
 }
 
 /** A duration in seconds (`10`, `0.5`), up to a day; returned in milliseconds. */
-export function parseSeconds(name: string, text: string): number {
+export function parseSeconds(name: string, text: string, { zero = false }: { zero?: boolean } = {}): number {
   const value = Number(text.trim());
-  if (!/^\d+(\.\d+)?$/.test(text.trim()) || !(value > 0) || value > 86_400) {
-    throw new UsageError(`invalid ${name} "${text}": expected a number of seconds, more than 0 and up to 86400`);
+  if (!/^\d+(\.\d+)?$/.test(text.trim()) || !(value > 0 || (zero && value === 0)) || value > 86_400) {
+    const range = zero ? ' from 0 to 86400' : ', more than 0 and up to 86400';
+    throw new UsageError(`invalid ${name} "${text}": expected a number of seconds${range}`);
   }
   return Math.round(value * 1000);
 }

@@ -4,7 +4,6 @@ import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, TcpFrameReceiver } fr
 import { DEFAULT_STALL_TIMEOUT_MS, TcpFrameSender } from './tcp-sender.js';
 import { DEFAULT_FINITE_RETRY_MS, ReconnectingSender } from './reconnecting-sender.js';
 import { formatAddress } from './address.js';
-import { UsageError } from '../errors.js';
 import { flag, value, valueWithDefault } from '../options/schema.js';
 import { parseIntInRange, parseSeconds } from '../options/parsers.js';
 import type { TransportKind } from './kind.js';
@@ -24,18 +23,9 @@ const sendOptions = {
   retryMs: value(
     '--retry <seconds>',
     `TCP: keep trying to reach the receiver for this long (default: forever for --camera and --pattern, ${DEFAULT_FINITE_RETRY_MS / 1000} for the others; 0: fail at once)`,
-    parseRetry,
+    (text) => parseSeconds('--retry', text, { zero: true }),
   ),
 };
-
-/** Seconds, 0 included (fail at once), up to a day; in milliseconds. */
-function parseRetry(text: string): number {
-  const value = Number(text.trim());
-  if (!/^\d+(\.\d+)?$/.test(text.trim()) || value > 86_400) {
-    throw new UsageError(`invalid --retry "${text}": expected a number of seconds from 0 to 86400`);
-  }
-  return Math.round(value * 1000);
-}
 
 const recvOptions = {
   // Unset: the receiver lowers its own default to fit the open-file limit.
