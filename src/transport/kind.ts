@@ -49,7 +49,10 @@ export interface TransportKind<Name extends string, SO extends OptionSchema, RO 
   readonly name: Name;
   readonly sendOptions: SO;
   readonly recvOptions: RO;
-  /** Switches (settings keys) that all together pick this transport; none: the default. */
+  /**
+   * Settings keys that, all set together, pick this transport (`key=value`: that value); none:
+   * the default. The kind with the most wins.
+   */
   readonly pickedBy: readonly string[];
   /** Usage errors of option combinations, given the long flags the user gave. */
   check?(given: (flag: string) => boolean): void;

@@ -21,11 +21,15 @@ export const transportRecvOptions = mergeSchemas(...TRANSPORTS.map((t) => t.recv
   (typeof TRANSPORTS)[number]['recvOptions']
 >;
 
-/** The transport whose switches were all given, the most specific one winning (`--udp --legacy`). */
+/**
+ * The transport whose options were all given, the most specific one winning (`--udp --legacy`).
+ * A `pickedBy` entry is a settings key that must be set (a switch on, a value given), or
+ * `key=value` for one value of an option (`protocol=folder`).
+ */
 export function pickTransport(settings: Settings<OptionSchema>): AnyTransport {
   let picked: AnyTransport = tcpTransport;
   for (const transport of TRANSPORTS as readonly AnyTransport[]) {
-    const all = transport.pickedBy.every((key) => settings[key] === true);
+    const all = transport.pickedBy.every((entry) => picks(settings, entry));
     if (all && transport.pickedBy.length >= picked.pickedBy.length) picked = transport;
   }
   return picked;
@@ -33,4 +37,11 @@ export function pickTransport(settings: Settings<OptionSchema>): AnyTransport {
 
 export function transportNamed(name: TransportName): AnyTransport {
   return (TRANSPORTS as readonly AnyTransport[]).find((t) => t.name === name)!;
+}
+
+function picks(settings: Settings<OptionSchema>, entry: string): boolean {
+  const [key, wanted] = entry.split('=', 2) as [string, string | undefined];
+  const value = settings[key];
+  if (wanted !== undefined) return value === wanted;
+  return value !== undefined && value !== false;
 }

@@ -88,7 +88,8 @@ export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
   readonly connectionLimit: number;
 
   private constructor(
-    private readonly server: Server,
+    /** Undefined for a receiver that only reads connections it is handed (`adopt`): one that connects out. */
+    private readonly server: Server | undefined,
     private readonly options: TcpFrameReceiverOptions,
   ) {
     super();
@@ -109,9 +110,9 @@ export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
       onQueueChanged: () => this.queueChanged(),
       holdBack: () => this.queueBytesFull,
     });
-    server.on('connection', (socket) => this.accept(socket));
+    server?.on('connection', (socket) => this.adopt(socket));
     // After listen, only accept fails (EMFILE, ENFILE, ECONNABORTED): the server goes on.
-    server.on('error', (err) => {
+    server?.on('error', (err) => {
       const { code, message } = networkError('cannot accept a connection', err);
       this.emit('problem', { code, message });
     });
@@ -145,9 +146,17 @@ export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
     return new TcpFrameReceiver(server, options);
   }
 
+  /**
+   * A receiver with no listening socket, reading only the connections given to `adopt`: the
+   * same limits, queue and replies for a receiver that connects out to its senders.
+   */
+  static unbound(options: Omit<TcpFrameReceiverOptions, 'port' | 'host'>): TcpFrameReceiver {
+    return new TcpFrameReceiver(undefined, { ...options, port: 0 });
+  }
+
   /** The port actually bound (useful with port 0). */
   get port(): number {
-    const address = this.server.address();
+    const address = this.server?.address();
     return typeof address === 'object' && address ? address.port : this.options.port;
   }
 
@@ -180,16 +189,24 @@ export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
     return this.core.close(async () => {
       clearInterval(this.idleTimer);
       // Resolves once the core has closed every connection and their sockets are gone.
-      await new Promise<void>((resolve) => this.server.close(() => resolve()));
+      const server = this.server;
+      if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
     });
   }
 
-  private accept(socket: Socket): void {
+  /**
+   * Reads frames from a connected socket as from an accepted one: what the server does with each
+   * connection, and what a receiver that connected out does with its own. False when it was
+   * refused (closing, or at the connection limit): the socket is destroyed.
+   */
+  adopt(socket: Socket): boolean {
     const peer = formatAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
     if (this.core.closing || (this.core.size >= this.connectionLimit && !this.makeRoom(peer))) {
       socket.destroy();
-      return;
+      return false;
     }
+    // Replies (acks) are a few bytes that a waiting sender needs at once.
+    socket.setNoDelay(true);
     const connection: Connection = {
       ...this.core.newSender(peer, {
         reply: (ack) => {
@@ -248,6 +265,7 @@ export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
     });
     if (this.queueBytesFull) this.core.pause(connection);
     this.core.open(connection);
+    return true;
   }
 
   /**
