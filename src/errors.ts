@@ -136,6 +136,9 @@ export const ERROR_CODES = {
   ERR_DISK_FULL: 'output',
   ERR_OUTPUT_CLOSED: 'output',
   ERR_SAVE_NAME: 'output',
+
+  // send --listen: one source, many viewers.
+  ERR_TOO_MANY_VIEWERS: 'network',
 } as const satisfies Record<`ERR_${string}`, ErrorKind>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

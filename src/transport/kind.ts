@@ -1,4 +1,5 @@
 import type { OptionSchema, Settings } from '../options/schema.js';
+import type { Problem } from '../problems.js';
 import type { Receiver, Sender } from './types.js';
 
 /** What every transport's sender is given, whatever its own options. */
@@ -10,11 +11,16 @@ export interface SenderBase {
   /**
    * Whether the source is live. A live stream may outlast a receiver that is not up yet; a
    * file, folder or stdin transfer should fail at once instead of sending into the void.
+   * True for a kind that `opensBeforeSource`: what it serves is live whatever the source.
    */
   live: boolean;
   quiet: boolean;
   /** Says a one-line warning on stderr. */
   warn(message: string): void;
+  /** A peer came or went (`viewer X connected`): said unless --quiet, counted past a burst a second. */
+  announce(message: string): void;
+  /** A problem a peer caused (refused, stopped reading): said even with --quiet, one a second per code. */
+  report(problem: Problem): void;
 }
 
 /** What every transport's receiver is given, whatever its own options. */
@@ -26,18 +32,24 @@ export interface ReceiverBase {
   maxFrameBytes: number | undefined;
   /** Unset: the transport's own default. */
   maxBufferedBytes: number | undefined;
+  /** Says a one-line warning on stderr (a receiver that connects out: an outage). */
+  warn(message: string): void;
 }
 
 export interface OpenedSender {
   sender: Sender;
   /** Added to `send`'s summary line, e.g. `; 3 datagrams refused (nobody listening)`. */
   summaryNote(): string;
+  /** Resolves once there is someone to send to (a sender that waits for its viewers); the frame loop waits for it. */
+  untilPeer?(): Promise<void>;
 }
 
 export interface OpenedReceiver {
   receiver: Receiver;
   /** Lines worth saying once the receiver listens (e.g. a receive buffer the kernel capped). */
   notes(): string[];
+  /** Said instead of `listening on ...` by a receiver that does not listen: `connecting to HOST:PORT`. */
+  where?: string;
 }
 
 /**
@@ -54,6 +66,12 @@ export interface TransportKind<Name extends string, SO extends OptionSchema, RO 
    * the default. The kind with the most wins.
    */
   readonly pickedBy: readonly string[];
+  /**
+   * The sender opens first and the source only once `untilPeer()` has resolved, so that a
+   * source nobody watches does not run. Unset: the source opens first, so that a missing file
+   * fails before anything is connected.
+   */
+  readonly opensBeforeSource?: boolean;
   /** Usage errors of option combinations, given the long flags the user gave. */
   check?(given: (flag: string) => boolean): void;
   /** `(UDP)` in `listening on ...`: empty for none. */

@@ -10,14 +10,11 @@
 import { NetworkError } from '../errors.js';
 import type { Frame } from '../frame/frame.js';
 import type { Sender, SendOptions } from './types.js';
+import { isRetryable, RetrySchedule } from './backoff.js';
 
-export const FIRST_RETRY_MS = 100;
-export const MAX_RETRY_MS = 2000;
+export { FIRST_RETRY_MS, MAX_RETRY_MS } from './backoff.js';
 /** How long a file, folder or stdin transfer waits for its receiver by default. */
 export const DEFAULT_FINITE_RETRY_MS = 30_000;
-
-/** Codes of a receiver that is not there (yet) or went away, rather than of an address that is wrong. */
-const RETRYABLE = new Set(['ERR_CONNECTION_REFUSED', 'ERR_CONNECTION_CLOSED', 'ERR_HOST_UNREACHABLE', 'ERR_TIMEOUT']);
 
 export interface ReconnectingSenderOptions {
   /** `host:port`, for the lines said. */
@@ -126,16 +123,17 @@ export class ReconnectingSender implements Sender {
   }
 
   private async connectWithRetry(again = false): Promise<Sender> {
-    const deadline = performance.now() + this.options.retryMs;
-    let delay = FIRST_RETRY_MS;
+    const schedule = new RetrySchedule(this.options.retryMs);
     let said = again;
+    let delay: number | undefined;
     for (;;) {
       try {
         const sender = await this.options.connect();
         if (said) this.options.say(`connected to ${this.address}`);
         return sender;
       } catch (err) {
-        if (this.closed || !isRetryable(err) || performance.now() + delay > deadline) throw err;
+        delay = this.closed || !isRetryable(err) ? undefined : schedule.next();
+        if (delay === undefined) throw err;
         if (!said) this.options.say(`${(err as Error).message}; retrying (--retry)`);
         said = true;
       }
@@ -148,11 +146,6 @@ export class ReconnectingSender implements Sender {
       });
       this.wake = undefined;
       if (this.closed) throw new NetworkError(`the sender to ${this.address} was closed while connecting`, 'ERR_CONNECTION_CLOSED');
-      delay = Math.min(delay * 2, MAX_RETRY_MS);
     }
   }
-}
-
-function isRetryable(err: unknown): boolean {
-  return err instanceof NetworkError && RETRYABLE.has(err.code);
 }

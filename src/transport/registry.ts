@@ -1,11 +1,14 @@
 /** Every transport `send` and `recv` offer; a new transport is one line here. */
-import { mergeSchemas, type OptionSchema, type UnionToIntersection, type Settings } from '../options/schema.js';
+import { UsageError } from '../errors.js';
+import { longFlag, mergeSchemas, type OptionSchema, type UnionToIntersection, type Settings } from '../options/schema.js';
 import type { TransportKind } from './kind.js';
 import { tcpTransport } from './tcp.js';
 import { udpTransport } from './udp.js';
 import { legacyUdpTransport } from './udp-legacy.js';
+import { viewersTransport } from './tcp-viewers.js';
+import { connectTransport } from './tcp-connect.js';
 
-export const TRANSPORTS = [tcpTransport, udpTransport, legacyUdpTransport] as const;
+export const TRANSPORTS = [tcpTransport, udpTransport, legacyUdpTransport, viewersTransport, connectTransport] as const;
 
 export type TransportName = (typeof TRANSPORTS)[number]['name'];
 
@@ -24,15 +27,30 @@ export const transportRecvOptions = mergeSchemas(...TRANSPORTS.map((t) => t.recv
 /**
  * The transport whose options were all given, the most specific one winning (`--udp --legacy`).
  * A `pickedBy` entry is a settings key that must be set (a switch on, a value given), or
- * `key=value` for one value of an option (`protocol=folder`).
+ * `key=value` for one value of an option (`protocol=folder`). Options that pick two kinds
+ * neither of which refines the other (`--udp` and `--listen`) are a usage error.
  */
 export function pickTransport(settings: Settings<OptionSchema>): AnyTransport {
   let picked: AnyTransport = tcpTransport;
-  for (const transport of TRANSPORTS as readonly AnyTransport[]) {
-    const all = transport.pickedBy.every((entry) => picks(settings, entry));
-    if (all && transport.pickedBy.length >= picked.pickedBy.length) picked = transport;
+  const matching = (TRANSPORTS as readonly AnyTransport[]).filter((transport) => transport.pickedBy.every((entry) => picks(settings, entry)));
+  for (const transport of matching) {
+    if (transport.pickedBy.length >= picked.pickedBy.length) picked = transport;
   }
+  const clash = matching.find((transport) => !transport.pickedBy.every((entry) => picked.pickedBy.includes(entry)));
+  if (clash) throw new UsageError(`${flagsOf(clash)} and ${flagsOf(picked)} cannot be used together`);
   return picked;
+}
+
+/** `--udp --legacy`: the flags that pick a transport, as the user typed them. */
+function flagsOf(transport: AnyTransport): string {
+  const schemas: OptionSchema[] = [transport.sendOptions, transport.recvOptions];
+  return transport.pickedBy
+    .map((entry) => {
+      const key = entry.split('=', 1)[0]!;
+      const spec = schemas.find((schema) => schema[key] !== undefined)?.[key];
+      return spec ? longFlag(spec) : key;
+    })
+    .join(' ');
 }
 
 export function transportNamed(name: TransportName): AnyTransport {

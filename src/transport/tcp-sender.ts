@@ -209,7 +209,7 @@ function formatSeconds(ms: number): string {
  * (`writeQueueSize`, on the handle; `bytesWritten` counts bytes as they are queued, so it
  * cannot tell a reading receiver from a stalled one).
  */
-function unsentBytes(socket: Socket): number {
+export function unsentBytes(socket: Socket): number {
   const handle = (socket as unknown as { _handle?: { writeQueueSize?: number } })._handle;
   return socket.writableLength + (handle?.writeQueueSize ?? 0);
 }

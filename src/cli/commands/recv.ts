@@ -113,7 +113,7 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
   const transport = transportNamed(settings.transport);
   let opened: OpenedReceiver;
   try {
-    opened = await transport.openReceiver(settings);
+    opened = await transport.openReceiver({ ...settings, warn: (message) => warn(message) });
   } catch (err) {
     await Promise.all(sinks.map((s) => s.close()));
     throw err;
@@ -185,7 +185,7 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
     signal = await runUntilSignal(
       async (aborted) => {
         // Said once the signal handlers are in place: a script may signal as soon as it reads this.
-        log(listeningLine(transport.listeningNote, settings.bind, receiver.port));
+        log(opened.where ?? listeningLine(transport.listeningNote, settings.bind, receiver.port));
         for (const note of opened.notes()) log(note);
         for await (const frame of receiver) {
           book.record(frame);

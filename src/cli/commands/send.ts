@@ -26,6 +26,8 @@ import {
 import { finishedBeforeAbort, runUntilSignal, signalExitCode } from '../signals.js';
 import { formatRate } from '../../text/format.js';
 import { warn } from '../handle-error.js';
+import { RateLimitedLog } from '../rate-limited-log.js';
+import type { FrameSource } from '../../source/index.js';
 
 export const DEFAULT_DESTINATION = '127.0.0.1:8088';
 
@@ -99,21 +101,37 @@ function openSendSource(settings: SendSettings): ReturnType<typeof openSource> {
   });
 }
 
+/** Lines about peers a second before they are counted instead: a few viewers joining at once are all named. */
+const PEER_LINES_PER_SECOND = 10;
+
+/** Lines about the peers of a sender that has many (viewers), rate-limited as `recv`'s are. */
+function peerLogs(settings: SendSettings): { comings: RateLimitedLog<'peer'>; problems: RateLimitedLog } {
+  return {
+    comings: new RateLimitedLog<'peer'>((line) => settings.quiet || warn(line), { burst: PEER_LINES_PER_SECOND, showCode: false }),
+    // Problems are news even with --quiet: they say why a viewer went.
+    problems: new RateLimitedLog((line) => warn(line)),
+  };
+}
+
 /** The transport's sender for these settings, and its note for the summary line. */
-function openSender(settings: SendSettings, live: boolean): Promise<OpenedSender> {
+function openSender(settings: SendSettings, live: boolean, logs: ReturnType<typeof peerLogs>): Promise<OpenedSender> {
   return transportNamed(settings.transport).openSender({
     ...settings,
     host: settings.to.host,
     port: settings.to.port,
     live,
     warn: (message) => warn(message),
+    announce: (message) => logs.comings.report({ code: 'peer', message }),
+    report: (problem) => logs.problems.report(problem),
   });
 }
 
 /** Runs `vstream send`; returns the exit code. */
 export async function runSend(settings: SendSettings): Promise<number> {
-  const source = await openSendSource(settings);
   const transport = transportNamed(settings.transport);
+  // A sender that waits for its viewers starts the source when the first comes.
+  let source: FrameSource | undefined = transport.opensBeforeSource ? undefined : await openSendSource(settings);
+  const logs = peerLogs(settings);
   let sender: Sender | undefined;
   let summaryNote = (): string => '';
   const started = performance.now();
@@ -121,31 +139,37 @@ export async function runSend(settings: SendSettings): Promise<number> {
   let inFlight = 0;
   let summarised = false;
   const summary = (abandoned: number) => {
+    logs.comings.close();
+    logs.problems.close();
     if (summarised || settings.quiet || !sender) return;
     summarised = true;
     const seconds = (performance.now() - started) / 1000;
     const note = summaryNote();
     const gaveUp = abandoned > 0 ? `; ${abandoned} abandoned at the signal` : '';
     process.stderr.write(
-      `vstream: sent ${sender.framesSent} frames (${formatRate(sender.bytesSent, sender.framesSent, seconds)}) to ${sender.address}${transport.summaryWording}, ${source.dropped} dropped${note}${gaveUp}\n`,
+      `vstream: sent ${sender.framesSent} frames (${formatRate(sender.bytesSent, sender.framesSent, seconds)}) to ${sender.address}${transport.summaryWording}, ${source?.dropped ?? 0} dropped${note}${gaveUp}\n`,
     );
   };
   try {
-    const opened = await openSender(settings, source.live);
+    const opened = await openSender(settings, source?.live ?? true, logs);
     sender = opened.sender;
     summaryNote = opened.summaryNote;
     const connected = sender;
     let abandoned = 0;
     const signal = await runUntilSignal(
       async (aborted) => {
+        if (opened.untilPeer && !(await finishedBeforeAbort(opened.untilPeer(), aborted))) return;
+        source ??= await openSendSource(settings);
+        if (aborted.aborted) return;
+        const frames = source;
         let taken = 0;
-        for await (const frame of source) {
+        for await (const frame of frames) {
           if (aborted.aborted) break;
           taken += 1;
           // Numbered by capture, so a receiver sees the frames dropped here as gaps.
-          const seq = taken + source.dropped - 1;
+          const seq = taken + frames.dropped - 1;
           inFlight = 1;
-          const sent = connected.send(frame, { seq, live: source.live });
+          const sent = connected.send(frame, { seq, live: frames.live });
           // A receiver that stopped reading must not hold a signal's shutdown.
           if (!(await finishedBeforeAbort(sent, aborted))) {
             abandoned = 1;
@@ -155,7 +179,7 @@ export async function runSend(settings: SendSettings): Promise<number> {
           if (settings.frames !== undefined && connected.framesSent >= settings.frames) break;
         }
       },
-      { stop: () => source.close(), beforeForcedExit: () => summary(inFlight) },
+      { stop: () => source?.close(), beforeForcedExit: () => summary(inFlight) },
     );
     // After a signal, what the kernel has not taken yet is given up rather than waited for.
     if (signal) connected.destroy();
@@ -163,7 +187,9 @@ export async function runSend(settings: SendSettings): Promise<number> {
     summary(abandoned);
     return signal ? signalExitCode(signal) : 0;
   } finally {
+    logs.comings.close();
+    logs.problems.close();
     sender?.destroy();
-    await source.close();
+    await source?.close();
   }
 }
