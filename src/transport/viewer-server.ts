@@ -178,6 +178,8 @@ export class ViewerServer extends EventEmitter<ViewerServerEvents> implements Se
     void viewer.gone.then(() => {
       this.viewers.delete(viewer);
       this.bytesOfGone += viewer.bytes;
+      // Viewers this sender lets go on its way out are not news: the summary counts them.
+      if (this.closing) return;
       const error = viewer.error;
       this.emit('viewerGone', { ...viewer.tally, ...(error && { error }) });
     });
