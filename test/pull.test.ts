@@ -206,6 +206,17 @@ describe('send --listen and recv --connect, each end killed and started again', 
     expect(recv.stderr()).toMatch(/cannot connect to 127\.0\.0\.1:\d+: connection refused/);
   });
 
+  it('recv --connect --retry SECONDS gives up after that long with exit 3', async () => {
+    const recv = viewer(`127.0.0.1:${await freePort()}`, '--retry', '0.5');
+    expect(await recv.exitCode).toBe(3);
+    const lines = recv.stderr().trim().split('\n');
+    // What it does, the outage, and the error once --retry has run out.
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/connecting to 127\.0\.0\.1:\d+/);
+    expect(lines[1]).toMatch(/retrying \(--retry\)/);
+    expect(lines[2]).toMatch(/connection refused/);
+  });
+
   it('recv --connect [::1]:PORT reaches a sender bound to ::1, and --frames ends it', async () => {
     const { send, port } = await startServer(['--pattern', '--size', '160x120', '--bind', '::1', '--listen', '0']);
     const recv = viewer(`[::1]:${port}`, '--frames', '5');

@@ -52,6 +52,29 @@ describe('send --to, TCP, in any start order', () => {
     expect(send.stderr()).toMatch(/\d+ dropped while disconnected \(1 reconnect\)/);
   });
 
+  it('a live stream goes on after its receiver is killed with -9 and started again', async () => {
+    const port = await freePort();
+    const first = vstream(['recv', '--no-window', '--bind', '127.0.0.1', '--listen', String(port), '--json'], { env });
+    await first.waitForLine(/listening on/, 'stderr');
+    const send = vstream(['send', '--pattern', '--size', '160x120', '--to', `127.0.0.1:${port}`], { env });
+    await first.waitForLines(/"seq":/, 5, { stream: 'stdout' });
+    first.kill('SIGKILL');
+    await first.exited;
+    await send.waitForLine(/closed the connection|connection reset|peer closed/, 'stderr');
+    const second = vstream(['recv', '--no-window', '--bind', '127.0.0.1', '--listen', String(port), '--json'], { env });
+    await second.waitForLines(/"seq":/, 5, { stream: 'stdout' });
+    await send.waitForLine(/connected to 127\.0\.0\.1:\d+/, 'stderr');
+    // Numbered by capture: the frames of the outage are a gap, not frames sent late.
+    const seqOf = (proc: typeof first) => proc.output('stdout').filter((line) => line.endsWith('}')).map((line) => (JSON.parse(line) as { seq: number }).seq);
+    const seqs = seqOf(second);
+    const lastBefore = seqOf(first).at(-1)!;
+    expect(seqs[0]).toBeGreaterThan(lastBefore);
+    send.kill('SIGINT');
+    expect(await send.exitCode).toBe(130);
+    expect(send.stderr()).toMatch(/\d+ dropped while disconnected \(1 reconnect\)/);
+    expect(send.stderr().match(/reconnecting/g)).toHaveLength(1);
+  });
+
   it('--retry 0 fails at once with exit 3, in one line', async () => {
     const send = vstream(['send', '--pattern', '--retry', '0', '--to', `127.0.0.1:${await freePort()}`], { env });
     expect(await send.exitCode).toBe(3);

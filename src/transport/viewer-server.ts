@@ -171,7 +171,7 @@ export class ViewerServer extends EventEmitter<ViewerServerEvents> implements Se
       this.emit('problem', { code: 'ERR_TOO_MANY_VIEWERS', message: `refused a viewer from ${name}: ${max} viewers are connected (--max-viewers)` });
       return;
     }
-    const viewer = new Viewer(socket);
+    const viewer = new Viewer(socket, this.options.stallTimeoutMs);
     this.viewers.add(viewer);
     this.viewersEver += 1;
     if (this.named.length < VIEWERS_NAMED) this.named.push(viewer);

@@ -42,7 +42,11 @@ export class Viewer {
   /** Resolves once the socket is closed, whoever closed it. */
   readonly gone: Promise<void>;
 
-  constructor(private readonly socket: Socket) {
+  constructor(
+    private readonly socket: Socket,
+    /** How long a viewer may keep its end open after this one ended (ms): one that never reads would never see the end. */
+    private readonly lingerMs: number,
+  ) {
     this.name = formatAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
     socket.setNoDelay(true);
     // What a viewer sends (a receiver's acks) means nothing here: read and let go, never kept.
@@ -98,7 +102,9 @@ export class Viewer {
     for await (const frame of this.slot) {
       if (!(await this.write(frame))) return;
     }
-    if (!this.socket.destroyed) this.socket.end();
+    if (this.socket.destroyed) return;
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), this.lingerMs).unref();
   }
 
   /** Resolves true once the kernel has every byte of the frame, false if the connection went first. */
