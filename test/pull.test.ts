@@ -57,6 +57,13 @@ function served(send: TestProcess): Served {
   return { frames: Number(frames), viewers: Number(viewers), perViewer };
 }
 
+/** Frames recv's sinks dropped because they were behind (live frames, newest wins), from its summary. */
+function droppedHere(recv: TestProcess): number {
+  const line = recv.output('stderr').find((l) => /received \d+ frames/.test(l));
+  if (!line) throw recv.describeFailure('no summary line');
+  return Number(/, (\d+) here\)/.exec(line)?.[1] ?? 0);
+}
+
 /** Frames the connection brought, from recv's line when it ended (cleanly or inside a frame). */
 const CONNECTION_ENDED = /(?:disconnected|connection closed) after (\d+) frames/;
 
@@ -126,7 +133,7 @@ describe.each(FAMILIES)('send --listen, three viewers over $name', ({ host, url 
     expect(summary.perViewer).toHaveLength(3);
     const [forA, forB, forStalled] = summary.perViewer;
     // What a stalled viewer could not take is counted, not queued.
-    expect(forStalled!.missed).toBeGreaterThan(100);
+    expect(forStalled!.missed).toBeGreaterThanOrEqual(30);
     expect(forStalled!.sent).toBeLessThan(forA!.sent);
     // Every frame the sender counts for a viewer is one that viewer received, no more, no less.
     for (const [proc, counted] of [
@@ -137,7 +144,7 @@ describe.each(FAMILIES)('send --listen, three viewers over $name', ({ host, url 
       proc.kill('SIGINT');
       expect(await proc.exitCode).toBe(130);
       expect(Number(frames)).toBe(counted.sent);
-      expect(jsonLines(proc)).toHaveLength(counted.sent);
+      expect(jsonLines(proc).length + droppedHere(proc)).toBe(counted.sent);
     }
   });
 });
@@ -158,15 +165,20 @@ describe('send --listen and recv --connect, each end killed and started again', 
     const summary = served(send);
     expect(summary.viewers).toBe(2);
     const [forA, forAgain] = summary.perViewer;
-    // A viewer killed outright may not have written what the kernel still held for it.
+    // A viewer killed outright had not written all that the sender counts for it.
     const savedByA = (await readdir(first)).length;
-    expect(savedByA).toBeGreaterThanOrEqual(10);
-    expect(forA!.sent).toBeGreaterThanOrEqual(savedByA);
-    // The one still running when the sender stopped wrote exactly what the sender counts.
-    await again.waitForLine(CONNECTION_ENDED, 'stderr');
+    expect(savedByA).toBeGreaterThan(0);
+    expect(forA!.sent).toBeGreaterThanOrEqual(Math.max(10, savedByA));
+    // The one still running when the sender stopped received exactly what the sender counts,
+    // and saved each of them but those its sinks were too far behind for (live frames).
+    const [, received] = await again.waitForLine(CONNECTION_ENDED, 'stderr');
     again.kill('SIGINT');
     expect(await again.exitCode).toBe(130);
-    expect((await readdir(second)).length).toBe(forAgain!.sent);
+    expect(Number(received)).toBe(forAgain!.sent);
+    const saved = (await readdir(second)).length;
+    expect(saved).toBeGreaterThanOrEqual(10);
+    expect(saved).toBeLessThanOrEqual(forAgain!.sent);
+    expect(saved + droppedHere(again)).toBeGreaterThanOrEqual(forAgain!.sent);
   });
 
   it('recv --connect started before the sender waits for it, and comes back after the sender is killed with -9 and started again', async () => {
@@ -196,7 +208,7 @@ describe('send --listen and recv --connect, each end killed and started again', 
     recv.kill('SIGINT');
     expect(await recv.exitCode).toBe(130);
     expect(Number(secondFrames)).toBe(forRecv!.sent);
-    expect(jsonLines(recv)).toHaveLength(Number(firstFrames) + Number(secondFrames));
+    expect(jsonLines(recv).length + droppedHere(recv)).toBe(Number(firstFrames) + Number(secondFrames));
   });
 
   it('recv --connect --retry 0 against nothing listening fails at once with exit 3, in one line', async () => {
