@@ -73,10 +73,11 @@ async function rssKb(pid: number): Promise<number> {
 }
 
 /**
- * A viewer that connects and never reads, the simplest such program: with a tiny receive
+ * The tutorial client (`recvall(sock, 16)`, then the JPEG), except that it reads nothing until
+ * it is given a line on stdin: a viewer that stops reading, then catches up. With a tiny receive
  * window, the sender has to stop writing to it almost at once.
  */
-const NEVER_READS = `
+const STALLS_THEN_READS = `
 import socket, sys
 host, port = sys.argv[1], int(sys.argv[2])
 family = socket.AF_INET6 if ':' in host else socket.AF_INET
@@ -84,12 +85,34 @@ client_socket = socket.socket(family, socket.SOCK_STREAM)
 client_socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 client_socket.connect((host, port))
 print('connected', flush=True)
-sys.stdin.read()
+sys.stdin.readline()
+
+def recvall(sock, count):
+    buf = b''
+    while count:
+        newbuf = sock.recv(count)
+        if not newbuf:
+            return None
+        buf += newbuf
+        count -= len(newbuf)
+    return buf
+
+frames = 0
+while True:
+    length = recvall(client_socket, 16)
+    if length is None:
+        break
+    data = recvall(client_socket, int(length))
+    if data is None:
+        break
+    frames += 1
+    print('frame', frames, len(data), flush=True)
+print('end', frames, flush=True)
 `;
 
-function neverReads(host: string, port: number): TestProcess {
-  // stdin stays open: the peer holds its connection until it is stopped.
-  return startProcess('never-reads.py', PYTHON, ['-u', '-c', NEVER_READS, host, String(port)]);
+function stallingViewer(host: string, port: number): TestProcess {
+  // stdin stays open: the peer reads nothing until it is written to.
+  return startProcess('stalls-then-reads.py', PYTHON, ['-u', '-c', STALLS_THEN_READS, host, String(port)]);
 }
 
 /** The commands of the sender's children (ffmpeg once the source runs). */
@@ -103,14 +126,14 @@ function children(pid: number): string[] {
 }
 
 describe.each(FAMILIES)('send --listen, three viewers over $name', ({ host, url }) => {
-  it('a viewer that stops reading holds up neither the source nor the others, and the sender stays small', async () => {
+  it('a viewer that stops reading holds up neither the source nor the others nor memory, and gets frames again once it reads', async () => {
     // Large frames, so that a viewer that reads nothing fills its socket within a second.
     const { send, port } = await startServer(['--pattern', '--size', '1280x720', '--stall-timeout', '300', '--listen', '0']);
     const a = viewer(`${url}:${port}`);
     await a.waitForLines(/^\{/, 1, { stream: 'stdout' });
     const b = viewer(`${url}:${port}`);
     await b.waitForLines(/^\{/, 1, { stream: 'stdout' });
-    const stalled = neverReads(host, port);
+    const stalled = stallingViewer(host, port);
     await stalled.waitForLine(/connected/);
     await send.waitForLines(/viewer .* connected/, 3, { stream: 'stderr' });
 
@@ -126,15 +149,21 @@ describe.each(FAMILIES)('send --listen, three viewers over $name', ({ host, url 
     expect(rssLate).toBeLessThan(300 * 1024);
     expect(rssLate - rssEarly).toBeLessThan(64 * 1024);
 
+    // Reading again, it gets frames again (what the kernel held for it, then the newest each time).
+    stalled.write('read\n');
+    await stalled.waitForLines(/^frame /, 10);
     send.kill('SIGINT');
     expect(await send.exitCode).toBe(130);
     const summary = served(send);
+    console.log(`send --listen over ${host}: ${JSON.stringify(summary)}`);
     expect(summary.viewers).toBe(3);
     expect(summary.perViewer).toHaveLength(3);
     const [forA, forB, forStalled] = summary.perViewer;
     // What a stalled viewer could not take is counted, not queued.
     expect(forStalled!.missed).toBeGreaterThanOrEqual(30);
     expect(forStalled!.sent).toBeLessThan(forA!.sent);
+    const [, gotByStalled] = await stalled.waitForLine(/^end (\d+)/);
+    expect(Number(gotByStalled)).toBe(forStalled!.sent);
     // Every frame the sender counts for a viewer is one that viewer received, no more, no less.
     for (const [proc, counted] of [
       [a, forA!],
@@ -264,7 +293,7 @@ describe('send --listen', () => {
     const { send, port } = await startServer(['--pattern', '--size', '1280x720', '--max-viewers', '2', '--stall-timeout', '2', '--listen', '0']);
     const a = viewer(`127.0.0.1:${port}`);
     await a.waitForLines(/^\{/, 1, { stream: 'stdout' });
-    const stalled = neverReads('127.0.0.1', port);
+    const stalled = stallingViewer('127.0.0.1', port);
     await stalled.waitForLine(/connected/);
     const refused = viewer(`127.0.0.1:${port}`);
     await send.waitForLine(/refused a viewer from 127\.0\.0\.1:\d+: 2 viewers are connected \(--max-viewers\) \(ERR_TOO_MANY_VIEWERS\)/, 'stderr');

@@ -37,7 +37,6 @@ export class TcpConnector {
   /** The waits of the outage under way; kept through connections that end at once. */
   private schedule: RetrySchedule | undefined;
   private wake: (() => void) | undefined;
-  private outages = 0;
   private first: { socket: Socket } | { error: unknown } | undefined;
   private settle: { resolve(): void; reject(err: unknown): void } | undefined;
   /**
@@ -74,11 +73,6 @@ export class TcpConnector {
   /** The peer's port. */
   get port(): number {
     return this.options.port;
-  }
-
-  /** Times the connection was lost (or never came) and had to be waited for. */
-  get reconnects(): number {
-    return this.outages;
   }
 
   /** Hands the first connection over, or starts waiting for it. */
@@ -128,7 +122,6 @@ export class TcpConnector {
    * an outage is said.
    */
   private async reconnect(error: unknown): Promise<void> {
-    this.outages += 1;
     this.schedule ??= new RetrySchedule(this.options.retryMs);
     let said = false;
     let failed = error;

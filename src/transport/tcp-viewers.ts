@@ -75,7 +75,7 @@ export const viewersTransport: TransportKind<'tcp-viewers', typeof sendOptions, 
     return { sender: server, summaryNote: () => server.summaryNote(), untilPeer };
   },
   openReceiver() {
-    throw new UsageError('--listen on recv is the port to listen on; use send --listen for a sender that viewers connect to');
+    return Promise.reject(new UsageError('send --listen is an option of send; recv --listen is the port a receiver listens on'));
   },
 };
 
