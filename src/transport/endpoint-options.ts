@@ -12,7 +12,7 @@ export const sendListenOption = value('--listen <port>', 'TCP: wait for receiver
 );
 
 /** `send --bind ADDR`, with `--listen`. */
-export const sendBindOption = value('--bind <addr>', 'with --listen: on this address only (e.g. 127.0.0.1 or ::1)', (text) => text);
+export const sendBindOption = value('--bind <addr>', 'with --listen: on this address only (e.g. 127.0.0.1 or ::1)', (text) => text, { needs: '--listen' });
 
 /** `recv --connect HOST:PORT`: connect to a sender that listens instead of listening. */
 export const connectOption = value('--connect <host:port>', 'TCP: connect to a sender that listens (send --listen) instead of listening', parseHostPort);
