@@ -12,6 +12,8 @@ export interface SenderBase {
    * file, folder or stdin transfer should fail at once instead of sending into the void.
    */
   live: boolean;
+  /** The file or folder the frames come from (`--file`, `--dir`), for protocols that name it. */
+  sourcePath: string | undefined;
   quiet: boolean;
   /** Says a one-line warning on stderr. */
   warn(message: string): void;

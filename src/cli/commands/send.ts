@@ -106,6 +106,7 @@ function openSender(settings: SendSettings, live: boolean): Promise<OpenedSender
     host: settings.to.host,
     port: settings.to.port,
     live,
+    sourcePath: 'path' in settings.source ? settings.source.path : undefined,
     warn: (message) => warn(message),
   });
 }
