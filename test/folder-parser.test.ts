@@ -231,11 +231,15 @@ describe('FolderParser', () => {
       r.quiet();
       expectError(() => r.push(header), 'ERR_FOLDER_MESSAGE');
     }
+    // A header that cannot be complete yet waits for the rest, however long the client pauses.
     const noName = run();
     noName.push('jpg|d');
     noName.quiet();
     noName.push('5|');
-    expectError(() => noName.quiet(), 'ERR_FOLDER_MESSAGE');
+    noName.quiet();
+    noName.push('a.jpg');
+    noName.quiet();
+    expect(noName.replies).toHaveLength(2);
     const flag = run();
     flag.push('jpg|d');
     flag.quiet();
@@ -247,12 +251,18 @@ describe('FolderParser', () => {
 
   it('refuses a first message that is not TYPE|FOLDER text', () => {
     expectError(() => run().push('jpg|ho\x00liday'), 'ERR_FOLDER_MESSAGE');
-    const noPipe = run();
-    noPipe.push('hello');
-    expectError(() => noPipe.quiet(), 'ERR_FOLDER_MESSAGE');
-    const empty = run();
-    empty.push('jpg|');
-    expectError(() => empty.quiet(), 'ERR_FOLDER_MESSAGE');
+    const noType = run();
+    noType.push('|holiday');
+    expectError(() => noType.quiet(), 'ERR_FOLDER_MESSAGE');
+    const waiting = run();
+    waiting.push('jpg');
+    waiting.quiet();
+    waiting.push('|');
+    waiting.quiet();
+    expect(waiting.replies).toHaveLength(0);
+    waiting.push('d');
+    waiting.quiet();
+    expect(waiting.replies).toHaveLength(1);
   });
 
   it('refuses bytes after over', () => {

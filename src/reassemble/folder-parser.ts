@@ -143,11 +143,12 @@ export class FolderParser {
     return (this.data?.length ?? 0) + this.textLength;
   }
 
-  /** Whether `quiet()` would do something: a message waits for its end, or bytes for their reply. */
+  /** Whether `quiet()` would do something: a message could end here, or bytes wait for their reply. */
   get waitsForQuiet(): boolean {
     if (this.failure) return false;
     if (this.state === FolderState.FILE_DATA) return this.received > this.answered;
-    return (this.state === FolderState.FIRST_MESSAGE || this.state === FolderState.FILE_HEADER) && this.textLength > 0;
+    if (this.state === FolderState.FIRST_MESSAGE && this.pipeAt === 0) return true;
+    return (this.state === FolderState.FIRST_MESSAGE || this.state === FolderState.FILE_HEADER) && this.couldEnd();
   }
 
   /** Feeds bytes. Throws a ProtocolError for input that breaks the protocol; stays failed after. */
@@ -176,13 +177,16 @@ export class FolderParser {
 
   /**
    * The client has sent nothing for a while: it waits for a reply. A message in progress is
-   * complete now (and answered); file bytes not answered yet are answered, for clients whose
+   * complete now (and answered), unless it cannot be yet (no `|`, nothing after it, half a
+   * character): a client held up in the middle of one just goes on later, and one that never
+   * does meets the idle timeout. File bytes not answered yet are answered, for clients whose
    * pieces are not 1024 bytes.
    */
   quiet(out: FolderOutput): void {
     if (this.failure) throw this.failure;
-    if (this.state === FolderState.FIRST_MESSAGE && this.textLength > 0) this.endFirstMessage(out);
-    else if (this.state === FolderState.FILE_HEADER && this.textLength > 0) this.endHeader(this.textLength, out);
+    if (!this.waitsForQuiet) return;
+    if (this.state === FolderState.FIRST_MESSAGE) this.endFirstMessage(out);
+    else if (this.state === FolderState.FILE_HEADER) this.endHeader(this.textLength, out);
     else if (this.state === FolderState.FILE_DATA && this.received > this.answered) {
       this.answered = this.received;
       out.reply();
@@ -200,6 +204,11 @@ export class FolderParser {
     }
     const what = this.state === FolderState.FIRST_MESSAGE ? 'the first message' : 'a file header';
     return new ProtocolError(`connection closed in the middle of ${what} (${this.textLength} bytes of it received)`, 'ERR_FOLDER_TRUNCATED');
+  }
+
+  /** Whether the message so far has the form `TEXT|TEXT`, ending at a character boundary. */
+  private couldEnd(): boolean {
+    return this.pipeAt >= 0 && this.textLength > this.pipeAt + 1 && this.utf8.need === 0;
   }
 
   private readFirstMessage(chunk: Buffer, at: number): number {
