@@ -44,7 +44,7 @@ function jpegLike(size: number): Buffer {
 
 /** What the reference client sends, message by message, and whether it waits for a reply after each. */
 function referenceMessages(dirname: string, files: [string, Buffer][]): { bytes: Buffer; waits: boolean }[] {
-  const messages = [{ bytes: Buffer.from(`jpg|${dirname}`), waits: true }];
+  const messages: { bytes: Buffer; waits: boolean }[] = [{ bytes: Buffer.from(`jpg|${dirname}`), waits: true }];
   files.forEach(([name, data], i) => {
     messages.push({ bytes: Buffer.from(`${data.length}|${name}`), waits: true });
     for (let off = 0; off < data.length; off += 1024) messages.push({ bytes: data.subarray(off, off + 1024), waits: true });
@@ -296,7 +296,7 @@ describe('opensFolderTransfer', () => {
     expect(opensFolderTransfer(Buffer.from('j'))).toBe(true);
     expect(opensFolderTransfer(Buffer.from('353             '))).toBe(false);
     expect(opensFolderTransfer(Buffer.from('             353'))).toBe(false);
-    expect(opensFolderTransfer(Buffer.from('\0\0\0353'))).toBe(false);
+    expect(opensFolderTransfer(Buffer.from('\x00\x00\x00353'))).toBe(false);
     // Garbage of a header's length without a `|` stays a (bad) frame header, as before.
     expect(opensFolderTransfer(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n'))).toBe(false);
   });
