@@ -15,6 +15,8 @@ import { makeJpeg, makePng } from './helpers/jpeg.js';
 import { PYTHON } from './helpers/python.js';
 import { startProcess, startReceiver, stopAll, vstream, type TestProcess } from './helpers/process.js';
 import { openDir } from '../src/source/dir.js';
+import { TcpFrameReceiver } from '../src/transport/tcp-receiver.js';
+import type { ReceiverEvents } from '../src/transport/types.js';
 import type { FrameRecord } from '../src/sink/json-lines.js';
 
 /** The reference client, as the tutorials write it; it prints how many of its waits got a reply. */
@@ -343,5 +345,46 @@ describe('hostile folder transfers', () => {
     // eslint-disable-next-line no-control-regex
     expect(recv.stderr()).not.toMatch(/[\x00-\x09\x0b-\x1f]/);
     expect(recv.stderr()).toMatch(/problems caused by peers: .*ERR_FOLDER_FILE_TOO_LARGE/);
+  });
+});
+
+describe("a folder transfer in the receiver's memory budget", () => {
+  it('charges the file being received as its bytes arrive, refuses one larger than the budget, and frees all at the end', async () => {
+    const receiver = await TcpFrameReceiver.listen({ port: 0, host: '127.0.0.1', maxBufferedBytes: 4 * 1024 * 1024 });
+    const ended: ReceiverEvents['disconnect'][0][] = [];
+    let onEnd = (): void => {};
+    receiver.on('disconnect', (info) => {
+      ended.push(info);
+      onEnd();
+    });
+    const disconnects = (n: number) => new Promise<void>((resolve) => (onEnd = () => ended.length >= n && resolve()));
+    try {
+      const slow = await RawPeer.connect(receiver.port);
+      expect(await slow.ask('jpg|budget')).toBe(true);
+      expect(await slow.ask('3000000|big.jpg')).toBe(true);
+      const piece = Buffer.alloc(1024, 0x55);
+      piece[0] = 0xff;
+      for (let i = 0; i < 100; i++) expect(await slow.ask(piece)).toBe(true);
+      // What arrived is held (in a buffer that grows by doubling), not the 3 MB announced.
+      expect(receiver.bufferedBytes).toBeGreaterThanOrEqual(100 * 1024);
+      expect(receiver.bufferedBytes).toBeLessThan(300 * 1024);
+
+      const greedy = await RawPeer.connect(receiver.port);
+      expect(await greedy.ask('jpg|greedy')).toBe(true);
+      const firstGone = disconnects(1);
+      greedy.write('5000000|x.jpg');
+      await greedy.closed;
+      await firstGone;
+      expect(ended[0]!.error?.code).toBe('ERR_BUDGET');
+
+      const bothGone = disconnects(2);
+      slow.socket.destroy();
+      await bothGone;
+      expect(ended[1]!.error?.code).toBe('ERR_FOLDER_TRUNCATED');
+      expect(ended[1]!.error?.message).toMatch(/"big\.jpg" \(102400 of 3000000 bytes received\)/);
+      expect(receiver.bufferedBytes).toBe(0);
+    } finally {
+      await receiver.close();
+    }
   });
 });
