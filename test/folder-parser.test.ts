@@ -290,6 +290,40 @@ describe('FolderParser', () => {
   });
 });
 
+describe('FolderParser on hostile input', () => {
+  it("only ever fails with a ProtocolError, and holds no more than it was given (or a file's first 64 KiB buffer)", () => {
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const prefixes = ['', 'jpg|d', 'jpg|d\0', 'jpg|d'];
+    for (let round = 0; round < 3000; round++) {
+      const parser = new FolderParser({ maxFileBytes: 1 << 20 });
+      const out = { reply: () => {}, file: () => {} };
+      let given = 0;
+      try {
+        const prefix = prefixes[round % prefixes.length]!;
+        if (prefix) {
+          parser.push(Buffer.from(prefix), out);
+          parser.quiet(out);
+        }
+        for (let chunk = 0; chunk < 8; chunk++) {
+          const bytes = Buffer.from(Array.from({ length: 1 + Math.floor(random() * 64) }, () => {
+            const r = random();
+            // Mostly digits, pipes and flag letters, so the deeper states are reached too.
+            return r < 0.3 ? 0x30 + Math.floor(random() * 10) : r < 0.4 ? 0x7c : r < 0.6 ? 'continueover'.charCodeAt(Math.floor(random() * 12)) : Math.floor(random() * 256);
+          }));
+          given += bytes.length;
+          parser.push(bytes, out);
+          if (random() < 0.5) parser.quiet(out);
+          expect(parser.retainedBytes).toBeLessThanOrEqual(Math.max(given, 64 * 1024) + 320);
+        }
+      } catch (err) {
+        expect(err).toBeInstanceOf(ProtocolError);
+        expect((err as Error).message).not.toMatch(/\n/);
+      }
+    }
+  });
+});
+
 describe('opensFolderTransfer', () => {
   it('tells a first message from a frame header', () => {
     expect(opensFolderTransfer(Buffer.from('jpg|holiday'))).toBe(true);
