@@ -116,13 +116,9 @@ export class FolderParser {
     this.clock = options.clock ?? (() => performance.timeOrigin + performance.now());
   }
 
+  /** Where in the transfer it is. */
   get current(): FolderState {
     return this.state;
-  }
-
-  /** Files received whole so far. */
-  get files(): number {
-    return this.fileIndex - (this.state === FolderState.FILE_DATA ? 1 : 0);
   }
 
   /** Bytes of a message or file in progress; 0 between files (the connection may end there). */
