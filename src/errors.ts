@@ -139,6 +139,12 @@ export const ERROR_CODES = {
 
   // send --listen: one source, many viewers.
   ERR_TOO_MANY_VIEWERS: 'network',
+  // The folder transfer (`fmt|dirname`, `size|name`, data, `continue`/`over`).
+  ERR_FOLDER_MESSAGE: 'protocol',
+  ERR_FOLDER_NAME_TOO_LONG: 'protocol',
+  ERR_FOLDER_FILE_TOO_LARGE: 'protocol',
+  ERR_FOLDER_TRUNCATED: 'protocol',
+  ERR_FOLDER_NO_REPLY: 'network',
 } as const satisfies Record<`ERR_${string}`, ErrorKind>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -29,6 +29,12 @@ export interface FrameMeta {
    * Absent for files, folders and stdin, whose every frame must arrive.
    */
   live?: boolean;
+  /**
+   * The source type a folder transfer announced in its first message (`jpg`). Set only on the
+   * files such a transfer delivers, which are kept byte for byte under their own names; never
+   * read from a frame's metadata segment.
+   */
+  sourceType?: string;
 }
 
 /** A frame as a source makes it and a sender sends it. */

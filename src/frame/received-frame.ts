@@ -1,6 +1,6 @@
 import { imageInfo } from './image-info.js';
 import { readMetadata } from './metadata.js';
-import type { LossCounters, ReceivedFrame } from './frame.js';
+import type { FrameMeta, LossCounters, ReceivedFrame } from './frame.js';
 
 /** What a receiver knows of one sender; `label` is learnt from the sender's metadata. */
 export interface SenderState {
@@ -12,11 +12,12 @@ export interface SenderState {
 /**
  * A complete payload as every receiver delivers it: its type and size and vstream's metadata
  * read here once, the sender named by its label once it has sent one, `seq` from the metadata
- * or else `fallbackSeq`.
+ * or else `fallbackSeq`. `given` is metadata the transport learnt itself (a folder transfer's
+ * messages): it takes the place of the payload's, since the payload is then a file as it was.
  */
-export function receivedFrame(data: Buffer, sender: SenderState, fallbackSeq: number, loss?: LossCounters): ReceivedFrame {
+export function receivedFrame(data: Buffer, sender: SenderState, fallbackSeq: number, loss?: LossCounters, given?: FrameMeta): ReceivedFrame {
   const info = imageInfo(data);
-  const meta = info.type === 'jpeg' ? readMetadata(data) : undefined;
+  const meta = given ?? (info.type === 'jpeg' ? readMetadata(data) : undefined);
   if (meta?.label !== undefined) sender.label = meta.label;
   return {
     data,

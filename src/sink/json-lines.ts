@@ -33,6 +33,8 @@ export interface FrameRecord {
   captureTime: number | null;
   name?: string;
   label?: string;
+  /** Files of a folder transfer only: the source type its first message gave (`jpg`). */
+  sourceType?: string;
   /** UDP frames only: the stream's loss counters when this frame was delivered (see LossCounters). */
   framesReceived?: number;
   framesDropped?: number;
@@ -53,6 +55,7 @@ export function frameRecord(frame: ReceivedFrame): FrameRecord {
     captureTime: frame.meta?.captureTime ?? null,
     ...(frame.meta?.name !== undefined && { name: frame.meta.name }),
     ...(frame.meta?.label !== undefined && { label: frame.meta.label }),
+    ...(frame.meta?.sourceType !== undefined && { sourceType: frame.meta.sourceType }),
     ...(frame.loss && {
       framesReceived: frame.loss.framesReceived,
       framesDropped: frame.loss.framesDropped,

@@ -33,6 +33,17 @@ export function safeFileName(name: string, ext: string, copy = 0): string {
   return fitName(stem, MAX_NAME_BYTES - Buffer.byteLength(tail), FALLBACK_FILE_STEM) + tail;
 }
 
+/**
+ * The file name for a file of a folder transfer, saved as it was: its own suffix kept (made
+ * safe like the rest), `-copy` before it when `copy` > 0. At most MAX_NAME_BYTES of UTF-8.
+ */
+export function safeOwnFileName(name: string, copy = 0): string {
+  const clean = cleanName(name);
+  const suffix = SUFFIX.exec(clean)?.[0] ?? '';
+  const tail = `${copySuffix(copy)}${suffix}`;
+  return fitName(clean.slice(0, clean.length - suffix.length), MAX_NAME_BYTES - Buffer.byteLength(tail), FALLBACK_FILE_STEM) + tail;
+}
+
 /** The folder name for a sender labelled `label`, with `-copy` when `copy` > 0. */
 export function safeFolderName(label: string, copy = 0): string {
   const tail = copySuffix(copy);

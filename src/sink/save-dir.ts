@@ -6,7 +6,7 @@ import { wireText } from '../text/wire-text.js';
 import type { ReceivedFrame } from '../frame/frame.js';
 import { errnoCode, publishExclusive, type NameSource } from './exclusive-file.js';
 import { imageSuffix, type ImageSuffix } from './image-type.js';
-import { numberedFileName, safeFileName } from './safe-file-name.js';
+import { numberedFileName, safeFileName, safeOwnFileName } from './safe-file-name.js';
 import { SaveFolders, type SaveFolder } from './save-folders.js';
 import type { FrameSink } from './types.js';
 import { value } from '../options/schema.js';
@@ -72,9 +72,11 @@ export class SaveDirSink implements FrameSink {
     } catch (err) {
       throw saveError(err, this.folders.displayFor(label), 'cannot create folder');
     }
-    const names = this.frameNames(frame.meta?.name, folder, imageSuffix(frame.type));
+    // A folder transfer's file is kept as it came, under its own name and suffix.
+    const asSent = frame.meta?.sourceType !== undefined;
+    const names = this.frameNames(frame.meta?.name, folder, imageSuffix(frame.type), asSent);
     try {
-      await publishExclusive(folder.path, withoutMetadata(frame.data), names);
+      await publishExclusive(folder.path, asSent ? [frame.data] : withoutMetadata(frame.data), names);
     } catch (err) {
       throw saveError(err, folder.display, 'cannot save frames in');
     }
@@ -86,8 +88,9 @@ export class SaveDirSink implements FrameSink {
    * The names to try for one frame: its own name, then `name-1`, `name-2`, ...; numbered names
    * when it has none, after MAX_NAME_COPIES, or when the file system refuses its name.
    */
-  private frameNames(name: string | undefined, folder: SaveFolder, suffix: ImageSuffix): NameSource {
-    const original = name === undefined ? undefined : safeFileName(name, suffix);
+  private frameNames(name: string | undefined, folder: SaveFolder, suffix: ImageSuffix, ownSuffix: boolean): NameSource {
+    const named = (copy = 0) => (ownSuffix ? safeOwnFileName(name!, copy) : safeFileName(name!, suffix, copy));
+    const original = name === undefined ? undefined : named();
     // The copies up to the last one tried for this name are taken already: start after it.
     let copy = original === undefined ? 0 : folder.lastCopy(original);
     let numbered = original === undefined || copy >= MAX_NAME_COPIES;
@@ -98,7 +101,7 @@ export class SaveDirSink implements FrameSink {
         if (refused === undefined && copy === 0) return original;
         if (refused !== 'invalid' && copy < MAX_NAME_COPIES) {
           folder.noteCopy(original, ++copy);
-          return safeFileName(name, suffix, copy);
+          return named(copy);
         }
         numbered = true;
         if (refused === 'invalid') {

@@ -14,6 +14,8 @@ export interface SenderBase {
    * True for a kind that `opensBeforeSource`: what it serves is live whatever the source.
    */
   live: boolean;
+  /** The file or folder the frames come from (`--file`, `--dir`), for protocols that name it. */
+  sourcePath: string | undefined;
   quiet: boolean;
   /** Says a one-line warning on stderr. */
   warn(message: string): void;

@@ -10,7 +10,7 @@
 import type { EventEmitter } from 'node:events';
 import { NewestWinsQueue, type DropReason } from '../flow/newest-wins-queue.js';
 import { receivedFrame, type SenderState } from '../frame/received-frame.js';
-import type { LossCounters, ReceivedFrame } from '../frame/frame.js';
+import type { FrameMeta, LossCounters, ReceivedFrame } from '../frame/frame.js';
 import type { VstreamError } from '../errors.js';
 import type { ReceiverEvents } from './types.js';
 
@@ -151,10 +151,11 @@ export class ReceiverCore<S extends CoreSender> {
 
   /**
    * A sender completed a frame: it is replied to (`ackWhen: 'received'`) and queued; a sender
-   * whose frame finds the queue full is paused.
+   * whose frame finds the queue full is paused. `meta`: what the transport knows of the frame
+   * itself, instead of the payload's metadata segment.
    */
-  frame(sender: S, data: Buffer, fallbackSeq: number, loss?: LossCounters): ReceivedFrame {
-    const frame = receivedFrame(data, sender, fallbackSeq, loss);
+  frame(sender: S, data: Buffer, fallbackSeq: number, loss?: LossCounters, meta?: FrameMeta): ReceivedFrame {
+    const frame = receivedFrame(data, sender, fallbackSeq, loss, meta);
     sender.completed += 1;
     if (this.options.ackWhen !== 'manual') this.reply(sender);
     const live = this.options.liveReplaces && frame.meta?.live === true;

@@ -7,8 +7,9 @@ import { udpTransport } from './udp.js';
 import { legacyUdpTransport } from './udp-legacy.js';
 import { viewersTransport } from './tcp-viewers.js';
 import { connectTransport } from './tcp-connect.js';
+import { folderTransport } from './folder.js';
 
-export const TRANSPORTS = [tcpTransport, udpTransport, legacyUdpTransport, viewersTransport, connectTransport] as const;
+export const TRANSPORTS = [tcpTransport, udpTransport, legacyUdpTransport, viewersTransport, connectTransport, folderTransport] as const;
 
 export type TransportName = (typeof TRANSPORTS)[number]['name'];
 

@@ -10,6 +10,8 @@ import { DEFAULT_MAX_QUEUED_FRAMES, ReceiverCore, type CoreSender } from './rece
 import { senderToReplace } from '../reassemble/make-room.js';
 import { DEFAULT_MAX_BUFFERED_BYTES, MemoryBudget } from './memory-budget.js';
 import { connectionLimit } from './fd-limit.js';
+import { FolderConnection, opensFolderTransfer } from './folder-connection.js';
+import type { FrameMeta } from '../frame/frame.js';
 
 /** Connections held open at once (lowered to what the open-file limit allows). */
 export const DEFAULT_MAX_CONNECTIONS = 256;
@@ -53,7 +55,8 @@ export interface TcpFrameReceiverOptions {
 
 interface Connection extends CoreSender {
   socket: Socket;
-  parser: TcpFrameParser;
+  /** A FolderConnection once the first bytes opened a folder transfer. */
+  parser: TcpFrameParser | FolderConnection;
   /** performance.now() at accept, at its last frame, or when the receiver stopped holding it up. */
   lastProgress: number;
   /** Why the receiver closed it, or what went wrong. */
@@ -229,14 +232,18 @@ export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
       lastProgress: performance.now(),
       closed: false,
     };
-    const onFrame = (jpeg: Buffer): void => {
+    const onFrame = (jpeg: Buffer, meta?: FrameMeta): void => {
       connection.lastProgress = performance.now();
-      this.core.frame(connection, jpeg, connection.completed);
+      this.core.frame(connection, jpeg, connection.completed, undefined, meta);
     };
 
     socket.on('data', (chunk: Buffer) => {
       if (connection.closed) return;
       try {
+        // Nothing received yet: a folder transfer's first message (`jpg|holiday`) is told from a frame header here.
+        if (connection.parser instanceof TcpFrameParser && connection.completed === 0 && connection.parser.pendingBytes === 0 && opensFolderTransfer(chunk)) {
+          connection.parser = this.folderConnection(connection);
+        }
         connection.parser.push(chunk, onFrame);
       } catch (err) {
         this.drop(connection, err as VstreamError);
@@ -254,7 +261,7 @@ export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
       if (!connection.failure && !this.core.closing) {
         const pending = connection.parser.pendingBytes;
         if (pending > 0) {
-          connection.failure = new ProtocolError(
+          connection.failure = connection.parser instanceof FolderConnection ? connection.parser.truncation() : new ProtocolError(
             `connection closed in the middle of a frame (${pending} bytes of it received)`,
             'ERR_TRUNCATED_FRAME',
           );
@@ -266,6 +273,15 @@ export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
     if (this.queueBytesFull) this.core.pause(connection);
     this.core.open(connection);
     return true;
+  }
+
+  /** The folder transfer's parser for a connection, with the limits frames have. */
+  private folderConnection(connection: Connection): FolderConnection {
+    return new FolderConnection(connection.socket, {
+      maxFileBytes: this.options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+      onHeader: (size) => this.admit(size),
+      fail: (error) => this.drop(connection, error),
+    });
   }
 
   /**

@@ -120,6 +120,7 @@ function openSender(settings: SendSettings, live: boolean, logs: ReturnType<type
     host: settings.to.host,
     port: settings.to.port,
     live,
+    sourcePath: 'path' in settings.source ? settings.source.path : undefined,
     warn: (message) => warn(message),
     announce: (message) => logs.comings.report({ code: 'peer', message }),
     report: (problem) => logs.problems.report(problem),
