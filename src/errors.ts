@@ -136,6 +136,9 @@ export const ERROR_CODES = {
   ERR_DISK_FULL: 'output',
   ERR_OUTPUT_CLOSED: 'output',
   ERR_SAVE_NAME: 'output',
+
+  // Replies (acks): a sender that leaves them unread.
+  ERR_REPLIES_UNREAD: 'network',
 } as const satisfies Record<`ERR_${string}`, ErrorKind>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

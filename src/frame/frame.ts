@@ -29,6 +29,8 @@ export interface FrameMeta {
    * Absent for files, folders and stdin, whose every frame must arrive.
    */
   live?: boolean;
+  /** True when the sender waits for the receiver's reply after each frame (`send --wait-ack`). */
+  waitsForReply?: boolean;
 }
 
 /** A frame as a source makes it and a sender sends it. */

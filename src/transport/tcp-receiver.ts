@@ -10,6 +10,7 @@ import { DEFAULT_MAX_QUEUED_FRAMES, ReceiverCore, type CoreSender } from './rece
 import { senderToReplace } from '../reassemble/make-room.js';
 import { DEFAULT_MAX_BUFFERED_BYTES, MemoryBudget } from './memory-budget.js';
 import { connectionLimit } from './fd-limit.js';
+import { ReplyDetector } from './reply-detector.js';
 
 /** Connections held open at once (lowered to what the open-file limit allows). */
 export const DEFAULT_MAX_CONNECTIONS = 256;
@@ -33,6 +34,11 @@ export interface TcpFrameReceiverOptions {
    * (saved, shown) and a stop-and-wait sender never gets ahead of the consumer.
    */
   ackWhen?: 'received' | 'manual';
+  /**
+   * Which senders get `ack`: `'always'` (default) every one; `'auto'` only those that wait for
+   * it, learnt per connection (src/transport/reply-detector.ts); `'never'` none.
+   */
+  ackMode?: 'auto' | 'always' | 'never';
   /** Frames held for a slow consumer before the senders are paused (TCP backpressure). */
   maxQueuedFrames?: number;
   /**
@@ -59,6 +65,8 @@ interface Connection extends CoreSender {
   /** Why the receiver closed it, or what went wrong. */
   failure?: VstreamError;
   closed: boolean;
+  /** Whether and when it is replied to; undefined without replies. */
+  replies: ReplyDetector | undefined;
 }
 
 /** The budget's holder for all queued frames together. */
@@ -101,7 +109,7 @@ export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
     this.budget = new MemoryBudget(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES);
     this.core = new ReceiverCore<Connection>({
       events: this,
-      ...(options.ack !== undefined && { ack: Buffer.from(options.ack) }),
+      ...(options.ack !== undefined && options.ackMode !== 'never' && { ack: Buffer.from(options.ack) }),
       ...(options.ackWhen !== undefined && { ackWhen: options.ackWhen }),
       highWater: options.maxQueuedFrames ?? DEFAULT_MAX_QUEUED_FRAMES,
       liveReplaces: true,
@@ -209,11 +217,7 @@ export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
     socket.setNoDelay(true);
     const connection: Connection = {
       ...this.core.newSender(peer, {
-        reply: (ack) => {
-          // The sender could not send its next frame before this reply: its idle clock starts now.
-          connection.lastProgress = performance.now();
-          if (socket.writable) socket.write(ack);
-        },
+        reply: () => connection.replies?.reply(),
         pause: () => socket.pause(),
         resume: () => {
           if (!this.budgetPaused.has(connection)) socket.resume();
@@ -228,10 +232,16 @@ export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
       }),
       lastProgress: performance.now(),
       closed: false,
+      replies: this.replyDetector(socket, peer, () => {
+        // The sender could not send its next frame before this reply: its idle clock starts now.
+        connection.lastProgress = performance.now();
+      }),
     };
     const onFrame = (jpeg: Buffer): void => {
       connection.lastProgress = performance.now();
-      this.core.frame(connection, jpeg, connection.completed);
+      connection.replies?.frameEnded();
+      const frame = this.core.frame(connection, jpeg, connection.completed);
+      if (frame.meta?.waitsForReply === true) connection.replies?.saysItWaits();
     };
 
     socket.on('data', (chunk: Buffer) => {
@@ -243,6 +253,7 @@ export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
         return;
       }
       if (connection.closed) return;
+      if (connection.parser.pendingBytes > 0) connection.replies?.bytesArrived();
       this.budget.hold(connection, connection.parser.retainedBytes);
       if (this.budget.exceeded) this.makeBudgetRoom(connection);
     });
@@ -261,11 +272,35 @@ export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
         }
       }
       this.forget(connection);
+      connection.replies?.dispose();
       this.core.end(connection, connection.failure);
     });
+    // Time paused is time the sender could not be heard: its silence counts from here.
+    socket.on('resume', () => connection.replies?.resumed());
     if (this.queueBytesFull) this.core.pause(connection);
     this.core.open(connection);
     return true;
+  }
+
+  /** How one connection is replied to, per `ackMode`; undefined when nobody is. */
+  private replyDetector(socket: Socket, peer: string, onWrite: () => void): ReplyDetector | undefined {
+    const { ack, ackMode = 'always' } = this.options;
+    if (ack === undefined || ackMode === 'never') return undefined;
+    const text = Buffer.from(ack);
+    return new ReplyDetector({
+      mode: ackMode,
+      write: () => {
+        onWrite();
+        if (socket.writable) socket.write(text);
+      },
+      unreadBytes: () => socket.writableLength,
+      reading: () => !socket.isPaused(),
+      onStopped: (unread) =>
+        this.emit('problem', {
+          code: 'ERR_REPLIES_UNREAD',
+          message: `${peer}: stopped replying: ${unread} bytes of replies are still unread`,
+        }),
+    });
   }
 
   /**
