@@ -187,3 +187,19 @@ describe('ReplyDetector, real timers', () => {
     detector.dispose();
   });
 });
+
+describe('the waitsForReply metadata field', () => {
+  it('is written for a sender that waits, read back, and absent otherwise', async () => {
+    const { frameMeta } = await import('../src/frame/frame-meta.js');
+    const { metadataSegment, readMetadata } = await import('../src/frame/metadata.js');
+    const { makeJpeg } = await import('./helpers/jpeg.js');
+    const { payloadParts } = await import('../src/frame/payload.js');
+    const jpeg = await makeJpeg();
+    const waiting = frameMeta(jpeg, { seq: 3, waitAck: true })!;
+    expect(waiting.waitsForReply).toBe(true);
+    expect(metadataSegment(waiting).toString('latin1')).toContain('"waitsForReply":true');
+    expect(readMetadata(Buffer.concat(payloadParts(jpeg, waiting)))).toMatchObject({ seq: 3, waitsForReply: true });
+    const streaming = frameMeta(jpeg, { seq: 4 })!;
+    expect(readMetadata(Buffer.concat(payloadParts(jpeg, streaming)))?.waitsForReply).toBeUndefined();
+  });
+});
