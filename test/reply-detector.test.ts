@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_UNREAD_REPLY_BYTES, ReplyDetector, type ReplyDetectorOptions } from '../src/transport/reply-detector.js';
+import { frameMeta } from '../src/frame/frame-meta.js';
+import { metadataSegment, readMetadata } from '../src/frame/metadata.js';
+import { payloadParts } from '../src/frame/payload.js';
+import { makeJpeg } from './helpers/jpeg.js';
 
 /** A detector whose quiet time passes when the test says so, counting what it writes. */
 function fake(options: Partial<ReplyDetectorOptions> = {}) {
@@ -190,10 +194,6 @@ describe('ReplyDetector, real timers', () => {
 
 describe('the waitsForReply metadata field', () => {
   it('is written for a sender that waits, read back, and absent otherwise', async () => {
-    const { frameMeta } = await import('../src/frame/frame-meta.js');
-    const { metadataSegment, readMetadata } = await import('../src/frame/metadata.js');
-    const { makeJpeg } = await import('./helpers/jpeg.js');
-    const { payloadParts } = await import('../src/frame/payload.js');
     const jpeg = await makeJpeg();
     const waiting = frameMeta(jpeg, { seq: 3, waitAck: true })!;
     expect(waiting.waitsForReply).toBe(true);
