@@ -264,6 +264,14 @@ describe.skipIf(!HAVE_CC)('the waiting C client', () => {
     expect(framesByPeer(recv).size).toBe(1);
   });
 
+  it('gets the reply to its only frame from recv --frames 1, which exits within the quiet time', async () => {
+    const recv = await startReceiver(['--json', '--frames', '1']);
+    const waiting = cSender(IPV4, recv.port, 1);
+    await expectExit(waiting, 0);
+    expect(waiting.output('stdout')).toContain('reply 0 OK');
+    await expectExit(recv, 0);
+  });
+
   it('gets every reply with --ack-mode always and --ack TEXT', async () => {
     const recv = await startReceiver(['--json', '--ack-mode', 'always', '--ack', 'received']);
     const waiting = cSender(IPV4, recv.port, 3);

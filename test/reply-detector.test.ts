@@ -142,6 +142,21 @@ describe('ReplyDetector, auto', () => {
     expect(quietPasses()).toBe(false);
   });
 
+  it('writes the replies held for a sender still silent when the receiver closes the connection, and none for one that streamed', () => {
+    const silent = fake();
+    silent.detector.frameEnded();
+    silent.detector.reply();
+    silent.detector.finish();
+    expect(silent.state.writes).toBe(1);
+    expect(silent.quietPasses()).toBe(false);
+    const streaming = fake();
+    streaming.detector.frameEnded();
+    streaming.detector.reply();
+    streaming.detector.bytesArrived();
+    streaming.detector.finish();
+    expect(streaming.state.writes).toBe(0);
+  });
+
   it('stops replying, once, when replies pile up unread', () => {
     const { detector, state, quietPasses } = fake();
     detector.frameEnded();

@@ -106,6 +106,16 @@ export class ReplyDetector {
     if (this.current === 'learning' && this.unanswered) this.armQuiet();
   }
 
+  /**
+   * The receiver is closing the connection (`recv --frames N` reached): a sender still silent
+   * since its frame gets the replies held for it, or a waiting one would never hear of its
+   * last frame.
+   */
+  finish(): void {
+    if (this.current === 'learning' && this.unanswered && this.held > 0) this.become('waiting');
+    this.dispose();
+  }
+
   /** The connection is gone. */
   dispose(): void {
     this.cancelQuiet?.();

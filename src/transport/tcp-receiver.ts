@@ -223,7 +223,10 @@ export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
           if (!this.budgetPaused.has(connection)) socket.resume();
           connection.lastProgress = performance.now();
         },
-        close: () => socket.destroy(),
+        close: () => {
+          connection.replies?.finish();
+          socket.destroy();
+        },
       }),
       socket,
       parser: new TcpFrameParser({
