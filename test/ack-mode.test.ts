@@ -311,6 +311,20 @@ describe('vstream send --wait-ack, to recv with no ack option', () => {
   });
 });
 
+describe('legacy UDP', () => {
+  it('replies to every image in auto (its sender waits), and never with --ack-mode never: the sender then times out', async () => {
+    for (const [mode, exit] of [['auto', 0], ['never', 3]] as const) {
+      const recv = await startReceiver(['--udp', '--legacy', '--json', '--ack-mode', mode]);
+      const send = vstream(['send', '--udp', '--legacy', '--pattern', '--size', '64x48', '--frames', '3', '--to', `127.0.0.1:${recv.port}`]);
+      await expectExit(send, exit);
+      await recv.waitForLine(/^\{/, 'stdout');
+      if (mode === 'never') expect(send.stderr()).toMatch(/ERR_ACK_TIMEOUT|no reply/);
+      recv.kill('SIGINT');
+      await recv.exited;
+    }
+  });
+});
+
 describe('--ack-mode options', () => {
   it('refuses --ack TEXT with --ack-mode never, and an unknown mode', async () => {
     const conflict = vstream(['recv', '--no-window', '--json', '--listen', '0', '--ack-mode', 'never', '--ack', 'OK']);
