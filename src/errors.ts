@@ -145,6 +145,8 @@ export const ERROR_CODES = {
   ERR_FOLDER_FILE_TOO_LARGE: 'protocol',
   ERR_FOLDER_TRUNCATED: 'protocol',
   ERR_FOLDER_NO_REPLY: 'network',
+  // Replies (acks): a sender that leaves them unread.
+  ERR_REPLIES_UNREAD: 'network',
 } as const satisfies Record<`ERR_${string}`, ErrorKind>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

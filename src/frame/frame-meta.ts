@@ -10,6 +10,8 @@ export interface FrameMetaOptions {
   label?: string;
   /** The frame comes from a live source: receivers may drop it in favour of a newer one. */
   live?: boolean;
+  /** The sender waits for a reply after each frame: a receiver replies to it from the first frame. */
+  waitAck?: boolean;
 }
 
 /**
@@ -26,5 +28,6 @@ export function frameMeta(frame: Frame | Buffer, options: FrameMetaOptions): Fra
     ...(options.label !== undefined && { label: options.label }),
     ...(own.name !== undefined && { name: own.name }),
     ...(options.live === true && { live: true }),
+    ...(options.waitAck === true && { waitsForReply: true }),
   };
 }

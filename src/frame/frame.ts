@@ -35,6 +35,8 @@ export interface FrameMeta {
    * read from a frame's metadata segment.
    */
   sourceType?: string;
+  /** True when the sender waits for the receiver's reply after each frame (`send --wait-ack`). */
+  waitsForReply?: boolean;
 }
 
 /** A frame as a source makes it and a sender sends it. */

@@ -36,6 +36,7 @@ export function metadataSegment(meta: FrameMeta): Buffer {
   if (meta.label !== undefined) wire.label = truncateUtf8(meta.label, MAX_TEXT_BYTES);
   if (meta.name !== undefined) wire.name = truncateUtf8(meta.name, MAX_TEXT_BYTES);
   if (meta.live === true) wire.live = true;
+  if (meta.waitsForReply === true) wire.waitsForReply = true;
   const json = Buffer.from(JSON.stringify(wire), 'utf8');
 
   const segment = Buffer.allocUnsafe(PREFIX_SIZE + json.length);
@@ -109,7 +110,7 @@ function findMetadataSegment(jpeg: Buffer): { start: number; payloadStart: numbe
 
 function validMeta(value: unknown): FrameMeta | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-  const { seq, captureTime, label, name, live } = value as Record<string, unknown>;
+  const { seq, captureTime, label, name, live, waitsForReply } = value as Record<string, unknown>;
   if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) return undefined;
   if (typeof captureTime !== 'number' || !Number.isFinite(captureTime)) return undefined;
   if (label !== undefined && typeof label !== 'string') return undefined;
@@ -119,6 +120,7 @@ function validMeta(value: unknown): FrameMeta | undefined {
   if (typeof label === 'string') meta.label = label;
   if (typeof name === 'string') meta.name = name;
   if (live === true) meta.live = true;
+  if (waitsForReply === true) meta.waitsForReply = true;
   return meta;
 }
 

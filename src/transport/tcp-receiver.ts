@@ -12,6 +12,7 @@ import { DEFAULT_MAX_BUFFERED_BYTES, MemoryBudget } from './memory-budget.js';
 import { connectionLimit } from './fd-limit.js';
 import { FolderConnection, opensFolderTransfer } from './folder-connection.js';
 import type { FrameMeta } from '../frame/frame.js';
+import { ReplyDetector } from './reply-detector.js';
 
 /** Connections held open at once (lowered to what the open-file limit allows). */
 export const DEFAULT_MAX_CONNECTIONS = 256;
@@ -35,6 +36,11 @@ export interface TcpFrameReceiverOptions {
    * (saved, shown) and a stop-and-wait sender never gets ahead of the consumer.
    */
   ackWhen?: 'received' | 'manual';
+  /**
+   * Which senders get `ack`: `'always'` (default) every one; `'auto'` only those that wait for
+   * it, learnt per connection (src/transport/reply-detector.ts); `'never'` none.
+   */
+  ackMode?: 'auto' | 'always' | 'never';
   /** Frames held for a slow consumer before the senders are paused (TCP backpressure). */
   maxQueuedFrames?: number;
   /**
@@ -62,6 +68,8 @@ interface Connection extends CoreSender {
   /** Why the receiver closed it, or what went wrong. */
   failure?: VstreamError;
   closed: boolean;
+  /** Whether and when it is replied to; undefined without replies. */
+  replies: ReplyDetector | undefined;
 }
 
 /** The budget's holder for all queued frames together. */
@@ -104,7 +112,7 @@ export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
     this.budget = new MemoryBudget(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES);
     this.core = new ReceiverCore<Connection>({
       events: this,
-      ...(options.ack !== undefined && { ack: Buffer.from(options.ack) }),
+      ...(options.ack !== undefined && options.ackMode !== 'never' && { ack: Buffer.from(options.ack) }),
       ...(options.ackWhen !== undefined && { ackWhen: options.ackWhen }),
       highWater: options.maxQueuedFrames ?? DEFAULT_MAX_QUEUED_FRAMES,
       liveReplaces: true,
@@ -212,17 +220,16 @@ export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
     socket.setNoDelay(true);
     const connection: Connection = {
       ...this.core.newSender(peer, {
-        reply: (ack) => {
-          // The sender could not send its next frame before this reply: its idle clock starts now.
-          connection.lastProgress = performance.now();
-          if (socket.writable) socket.write(ack);
-        },
+        reply: () => connection.replies?.reply(),
         pause: () => socket.pause(),
         resume: () => {
           if (!this.budgetPaused.has(connection)) socket.resume();
           connection.lastProgress = performance.now();
         },
-        close: () => socket.destroy(),
+        close: () => {
+          connection.replies?.finish();
+          socket.destroy();
+        },
       }),
       socket,
       parser: new TcpFrameParser({
@@ -231,10 +238,17 @@ export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
       }),
       lastProgress: performance.now(),
       closed: false,
+      replies: this.replyDetector(socket, peer, () => {
+        // The sender could not send its next frame before this reply: its idle clock starts now.
+        connection.lastProgress = performance.now();
+      }),
     };
     const onFrame = (jpeg: Buffer, meta?: FrameMeta): void => {
       connection.lastProgress = performance.now();
-      this.core.frame(connection, jpeg, connection.completed, undefined, meta);
+      // A folder transfer's files (given their metadata) are answered by its own protocol.
+      if (meta === undefined) connection.replies?.frameEnded();
+      const frame = this.core.frame(connection, jpeg, connection.completed, undefined, meta);
+      if (frame.meta?.waitsForReply === true) connection.replies?.saysItWaits();
     };
 
     socket.on('data', (chunk: Buffer) => {
@@ -250,6 +264,7 @@ export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
         return;
       }
       if (connection.closed) return;
+      if (connection.parser.pendingBytes > 0) connection.replies?.bytesArrived();
       this.budget.hold(connection, connection.parser.retainedBytes);
       if (this.budget.exceeded) this.makeBudgetRoom(connection);
     });
@@ -268,8 +283,11 @@ export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
         }
       }
       this.forget(connection);
+      connection.replies?.dispose();
       this.core.end(connection, connection.failure);
     });
+    // Time paused is time the sender could not be heard: its silence counts from here.
+    socket.on('resume', () => connection.replies?.resumed());
     if (this.queueBytesFull) this.core.pause(connection);
     this.core.open(connection);
     return true;
@@ -281,6 +299,27 @@ export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
       maxFileBytes: this.options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
       onHeader: (size) => this.admit(size),
       fail: (error) => this.drop(connection, error),
+    });
+  }
+
+  /** How one connection is replied to, per `ackMode`; undefined when nobody is. */
+  private replyDetector(socket: Socket, peer: string, onWrite: () => void): ReplyDetector | undefined {
+    const { ack, ackMode = 'always' } = this.options;
+    if (ack === undefined || ackMode === 'never') return undefined;
+    const text = Buffer.from(ack);
+    return new ReplyDetector({
+      mode: ackMode,
+      write: () => {
+        onWrite();
+        if (socket.writable) socket.write(text);
+      },
+      unreadBytes: () => socket.writableLength,
+      reading: () => !socket.isPaused(),
+      onStopped: (unread) =>
+        this.emit('problem', {
+          code: 'ERR_REPLIES_UNREAD',
+          message: `${peer}: stopped replying: ${unread} bytes of replies are still unread`,
+        }),
     });
   }
 

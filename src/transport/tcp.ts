@@ -1,5 +1,5 @@
 /** TCP: the default transport; frames arrive whole and in order, a slow receiver slows the sender. */
-import { ackOption } from './ack-option.js';
+import { ackModeOption, ackOption, replyText } from './ack-option.js';
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, TcpFrameReceiver } from './tcp-receiver.js';
 import { DEFAULT_STALL_TIMEOUT_MS, TcpFrameSender } from './tcp-sender.js';
 import { DEFAULT_FINITE_RETRY_MS, ReconnectingSender } from './reconnecting-sender.js';
@@ -36,6 +36,7 @@ const recvOptions = {
     parseIntInRange('--idle-timeout', text, 1, 86_400) * 1000,
   ),
   ack: ackOption,
+  ackMode: ackModeOption,
 };
 
 export const tcpTransport: TransportKind<'tcp', typeof sendOptions, typeof recvOptions> = {
@@ -80,8 +81,10 @@ export const tcpTransport: TransportKind<'tcp', typeof sendOptions, typeof recvO
       maxBufferedBytes: settings.maxBufferedBytes,
       maxConnections: settings.maxConnections,
       idleTimeoutMs: settings.idleTimeoutMs,
-      // The reply tells a stop-and-wait sender that the frame is safely through the sinks.
-      ack: settings.ack,
+      // The reply tells a stop-and-wait sender that the frame is safely through the sinks; in
+      // auto mode only senders that wait for it get one.
+      ack: replyText(settings, true),
+      ackMode: settings.ackMode,
       ackWhen: 'manual',
     });
     return { receiver, notes: () => [] };

@@ -25,8 +25,8 @@ export interface LegacyUdpReceiverOptions {
   maxFrameBytes?: number;
   /** An incomplete image is abandoned after this long without a datagram from its sender (ms). Default 1000. */
   maxAgeMs?: number;
-  /** The text sent back after each image. Default "OK". */
-  reply?: string | Buffer;
+  /** The text sent back after each image. Default "OK"; null: no reply at all (`--ack-mode never`). */
+  reply?: string | Buffer | null;
   /**
    * When the reply to a delivered image is sent: `'received'` (default) once it is complete;
    * `'manual'` when `acknowledge(frame)` is called, so that a stop-and-wait sender never gets
@@ -69,7 +69,7 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
   /** Senders that have delivered an image, by the reassembler's key. */
   private readonly sources = new Map<string, Source>();
   private readonly replies: DatagramReplies;
-  private readonly reply: Buffer;
+  private readonly reply: Buffer | undefined;
   private readonly idleTimeoutMs: number;
   private readonly sweeper: NodeJS.Timeout;
   private dropped = 0;
@@ -85,12 +85,12 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
       ...(options.maxSources !== undefined && { maxSources: options.maxSources }),
       ...(options.maxPendingBytes !== undefined && { maxPendingBytes: options.maxPendingBytes }),
     });
-    this.reply = Buffer.from(options.reply ?? DEFAULT_LEGACY_REPLY);
+    this.reply = options.reply === null ? undefined : Buffer.from(options.reply ?? DEFAULT_LEGACY_REPLY);
     this.replies = new DatagramReplies(socket);
     this.idleTimeoutMs = Math.max(options.idleTimeoutMs ?? DEFAULT_UDP_SILENCE_MS, this.reassembler.maxAgeMs);
     this.core = new ReceiverCore<Source>({
       events: this,
-      ack: this.reply,
+      ...(this.reply && { ack: this.reply }),
       ...(options.ackWhen !== undefined && { ackWhen: options.ackWhen }),
       // UDP cannot slow a sender down: the queue is bounded and drops the oldest instead.
       perSender: options.maxQueuedFrames ?? DEFAULT_MAX_QUEUED_FRAMES,
@@ -223,7 +223,7 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
 
   /** The reply to an image that is not delivered: the sender waits for one all the same. */
   private sendReply(to: LegacySender): void {
-    if (this.core.closing) return;
+    if (this.core.closing || !this.reply) return;
     this.replies.send(this.reply, to.port, to.address);
   }
 }

@@ -4,7 +4,7 @@
  */
 import { UsageError } from '../errors.js';
 import { flag } from '../options/schema.js';
-import { ackOption, DEFAULT_ACK } from './ack-option.js';
+import { ackModeOption, ackOption, replyText } from './ack-option.js';
 import type { TransportKind } from './kind.js';
 import { maxAgeOption, packetSizeOption, splitBudget, udpRecvFlag, udpSendFlag } from './udp.js';
 import { LegacyUdpReceiver } from './udp-legacy-receiver.js';
@@ -24,6 +24,7 @@ const recvOptions = {
   maxAgeMs: maxAgeOption,
   legacy: flag('--legacy', LEGACY_DESCRIPTION, { needs: '--udp' }),
   ack: ackOption,
+  ackMode: ackModeOption,
 };
 
 export const legacyUdpTransport: TransportKind<'udp-legacy', typeof sendOptions, typeof recvOptions> = {
@@ -55,8 +56,8 @@ export const legacyUdpTransport: TransportKind<'udp-legacy', typeof sendOptions,
       host: settings.bind,
       maxFrameBytes: settings.maxFrameBytes,
       maxAgeMs: settings.maxAgeMs,
-      // The reference client waits for a reply after every image, so legacy mode always replies.
-      reply: settings.ack ?? DEFAULT_ACK,
+      // The reference client waits for a reply after every image, so auto always replies.
+      reply: replyText(settings, true) ?? null,
       ackWhen: 'manual',
       ...splitBudget(settings.maxBufferedBytes),
     });

@@ -5,7 +5,7 @@ import { parseBytes, parseIntInRange } from '../options/parsers.js';
 import { flag, value, valueOr } from '../options/schema.js';
 import { DEFAULT_MAX_AGE_MS } from '../reassemble/udp-reassembler.js';
 import { formatBytes } from '../text/format.js';
-import { ackOption } from './ack-option.js';
+import { ackModeOption, ackOption, replyText } from './ack-option.js';
 import type { TransportKind } from './kind.js';
 import { DEFAULT_RATE_BYTES_PER_SECOND } from './pacer.js';
 import { UdpFrameReceiver } from './udp-receiver.js';
@@ -56,6 +56,7 @@ const recvOptions = {
     { needs: '--udp' },
   ),
   ack: ackOption,
+  ackMode: ackModeOption,
 };
 
 /**
@@ -102,14 +103,16 @@ export const udpTransport: TransportKind<'udp', typeof sendOptions, typeof recvO
     return { sender, summaryNote: () => (sender.refused > 0 ? `; ${sender.refused} datagrams refused (nobody listening)` : '') };
   },
   async openReceiver(settings) {
+    // Auto keeps vstream UDP's behaviour: its senders never wait, so only --ack makes replies.
+    const ack = replyText(settings, false);
     const receiver = await UdpFrameReceiver.listen({
       port: settings.port,
       host: settings.bind,
       maxFrameBytes: settings.maxFrameBytes,
       maxAgeMs: settings.maxAgeMs,
       recvBufferSize: settings.recvBuffer,
-      ack: settings.ack,
-      ackWhen: settings.ack === undefined ? undefined : 'manual',
+      ack,
+      ackWhen: ack === undefined ? undefined : 'manual',
       ...splitBudget(settings.maxBufferedBytes),
     });
     return { receiver, notes: () => recvBufferNote(receiver.recvBufferSize, settings.recvBuffer) };
