@@ -131,6 +131,8 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
   const comings = new RateLimitedLog<'connected' | 'disconnected'>(log, { burst: CONNECTION_LINES_PER_SECOND, showCode: false });
   receiver.on('connection', ({ peer }) => comings.report({ code: 'connected', message: `${peer} connected` }));
   receiver.on('problem', (problem) => problems.report(problem));
+  // Messages are not frames: only the sinks that print them see them, none counts them.
+  receiver.on('message', (message) => sinks.forEach((sink) => sink.message?.(message)));
   let shuttingDown = false;
   receiver.on('disconnect', ({ connectionId, peer, frames, error, loss }) => {
     const entry = book.get(connectionId);
