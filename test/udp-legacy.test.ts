@@ -520,7 +520,11 @@ describe('LegacyUdpReceiver', () => {
     const [frame] = await take(1);
     expect(frame!.data.equals(image)).toBe(true);
     expect(disconnects).toEqual([]);
-    expect(problems).toMatchObject([{ code: 'ERR_TOO_MANY_SENDERS', message: expect.stringContaining(`sender 127.0.0.1:${a!.port}, no image delivered`) }]);
+    // Each image dropped says why: a's partial image for memory, then a itself for the sender limit.
+    expect(problems).toMatchObject([
+      { code: 'ERR_BUDGET', message: `legacy UDP sender 127.0.0.1:${a!.port}: image dropped: 6000 of 9000 bytes arrived when incomplete images of all senders reached 12000 bytes` },
+      { code: 'ERR_TOO_MANY_SENDERS', message: expect.stringContaining(`sender 127.0.0.1:${a!.port}, no image delivered`) },
+    ]);
     expect(receiver.sourcesDropped).toBe(1);
     expect(receiver.bufferedBytes).toBe(2 * 3256);
   });
