@@ -15,7 +15,9 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PassThrough, Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { JsonLinesSink, MAX_PENDING_MESSAGE_BYTES, messageRecord } from '../src/sink/json-lines.js';
 import { makeJpeg, makePng } from './helpers/jpeg.js';
 import { startProcess, stopAll, vstream, type TestProcess } from './helpers/process.js';
 import { CV2_SKIP_REASON, HAVE_CV2, PYTHON } from './helpers/python.js';
@@ -366,5 +368,30 @@ describe.skipIf(!HAVE_CV2)('the reference UDP dialects', () => {
     const sized = vstream(['send', '--udp', '--legacy', 'whole', '--packet-size', '1400', '--pattern', '--frames', '1', '--to', '127.0.0.1:9']);
     expect(await sized.exitCode).toBe(2);
     expect(sized.output('stderr')).toContain('vstream: --packet-size does not apply to --legacy whole, which sends each image as one datagram');
+  });
+});
+
+describe('JsonLinesSink messages', () => {
+  const message = { message: { a: [1, 'x'] }, sender: 'cam', peer: '127.0.0.1:5000', bytes: 14, receivedAt: 1700000000000.1234 };
+
+  it('prints a message as one line, `message` first', async () => {
+    const out = new PassThrough();
+    const sink = new JsonLinesSink(out);
+    sink.message(message);
+    await sink.close();
+    expect(out.read()!.toString()).toBe('{"message":{"a":[1,"x"]},"sender":"cam","peer":"127.0.0.1:5000","bytes":14,"receivedAt":1700000000000.123}\n');
+  });
+
+  it('leaves messages out, counted, while the reader is more than 4 MiB behind: they come with no backpressure', () => {
+    // A reader that never takes anything: every line stays buffered in the stream.
+    const stuck = new Writable({ highWaterMark: 1, write: () => {} });
+    const sink = new JsonLinesSink(stuck);
+    const big = { ...message, message: 'x'.repeat(64 * 1024) };
+    const lineBytes = Buffer.byteLength(JSON.stringify(messageRecord(big))) + 1;
+    // A line is written while at most the limit waits: the one that crosses it is the last.
+    const written = Math.floor(MAX_PENDING_MESSAGE_BYTES / lineBytes) + 1;
+    for (let i = 0; i < written + 10; i++) sink.message(big);
+    expect(stuck.writableLength).toBe(written * lineBytes);
+    expect(sink.messagesSkipped).toBe(10);
   });
 });
