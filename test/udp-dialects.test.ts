@@ -17,6 +17,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PassThrough, Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Command } from 'commander';
+import { recvSchema, recvSettings } from '../src/cli/commands/recv.js';
+import { sendSchema, sendSettings } from '../src/cli/commands/send.js';
+import { addOptions, type OptionSchema } from '../src/options/schema.js';
 import { JsonLinesSink, MAX_PENDING_MESSAGE_BYTES, messageRecord } from '../src/sink/json-lines.js';
 import { makeJpeg, makePng } from './helpers/jpeg.js';
 import { startProcess, stopAll, vstream, type TestProcess } from './helpers/process.js';
@@ -283,7 +287,8 @@ describe.skipIf(!HAVE_CV2)('the reference UDP dialects', () => {
     it('JSON datagrams -> recv --json prints each as a message line and replies; they are no frames for --save-dir or the counts', async () => {
       const N = 3;
       const dir = await tempDir();
-      const { recv, port } = await legacyRecv(['--json', '--save-dir', dir, '--frames', '1']);
+      const output = join(await tempDir(), 'out.mjpeg');
+      const { recv, port } = await legacyRecv(['--json', '--save-dir', dir, '--output', output, '--frames', '1']);
       const client = python('json_client.py', [family.host, String(port), String(N)]);
       await expectExit(client, 0);
       await expectExit(recv, 0);
@@ -302,6 +307,8 @@ describe.skipIf(!HAVE_CV2)('the reference UDP dialects', () => {
       // The frame line after them is unchanged: a frame record, not a message.
       expect(JSON.parse(lines[N]!)).toMatchObject({ sender: peer, peer, seq: 0, width: 160, height: 120, framesReceived: 1, framesDropped: 0 });
       expect(await readdir(dir)).toEqual(['000000.jpg']);
+      // --output holds that one JPEG and nothing of the messages.
+      expect((await readFile(output)).equals(await readFile(join(dir, '000000.jpg')))).toBe(true);
       await recv.waitForLine(/^vstream: received 1 frames .* from 1 sender, 0 dropped; UDP loss: 0 frames dropped, 0 datagrams lost$/, { stream: 'stderr' });
       expectCleanStderr(recv);
     });
@@ -393,5 +400,29 @@ describe('JsonLinesSink messages', () => {
     for (let i = 0; i < written + 10; i++) sink.message(big);
     expect(stuck.writableLength).toBe(written * lineBytes);
     expect(sink.messagesSkipped).toBe(10);
+  });
+});
+
+describe('--legacy [format]', () => {
+  function raw(schema: OptionSchema, args: string[]): Record<string, string | boolean | undefined> {
+    return addOptions(new Command('test').exitOverride().configureOutput({ writeErr: () => {} }), schema).parse(args, { from: 'user' }).opts();
+  }
+  const send = (...args: string[]) => sendSettings(raw(sendSchema, args));
+  const recv = (...args: string[]) => recvSettings(raw(recvSchema, args));
+
+  it('is chunked bare or named, whole when asked, on both commands; the legacy transport either way', () => {
+    expect([send('--udp', '--legacy'), send('--udp', '--legacy', 'chunked'), send('--udp', '--legacy', 'whole')].map((s) => [s.transport, s.legacy])).toEqual([
+      ['udp-legacy', 'chunked'],
+      ['udp-legacy', 'chunked'],
+      ['udp-legacy', 'whole'],
+    ]);
+    expect(send('--udp', '--legacy', '--pattern').transport).toBe('udp-legacy');
+    expect(recv('--udp', '--legacy', 'whole').transport).toBe('udp-legacy');
+    expect(send('--udp').transport).toBe('udp');
+  });
+
+  it('refuses any other value, and needs --udp', () => {
+    expect(() => send('--udp', '--legacy', 'halves')).toThrow('--legacy takes chunked (the default) or whole, got "halves"');
+    expect(() => send('--legacy', 'whole')).toThrow('--legacy needs --udp');
   });
 });

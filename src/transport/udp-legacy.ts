@@ -5,7 +5,7 @@
  * every datagram; `recv --legacy` takes both, and JSON messages.
  */
 import { UsageError } from '../errors.js';
-import { flag, optionalValue, type OptionSpec } from '../options/schema.js';
+import { optionalValue, type OptionSpec } from '../options/schema.js';
 import { ackOption, DEFAULT_ACK } from './ack-option.js';
 import type { TransportKind } from './kind.js';
 import { maxAgeOption, packetSizeOption, splitBudget, udpRecvFlag, udpSendFlag } from './udp.js';
@@ -15,30 +15,29 @@ import { DEFAULT_MAX_QUEUED_FRAMES as UDP_LIVE_DEPTH } from './receiver-core.js'
 
 const LEGACY_DESCRIPTION = "with --udp: the reference programs' format (length datagram, 1024-byte pieces, a reply per frame)";
 
-/** `send --legacy [chunked|whole]`: a value, not a switch, so a bare `--legacy` is `chunked` as before. */
-const legacySendOption: OptionSpec<LegacyFormat, false> = {
-  ...optionalValue(
-    '--legacy [format]',
-    `${LEGACY_DESCRIPTION}; "whole": each image as one datagram, for servers that decode every datagram`,
-    (raw): LegacyFormat => {
+/** `--legacy [chunked|whole]`: a value, not a switch, so a bare `--legacy` is `chunked` as before. */
+function legacyOption(description: string): OptionSpec<LegacyFormat, false> {
+  return {
+    ...optionalValue('--legacy [format]', description, (raw): LegacyFormat => {
       if (raw === true || raw === 'chunked') return 'chunked';
       if (raw === 'whole') return 'whole';
       throw new UsageError(`--legacy takes chunked (the default) or whole, got ${JSON.stringify(raw)}`);
-    },
-  ),
-  needs: '--udp',
-};
+    }),
+    needs: '--udp',
+  };
+}
 
 const sendOptions = {
   udp: udpSendFlag,
   packetSize: packetSizeOption,
-  legacy: legacySendOption,
+  legacy: legacyOption(`${LEGACY_DESCRIPTION}; "whole": each image as one datagram, for servers that decode every datagram`),
 };
 
 const recvOptions = {
   udp: udpRecvFlag,
   maxAgeMs: maxAgeOption,
-  legacy: flag('--legacy', LEGACY_DESCRIPTION, { needs: '--udp' }),
+  // The receiver tells the formats apart by themselves: either value takes both.
+  legacy: legacyOption(`${LEGACY_DESCRIPTION}; takes whole-image and JSON datagrams too`),
   ack: ackOption,
 };
 
