@@ -93,7 +93,9 @@ export class LegacyUdpSender implements Sender {
     this.replyTimeoutMs = options.replyTimeoutMs ?? 2000;
     this.pieceSize = options.pieceSize ?? LEGACY_PIECE_BYTES;
     this.pacing = options.pacing ?? 1;
-    this.maxDatagramBytes = maxDatagramBytes(socket.remoteAddress().family === 'IPv6' ? 'IPv6' : 'IPv4');
+    const remote = socket.remoteAddress();
+    // An IPv4-mapped address (::ffff:a.b.c.d) leaves as IPv4, with IPv4's header and limit.
+    this.maxDatagramBytes = maxDatagramBytes(remote.family === 'IPv6' && !/^::ffff:/i.test(remote.address) ? 'IPv6' : 'IPv4');
     // The socket is connected: only the receiver's datagrams arrive, and any of them is a reply.
     socket.on('message', () => {
       this.replies += 1;
