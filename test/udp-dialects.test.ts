@@ -310,6 +310,7 @@ describe.skipIf(!HAVE_CV2)('the reference UDP dialects', () => {
       // --output holds that one JPEG and nothing of the messages.
       expect((await readFile(output)).equals(await readFile(join(dir, '000000.jpg')))).toBe(true);
       await recv.waitForLine(/^vstream: received 1 frames .* from 1 sender, 0 dropped; UDP loss: 0 frames dropped, 0 datagrams lost$/, { stream: 'stderr' });
+      expect(recv.output('stderr')).toContain(`vstream: ${N} messages received (JSON datagrams, not frames)`);
       expectCleanStderr(recv);
     });
 
