@@ -318,6 +318,57 @@ describe('LegacyUdpReassembler', () => {
   });
 });
 
+describe('LegacyUdpReassembler under random datagrams', () => {
+  it('never throws, stays within its memory bound, and gives a reason for every image it drops', () => {
+    let seed = 12345;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!;
+    const r = new LegacyUdpReassembler({ maxAgeMs: 50, maxFrameBytes: 8000, maxPendingBytes: 20_000, maxSources: 1000 });
+    const senders = [A, B, { address: '::1', port: 7, peer: '[::1]:7' }];
+    const images = [jpeg(700, 1), jpeg(3000, 2), png(1500), Buffer.alloc(900, 3)];
+    const kinds: (() => Buffer)[] = [
+      () => length8(Math.floor(random() * 9000) - 500),
+      () => length4(pick(images).length),
+      () => Buffer.from(String(Math.floor(random() * 10_000))),
+      () => {
+        const image = pick(images);
+        const start = Math.floor(random() * image.length);
+        return image.subarray(start, Math.min(image.length, start + 1 + Math.floor(random() * 1024)));
+      },
+      () => pick(images),
+      () => Buffer.from(JSON.stringify({ n: random(), deep: [[[{}]]] })),
+      () => Buffer.from(`${'['.repeat(70)}1${']'.repeat(70)}`),
+      () => Buffer.from(Array.from({ length: 1 + Math.floor(random() * 40) }, () => Math.floor(random() * 256))),
+    ];
+    let problems = 0;
+    let frames = 0;
+    let now = 0;
+    for (let i = 0; i < 20_000; i++) {
+      now += random() < 0.01 ? 60 : random();
+      const result = r.push(pick(kinds)(), pick(senders), now);
+      problems += result.problems?.length ?? 0;
+      if (result.frame) {
+        frames += 1;
+        expect(isWholeImage(result.frame.payload)).toBe(true);
+      }
+      if (i % 100 === 0) problems += r.sweep(now, 10_000).problems.length;
+      expect(r.pendingBytes).toBeLessThanOrEqual(20_000);
+    }
+    // Far in the future every unfinished image is settled, with its reason, before its sender goes.
+    const last = r.sweep(now + 1_000_000, 10_000);
+    problems += last.problems.length;
+    expect(r.sourceCount).toBe(0);
+    const dropped = last.gone.reduce((sum, state) => sum + state.loss.framesDropped, 0);
+    expect(last.gone.reduce((sum, state) => sum + state.frames, 0)).toBe(frames);
+    expect(frames).toBeGreaterThan(100);
+    expect(dropped).toBeGreaterThan(100);
+    expect(problems).toBe(dropped);
+  });
+});
+
 describe('legacy datagram kinds', () => {
   it('reads lengths as digits first, then as a 4- or 8-byte little-endian long', () => {
     expect(announcedLength(Buffer.from('1234'))).toEqual({ value: 1234, digits: true });
