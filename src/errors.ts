@@ -147,6 +147,12 @@ export const ERROR_CODES = {
   ERR_FOLDER_NO_REPLY: 'network',
   // Replies (acks): a sender that leaves them unread.
   ERR_REPLIES_UNREAD: 'network',
+  // Legacy UDP: why an image of the reference programs' format was dropped.
+  ERR_LEGACY_INCOMPLETE: 'protocol',
+  ERR_LEGACY_OVERFLOW: 'protocol',
+  ERR_LEGACY_NOT_IMAGE: 'protocol',
+  ERR_LEGACY_NO_LENGTH: 'protocol',
+  ERR_LEGACY_BAD_LENGTH: 'protocol',
 } as const satisfies Record<`ERR_${string}`, ErrorKind>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -20,13 +20,14 @@ export { TcpFrameSender, type TcpFrameSenderOptions } from './transport/tcp-send
 export { TcpFrameReceiver, type TcpFrameReceiverOptions } from './transport/tcp-receiver.js';
 export { UdpFrameSender, type UdpFrameSenderOptions } from './transport/udp-sender.js';
 export { UdpFrameReceiver, type UdpFrameReceiverOptions } from './transport/udp-receiver.js';
-export { LegacyUdpSender, type LegacyUdpSenderOptions } from './transport/udp-legacy-sender.js';
+export { LegacyUdpSender, type LegacyFormat, type LegacyUdpSenderOptions } from './transport/udp-legacy-sender.js';
 export { LegacyUdpReceiver, type LegacyUdpReceiverOptions } from './transport/udp-legacy-receiver.js';
 export type { PeerInfo, Receiver, Sender, SendOptions } from './transport/types.js';
 export { parseHostPort, formatAddress, type HostPort } from './transport/address.js';
 export { openSource, type SourceOptions } from './source/index.js';
 export type { FrameSource } from './source/types.js';
 export type { Frame, FrameMeta, ImageType, LossCounters, ReceivedFrame, Size } from './frame/frame.js';
+export type { ReceivedMessage } from './frame/message.js';
 export { imageInfo, makeFrame } from './frame/image-info.js';
 export { frame } from './frame/framer.js';
 export { encodeHeader, parseHeader, HEADER_SIZE } from './frame/header.js';

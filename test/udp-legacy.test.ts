@@ -23,8 +23,9 @@ import { LegacyUdpSender, type LegacyUdpSenderOptions } from '../src/transport/u
 import type { PeerInfo, ReceiverEvents } from '../src/transport/types.js';
 import type { ReceivedFrame } from '../src/frame/frame.js';
 import type { Problem } from '../src/problems.js';
+import type { ReceivedMessage } from '../src/frame/message.js';
 import { FFMPEG } from './helpers/ffmpeg.js';
-import { makeJpeg } from './helpers/jpeg.js';
+import { makeJpeg, makePng } from './helpers/jpeg.js';
 import { startProcess, stopAll, VSTREAM_BIN, type TestProcess } from './helpers/process.js';
 import { CV2_SKIP_REASON, HAVE_CV2, PYTHON, PYTHON_FIXTURES } from './helpers/python.js';
 
@@ -402,6 +403,28 @@ describe('LegacyUdpReceiver', () => {
     expect(await b.waitForReplies(1)).toEqual(['OK']);
   });
 
+  it('a JSON datagram is a message event, replied to at once, never a frame; a stray one is a problem saying why', async () => {
+    const receiver = await listen({ ackWhen: 'manual', maxAgeMs: 100 });
+    const take = frames(receiver);
+    const peer = await RawPeer.open();
+    const messages: ReceivedMessage[] = [];
+    const problems: Problem[] = [];
+    receiver.on('message', (message) => messages.push(message));
+    receiver.on('problem', (problem) => problems.push(problem));
+    await peer.send(receiver.port, [Buffer.from('{"objects": [1, 2]}')]);
+    expect(await peer.waitForReplies(1)).toEqual(['OK']);
+    expect(messages).toEqual([{ message: { objects: [1, 2] }, sender: `127.0.0.1:${peer.port}`, peer: `127.0.0.1:${peer.port}`, bytes: 19, receivedAt: expect.any(Number) }]);
+    expect(receiver.messagesReceived).toBe(1);
+    await peer.send(receiver.port, [Buffer.from('neither')]);
+    expect(await peer.waitForReplies(2)).toEqual(['OK', 'OK']);
+    expect(problems.map((p) => p.code)).toEqual(['ERR_LEGACY_NO_LENGTH']);
+    const image = await makePng({ width: 20, height: 10 });
+    await peer.send(receiver.port, [image]);
+    const [frame] = await take(1);
+    expect(frame).toMatchObject({ type: 'png', seq: 0, loss: { framesReceived: 1, framesDropped: 1, datagramsLost: 1 } });
+    expect(frame!.data.equals(image)).toBe(true);
+  });
+
   it("with ackWhen 'manual' replies only on acknowledge(), once", async () => {
     const receiver = await listen({ ackWhen: 'manual', reply: 'received' });
     const take = frames(receiver);
@@ -520,7 +543,11 @@ describe('LegacyUdpReceiver', () => {
     const [frame] = await take(1);
     expect(frame!.data.equals(image)).toBe(true);
     expect(disconnects).toEqual([]);
-    expect(problems).toMatchObject([{ code: 'ERR_TOO_MANY_SENDERS', message: expect.stringContaining(`sender 127.0.0.1:${a!.port}, no image delivered`) }]);
+    // Each image dropped says why: a's partial image for memory, then a itself for the sender limit.
+    expect(problems).toMatchObject([
+      { code: 'ERR_BUDGET', message: `legacy UDP sender 127.0.0.1:${a!.port}: image dropped: 6000 of 9000 bytes arrived when incomplete images of all senders reached 12000 bytes` },
+      { code: 'ERR_TOO_MANY_SENDERS', message: expect.stringContaining(`sender 127.0.0.1:${a!.port}, no image delivered`) },
+    ]);
     expect(receiver.sourcesDropped).toBe(1);
     expect(receiver.bufferedBytes).toBe(2 * 3256);
   });
@@ -626,6 +653,55 @@ describe('LegacyUdpSender', () => {
     await toReceiver.send(image);
     const [frame] = await frames(receiver)(1);
     expect(frame!.data.equals(image)).toBe(true);
+  });
+
+  describe.each(FAMILIES)("format 'whole' over $name", (family) => {
+    it('sends each image as one datagram, nothing else, and waits for the reply; a vstream receiver takes it, PNG as it is', async () => {
+      const receiver = await listen();
+      const take = frames(receiver);
+      const sender = await openSender({ host: family.host, port: receiver.port, format: 'whole', label: 'cam' });
+      const jpeg = await makeJpeg({ width: 64, height: 48 });
+      const png = await makePng({ width: 30, height: 20 });
+      await sender.send(makeFrame(jpeg, { name: 'a.jpg' }));
+      await sender.send(makeFrame(png, { name: 'b.png' }));
+      const [first, second] = await take(2);
+      expect(withoutMetadata(first!.data).reduce((all, part) => Buffer.concat([all, part]), Buffer.alloc(0)).equals(jpeg)).toBe(true);
+      expect(first).toMatchObject({ type: 'jpeg', sender: 'cam', meta: { name: 'a.jpg', label: 'cam' } });
+      // The metadata segment is a JPEG segment: the PNG travels byte for byte, without it.
+      expect(second!.data.equals(png)).toBe(true);
+      expect(second).toMatchObject({ type: 'png', width: 30, height: 20 });
+      expect(sender.framesSent).toBe(2);
+    });
+
+    it(`an image over the largest datagram (${family.name === 'IPv6' ? 65_527 : 65_507} bytes) rejects with ERR_UDP_FRAME_TOO_LARGE, or with onTooLarge is skipped and counted; nothing is sent`, async () => {
+      const peer = await silentPeer(family.host);
+      const limit = family.name === 'IPv6' ? 65_527 : 65_507;
+      const sender = await openSender({ host: family.host, port: peer.port, format: 'whole', metadata: false });
+      expect(sender.maxDatagramBytes).toBe(limit);
+      const big = Buffer.alloc(limit + 1);
+      big[0] = 0xff;
+      big[1] = 0xd8;
+      await expect(sender.send(big)).rejects.toMatchObject({ code: 'ERR_UDP_FRAME_TOO_LARGE', message: expect.stringContaining(`an image of ${limit + 1} bytes does not fit one UDP datagram (at most ${limit} bytes`) });
+      const told: string[] = [];
+      const skipping = await openSender({ host: family.host, port: peer.port, format: 'whole', metadata: false, onTooLarge: (error) => told.push(error.code) });
+      await skipping.send(makeFrame(big, { name: 'big.jpg' }));
+      expect([skipping.framesSkipped, skipping.framesSent, told]).toEqual([1, 0, ['ERR_UDP_FRAME_TOO_LARGE']]);
+      // The largest that fits goes, in one datagram (no reply comes: the sender times out).
+      const fitting = await openSender({ host: family.host, port: peer.port, format: 'whole', metadata: false, replyTimeoutMs: 200 });
+      await expect(fitting.send(big.subarray(0, limit))).rejects.toMatchObject({ code: 'ERR_ACK_TIMEOUT' });
+      expect(peer.datagrams.map((d) => d.length)).toEqual([limit]);
+    });
+  });
+
+  it('the chunked format sends a PNG without metadata, byte for byte', async () => {
+    const receiver = await listen();
+    const sender = await openSender({ host: '127.0.0.1', port: receiver.port });
+    const png = await makePng({ width: 100, height: 80 });
+    expect(png.length).toBeGreaterThan(1024);
+    await sender.send(makeFrame(png));
+    const [frame] = await frames(receiver)(1);
+    expect(frame!.data.equals(png)).toBe(true);
+    expect(frame!.type).toBe('png');
   });
 
   it('nothing listening on the port: ERR_CONNECTION_REFUSED at once', async () => {

@@ -1,11 +1,12 @@
 import type { ReceivedFrame } from '../frame/frame.js';
+import type { ReceivedMessage } from '../frame/message.js';
 import type { FrameSink } from './types.js';
 import { StreamWriter } from './stream-writer.js';
 import { UsageError } from '../errors.js';
 import { flag } from '../options/schema.js';
 import type { SinkKind } from './kind.js';
 
-const jsonOptions = { json: flag('--json', 'print one JSON line per frame on stdout') };
+const jsonOptions = { json: flag('--json', 'print one JSON line per frame (and per legacy UDP JSON message) on stdout') };
 
 /** `recv --json`. */
 export const jsonSinkKind: SinkKind<typeof jsonOptions> = {
@@ -64,16 +65,57 @@ export function frameRecord(frame: ReceivedFrame): FrameRecord {
   };
 }
 
-/** Writes one NDJSON line per frame to standard output (or another stream). */
+/** A message as a `--json` line: `message` first, so that a script tells it from a frame line at a glance. */
+export interface MessageRecord {
+  message: unknown;
+  sender: string;
+  peer: string;
+  bytes: number;
+  receivedAt: number;
+}
+
+export function messageRecord(message: ReceivedMessage): MessageRecord {
+  return {
+    message: message.message,
+    sender: message.sender,
+    peer: message.peer,
+    bytes: message.bytes,
+    receivedAt: Math.round(message.receivedAt * 1000) / 1000,
+  };
+}
+
+/**
+ * Message lines waiting in the stream's buffer past which new ones are left out: messages
+ * come without backpressure (a datagram each), so a reader that stops must not make them pile up.
+ */
+export const MAX_PENDING_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+/** Writes one NDJSON line per frame, and per message, to standard output (or another stream). */
 export class JsonLinesSink implements FrameSink {
   private readonly out: StreamWriter;
+  private skipped = 0;
 
-  constructor(stream: NodeJS.WritableStream = process.stdout) {
+  constructor(private readonly stream: NodeJS.WritableStream = process.stdout) {
     this.out = new StreamWriter(stream, stream === process.stdout ? 'standard output' : 'the JSON output');
+  }
+
+  /** Message lines left out because the reader was behind. */
+  get messagesSkipped(): number {
+    return this.skipped;
   }
 
   write(frame: ReceivedFrame): Promise<void> {
     return this.out.write([`${JSON.stringify(frameRecord(frame))}\n`]);
+  }
+
+  message(message: ReceivedMessage): void {
+    const pending = (this.stream as Partial<Pick<NodeJS.WriteStream, 'writableLength'>>).writableLength ?? 0;
+    if (this.out.failed || pending > MAX_PENDING_MESSAGE_BYTES) {
+      this.skipped += 1;
+      return;
+    }
+    // A failure is kept by the writer and thrown from the next frame's write.
+    this.out.write([`${JSON.stringify(messageRecord(message))}\n`]).catch(() => {});
   }
 
   async close(): Promise<void> {}

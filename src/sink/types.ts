@@ -1,4 +1,5 @@
 import type { ReceivedFrame } from '../frame/frame.js';
+import type { ReceivedMessage } from '../frame/message.js';
 
 /** Told of each frame a sink let go of without writing or showing it. */
 export type DropListener = (frame: ReceivedFrame) => void;
@@ -14,6 +15,8 @@ export interface FrameSink {
    * frame replaced on screen), also after `write` returned: each counts as dropped here.
    */
   reportDropsTo?(listener: DropListener): void;
+  /** A message that is not a frame (legacy UDP's JSON): for sinks that print it; the others leave it out. */
+  message?(message: ReceivedMessage): void;
   /** The sender of these frames disconnected. */
   senderGone?(connectionId: number): void;
   /**

@@ -15,6 +15,8 @@ export interface ReceiverEvents {
    */
   disconnect: [PeerInfo & { frames: number; error?: import('../errors.js').VstreamError; loss?: LossCounters }];
   problem: [import('../problems.js').Problem];
+  /** A message that is not a frame (legacy UDP's JSON datagrams); other transports never emit it. */
+  message: [import('../frame/message.js').ReceivedMessage];
 }
 
 /** What `vstream recv` needs of any receiver, TCP or UDP. */

@@ -56,7 +56,8 @@ interface Source extends CoreSender {
 
 /**
  * Any number of legacy UDP senders on one port, kept apart by source address, yielding their
- * images as an async iterator (newest kept when the consumer is slow).
+ * images as an async iterator (newest kept when the consumer is slow), and their JSON
+ * datagrams as `message` events (replied to at once, never queued as frames).
  *
  * Every image a sender starts gets exactly one reply, delivered or not, because the reference
  * client blocks in `recvfrom` until it has one: an image with a lost piece is replied to when
@@ -73,6 +74,7 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
   private readonly idleTimeoutMs: number;
   private readonly sweeper: NodeJS.Timeout;
   private dropped = 0;
+  private messageCount = 0;
 
   private constructor(
     private readonly socket: Socket,
@@ -138,6 +140,11 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
     return this.dropped;
   }
 
+  /** JSON messages received (each a `message` event, replied to like an image). */
+  get messagesReceived(): number {
+    return this.messageCount;
+  }
+
   /** Datagrams of new senders ignored because every slot held a sender delivering images. */
   get refusedDatagrams(): number {
     return this.reassembler.refusedDatagrams;
@@ -183,8 +190,18 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
       const many = `more than ${this.reassembler.maxSources} legacy UDP senders at once; this one, silent the longest, made room for a new one`;
       this.gone(result.replaced, new ProtocolError(many, 'ERR_TOO_MANY_SENDERS'));
     }
+    for (const problem of result.problems ?? []) this.emit('problem', problem);
+    // Listeners run first, so a message is printed before its sender hears the reply.
+    if (result.message) this.emitMessage(result.message.value, result.message.bytes, result.message.source);
     if (result.reply) this.sendReply(result.reply);
     if (result.frame) this.deliver(result.frame.payload, result.frame.source);
+  }
+
+  private emitMessage(value: unknown, bytes: number, state: LegacySourceState): void {
+    this.messageCount += 1;
+    const { peer } = state.sender;
+    const known = this.sources.get(sourceKey(state.sender));
+    this.emit('message', { message: value, sender: known?.label ?? peer, peer, bytes, receivedAt: performance.timeOrigin + performance.now() });
   }
 
   private deliver(payload: Buffer, state: LegacySourceState): void {
@@ -202,7 +219,8 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
 
   /** Ends images whose sender fell silent, and forgets senders silent for `idleTimeoutMs`. */
   private sweep(): void {
-    const { replies, gone } = this.reassembler.sweep(performance.now(), this.idleTimeoutMs);
+    const { replies, gone, problems } = this.reassembler.sweep(performance.now(), this.idleTimeoutMs);
+    for (const problem of problems) this.emit('problem', problem);
     for (const sender of replies) this.sendReply(sender);
     for (const state of gone) this.gone(state);
   }

@@ -1,13 +1,14 @@
 /**
  * Sends to the reference UDP servers: per JPEG, its length as a C `long` in one datagram, the
- * JPEG in 1024-byte datagrams, then a wait for the server's text reply (stop-and-wait). The
- * format is in docs/PROTOCOL.md, "Legacy UDP".
+ * JPEG in 1024-byte datagrams (or, `format: 'whole'`, the JPEG as one datagram, for servers that
+ * decode every datagram), then a wait for the server's text reply (stop-and-wait). The format
+ * is in docs/PROTOCOL.md, "Legacy UDP".
  */
 import type { Socket } from 'node:dgram';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { frameMeta } from '../frame/frame-meta.js';
-import { LEGACY_PIECE_BYTES, legacyLengthDatagram, legacyPieces, MAX_LEGACY_PIECE_BYTES } from '../frame/legacy-udp.js';
-import { partsLength, payloadParts } from '../frame/payload.js';
+import { LEGACY_PIECE_BYTES, legacyLengthDatagram, legacyPieces, MAX_LEGACY_PIECE_BYTES, maxDatagramBytes } from '../frame/legacy-udp.js';
+import { frameBytes, partsLength, payloadParts } from '../frame/payload.js';
 import { NetworkError, UsageError } from '../errors.js';
 import { formatAddress } from './address.js';
 import { networkError } from './socket-errors.js';
@@ -29,9 +30,19 @@ const MIN_PIECE_MS = 0.125;
 const PIECE_COST_MS = 0.012;
 const PIECE_COST_MS_PER_KIB = 0.001;
 
+/** How an image travels: a length datagram and pieces (the reference client), or one datagram. */
+export type LegacyFormat = 'chunked' | 'whole';
+
 export interface LegacyUdpSenderOptions {
   host: string;
   port: number;
+  /** `'chunked'` (default): a length datagram, then pieces. `'whole'`: each image as one datagram, nothing else. */
+  format?: LegacyFormat;
+  /**
+   * With `format: 'whole'`, told of each image too large for one datagram, which is then
+   * skipped (counted in `framesSkipped`) instead of rejecting `send` with ERR_UDP_FRAME_TOO_LARGE.
+   */
+  onTooLarge?: (error: UsageError) => void;
   /** How long to wait for the receiver's reply after each image (ms). Default 2000. */
   replyTimeoutMs?: number;
   /** Bytes per data datagram. Default 1024, what the reference server reads; larger only for vstream receivers. */
@@ -62,6 +73,10 @@ export class LegacyUdpSender implements Sender {
   readonly address: string;
   framesSent = 0;
   bytesSent = 0;
+  /** Images not sent because one datagram cannot hold them (`format: 'whole'` with `onTooLarge`). */
+  framesSkipped = 0;
+  /** The largest datagram this socket's family can send. */
+  readonly maxDatagramBytes: number;
   private readonly replyTimeoutMs: number;
   private readonly pieceSize: number;
   private readonly pacing: number;
@@ -78,6 +93,9 @@ export class LegacyUdpSender implements Sender {
     this.replyTimeoutMs = options.replyTimeoutMs ?? 2000;
     this.pieceSize = options.pieceSize ?? LEGACY_PIECE_BYTES;
     this.pacing = options.pacing ?? 1;
+    const remote = socket.remoteAddress();
+    // An IPv4-mapped address (::ffff:a.b.c.d) leaves as IPv4, with IPv4's header and limit.
+    this.maxDatagramBytes = maxDatagramBytes(remote.family === 'IPv6' && !/^::ffff:/i.test(remote.address) ? 'IPv6' : 'IPv4');
     // The socket is connected: only the receiver's datagrams arrive, and any of them is a reply.
     socket.on('message', () => {
       this.replies += 1;
@@ -95,6 +113,9 @@ export class LegacyUdpSender implements Sender {
     if (!Number.isSafeInteger(pieceSize) || pieceSize < 1 || pieceSize > MAX_LEGACY_PIECE_BYTES) {
       throw new UsageError(`piece size must be 1 to ${MAX_LEGACY_PIECE_BYTES} bytes, got ${pieceSize}`, 'ERR_BAD_PACKET_SIZE');
     }
+    if (options.format !== undefined && options.format !== 'chunked' && options.format !== 'whole') {
+      throw new UsageError(`legacy format must be chunked or whole, got ${String(options.format)}`);
+    }
     if (options.lengthBytes !== undefined && options.lengthBytes !== 4 && options.lengthBytes !== 8) {
       throw new UsageError(`length datagram must be 4 or 8 bytes, got ${String(options.lengthBytes)}`);
     }
@@ -107,11 +128,18 @@ export class LegacyUdpSender implements Sender {
     return new LegacyUdpSender(socket, options);
   }
 
-  /** Sends one frame (or bare JPEG) and waits for the reply. Rejects with a NetworkError (ERR_ACK_TIMEOUT, ...). */
+  /**
+   * Sends one frame (or bare JPEG) and waits for the reply. Rejects with a NetworkError
+   * (ERR_ACK_TIMEOUT, ...), or with `format: 'whole'` a UsageError ERR_UDP_FRAME_TOO_LARGE for
+   * an image one datagram cannot hold (unless `onTooLarge` is set: then it is skipped).
+   */
   async send(frame: Frame | Buffer, options: SendOptions = {}): Promise<void> {
     if (this.closed) throw new NetworkError(`the sender to ${this.address} is closed`, 'ERR_CONNECTION_CLOSED');
-    const payload = payloadParts(frame, frameMeta(frame, { ...this.options, ...options, seq: options.seq ?? this.framesSent }));
+    // The metadata segment is a JPEG segment: a PNG travels as it is.
+    const meta = isJpeg(frameBytes(frame)) ? frameMeta(frame, { ...this.options, ...options, seq: options.seq ?? this.framesSent }) : undefined;
+    const payload = payloadParts(frame, meta);
     const imageBytes = partsLength(payload);
+    if (this.options.format === 'whole') return this.sendWhole(frame, payload, imageBytes);
     const header = legacyLengthDatagram(imageBytes, this.options.lengthBytes ?? 8);
     const pieces = legacyPieces(payload, this.pieceSize);
 
@@ -127,6 +155,27 @@ export class LegacyUdpSender implements Sender {
     }
     this.framesSent += 1;
     this.bytesSent += header.length + imageBytes;
+    await this.waitForReply();
+  }
+
+  /** The image as one datagram, then the wait for the reply. */
+  private async sendWhole(frame: Frame | Buffer, payload: Buffer[], imageBytes: number): Promise<void> {
+    if (imageBytes > this.maxDatagramBytes) {
+      const name = Buffer.isBuffer(frame) || frame.name === undefined ? 'an image' : `image ${JSON.stringify(frame.name)}`;
+      const error = new UsageError(
+        `${name} of ${imageBytes} bytes does not fit one UDP datagram (at most ${this.maxDatagramBytes} bytes to ${this.address}): use --legacy chunked, or a smaller --size or --quality`,
+        'ERR_UDP_FRAME_TOO_LARGE',
+      );
+      if (!this.options.onTooLarge) throw error;
+      this.framesSkipped += 1;
+      this.options.onTooLarge(error);
+      return;
+    }
+    this.replies = 0;
+    this.socketError = undefined;
+    await this.datagram(payload);
+    this.framesSent += 1;
+    this.bytesSent += imageBytes;
     await this.waitForReply();
   }
 
@@ -198,4 +247,8 @@ export class LegacyUdpSender implements Sender {
     }
     return networkError(`sending to ${this.address}`, err);
   }
+}
+
+function isJpeg(bytes: Buffer): boolean {
+  return bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xd8;
 }

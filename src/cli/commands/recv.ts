@@ -131,6 +131,12 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
   const comings = new RateLimitedLog<'connected' | 'disconnected'>(log, { burst: CONNECTION_LINES_PER_SECOND, showCode: false });
   receiver.on('connection', ({ peer }) => comings.report({ code: 'connected', message: `${peer} connected` }));
   receiver.on('problem', (problem) => problems.report(problem));
+  // Messages are not frames: only the sinks that print them see them, none counts them.
+  let messages = 0;
+  receiver.on('message', (message) => {
+    messages += 1;
+    sinks.forEach((sink) => sink.message?.(message));
+  });
   let shuttingDown = false;
   receiver.on('disconnect', ({ connectionId, peer, frames, error, loss }) => {
     const entry = book.get(connectionId);
@@ -179,6 +185,7 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
     );
     const kinds = problemTotals(problems.totals());
     if (kinds) log(`problems caused by peers: ${kinds}`);
+    if (messages > 0) log(`${messages} message${messages === 1 ? '' : 's'} received (JSON datagrams, not frames)`);
   };
   let signal: StopSignal | undefined;
   try {
