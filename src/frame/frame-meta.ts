@@ -10,6 +10,10 @@ export interface FrameMetaOptions {
   label?: string;
   /** The frame comes from a live source: receivers may drop it in favour of a newer one. */
   live?: boolean;
+  /** The sending run's id, for a transfer that keeps frames until they are acknowledged. */
+  stream?: string;
+  /** Ask the receiver to acknowledge this frame by stream and seq (needs `stream`). */
+  ack?: boolean;
 }
 
 /**
@@ -26,5 +30,6 @@ export function frameMeta(frame: Frame | Buffer, options: FrameMetaOptions): Fra
     ...(options.label !== undefined && { label: options.label }),
     ...(own.name !== undefined && { name: own.name }),
     ...(options.live === true && { live: true }),
+    ...(options.stream !== undefined && { stream: options.stream, ...(options.ack === true && { ack: true }) }),
   };
 }

@@ -29,6 +29,13 @@ export interface FrameMeta {
    * Absent for files, folders and stdin, whose every frame must arrive.
    */
   live?: boolean;
+  /**
+   * The sending run's random id, with `ack`: frames of one transfer share it across the
+   * sender's reconnections, so that a receiver can tell a resent frame (same stream and seq).
+   */
+  stream?: string;
+  /** The sender keeps this frame until the receiver replies `ACK <stream> <seq>` (docs/PROTOCOL.md). */
+  ack?: boolean;
 }
 
 /** A frame as a source makes it and a sender sends it. */

@@ -10,6 +10,7 @@ import { DEFAULT_MAX_QUEUED_FRAMES, ReceiverCore, type CoreSender } from './rece
 import { senderToReplace } from '../reassemble/make-room.js';
 import { DEFAULT_MAX_BUFFERED_BYTES, MemoryBudget } from './memory-budget.js';
 import { connectionLimit } from './fd-limit.js';
+import { ackReplyFor } from '../frame/ack-reply.js';
 
 /** Connections held open at once (lowered to what the open-file limit allows). */
 export const DEFAULT_MAX_CONNECTIONS = 256;
@@ -109,6 +110,8 @@ export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
       summary: (connection) => ({ frames: connection.completed }),
       onQueueChanged: () => this.queueChanged(),
       holdBack: () => this.queueBytesFull,
+      // A frame that asks (a resumable transfer) is answered by its own seq, whatever `ack`.
+      frameReply: (frame) => ackReplyFor(frame.meta),
     });
     server?.on('connection', (socket) => this.adopt(socket));
     // After listen, only accept fails (EMFILE, ENFILE, ECONNABORTED): the server goes on.
