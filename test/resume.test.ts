@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { watch } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
 import { link, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -271,6 +272,72 @@ describe('a transfer through receiver restarts (kill -9, twice)', () => {
     expect(hashes.size).toBe(frames);
     recv.kill('SIGINT');
     expect(await recv.exitCode).toBe(130);
+  });
+});
+
+/**
+ * A TCP relay between sender and receiver that can hold back the receiver's replies and cut
+ * every connection: a network outage with the receiver still running.
+ */
+async function cuttableRelay(upstreamPort: number): Promise<{ port: number; passReplies: boolean; cut(): void; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const relay = {
+    port: 0,
+    passReplies: true,
+    cut: () => {
+      for (const socket of sockets) socket.destroy();
+      sockets.clear();
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+  const server = createServer((client) => {
+    const upstream = connect(upstreamPort, '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      socket.on('close', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream);
+    upstream.on('data', (chunk: Buffer) => {
+      if (relay.passReplies) client.write(chunk);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  relay.port = (server.address() as { port: number }).port;
+  return relay;
+}
+
+describe('a network cut while the receiver runs on', () => {
+  it('frames it saved but could not confirm are sent again and skipped, not saved twice', async () => {
+    const source = await tempDir();
+    const out = await tempDir();
+    for (let i = 0; i < 30; i++) await writeFile(join(source, `f${i}.jpg`), await makeJpeg({ width: 16, height: 16 }));
+    const port = await freePort();
+    const recv = recvSaving(port, out);
+    await recv.waitForLine(/listening on/, 'stderr');
+    const relay = await cuttableRelay(port);
+    try {
+      const send = vstream(['send', '--dir', source, '--fps', '20', '--to', `127.0.0.1:${relay.port}`], { env });
+      await waitForFiles(out, 5);
+      // Saved from here on, but the sender never hears so.
+      relay.passReplies = false;
+      await waitForFiles(out, 12);
+      relay.cut();
+      relay.passReplies = true;
+      expect(await send.exitCode, send.stderr()).toBe(0);
+      expect(send.stderr()).toMatch(/sent 30 frames .*; \d+ sent again after 1 reconnect/);
+      expect(await visibleFiles(out)).toEqual(Array.from({ length: 30 }, (_, i) => `f${i}.jpg`).sort());
+      recv.kill('SIGINT');
+      expect(await recv.exitCode).toBe(130);
+      const [, skipped] = /received 30 frames .*; (\d+) sent again and skipped/.exec(recv.stderr()) ?? [];
+      expect(Number(skipped), recv.stderr()).toBeGreaterThanOrEqual(7);
+    } finally {
+      relay.cut();
+      await relay.close();
+    }
   });
 });
 
