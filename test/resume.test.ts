@@ -343,7 +343,7 @@ describe('a network cut while the receiver runs on', () => {
 
 /** A receiver written the tutorial way: reads frames, never writes a byte back unless told `ok`. */
 const REFERENCE_RECEIVER = `
-import socket, sys
+import re, socket, sys
 
 def recvall(sock, count):
     buf = b''
@@ -372,6 +372,9 @@ while True:
     print('frame', count, len(data), flush=True)
     if len(sys.argv) > 1 and sys.argv[1] == 'ok':
         conn.send(b'OK')
+    if len(sys.argv) > 1 and sys.argv[1] == 'ack-first' and count == 1:
+        stream = re.search(b'"stream":"([0-9a-f]+)"', data).group(1)
+        conn.send(b'ACK ' + stream + b' 0\\n')
 print('frames', count, flush=True)
 `;
 
@@ -408,5 +411,16 @@ describe('a receiver that does not acknowledge', () => {
     python.kill('SIGKILL');
     expect(await send.exitCode, send.stderr()).toBe(3);
     expect(send.stderr()).not.toMatch(/reconnecting/);
+  });
+
+  it('one that acknowledged, then stops: the sender gives up after --stall-timeout, exit 3', async () => {
+    const source = await tempDir();
+    for (let i = 0; i < 5; i++) await writeFile(join(source, `${i}.jpg`), await makeJpeg({ width: 16, height: 16 }));
+    const { python, port } = await referenceReceiver(['ack-first']);
+    const send = vstream(['send', '--dir', source, '--fps', '20', '--stall-timeout', '1', '--to', `127.0.0.1:${port}`], { env });
+    expect(await send.exitCode, send.stderr()).toBe(3);
+    expect(send.stderr()).toMatch(/acknowledged none of 4 frames for 1 s/);
+    await python.exited;
+    expect(python.output('stdout')).toContain('frames 5');
   });
 });
