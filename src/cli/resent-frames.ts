@@ -11,6 +11,7 @@ import type { ReceivedFrame } from '../frame/frame.js';
 
 export const MAX_STREAMS = 1024;
 export const MAX_HELD = 256;
+const EMPTY = Buffer.alloc(0);
 
 interface StreamProgress {
   /** Highest seq handed to the sinks. */
@@ -48,8 +49,13 @@ export class ResentFrames {
       return false;
     }
     this.count += 1;
-    if (seq <= progress.settled || this.held.length >= MAX_HELD) this.acknowledge(frame);
-    else this.held.push({ stream, seq, frame });
+    if (seq <= progress.settled || this.held.length >= MAX_HELD) {
+      this.acknowledge(frame);
+    } else {
+      // A copy is never written, only answered: its bytes need not wait with it.
+      frame.data = EMPTY;
+      this.held.push({ stream, seq, frame });
+    }
     return true;
   }
 
