@@ -15,6 +15,9 @@ import { AckReplyParser, ackReplyFor } from '../src/frame/ack-reply.js';
 import { readMetadata } from '../src/frame/metadata.js';
 import { frame as tcpFrame } from '../src/frame/framer.js';
 import { ResendWindow } from '../src/transport/resend-window.js';
+import { ReconnectingSender, type ConnectionAcks } from '../src/transport/reconnecting-sender.js';
+import { NetworkError } from '../src/errors.js';
+import type { Sender, SendOptions } from '../src/transport/types.js';
 import { JOURNAL_NAME, SaveJournal } from '../src/sink/save-journal.js';
 import { ResentFrames } from '../src/cli/resent-frames.js';
 import type { ReceivedFrame } from '../src/frame/frame.js';
@@ -106,6 +109,116 @@ describe('the resend window', () => {
     expect(window.mode).toBe('plain');
     expect(window.size).toBe(0);
     expect(window.keeping).toBe(false);
+  });
+});
+
+/** A connection without a socket: records what is sent on it; the test plays the receiver. */
+class FakeConnection implements Sender {
+  readonly address = 'fake:1';
+  framesSent = 0;
+  bytesSent = 0;
+  readonly sent: { seq: number; askAck: boolean }[] = [];
+  private failure: NetworkError | undefined;
+
+  constructor(readonly acks: ConnectionAcks | undefined) {}
+
+  async send(_frame: Buffer, options: SendOptions = {}): Promise<void> {
+    if (this.failure) throw this.failure;
+    this.sent.push({ seq: options.seq!, askAck: options.askAck === true });
+    this.framesSent += 1;
+  }
+
+  async close(): Promise<void> {}
+  destroy(): void {}
+
+  ack(seq: number): void {
+    this.acks!.listener.acknowledged(seq);
+  }
+
+  cut(): void {
+    this.failure = new NetworkError('fake:1 closed the connection', 'ERR_CONNECTION_CLOSED');
+    this.acks!.lost(this.failure);
+  }
+}
+
+async function fakeSender(maxFrames: number): Promise<{ sender: ReconnectingSender; connections: FakeConnection[]; said: string[] }> {
+  const connections: FakeConnection[] = [];
+  const said: string[] = [];
+  const sender = await ReconnectingSender.open({
+    address: 'fake:1',
+    connect: async (acks) => {
+      const connection = new FakeConnection(acks);
+      connections.push(connection);
+      return connection;
+    },
+    retryMs: 1000,
+    live: false,
+    say: (line) => said.push(line),
+    resume: { maxFrames, ackTimeoutMs: 5000 },
+  });
+  return { sender, connections, said };
+}
+
+/** Lets every callback already due run: enough for a send that is not held to finish. */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('the resuming sender', () => {
+  const frame = Buffer.from([0xff, 0xd8, 0xff, 0xd9]);
+
+  it('never acknowledged, a full window makes it plain: nothing is held, nothing waits', async () => {
+    const { sender, connections } = await fakeSender(3);
+    for (let seq = 0; seq < 5; seq++) await sender.send(frame, { seq });
+    expect(connections[0]!.sent.map((s) => s.askAck)).toEqual([true, true, true, false, false]);
+    expect(sender.resuming).toBe(false);
+    await sender.close();
+    expect(sender.framesSent).toBe(5);
+  });
+
+  it('acknowledging, a full window waits for the receiver (backpressure)', async () => {
+    const { sender, connections } = await fakeSender(2);
+    await sender.send(frame, { seq: 0 });
+    connections[0]!.ack(0);
+    await sender.send(frame, { seq: 1 });
+    await sender.send(frame, { seq: 2 });
+    let done = false;
+    const third = sender.send(frame, { seq: 3 }).then(() => (done = true));
+    await settle();
+    expect(done).toBe(false);
+    connections[0]!.ack(1);
+    await third;
+    expect(connections[0]!.sent.map((s) => s.seq)).toEqual([0, 1, 2, 3]);
+    // Closing waits for the last acknowledgements too.
+    let closed = false;
+    const closing = sender.close().then(() => (closed = true));
+    await settle();
+    expect(closed).toBe(false);
+    connections[0]!.ack(3);
+    await closing;
+  });
+
+  it('after a cut, sends the unacknowledged frames again first, same seqs, then goes on', async () => {
+    const { sender, connections, said } = await fakeSender(16);
+    for (let seq = 0; seq < 4; seq++) await sender.send(frame, { seq });
+    connections[0]!.ack(1);
+    connections[0]!.cut();
+    await sender.send(frame, { seq: 4 });
+    expect(connections).toHaveLength(2);
+    expect(connections[1]!.sent).toEqual([2, 3, 4].map((seq) => ({ seq, askAck: true })));
+    expect(said[0]).toMatch(/closed the connection; reconnecting \(the 2 unacknowledged frames are sent again\)/);
+    connections[1]!.ack(4);
+    await sender.close();
+    expect(sender.framesSent).toBe(5);
+    expect(sender.resent).toBe(2);
+  });
+
+  it('a receiver that replies something else makes it plain; a cut then fails as before', async () => {
+    const { sender, connections } = await fakeSender(16);
+    await sender.send(frame, { seq: 0 });
+    connections[0]!.acks!.listener.foreign();
+    await sender.send(frame, { seq: 1 });
+    expect(connections[0]!.sent.map((s) => s.askAck)).toEqual([true, false]);
+    connections[0]!.cut();
+    await expect(sender.send(frame, { seq: 2 })).rejects.toMatchObject({ code: 'ERR_CONNECTION_CLOSED' });
   });
 });
 

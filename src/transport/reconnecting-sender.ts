@@ -75,6 +75,8 @@ export class ReconnectingSender implements Sender {
   private framesDone = 0;
   private nextSeq = 0;
   private resentCount = 0;
+  /** Highest seq written on any connection: a kept frame above it was never sent, so is not sent again. */
+  private highestWritten = -1;
   /** Numbers connections, so that a late failure of an old one is not taken for the current one's. */
   private connectionSerial = 0;
   private currentSerial = 0;
@@ -184,9 +186,13 @@ export class ReconnectingSender implements Sender {
   /** Sends a kept frame; after a cut, once the reconnect has sent it again with the others. */
   private async sendKept(frame: Frame | Buffer, options: SendOptions): Promise<void> {
     const sender = this.current ?? (await this.resumed());
+    const before = sender.framesSent;
     try {
       await sender.send(frame, options);
+      this.written(options.seq!);
     } catch (err) {
+      // Written before the connection failed (or not at all, when it had failed already).
+      if (sender.framesSent > before) this.written(options.seq!);
       if (!this.mayResume(err)) throw err;
       this.lost(sender, err as NetworkError);
       await this.resumed();
@@ -256,7 +262,7 @@ export class ReconnectingSender implements Sender {
     this.currentLost = undefined;
     this.outages += 1;
     const resuming = this.window?.mode === 'acknowledging';
-    const meanwhile = resuming ? `the ${this.window!.size} unacknowledged frames are sent again` : 'frames are dropped meanwhile';
+    const meanwhile = resuming ? `${this.unacknowledgedText()} sent again` : 'frames are dropped meanwhile';
     this.options.say(`${err.message}; reconnecting (${meanwhile})`);
     this.reconnecting ??= (resuming ? this.reconnectAndResend() : this.connectWithRetry(true)).then(
       (next) => {
@@ -283,7 +289,8 @@ export class ReconnectingSender implements Sender {
           // Acknowledged meanwhile (by a reply to a frame sent again before it).
           if (!window.has(kept.seq)) continue;
           await next.send(kept.frame, { ...kept.options, askAck: window.keeping });
-          this.resentCount += 1;
+          if (kept.seq <= this.highestWritten) this.resentCount += 1;
+          this.written(kept.seq);
         }
         return next;
       } catch (err) {
@@ -292,9 +299,19 @@ export class ReconnectingSender implements Sender {
         next.destroy();
         if (this.closed || !isRetryable(err)) throw err;
         this.outages += 1;
-        this.options.say(`${(err as Error).message}; reconnecting (the ${window.size} unacknowledged frames are sent again)`);
+        this.options.say(`${(err as Error).message}; reconnecting (${this.unacknowledgedText()} sent again)`);
       }
     }
+  }
+
+  /** `the 3 unacknowledged frames are`: those kept that were written already. */
+  private unacknowledgedText(): string {
+    const count = this.window!.frames().filter((kept) => kept.seq <= this.highestWritten).length;
+    return count === 1 ? 'the 1 unacknowledged frame is' : `the ${count} unacknowledged frames are`;
+  }
+
+  private written(seq: number): void {
+    if (seq > this.highestWritten) this.highestWritten = seq;
   }
 
   private adopt(sender: Sender): void {
