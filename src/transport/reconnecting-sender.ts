@@ -169,7 +169,8 @@ export class ReconnectingSender implements Sender {
 
   /** Today's path: live frames are dropped while cut off, any other frame fails on a cut. */
   private async sendPlain(frame: Frame | Buffer, options: SendOptions): Promise<void> {
-    const sender = this.current;
+    // Only a live stream goes on without a connection; a transfer waits for the one being made.
+    const sender = this.current ?? (this.options.live ? undefined : await this.resumed());
     if (!sender) {
       this.droppedCount += 1;
       return;
