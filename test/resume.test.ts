@@ -7,7 +7,8 @@
 import { createHash } from 'node:crypto';
 import { watch } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
-import { link, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { link, mkdtemp, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -309,6 +310,18 @@ describe('the save journal', () => {
     expect(journal.saved('s1', 2)).toBe(false);
     await journal.record('s3', 0);
     expect((await SaveJournal.open(dir)).saved('s3', 0)).toBe(true);
+  });
+
+  it('is never read or written through a symlink or a FIFO put in its place', async () => {
+    const dir = await tempDir();
+    const outside = join(await tempDir(), 'target');
+    await writeFile(outside, 'precious');
+    await symlink(outside, join(dir, JOURNAL_NAME));
+    await expect(SaveJournal.open(dir)).rejects.toMatchObject({ code: 'ELOOP' });
+    expect(await readFile(outside, 'utf8')).toBe('precious');
+    const fifoDir = await tempDir();
+    execFileSync('mkfifo', [join(fifoDir, JOURNAL_NAME)]);
+    await expect(SaveJournal.open(fifoDir)).rejects.toMatchObject({ code: 'ERR_OUTPUT' });
   });
 
   it('records a frame linked to its final name whose record a crash prevented, and removes dead temporaries', async () => {

@@ -13,7 +13,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { lstat, open, readdir, unlink } from 'node:fs/promises';
+import { lstat, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
+import { OutputError } from '../errors.js';
 import { join } from 'node:path';
 import { errnoCode, TEMP_PREFIX } from './exclusive-file.js';
 
@@ -71,7 +72,7 @@ export class SaveJournal {
 
   /** Appends with O_APPEND, never through a symlink: one short write, so records never interleave. */
   private async append(text: string): Promise<void> {
-    const file = await open(this.path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
+    const file = await openJournal(this.path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT);
     try {
       await file.write(text);
     } finally {
@@ -87,7 +88,7 @@ export class SaveJournal {
   private async read(): Promise<boolean> {
     let file;
     try {
-      file = await open(this.path, constants.O_RDONLY | constants.O_NOFOLLOW);
+      file = await openJournal(this.path, constants.O_RDONLY);
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return true;
       throw err;
@@ -144,6 +145,19 @@ export class SaveJournal {
       await unlink(path).catch(() => {});
     }
   }
+}
+
+/**
+ * Opens the journal, refusing anything but a regular file: not through a symlink, and without
+ * blocking on a FIFO planted under its name.
+ */
+async function openJournal(path: string, flags: number): Promise<FileHandle> {
+  const file = await open(path, flags | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o644);
+  if (!(await file.stat()).isFile()) {
+    await file.close();
+    throw new OutputError(`${path} is not a regular file`, 'ERR_OUTPUT');
+  }
+  return file;
 }
 
 /** Whether a process of that id exists (it may be writing that temporary now). */
