@@ -12,6 +12,10 @@ export interface FrameMetaOptions {
   live?: boolean;
   /** The sender waits for a reply after each frame: a receiver replies to it from the first frame. */
   waitAck?: boolean;
+  /** The sending run's id, for a transfer that keeps frames until they are acknowledged. */
+  stream?: string;
+  /** Ask the receiver to acknowledge this frame by stream and seq (needs `stream`). */
+  ack?: boolean;
 }
 
 /**
@@ -29,5 +33,6 @@ export function frameMeta(frame: Frame | Buffer, options: FrameMetaOptions): Fra
     ...(own.name !== undefined && { name: own.name }),
     ...(options.live === true && { live: true }),
     ...(options.waitAck === true && { waitsForReply: true }),
+    ...(options.stream !== undefined && { stream: options.stream, ...(options.ack === true && { ack: true }) }),
   };
 }

@@ -37,6 +37,13 @@ export interface FrameMeta {
   sourceType?: string;
   /** True when the sender waits for the receiver's reply after each frame (`send --wait-ack`). */
   waitsForReply?: boolean;
+  /**
+   * The sending run's random id, with `ack`: frames of one transfer share it across the
+   * sender's reconnections, so that a receiver can tell a resent frame (same stream and seq).
+   */
+  stream?: string;
+  /** The sender keeps this frame until the receiver replies `ACK <stream> <seq>` (docs/PROTOCOL.md). */
+  ack?: boolean;
 }
 
 /** A frame as a source makes it and a sender sends it. */

@@ -18,6 +18,10 @@ export const METADATA_VERSION = 1;
  */
 export const MAX_TEXT_BYTES = 4096;
 
+/** Longest stream id a receiver takes (vstream sends 16 hex digits). */
+export const MAX_STREAM_ID_LENGTH = 64;
+const STREAM_ID = /^[0-9A-Za-z_-]{1,64}$/;
+
 const APP0 = 0xe0;
 const APP1 = 0xe1;
 /** Marker (2) + length (2) + identifier + version. */
@@ -37,6 +41,11 @@ export function metadataSegment(meta: FrameMeta): Buffer {
   if (meta.name !== undefined) wire.name = truncateUtf8(meta.name, MAX_TEXT_BYTES);
   if (meta.live === true) wire.live = true;
   if (meta.waitsForReply === true) wire.waitsForReply = true;
+  if (meta.stream !== undefined) {
+    if (!isStreamId(meta.stream)) throw new RangeError(`metadata stream must be 1 to ${MAX_STREAM_ID_LENGTH} of [0-9A-Za-z_-], got ${JSON.stringify(meta.stream)}`);
+    wire.stream = meta.stream;
+    if (meta.ack === true) wire.ack = true;
+  }
   const json = Buffer.from(JSON.stringify(wire), 'utf8');
 
   const segment = Buffer.allocUnsafe(PREFIX_SIZE + json.length);
@@ -110,7 +119,7 @@ function findMetadataSegment(jpeg: Buffer): { start: number; payloadStart: numbe
 
 function validMeta(value: unknown): FrameMeta | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-  const { seq, captureTime, label, name, live, waitsForReply } = value as Record<string, unknown>;
+  const { seq, captureTime, label, name, live, waitsForReply, stream, ack } = value as Record<string, unknown>;
   if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) return undefined;
   if (typeof captureTime !== 'number' || !Number.isFinite(captureTime)) return undefined;
   if (label !== undefined && typeof label !== 'string') return undefined;
@@ -121,7 +130,17 @@ function validMeta(value: unknown): FrameMeta | undefined {
   if (typeof name === 'string') meta.name = name;
   if (live === true) meta.live = true;
   if (waitsForReply === true) meta.waitsForReply = true;
+  // A stream id is echoed in the reply: anything but short plain text is not one.
+  if (isStreamId(stream)) {
+    meta.stream = stream;
+    if (ack === true) meta.ack = true;
+  }
   return meta;
+}
+
+/** Whether `value` can be a stream id: the receiver echoes it in its reply, so it is short and plain. */
+export function isStreamId(value: unknown): value is string {
+  return typeof value === 'string' && STREAM_ID.test(value);
 }
 
 /**
@@ -139,5 +158,5 @@ function truncateUtf8(text: string, maxBytes: number): string {
 
 // Checked once at load so that raising MAX_TEXT_BYTES can never produce a segment whose
 // length field overflows: worst case is a 6-byte JSON escape per byte of both strings.
-const WORST_CASE = PREFIX_SIZE + 2 * 6 * MAX_TEXT_BYTES + 200;
+const WORST_CASE = PREFIX_SIZE + 2 * 6 * MAX_TEXT_BYTES + 200 + MAX_STREAM_ID_LENGTH + 32;
 if (WORST_CASE > MAX_SEGMENT_LENGTH) throw new Error('MAX_TEXT_BYTES is too large for one JPEG segment');

@@ -24,19 +24,35 @@ const NAME_ERRORS = new Set(['ENAMETOOLONG', 'EINVAL', 'EILSEQ']);
 // No hard links on this file system (FAT, exFAT, some network and FUSE ones).
 const NO_LINK_ERRORS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 
+export interface PublishOptions {
+  /** The temporary's name in `folder` (a dot-file, unique), instead of a random one. */
+  tempName?: string;
+  /**
+   * Called once the file has its final name, while the temporary is still a second link to
+   * it. When it fails the temporary is kept: a link count of 2 then says the file was saved.
+   */
+  published?: (name: string) => Promise<void>;
+}
+
 /** Writes `parts` into `folder` under the first name of `names` that is free; returns that name. */
-export async function publishExclusive(folder: string, parts: readonly Buffer[], names: NameSource): Promise<string> {
-  const temp = await writeTemp(folder, parts);
+export async function publishExclusive(folder: string, parts: readonly Buffer[], names: NameSource, options: PublishOptions = {}): Promise<string> {
+  const temp = await writeTemp(folder, parts, options.tempName);
+  let keepTemp = false;
   try {
     let name = names();
     for (;;) {
       const refusal = await publishAs(temp, join(folder, name));
-      if (refusal === undefined) return name;
+      if (refusal === undefined) {
+        keepTemp = options.published !== undefined;
+        await options.published?.(name);
+        keepTemp = false;
+        return name;
+      }
       name = names(refusal);
     }
   } finally {
     // After a link the temporary name is a second link to the saved file; after a rename it is gone.
-    await unlink(temp).catch(() => {});
+    if (!keepTemp) await unlink(temp).catch(() => {});
   }
 }
 
@@ -46,8 +62,8 @@ export function errnoCode(err: unknown): string {
   return typeof code === 'string' ? code : '';
 }
 
-async function writeTemp(folder: string, parts: readonly Buffer[]): Promise<string> {
-  const path = join(folder, `${TEMP_PREFIX}${process.pid}-${randomBytes(8).toString('hex')}.part`);
+async function writeTemp(folder: string, parts: readonly Buffer[], name?: string): Promise<string> {
+  const path = join(folder, name ?? `${TEMP_PREFIX}${process.pid}-${randomBytes(8).toString('hex')}.part`);
   const file = await open(path, 'wx');
   try {
     await writeAll(file, parts);

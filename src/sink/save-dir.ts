@@ -11,6 +11,8 @@ import { SaveFolders, type SaveFolder } from './save-folders.js';
 import type { FrameSink } from './types.js';
 import { value } from '../options/schema.js';
 import type { SinkKind } from './kind.js';
+import { ackRequest } from '../frame/ack-reply.js';
+import { SaveJournals } from './save-journals.js';
 
 const saveDirOptions = {
   saveDir: value('--save-dir <dir>', "save one file per frame in this folder (a labelled sender's in DIR/<label>/)", (text) => text),
@@ -47,6 +49,7 @@ export interface SaveDirOptions {
  */
 export class SaveDirSink implements FrameSink {
   private readonly folders: SaveFolders;
+  private readonly journals = new SaveJournals();
 
   private constructor(
     root: string,
@@ -76,13 +79,32 @@ export class SaveDirSink implements FrameSink {
     const asSent = frame.meta?.sourceType !== undefined;
     const names = this.frameNames(frame.meta?.name, folder, imageSuffix(frame.type), asSent);
     try {
-      await publishExclusive(folder.path, asSent ? [frame.data] : withoutMetadata(frame.data), names);
+      await this.publish(folder, frame, names, asSent);
     } catch (err) {
       throw saveError(err, folder.display, 'cannot save frames in');
     }
   }
 
   async close(): Promise<void> {}
+
+  /**
+   * Saves the frame; one of a resumable transfer through its folder's journal, so that once
+   * saved it is never saved again, even when it is sent again after a restart.
+   */
+  private async publish(folder: SaveFolder, frame: ReceivedFrame, names: NameSource, asSent: boolean): Promise<void> {
+    const resumable = ackRequest(frame.meta);
+    if (!resumable) {
+      await publishExclusive(folder.path, asSent ? [frame.data] : withoutMetadata(frame.data), names);
+      return;
+    }
+    const { stream, seq } = resumable;
+    const journal = await this.journals.of(folder.path);
+    if (journal.saved(stream, seq)) return;
+    await publishExclusive(folder.path, withoutMetadata(frame.data), names, {
+      tempName: journal.tempName(stream, seq),
+      published: () => journal.record(stream, seq),
+    });
+  }
 
   /**
    * The names to try for one frame: its own name, then `name-1`, `name-2`, ...; numbered names

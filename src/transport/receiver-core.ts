@@ -24,8 +24,8 @@ export const DEFAULT_MAX_QUEUED_BYTES = 32 * 1024 * 1024;
 
 /** What the core needs of one connection or stream: a way to answer it and to hold it back. */
 export interface SenderLink {
-  /** Sends the ack text back (best effort). */
-  reply(ack: Buffer): void;
+  /** Sends the ack text back (best effort); `asked`: a reply the frame itself asked for, owed whatever the ack mode. */
+  reply(ack: Buffer, asked?: boolean): void;
   /** Stops reading from it until `resume` (transports that can push back: TCP). */
   pause?(): void;
   resume?(): void;
@@ -72,6 +72,12 @@ export interface ReceiverCoreOptions<S extends CoreSender> {
   onQueueChanged?(): void;
   /** Whether a sender paused for the consumer must stay paused for a reason of the transport's. */
   holdBack?(): boolean;
+  /**
+   * A reply of the frame's own, sent instead of `ack` when it is acknowledged (or received,
+   * with `ackWhen: 'received'`), even without `ack`: a frame that asks for one. Such a frame
+   * dropped before the consumer took it gets none, so that its sender sends it again.
+   */
+  frameReply?(frame: ReceivedFrame): Buffer | undefined;
 }
 
 export class ReceiverCore<S extends CoreSender> {
@@ -94,7 +100,7 @@ export class ReceiverCore<S extends CoreSender> {
       ...(options.highWater !== undefined && { highWater: options.highWater }),
       ...(options.perSender !== undefined && { perKey: options.perSender }),
       ...(options.maxBytes !== undefined && { maxBytes: options.maxBytes }),
-      onDrop: (sender, _frame, reason) => this.dropped(sender, reason),
+      onDrop: (sender, frame, reason) => this.dropped(sender, frame, reason),
       onTake: (sender, frame, droppedBefore) => this.taken(sender, frame, droppedBefore),
       onDrain: () => this.resumeIfRoom(),
       onNext: () => {
@@ -157,7 +163,7 @@ export class ReceiverCore<S extends CoreSender> {
   frame(sender: S, data: Buffer, fallbackSeq: number, loss?: LossCounters, meta?: FrameMeta): ReceivedFrame {
     const frame = receivedFrame(data, sender, fallbackSeq, loss, meta);
     sender.completed += 1;
-    if (this.options.ackWhen !== 'manual') this.reply(sender);
+    if (this.options.ackWhen !== 'manual') this.reply(sender, frame);
     const live = this.options.liveReplaces && frame.meta?.live === true;
     // A live stream is never paused for the frame count: TCP would queue seconds of stale
     // video in the socket buffers. Its newer frame takes the waiting one's place instead.
@@ -173,7 +179,7 @@ export class ReceiverCore<S extends CoreSender> {
     if (!sender) return;
     this.awaitingAck.delete(frame);
     sender.unacknowledged -= 1;
-    this.reply(sender);
+    this.reply(sender, frame);
   }
 
   /** Whether the receiver holds the sender up: it waits for the consumer, not the other way round. */
@@ -247,19 +253,21 @@ export class ReceiverCore<S extends CoreSender> {
     return this.closingPromise;
   }
 
-  private reply(sender: S): void {
-    if (this.options.ack === undefined || this.closing) return;
-    sender.link.reply(this.options.ack);
+  private reply(sender: S, frame?: ReceivedFrame): void {
+    const asked = frame && this.options.frameReply?.(frame);
+    const text = asked ?? this.options.ack;
+    if (text === undefined || this.closing) return;
+    sender.link.reply(text, asked !== undefined);
   }
 
-  private dropped(sender: S, reason: DropReason): void {
+  private dropped(sender: S, frame: ReceivedFrame, reason: DropReason): void {
     if (reason === 'replaced') return;
     this.options.onQueueChanged?.();
     sender.discarded += 1;
     this.discardedCount += 1;
     // Nobody will acknowledge it now, and a stop-and-wait sender waits for a reply. A replaced
     // live frame needs none: the reply to the frame that replaced it answers for both.
-    if (this.options.ackWhen === 'manual') this.reply(sender);
+    if (this.options.ackWhen === 'manual' && this.options.frameReply?.(frame) === undefined) this.reply(sender);
   }
 
   private taken(sender: S, frame: ReceivedFrame, droppedBefore: number): ReceivedFrame {
@@ -268,7 +276,7 @@ export class ReceiverCore<S extends CoreSender> {
     // The frames dropped here are gaps in seq too; this says the receiver made them. The same
     // object is kept: it is the key of its pending reply.
     if (droppedBefore > 0) frame.droppedBefore = droppedBefore;
-    if (this.options.ackWhen === 'manual' && this.options.ack !== undefined) {
+    if (this.options.ackWhen === 'manual' && (this.options.ack !== undefined || this.options.frameReply?.(frame) !== undefined)) {
       sender.unacknowledged += 1;
       this.awaitingAck.set(frame, sender);
     }

@@ -13,6 +13,7 @@ import { connectionLimit } from './fd-limit.js';
 import { FolderConnection, opensFolderTransfer } from './folder-connection.js';
 import type { FrameMeta } from '../frame/frame.js';
 import { ReplyDetector } from './reply-detector.js';
+import { ackReplyFor } from '../frame/ack-reply.js';
 
 /** Connections held open at once (lowered to what the open-file limit allows). */
 export const DEFAULT_MAX_CONNECTIONS = 256;
@@ -120,6 +121,8 @@ export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
       summary: (connection) => ({ frames: connection.completed }),
       onQueueChanged: () => this.queueChanged(),
       holdBack: () => this.queueBytesFull,
+      // A frame that asks (a resumable transfer) is answered by its own seq, whatever `ack`.
+      frameReply: (frame) => ackReplyFor(frame.meta),
     });
     server?.on('connection', (socket) => this.adopt(socket));
     // After listen, only accept fails (EMFILE, ENFILE, ECONNABORTED): the server goes on.
@@ -220,7 +223,12 @@ export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
     socket.setNoDelay(true);
     const connection: Connection = {
       ...this.core.newSender(peer, {
-        reply: () => connection.replies?.reply(),
+        // A reply the frame asked for (a resumable transfer's ACK) is owed whatever the ack mode.
+        reply: (text, asked) => {
+          if (!asked) return connection.replies?.reply();
+          connection.lastProgress = performance.now();
+          if (socket.writable) socket.write(text);
+        },
         pause: () => socket.pause(),
         resume: () => {
           if (!this.budgetPaused.has(connection)) socket.resume();

@@ -8,6 +8,7 @@ import { formatAddress } from './address.js';
 import { networkError } from './socket-errors.js';
 import type { Frame } from '../frame/frame.js';
 import type { Sender, SendOptions } from './types.js';
+import { AckReplyParser, type AckListener } from '../frame/ack-reply.js';
 
 export interface TcpFrameSenderOptions {
   host: string;
@@ -27,6 +28,16 @@ export interface TcpFrameSenderOptions {
    * Default 10 s. A receiver that stopped reading would otherwise hold the sender forever.
    */
   stallTimeoutMs?: number;
+  /**
+   * Read the receiver's replies as `ACK <stream> <seq>` lines of this stream (a transfer that
+   * keeps frames until they are acknowledged); frames sent with `askAck` ask for them.
+   */
+  acks?: {
+    stream: string;
+    listener: AckListener;
+    /** The connection failed: no acknowledgement will come on it. */
+    lost?: (error: NetworkError) => void;
+  };
 }
 
 export const DEFAULT_STALL_TIMEOUT_MS = 10_000;
@@ -46,17 +57,20 @@ export class TcpFrameSender implements Sender {
   private failure: NetworkError | undefined;
   private ackWaiter: ((err?: Error) => void) | undefined;
   private pendingAcks = 0;
+  private readonly ackParser: AckReplyParser | undefined;
 
   private constructor(socket: Socket, private readonly options: TcpFrameSenderOptions) {
     this.socket = socket;
     this.address = formatAddress(options.host, options.port);
+    this.ackParser = options.acks && new AckReplyParser(options.acks.stream, options.acks.listener);
     socket.setNoDelay(true);
     socket.on('error', (err) => this.fail(networkError(`connection to ${this.address}`, err)));
     socket.on('close', () =>
       this.fail(new NetworkError(`${this.address} closed the connection`, 'ERR_CONNECTION_CLOSED')),
     );
-    // Replies are only meaningful with waitAck; otherwise reading keeps the socket healthy.
+    // Replies are only meaningful with waitAck or acks; otherwise reading keeps the socket healthy.
     socket.on('data', (chunk: Buffer) => {
+      this.ackParser?.push(chunk);
       if (!this.options.waitAck) return;
       this.pendingAcks += chunk.length > 0 ? 1 : 0;
       this.settleAck();
@@ -87,7 +101,13 @@ export class TcpFrameSender implements Sender {
   /** Sends one frame (or bare JPEG). Rejects with a NetworkError once the connection is gone. */
   async send(frame: Frame | Buffer, options: SendOptions = {}): Promise<void> {
     if (this.failure) throw this.failure;
-    const meta = frameMeta(frame, { ...this.options, ...options, seq: options.seq ?? this.framesSent });
+    const asks = options.askAck === true && this.options.acks !== undefined;
+    const meta = frameMeta(frame, {
+      ...this.options,
+      ...options,
+      seq: options.seq ?? this.framesSent,
+      ...(asks && { stream: this.options.acks!.stream, ack: true }),
+    });
     const parts = tcpFrame(payloadParts(frame, meta));
     // Stop-and-wait has one frame in flight: bytes that arrive before this frame is written are
     // the tail of the previous reply, not this frame's.
@@ -195,8 +215,10 @@ export class TcpFrameSender implements Sender {
   }
 
   private fail(err: NetworkError): void {
+    const first = this.failure === undefined;
     this.failure ??= err;
     this.ackWaiter?.(this.failure);
+    if (first) this.options.acks?.lost?.(this.failure);
   }
 }
 

@@ -2,7 +2,7 @@
 import { ackModeOption, ackOption, replyText } from './ack-option.js';
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, TcpFrameReceiver } from './tcp-receiver.js';
 import { DEFAULT_STALL_TIMEOUT_MS, TcpFrameSender } from './tcp-sender.js';
-import { DEFAULT_FINITE_RETRY_MS, ReconnectingSender } from './reconnecting-sender.js';
+import { DEFAULT_FINITE_RETRY_MS, ReconnectingSender, type ConnectionAcks } from './reconnecting-sender.js';
 import { formatAddress } from './address.js';
 import { flag, value, valueWithDefault } from '../options/schema.js';
 import { parseIntInRange, parseSeconds } from '../options/parsers.js';
@@ -49,7 +49,7 @@ export const tcpTransport: TransportKind<'tcp', typeof sendOptions, typeof recvO
   ended: 'connection closed',
   liveDepth: 1,
   async openSender(settings) {
-    const connect = () =>
+    const connect = (acks?: ConnectionAcks) =>
       TcpFrameSender.connect({
         host: settings.host,
         port: settings.port,
@@ -57,6 +57,7 @@ export const tcpTransport: TransportKind<'tcp', typeof sendOptions, typeof recvO
         label: settings.label,
         waitAck: settings.waitAck,
         stallTimeoutMs: settings.stallTimeoutMs,
+        ...(acks && { acks }),
       });
     const sender = await ReconnectingSender.open({
       address: formatAddress(settings.host, settings.port),
@@ -65,10 +66,13 @@ export const tcpTransport: TransportKind<'tcp', typeof sendOptions, typeof recvO
       live: settings.live,
       // Said even with --quiet: an outage is why frames are missing.
       say: (line) => settings.warn(line),
+      // A transfer keeps its frames until the receiver acknowledges them, to resume after a cut.
+      ...(settings.metadata !== false && { resume: { ackTimeoutMs: settings.stallTimeoutMs } }),
     });
     const summaryNote = () => {
       const dropped = sender.droppedWhileDisconnected;
       if (sender.reconnects === 0 && dropped === 0) return '';
+      if (!settings.live) return `; ${sender.resent} sent again after ${sender.reconnects} reconnect${sender.reconnects === 1 ? '' : 's'}`;
       return `; ${dropped} dropped while disconnected (${sender.reconnects} reconnect${sender.reconnects === 1 ? '' : 's'})`;
     };
     return { sender, summaryNote };

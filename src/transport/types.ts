@@ -37,6 +37,8 @@ export interface SendOptions {
   seq?: number;
   /** The frame comes from a live source: receivers may drop it in favour of a newer one. */
   live?: boolean;
+  /** Ask the receiver to acknowledge this frame by stream and seq (TCP, with the sender's `acks`). */
+  askAck?: boolean;
 }
 
 /** What `vstream send` needs of any sender, TCP or UDP. */

@@ -27,6 +27,7 @@ import {
 import { finishedBeforeAbort, runUntilSignal, signalExitCode, type StopSignal } from '../signals.js';
 import { RateLimitedLog } from '../rate-limited-log.js';
 import { SenderBook } from '../sender-book.js';
+import { ResentFrames } from '../resent-frames.js';
 import { wireText } from '../../text/wire-text.js';
 import type { ProblemReporter } from '../../problems.js';
 import { formatRate } from '../../text/format.js';
@@ -120,13 +121,17 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
   }
   const receiver: Receiver = opened.receiver;
   const book = new SenderBook();
+  const resent = new ResentFrames((frame) => receiver.acknowledge(frame));
   const output = new SinkSet(sinks, {
     liveDepth: transport.liveDepth,
     // `--frames N` means N frames written, not N handed to sinks that may skip some.
     everyFrame: settings.frames !== undefined,
     onDrop: ({ frame, first }) => first && book.countDropped(frame),
     // The reply tells a stop-and-wait sender that every sink is done with its frame.
-    onSettled: (frame) => receiver.acknowledge(frame),
+    onSettled: (frame) => {
+      receiver.acknowledge(frame);
+      resent.settled(frame);
+    },
   });
   const comings = new RateLimitedLog<'connected' | 'disconnected'>(log, { burst: CONNECTION_LINES_PER_SECOND, showCode: false });
   receiver.on('connection', ({ peer }) => comings.report({ code: 'connected', message: `${peer} connected` }));
@@ -181,7 +186,8 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
     const udp = totals.loss ? `; ${lossText(totals.loss)}` : '';
     log(
       `received ${total} frames (${formatRate(totals.bytes, total, seconds)}) from ${totals.senders} sender${totals.senders === 1 ? '' : 's'}, ${dropped} dropped${droppedBy}${udp}` +
-        `${abandonedFrames > 0 ? `; ${abandonedFrames} abandoned at the signal` : ''}${outputClosed ? '; output closed by the reader' : ''}`,
+        `${abandonedFrames > 0 ? `; ${abandonedFrames} abandoned at the signal` : ''}${outputClosed ? '; output closed by the reader' : ''}` +
+        `${resent.skipped > 0 ? `; ${resent.skipped} sent again and skipped` : ''}`,
     );
     const kinds = problemTotals(problems.totals());
     if (kinds) log(`problems caused by peers: ${kinds}`);
@@ -195,6 +201,8 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
         log(opened.where ?? listeningLine(transport.listeningNote, settings.bind, receiver.port));
         for (const note of opened.notes()) log(note);
         for await (const frame of receiver) {
+          // A frame sent again after a cut, that this run has saved already.
+          if (resent.isResent(frame)) continue;
           book.record(frame);
           total += 1;
           if (aborted.aborted) {
