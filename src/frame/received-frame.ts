@@ -16,7 +16,7 @@ export interface SenderState {
  */
 export function receivedFrame(data: Buffer, sender: SenderState, fallbackSeq: number, loss?: LossCounters): ReceivedFrame {
   const info = imageInfo(data);
-  const meta = info.type === 'jpeg' ? readMetadata(data) : undefined;
+  const meta = info.type === 'other' ? undefined : readMetadata(data);
   if (meta?.label !== undefined) sender.label = meta.label;
   return {
     data,
