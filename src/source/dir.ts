@@ -60,6 +60,7 @@ export async function openDir(options: DirSourceOptions): Promise<FrameSource> {
     live: false,
     dropped: 0,
     description: `dir ${options.path} (${names.length} images)`,
+    total: async () => names.length,
     [Symbol.asyncIterator]: frames,
     close: async () => stopped.abort(),
   };

@@ -26,6 +26,7 @@ import {
 import { finishedBeforeAbort, runUntilSignal, signalExitCode } from '../signals.js';
 import { formatRate } from '../../text/format.js';
 import { warn } from '../handle-error.js';
+import { startProgress, type ProgressLine } from '../progress.js';
 
 export const DEFAULT_DESTINATION = '127.0.0.1:8088';
 
@@ -44,7 +45,7 @@ export const sendSchema = mergeSchemas(
   {
     metadata: negatable('--no-metadata', 'send plain JPEGs, without the vstream metadata segment'),
     ffmpeg: value('--ffmpeg <path>', 'ffmpeg binary to use (also VSTREAM_FFMPEG)', (text) => text),
-    quiet: flag('-q, --quiet', 'no summary line at exit'),
+    quiet: flag('-q, --quiet', 'no progress line, no summary line at exit'),
   },
 );
 
@@ -100,13 +101,16 @@ function openSendSource(settings: SendSettings): ReturnType<typeof openSource> {
 }
 
 /** The transport's sender for these settings, and its note for the summary line. */
-function openSender(settings: SendSettings, live: boolean): Promise<OpenedSender> {
+function openSender(settings: SendSettings, live: boolean, beforeWarning: () => void = () => {}): Promise<OpenedSender> {
   return transportNamed(settings.transport).openSender({
     ...settings,
     host: settings.to.host,
     port: settings.to.port,
     live,
-    warn: (message) => warn(message),
+    warn: (message) => {
+      beforeWarning();
+      warn(message);
+    },
   });
 }
 
@@ -120,7 +124,9 @@ export async function runSend(settings: SendSettings): Promise<number> {
   /** 1 while a frame is being handed to the transport. */
   let inFlight = 0;
   let summarised = false;
+  let progress: ProgressLine | undefined;
   const summary = (abandoned: number) => {
+    progress?.stop();
     if (summarised || settings.quiet || !sender) return;
     summarised = true;
     const seconds = (performance.now() - started) / 1000;
@@ -131,10 +137,11 @@ export async function runSend(settings: SendSettings): Promise<number> {
     );
   };
   try {
-    const opened = await openSender(settings, source.live);
+    const opened = await openSender(settings, source.live, () => progress?.clear());
     sender = opened.sender;
     summaryNote = opened.summaryNote;
     const connected = sender;
+    progress = startProgress(process.stderr, source, { quiet: settings.quiet, limit: settings.frames, done: () => connected.framesSent });
     let abandoned = 0;
     const signal = await runUntilSignal(
       async (aborted) => {
@@ -163,6 +170,7 @@ export async function runSend(settings: SendSettings): Promise<number> {
     summary(abandoned);
     return signal ? signalExitCode(signal) : 0;
   } finally {
+    progress?.stop();
     sender?.destroy();
     await source.close();
   }
