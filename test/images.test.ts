@@ -140,6 +140,22 @@ describe('send --dir into recv --save-dir', () => {
   });
 });
 
+describe('PNG frames over every transport', () => {
+  it.each([
+    ['TCP', []],
+    ['UDP', ['--udp']],
+    ['legacy UDP', ['--udp', '--legacy']],
+  ])('%s: send --dir to recv --save-dir, the PNG byte for byte', async (_name, transport) => {
+    const saved = join(tmp, `over-${transport.join('')}`);
+    const receiver = vstream(['recv', '--no-window', '--listen', '0', ...transport, '--save-dir', saved, '--frames', '3']);
+    const [, port] = await receiver.waitForLine(/listening on port (\d+)/, 'stderr');
+    await sendDir(Number(port), images, transport);
+    expect(await receiver.exitCode, receiver.stderr()).toBe(0);
+    expect((await readdir(saved)).sort()).toEqual(['1.png', '2.jpg', '3.jpg']);
+    expect((await readFile(join(saved, '1.png'))).equals(png)).toBe(true);
+  });
+});
+
 describe.skipIf(!HAVE_CV2)('a reference OpenCV receiver (recvall + cv2.imdecode)', () => {
   it('decodes a PNG that send --dir sent with its metadata chunk', async () => {
     const one = join(tmp, 'one-png');

@@ -17,6 +17,7 @@ import type { LossCounters } from '../frame/frame.js';
 import { readLegacyLength } from '../frame/legacy-udp.js';
 import type { Problem } from '../problems.js';
 import { EVICT_IDLE_MS, senderToReplace } from './make-room.js';
+import { isPng, PNG_SIGNATURE } from '../frame/png-chunks.js';
 
 /** Phone and webcam JPEGs stay far below this; the legacy format has no other limit. */
 export const DEFAULT_LEGACY_MAX_FRAME_BYTES = 16 * 1024 * 1024;
@@ -206,7 +207,7 @@ export class LegacyUdpReassembler {
     const payload = attempt.chunks.length === 1 ? attempt.chunks[0]! : Buffer.concat(attempt.chunks, attempt.received);
     this.release(source);
     // Without sequence numbers a swapped or foreign piece can only show at the ends.
-    if (!isWholeJpeg(payload)) {
+    if (!isWholeJpeg(payload) && !isWholePng(payload)) {
       countDropped(source, 0);
       result.reply = source.sender;
       return;
@@ -302,4 +303,12 @@ function snapshot(source: Source): LegacySourceState {
 function isWholeJpeg(jpeg: Buffer): boolean {
   const n = jpeg.length;
   return n >= 4 && jpeg[0] === 0xff && jpeg[1] === 0xd8 && jpeg[n - 2] === 0xff && jpeg[n - 1] === 0xd9;
+}
+
+/** IEND with its CRC, the same 12 bytes at the end of every PNG. */
+const PNG_END = Buffer.from('0000000049454e44ae426082', 'hex');
+
+/** Starts with the PNG signature and ends with IEND. */
+function isWholePng(png: Buffer): boolean {
+  return isPng(png) && png.length >= PNG_SIGNATURE.length + PNG_END.length && png.subarray(png.length - PNG_END.length).equals(PNG_END);
 }
