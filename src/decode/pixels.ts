@@ -23,11 +23,11 @@ export function bytesPerPixel(format: PixelFormat): number {
 }
 
 /**
- * Decodes a frame's JPEG or PNG to raw pixels of exactly `size` (scaled to fill, like `send --size`), so that
- * a script can read `width * height * bytesPerPixel` bytes per frame. libjpeg-turbo (native/jpeg)
- * does it when the size is the frame's own or 1/2, 1/4, 1/8 of it; sharp does any other size
- * (shrinking on load), any JPEG libjpeg-turbo cannot decode, and PNGs (transparency over black,
- * 16-bit channels to 8). Both run on libuv's thread pool.
+ * Decodes a frame's JPEG or PNG to raw pixels of exactly `size` (scaled to fill, like `send
+ * --size`), so that a script can read `width * height * bytesPerPixel` bytes per frame.
+ * libjpeg-turbo (native/jpeg) does it when the size is the frame's own or 1/2, 1/4, 1/8 of it;
+ * sharp does any other size (shrinking on load), any JPEG libjpeg-turbo cannot decode, and PNGs
+ * (transparency over black, 16-bit channels to 8). Both run on libuv's thread pool.
  * libjpeg-turbo writes into `into` when given (the result is then a view of it); sharp always
  * returns a new Buffer. An image claiming more than `maxPixels` throws `PixelLimitError` before
  * anything is allocated for it, a JPEG of more than `MAX_JPEG_SCANS` scans `ScanLimitError`.

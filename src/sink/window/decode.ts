@@ -8,11 +8,12 @@ import { MAX_JPEG_SCANS, ScanLimitError, sharpInputOptions } from '../../decode/
 
 /**
  * Decodes a JPEG or PNG to RGB24 of exactly `box` pixels: the image scaled to fit, aspect kept,
- * centred on black bars (a PNG's transparency is black too). sharp shrinks on load when the box is smaller than the frame, so a
- * 4K frame in a small window costs a fraction of a full decode; and it runs on libuv's
- * thread pool, leaving the event loop free for the network. libjpeg-turbo decodes into `into`
- * when it is given and has exactly the box's size; otherwise the result is a new buffer. Both
- * decoders are held to the pixel and scan limits (src/decode/limits.ts).
+ * centred on black bars (a PNG's transparency is black too). sharp shrinks on load when the box
+ * is smaller than the frame, so a 4K frame in a small window costs a fraction of a full
+ * decode; and it runs on libuv's thread pool, leaving the event loop free for the network.
+ * libjpeg-turbo decodes into `into` when it is given and has exactly the box's size; otherwise
+ * the result is a new buffer. Both decoders are held to the pixel and scan limits
+ * (src/decode/limits.ts).
  */
 export async function decodeFitted(frame: Frame, box: Size, into?: Buffer, maxPixels = MAX_DECODE_PIXELS): Promise<Buffer> {
   // The usual case, a window at the frame's own size (or 1/2, 1/4, 1/8 of it): no bars, no
