@@ -321,18 +321,23 @@ describe('dir', () => {
     expect(source.description).toBe(`dir ${dir} (5 images)`);
     const frames = await take(source);
     expect(frames.map((frame) => frame.name)).toEqual(['1.png', '2.png', '10.png', 'a.JPG', 'B.bmp']);
-    for (const frame of frames) expect((await imageInfo(frame.data)).format).toBe('jpeg');
+    const formats = await Promise.all(frames.map(async (frame) => (await imageInfo(frame.data)).format));
+    expect(formats).toEqual(['png', 'png', 'png', 'jpeg', 'jpeg']);
+    expect(frames.map((frame) => frame.type)).toEqual(['png', 'png', 'png', 'jpeg', 'jpeg']);
     expect(await imageInfo(frames[4]!.data)).toMatchObject({ width: 9, height: 7 });
   });
 
-  it('passes a JPEG through byte for byte', async () => {
+  it('passes a JPEG and a PNG through byte for byte', async () => {
     const frames = await take(await openSource({ kind: 'dir', ffmpegPath: '', path: dir }));
     expect(frames[3]!.data.equals(jpeg)).toBe(true);
+    expect(frames[0]!.data.equals(await readFile(join(dir, '1.png')))).toBe(true);
+    expect(frames[0]).toMatchObject({ type: 'png', width: 40, height: 30 });
   });
 
   it('re-encodes a JPEG when quality is given, and resizes every image to size', async () => {
     const requalified = await take(await openSource({ kind: 'dir', ffmpegPath: '', path: dir, quality: 30 }));
     expect(requalified[3]!.data.equals(jpeg)).toBe(false);
+    for (const frame of requalified) expect(frame.type).toBe('jpeg');
     const resized = await take(await openSource({ kind: 'dir', ffmpegPath: '', path: dir, size: { width: 20, height: 10 } }));
     for (const frame of resized) expect(await imageInfo(frame.data)).toMatchObject({ width: 20, height: 10 });
   });

@@ -5,6 +5,8 @@
  */
 import { ProtocolError } from '../errors.js';
 import { jpegSegments, startsWithSoi } from './jpeg-segments.js';
+import { isPng } from './png-chunks.js';
+import { findPngMetadata } from './png-metadata.js';
 import type { FrameMeta } from './frame.js';
 
 /** APP7: unused by JFIF (APP0), Exif/XMP (APP1), ICC (APP2), Adobe (APP14) and friends. */
@@ -77,17 +79,26 @@ export function metadataInsertOffset(jpeg: Buffer): number {
 }
 
 /**
- * The metadata of the first vstream segment in the JPEG's header, or undefined when there is
- * none, it is from a newer incompatible version, or it is malformed. Never throws.
+ * The metadata of the first vstream segment in the JPEG's header (or chunk in the PNG's, see
+ * png-metadata.ts), or undefined when there is none, it is from a newer incompatible version,
+ * or it is malformed. Never throws.
  */
 export function readMetadata(jpeg: Buffer): FrameMeta | undefined {
+  if (isPng(jpeg)) {
+    const found = findPngMetadata(jpeg, METADATA_IDENTIFIER);
+    return found && metadataFromBody(found.body, 0, found.body.length);
+  }
   const segment = findMetadataSegment(jpeg);
   if (segment === undefined) return undefined;
-  const versionAt = segment.payloadStart + METADATA_IDENTIFIER.length;
-  if (jpeg[versionAt] !== METADATA_VERSION) return undefined;
+  return metadataFromBody(jpeg, segment.payloadStart + METADATA_IDENTIFIER.length, segment.end);
+}
+
+/** The metadata in `bytes[versionAt, end)`: the version byte, then the JSON. */
+function metadataFromBody(bytes: Buffer, versionAt: number, end: number): FrameMeta | undefined {
+  if (bytes[versionAt] !== METADATA_VERSION) return undefined;
   let value: unknown;
   try {
-    value = JSON.parse(jpeg.toString('utf8', versionAt + 1, segment.end));
+    value = JSON.parse(bytes.toString('utf8', versionAt + 1, end));
   } catch {
     return undefined;
   }
@@ -95,11 +106,11 @@ export function readMetadata(jpeg: Buffer): FrameMeta | undefined {
 }
 
 /**
- * The JPEG without the first vstream segment, as subarrays of `jpeg` (no copy): written
- * back to back they are byte-identical to what the sender read from its source.
+ * The JPEG (or PNG) without the first vstream segment (or chunk), as subarrays of `jpeg` (no
+ * copy): written back to back they are byte-identical to what the sender read from its source.
  */
 export function withoutMetadata(jpeg: Buffer): Buffer[] {
-  const segment = findMetadataSegment(jpeg);
+  const segment = isPng(jpeg) ? findPngMetadata(jpeg, METADATA_IDENTIFIER)?.chunk : findMetadataSegment(jpeg);
   if (segment === undefined) return [jpeg];
   return [jpeg.subarray(0, segment.start), jpeg.subarray(segment.end)];
 }

@@ -8,16 +8,23 @@
  * multi-megabyte JPEG is never copied on its way to the socket.
  */
 import { metadataInsertOffset, metadataSegment } from './metadata.js';
+import { isPng } from './png-chunks.js';
+import { pngMetadataChunk, pngMetadataInsertOffset } from './png-metadata.js';
 import type { Frame, FrameMeta } from './frame.js';
 
 /**
  * `[data]`, or with metadata `[data[0, k), segment, data[k, end)]` where k is
- * `metadataInsertOffset(data)`. Throws ProtocolError ERR_NOT_JPEG when metadata is asked for
- * and the bytes have no SOI.
+ * `metadataInsertOffset(data)`; a PNG gets a metadata chunk after IHDR instead. Throws
+ * ProtocolError ERR_NOT_JPEG when metadata is asked for and the bytes are neither.
  */
 export function payloadParts(frame: Frame | Buffer, meta?: FrameMeta): Buffer[] {
   const data = frameBytes(frame);
   if (meta === undefined) return [data];
+  if (isPng(data)) {
+    const at = pngMetadataInsertOffset(data);
+    // The JPEG segment is marker (2) + length (2) + the payload both formats share.
+    return [data.subarray(0, at), pngMetadataChunk(metadataSegment(meta).subarray(4)), data.subarray(at)];
+  }
   const at = metadataInsertOffset(data);
   return [data.subarray(0, at), metadataSegment(meta), data.subarray(at)];
 }

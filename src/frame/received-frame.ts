@@ -17,7 +17,7 @@ export interface SenderState {
  */
 export function receivedFrame(data: Buffer, sender: SenderState, fallbackSeq: number, loss?: LossCounters, given?: FrameMeta): ReceivedFrame {
   const info = imageInfo(data);
-  const meta = given ?? (info.type === 'jpeg' ? readMetadata(data) : undefined);
+  const meta = given ?? (info.type === 'other' ? undefined : readMetadata(data));
   if (meta?.label !== undefined) sender.label = meta.label;
   return {
     data,

@@ -411,3 +411,4 @@ function incompleteText(attempt: Extract<Attempt, { kind: 'receiving' }>): strin
 function addProblem(result: { problems?: Problem[] }, code: ErrorCode, source: Source, text: string): void {
   (result.problems ??= []).push({ code, message: `legacy UDP sender ${source.sender.peer}: ${text}` });
 }
+

@@ -3,7 +3,11 @@ import { once } from 'node:events';
 import { withoutMetadata } from '../frame/metadata.js';
 import { OutputError } from '../errors.js';
 import type { ReceivedFrame } from '../frame/frame.js';
-import type { FrameSink } from './types.js';
+import type { DropListener, FrameSink } from './types.js';
+import { pngAsJpeg } from '../decode/png-as-jpeg.js';
+import { PixelLimitError } from '../decode/limits.js';
+import type { ProblemReporter } from '../problems.js';
+import { wireText } from '../text/wire-text.js';
 import { StreamWriter } from './stream-writer.js';
 import { UsageError } from '../errors.js';
 import { value } from '../options/schema.js';
@@ -15,6 +19,12 @@ const outputOptions = {
   ...rawOutputOptions,
 };
 
+/** How PNG frames, which MJPEG output re-encodes, are held to the decoders' pixel limit. */
+export interface PngOptions {
+  maxPixels?: number;
+  report?: ProblemReporter;
+}
+
 /** `recv --output`: MJPEG, or decoded pixels with a pixel `--format`. */
 export const outputSinkKind: SinkKind<typeof outputOptions> = {
   name: 'output',
@@ -25,7 +35,7 @@ export const outputSinkKind: SinkKind<typeof outputOptions> = {
   },
   async open({ output, format, size, maxPixels }, { report }) {
     if (output === undefined) return undefined;
-    if (format === 'jpeg') return MjpegOutputSink.open(output);
+    if (format === 'jpeg') return MjpegOutputSink.open(output, { maxPixels, report });
     return RawOutputSink.open(output, format, { size, maxPixels, report });
   },
 };
@@ -33,28 +43,41 @@ export const outputSinkKind: SinkKind<typeof outputOptions> = {
 /**
  * Writes frames back to back as MJPEG (concatenated JPEGs) to a file or to stdout, which is
  * what `ffplay -f mjpeg -i -` and `vstream send --stdin` read. The vstream metadata segment is
- * left out so that the output holds exactly the JPEGs that were sent.
+ * left out so that the output holds exactly the JPEGs that were sent. A PNG frame is written
+ * as a JPEG (src/decode/png-as-jpeg.ts); one that cannot be is dropped and reported.
  */
 export class MjpegOutputSink implements FrameSink {
+  private onDrop: DropListener = () => {};
+
   private constructor(
     private readonly out: StreamWriter,
     private readonly ownsStream: boolean,
+    private readonly pngs: PngOptions,
   ) {}
 
   /** `-` is standard output. A file is created or truncated. */
-  static async open(target: string): Promise<MjpegOutputSink> {
-    if (target === '-') return new MjpegOutputSink(new StreamWriter(process.stdout, 'standard output'), false);
+  static async open(target: string, pngs: PngOptions = {}): Promise<MjpegOutputSink> {
+    if (target === '-') return new MjpegOutputSink(new StreamWriter(process.stdout, 'standard output'), false, pngs);
     const stream = createWriteStream(target);
     try {
       await once(stream, 'open');
     } catch (err) {
       throw new OutputError(`cannot write ${target}: ${(err as Error).message}`, 'ERR_OUTPUT', { cause: err });
     }
-    return new MjpegOutputSink(new StreamWriter(stream, target), true);
+    return new MjpegOutputSink(new StreamWriter(stream, target), true, pngs);
   }
 
-  write(frame: ReceivedFrame): Promise<void> {
-    return this.out.write(withoutMetadata(frame.data));
+  reportDropsTo(listener: DropListener): void {
+    this.onDrop = listener;
+  }
+
+  async write(frame: ReceivedFrame): Promise<void> {
+    if (frame.type !== 'png') return this.out.write(withoutMetadata(frame.data));
+    const jpeg = await pngAsJpeg(frame, this.pngs.maxPixels).catch((err: unknown) => err as Error);
+    if (Buffer.isBuffer(jpeg)) return this.out.write([jpeg]);
+    this.onDrop(frame);
+    const code = jpeg instanceof PixelLimitError ? 'ERR_PIXEL_LIMIT' : 'ERR_BAD_JPEG';
+    this.pngs.report?.({ code, message: `PNG frame ${frame.seq} from ${wireText(frame.sender)} not written to --output: ${wireText(jpeg.message.split('\n')[0] ?? '', 160)}` });
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { OutputError } from '../errors.js';
-import { bytesPerPixel, decodePixels, jpegSize, type PixelFormat } from '../decode/pixels.js';
+import { bytesPerPixel, decodePixels, imageSize, noSizeReason, type PixelFormat } from '../decode/pixels.js';
 import { PixelLimitError, exceedsPixelLimit } from '../decode/limits.js';
 import { MAX_DECODE_PIXELS } from '../decode/turbo.js';
 import type { ProblemReporter } from '../problems.js';
@@ -15,7 +15,7 @@ import { parseBytes, parseSize } from '../options/parsers.js';
 import { value, valueOr } from '../options/schema.js';
 import { PIXEL_FORMATS } from '../decode/pixels.js';
 
-/** What `recv --output` writes: the JPEGs as sent, or decoded pixels. */
+/** What `recv --output` writes: the JPEGs as sent (PNGs as JPEGs), or decoded pixels. */
 export type OutputFormat = 'jpeg' | PixelFormat;
 
 /** `--format`, `--size` and `--max-pixels`, the options of decoded output; see outputSinkKind. */
@@ -111,7 +111,7 @@ export class RawOutputSink implements FrameSink {
   /** Resolves when another decode may start: at most `concurrency` run at once. */
   async write(frame: ReceivedFrame): Promise<void> {
     // The header's claim is checked before a byte is allocated or decoded for the frame.
-    const image = jpegSize(frame);
+    const image = imageSize(frame);
     if (image && exceedsPixelLimit(image, this.maxPixels)) return this.drop(frame, new PixelLimitError(image, this.maxPixels));
     if (this.size === undefined) return this.writeFirst(frame, image);
     const size = this.size;
@@ -134,7 +134,7 @@ export class RawOutputSink implements FrameSink {
    * that decodes fixes it. One that claims a size and then fails to decode must not.
    */
   private async writeFirst(frame: ReceivedFrame, image: Size | undefined): Promise<void> {
-    if (!image) return this.drop(frame, new Error('no JPEG frame header (SOF) before the scan'));
+    if (!image) return this.drop(frame, new Error(noSizeReason(frame.type)));
     const pixels = await decodePixels(frame, this.format, image, undefined, this.maxPixels).catch((err: unknown) => err as Error);
     if (!Buffer.isBuffer(pixels)) return this.drop(frame, pixels);
     this.size ??= image;

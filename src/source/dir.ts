@@ -3,10 +3,11 @@
  * each frame named by its file name. A batch transfer, so not live and as fast as the consumer
  * takes frames unless a numeric `fps` paces it.
  *
- * JPEG files pass through byte for byte unless `size` or an explicit `quality` asks for
- * re-encoding; other images (and JPEGs then) are encoded by sharp, at quality 80 by default,
- * and resized to exactly `size` (stretched, like the ffmpeg sources). The next image is read
- * while the consumer handles the current one.
+ * JPEG and PNG files pass through byte for byte unless `size` or an explicit `quality` asks
+ * for re-encoding; other images (and JPEGs and PNGs then) are encoded as JPEG by sharp, at
+ * quality 80 by default, and resized to exactly `size` (stretched, like the ffmpeg sources).
+ * What a file holds decides, not its suffix. The next image is read while the consumer handles
+ * the current one.
  */
 import type { Dirent } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
@@ -16,7 +17,7 @@ import { encodeJpeg, isJpeg } from '../encode/jpeg.js';
 import { DEFAULT_QUALITY } from '../encode/quality.js';
 import { SourceError } from '../errors.js';
 import type { Frame } from '../frame/frame.js';
-import { makeFrame } from '../frame/image-info.js';
+import { imageInfo, makeFrame } from '../frame/image-info.js';
 import { nowMs } from './mjpeg-stream.js';
 import { value } from '../options/schema.js';
 import type { FrameSource, Size, SourceKind } from './types.js';
@@ -59,6 +60,7 @@ export async function openDir(options: DirSourceOptions): Promise<FrameSource> {
     live: false,
     dropped: 0,
     description: `dir ${options.path} (${names.length} images)`,
+    total: async () => names.length,
     [Symbol.asyncIterator]: frames,
     close: async () => stopped.abort(),
   };
@@ -94,7 +96,7 @@ export async function listImages(dir: string): Promise<string[]> {
 }
 
 /** Loads each image while the previous one is being consumed: one read ahead, no more. */
-async function* readAll(names: string[], options: DirSourceOptions): AsyncGenerator<{ jpeg: Buffer; name: string }> {
+async function* readAll(names: string[], options: DirSourceOptions): AsyncGenerator<{ image: Buffer; name: string }> {
   let next = loadImage(names[0]!, options);
   for (let i = 0; i < names.length; i++) {
     const current = next;
@@ -113,30 +115,40 @@ async function* readAll(names: string[], options: DirSourceOptions): AsyncGenera
  * pacing or read-ahead.
  */
 async function* paced(
-  images: AsyncGenerator<{ jpeg: Buffer; name: string }>,
+  images: AsyncGenerator<{ image: Buffer; name: string }>,
   fps: number | 'max' | undefined,
   signal: AbortSignal,
 ): AsyncGenerator<Frame> {
   const interval = typeof fps === 'number' ? 1000 / fps : 0;
   let due = performance.now();
-  for await (const { jpeg, name } of images) {
+  for await (const { image, name } of images) {
     const now = performance.now();
     // More than a frame behind (a slow consumer): restart the cadence rather than burst to catch up.
     if (due < now - interval) due = now;
     if (due > now) await sleep(due - now, undefined, { signal }).catch(() => {});
     if (signal.aborted) return;
-    yield makeFrame(jpeg, { captureTime: nowMs(), name });
+    yield makeFrame(image, { captureTime: nowMs(), name });
     due += interval;
   }
 }
 
-async function loadImage(name: string, { path, size, quality }: DirSourceOptions): Promise<{ jpeg: Buffer; name: string }> {
+async function loadImage(name: string, { path, size, quality }: DirSourceOptions): Promise<{ image: Buffer; name: string }> {
   try {
     const bytes = await readFile(join(path, name));
-    if (isJpeg(bytes) && size === undefined && quality === undefined) return { jpeg: bytes, name };
-    return { jpeg: await encodeJpeg(bytes, { quality: quality ?? DEFAULT_QUALITY, ...(size && { size }) }), name };
+    if (size === undefined && quality === undefined && passesThrough(bytes)) return { image: bytes, name };
+    return { image: await encodeJpeg(bytes, { quality: quality ?? DEFAULT_QUALITY, ...(size && { size }) }), name };
   } catch (error) {
     const reason = (error as Error).message.split('\n')[0];
     throw new SourceError(`cannot read image ${name}: ${reason}`, 'ERR_IMAGE_UNREADABLE', { cause: error });
   }
+}
+
+/**
+ * A JPEG, or a PNG whose header says its size: sent as it is. A PNG without a readable IHDR is
+ * left to sharp, which names what is wrong with it, rather than sent for every receiver to refuse.
+ */
+function passesThrough(bytes: Buffer): boolean {
+  if (isJpeg(bytes)) return true;
+  const info = imageInfo(bytes);
+  return info.type === 'png' && info.width !== undefined;
 }

@@ -17,11 +17,20 @@ export interface FfmpegSourceOptions extends FfmpegPlan {
   explainFailure?: FailureExplainer;
   live: boolean;
   description: string;
+  /** For a source that ends: its frame count, as FrameSource.total (found out once, when first asked). */
+  total?: () => Promise<number | undefined>;
 }
 
-export function ffmpegSource({ ffmpegPath, encoder: chosen, input, output, explainFailure, live, description }: FfmpegSourceOptions): FrameSource {
+export function ffmpegSource({ ffmpegPath, encoder: chosen, input, output, explainFailure, live, description, total }: FfmpegSourceOptions): FrameSource {
   const encoder = chosen ?? (canEncodeRaw() ? 'raw' : 'ffmpeg');
   const ffmpeg = spawnFfmpeg({ ffmpegPath, args: ffmpegArgs(input, { ...output, encoder }), ...(explainFailure && { explainFailure }) });
   const stream = { input: ffmpeg.stdout, producer: ffmpeg, live, description };
-  return encoder === 'raw' ? y4mStreamSource({ ...stream, ...(output.quality !== undefined && { quality: output.quality }) }) : mjpegStreamSource(stream);
+  const source = encoder === 'raw' ? y4mStreamSource({ ...stream, ...(output.quality !== undefined && { quality: output.quality }) }) : mjpegStreamSource(stream);
+  return total ? Object.assign(source, { total: once(total) }) : source;
+}
+
+/** `make()`'s promise, made on the first call only. */
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let made: Promise<T> | undefined;
+  return () => (made ??= make());
 }

@@ -8,6 +8,7 @@ import { SourceError } from '../errors.js';
 import { ffmpegSource } from './ffmpeg-source.js';
 import { fileInputArgs, type FfmpegPlan } from './ffmpeg/args.js';
 import type { FailureExplainer } from './ffmpeg/process.js';
+import { probeFrameCount } from './ffmpeg/probe.js';
 import { flag, value } from '../options/schema.js';
 import type { CommonSourceOptions, FrameSource, SourceKind } from './types.js';
 
@@ -35,6 +36,8 @@ export async function openFile(options: CommonSourceOptions & { path: string; lo
     explainFailure: explainFileFailure(path),
     live: false,
     description: `file ${path}`,
+    // A looping file never ends: its progress has no total.
+    total: loop ? async () => undefined : () => probeFrameCount({ ffmpegPath, path, fps }),
   });
 }
 

@@ -16,6 +16,12 @@ export interface FrameSource extends AsyncIterable<Frame> {
   readonly dropped: number;
   /** A human-readable description for logs, e.g. `pattern 640x480@30`. */
   readonly description: string;
+  /**
+   * Sources that end (a folder, a file): how many frames they give, for a progress line;
+   * undefined when that cannot be known (a looping file, one without a duration). Asked only
+   * by whoever shows progress, since finding out may cost a look at the file.
+   */
+  total?(): Promise<number | undefined>;
   close(): Promise<void>;
 }
 

@@ -1,5 +1,5 @@
 // The seeded mutator behind test/fuzz-recv.test.ts and `BENCH_ONLY=attacks`: hostile TCP
-// frames and UDP datagrams made from real JPEGs with vstream metadata. Plain JS on the compiled
+// frames and UDP datagrams made from real JPEGs (and small PNGs) with vstream metadata. Plain JS on the compiled
 // dist/ (like lossy-relay.mjs) so that the bench, which has no TypeScript, shares it.
 //
 // Every case is a pure function of (seed, index): case 417 of seed 7 is the same bytes whether
@@ -7,6 +7,10 @@
 import { encodeHeader, HEADER_SIZE } from '../../dist/frame/header.js';
 import { METADATA_IDENTIFIER, METADATA_MARKER, METADATA_VERSION, metadataInsertOffset, metadataSegment } from '../../dist/frame/metadata.js';
 import { jpegSegments } from '../../dist/frame/jpeg-segments.js';
+import { payloadParts } from '../../dist/frame/payload.js';
+import { chunkCrc, makeChunk, pngChunks } from '../../dist/frame/png-chunks.js';
+import { PNG_METADATA_CHUNK } from '../../dist/frame/png-metadata.js';
+import { deflateSync } from 'node:zlib';
 import { DatagramType, endDatagram, splitFrame, UDP_HEADER_SIZE } from '../../dist/frame/udp-datagram.js';
 import { mulberry32 } from '../lossy-relay.mjs';
 
@@ -121,6 +125,79 @@ function sofSegments(jpeg) {
   return [...jpegSegments(jpeg)].filter(({ marker }) => marker >= 0xc0 && marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(marker));
 }
 
+// ---- PNG frames, made here so that every case stays a pure function of (seed, index)
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** A small PNG: `colourType` 0 (grey), 2 (RGB), 6 (RGBA); `depth` 8 or 16; a gradient, so its IDAT is not all zeros. */
+function makePng(width, height, colourType, depth) {
+  const channels = { 0: 1, 2: 3, 6: 4 }[colourType];
+  const rowBytes = 1 + (width * channels * depth) / 8;
+  const raw = Buffer.alloc(rowBytes * height);
+  for (let y = 0; y < height; y++) for (let i = 1; i < rowBytes; i++) raw[y * rowBytes + i] = (i * 7 + y * 13) & 0xff;
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = depth;
+  ihdr[9] = colourType;
+  return Buffer.concat([PNG_SIGNATURE, makeChunk('IHDR', ihdr), makeChunk('IDAT', deflateSync(raw)), makeChunk('IEND', Buffer.alloc(0))]);
+}
+
+const PNG_BASES = [makePng(64, 48, 2, 8), makePng(33, 17, 6, 8), makePng(40, 30, 0, 8), makePng(20, 12, 2, 16)];
+
+function pngWithMeta(r, seq, label) {
+  return Buffer.concat(payloadParts(pick(r, PNG_BASES), { seq, captureTime: Date.now(), label }));
+}
+
+/** `png` with the chunk of our metadata holding `payload` (identifier, version, JSON) right after IHDR. */
+function pngWithChunk(png, payload) {
+  const ihdrEnd = pngChunks(png).next().value.end;
+  return Buffer.concat([png.subarray(0, ihdrEnd), makeChunk(PNG_METADATA_CHUNK, payload), png.subarray(ihdrEnd)]);
+}
+
+const PNG_MUTATIONS = [
+  [2, 'png-valid', (r, _jpeg, seq) => pngWithMeta(r, seq, `fuzz-png-${int(r, 0, 9)}`)],
+  [2, 'png-meta', (r, _jpeg, seq) => {
+    const meta = { seq, captureTime: Date.now(), label: hostileText(r), ...(r() < 0.5 && { name: hostileText(r) }) };
+    // The segment's payload (after FF E7 and its length) is the chunk's data.
+    return pngWithChunk(pick(r, PNG_BASES), metadataSegmentRaw(meta).subarray(4));
+  }],
+  [2, 'png-ihdr-size', (r, _jpeg, seq) => {
+    const out = pngWithMeta(r, seq, 'fuzz-png-size');
+    const ihdr = pngChunks(out).next().value;
+    const [width, height] = pick(r, [[0, 0], [100_000, 100_000], [2 ** 31 - 1, 2 ** 31 - 1], [2 ** 32 - 1, 1], [8192, 8193], [65535, 65535], [int(r, 1, 2 ** 31), int(r, 1, 2 ** 31)]]);
+    out.writeUInt32BE(width >>> 0, ihdr.dataStart);
+    out.writeUInt32BE(height >>> 0, ihdr.dataStart + 4);
+    // Mostly a consistent CRC, so that only a size check refuses it.
+    if (r() < 0.8) out.writeUInt32BE(chunkCrc(out, ihdr), ihdr.dataEnd);
+    return out;
+  }],
+  [2, 'png-truncated', (r, _jpeg, seq) => {
+    const out = pngWithMeta(r, seq, 'fuzz-png-truncated');
+    return out.subarray(0, int(r, 1, out.length - 1));
+  }],
+  [2, 'png-chunk-length', (r, _jpeg, seq) => {
+    const out = pngWithMeta(r, seq, 'fuzz-png-length');
+    // Chunk starts: walk by the honest lengths, IDAT and IEND included.
+    const starts = [];
+    for (let pos = 8; pos + 12 <= out.length; pos += 12 + out.readUInt32BE(pos)) starts.push(pos);
+    out.writeUInt32BE(pick(r, [0, 1, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, int(r, 0, 2 ** 32 - 1)]) >>> 0, pick(r, starts));
+    return out;
+  }],
+  [2, 'png-bit-flips', (r, _jpeg, seq) => {
+    const out = pngWithMeta(r, seq, 'fuzz-png-flips');
+    for (let i = 0, n = pick(r, [1, 2, 8, 64]); i < n; i++) out[int(r, 8, out.length - 1)] ^= 1 << int(r, 0, 7);
+    return out;
+  }],
+  [1, 'png-idat', (r, _jpeg, seq) => {
+    // IHDR and our chunk intact; image data that is not zlib, or inflates to the wrong size.
+    const png = pngWithMeta(r, seq, 'fuzz-png-idat');
+    const idat = png.indexOf('IDAT', 8, 'latin1') - 4;
+    const data = pick(r, [() => randomBytes(r, int(r, 1, 2000)), () => deflateSync(Buffer.alloc(int(r, 0, 200_000))), () => Buffer.alloc(0)])();
+    return Buffer.concat([png.subarray(0, idat), makeChunk('IDAT', data), makeChunk('IEND', Buffer.alloc(0))]);
+  }],
+];
+
 /** The payload mutations: a JPEG (with metadata) whose framing on the wire stays intact. */
 const PAYLOAD_MUTATIONS = [
   // ---- metadata
@@ -227,6 +304,7 @@ const PAYLOAD_MUTATIONS = [
     return Buffer.concat([withMeta(jpeg, seq, 'fuzz-big'), junk]);
   }],
   [3, 'valid', (r, jpeg, seq) => withMeta(jpeg, seq, `fuzz-${int(r, 0, 9)}`, r() < 0.2)],
+  ...PNG_MUTATIONS,
 ];
 
 /** Header mutations: the 16 bytes themselves, after which the wire no longer frames this payload. */

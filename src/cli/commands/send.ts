@@ -28,6 +28,7 @@ import { formatRate } from '../../text/format.js';
 import { warn } from '../handle-error.js';
 import { RateLimitedLog } from '../rate-limited-log.js';
 import type { FrameSource } from '../../source/index.js';
+import { startProgress, type ProgressLine } from '../progress.js';
 
 export const DEFAULT_DESTINATION = '127.0.0.1:8088';
 
@@ -46,7 +47,7 @@ export const sendSchema = mergeSchemas(
   {
     metadata: negatable('--no-metadata', 'send plain JPEGs, without the vstream metadata segment'),
     ffmpeg: value('--ffmpeg <path>', 'ffmpeg binary to use (also VSTREAM_FFMPEG)', (text) => text),
-    quiet: flag('-q, --quiet', 'no summary line at exit'),
+    quiet: flag('-q, --quiet', 'no progress line, no summary line at exit'),
   },
 );
 
@@ -114,14 +115,17 @@ function peerLogs(settings: SendSettings): { comings: RateLimitedLog<'peer'>; pr
 }
 
 /** The transport's sender for these settings, and its note for the summary line. */
-function openSender(settings: SendSettings, live: boolean, logs: ReturnType<typeof peerLogs>): Promise<OpenedSender> {
+function openSender(settings: SendSettings, live: boolean, logs: ReturnType<typeof peerLogs>, beforeWarning: () => void = () => {}): Promise<OpenedSender> {
   return transportNamed(settings.transport).openSender({
     ...settings,
     host: settings.to.host,
     port: settings.to.port,
     live,
     sourcePath: 'path' in settings.source ? settings.source.path : undefined,
-    warn: (message) => warn(message),
+    warn: (message) => {
+      beforeWarning();
+      warn(message);
+    },
     announce: (message) => logs.comings.report({ code: 'peer', message }),
     report: (problem) => logs.problems.report(problem),
   });
@@ -139,9 +143,11 @@ export async function runSend(settings: SendSettings): Promise<number> {
   /** 1 while a frame is being handed to the transport. */
   let inFlight = 0;
   let summarised = false;
+  let progress: ProgressLine | undefined;
   const summary = (abandoned: number) => {
     logs.comings.close();
     logs.problems.close();
+    progress?.stop();
     if (summarised || settings.quiet || !sender) return;
     summarised = true;
     const seconds = (performance.now() - started) / 1000;
@@ -152,7 +158,7 @@ export async function runSend(settings: SendSettings): Promise<number> {
     );
   };
   try {
-    const opened = await openSender(settings, source?.live ?? true, logs);
+    const opened = await openSender(settings, source?.live ?? true, logs, () => progress?.clear());
     sender = opened.sender;
     summaryNote = opened.summaryNote;
     const connected = sender;
@@ -163,6 +169,7 @@ export async function runSend(settings: SendSettings): Promise<number> {
         source ??= await openSendSource(settings);
         if (aborted.aborted) return;
         const frames = source;
+        progress = startProgress(process.stderr, frames, { quiet: settings.quiet, limit: settings.frames, done: () => connected.framesSent });
         let taken = 0;
         for await (const frame of frames) {
           if (aborted.aborted) break;
@@ -190,6 +197,7 @@ export async function runSend(settings: SendSettings): Promise<number> {
   } finally {
     logs.comings.close();
     logs.problems.close();
+    progress?.stop();
     sender?.destroy();
     await source?.close();
   }

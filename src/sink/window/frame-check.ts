@@ -1,4 +1,4 @@
-import { jpegSize } from '../../decode/pixels.js';
+import { imageSize, noSizeReason } from '../../decode/pixels.js';
 import type { Problem } from '../../problems.js';
 import { wireText } from '../../text/wire-text.js';
 import type { ReceivedFrame } from '../../frame/frame.js';
@@ -10,16 +10,16 @@ export function senderName(frame: Pick<ReceivedFrame, 'sender' | 'peer'>): strin
 }
 
 /**
- * The image size a frame's JPEG header claims, if the window may decode it; otherwise the
+ * The image size a frame's JPEG or PNG header claims, if the window may decode it; otherwise the
  * problem that drops it. Read from the header alone, before any decoder, buffer or window
  * is allocated: a few bytes on the wire can claim 65535x65535 (12 GB of RGB).
  */
 export function checkFrameSize(frame: ReceivedFrame, maxPixels: number): Size | Problem {
-  const size = jpegSize(frame);
+  const size = imageSize(frame);
   if (!size) {
     return {
       code: 'ERR_BAD_JPEG',
-      message: `frame from ${senderName(frame)} dropped by the window: no JPEG frame header (SOF) with a size`,
+      message: `frame from ${senderName(frame)} dropped by the window: ${noSizeReason(frame.type)}`,
     };
   }
   const pixels = size.width * size.height;

@@ -237,7 +237,7 @@ export class SenderWindow {
         },
         (error: unknown) => {
           this.spare = into;
-          // An undecodable JPEG is skipped like a frame that arrived too late.
+          // An undecodable image is skipped like a frame that arrived too late.
           if (fresh) {
             this.dropped(frame);
             this.hooks.onBadFrame(frame, error);

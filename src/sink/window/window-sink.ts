@@ -54,7 +54,7 @@ export interface WindowSinkOptions {
   title?: string;
   /** SDL windows open at once (default `DEFAULT_MAX_WINDOWS`). */
   maxWindows?: number;
-  /** Frames whose JPEG header claims more pixels are dropped undecoded (default `MAX_DECODE_PIXELS`). */
+  /** Frames whose JPEG or PNG header claims more pixels are dropped undecoded (default `MAX_DECODE_PIXELS`). */
   maxPixels?: number;
   /** Told of each frame dropped as bad or too large, and of each sender left without a window. */
   report?: ProblemReporter;
@@ -110,7 +110,7 @@ function requestedDriver(driver: string, env: NodeJS.ProcessEnv = process.env): 
  *   new sender needs the place: then the window whose sender left first is handed over to it.
  *   With every place taken by a connected sender, a new one gets no window (reported once,
  *   `ERR_TOO_MANY_WINDOWS`; its frames are dropped) until a place frees up.
- * - A frame whose JPEG header claims more than `maxPixels`, or no size at all, is dropped
+ * - A frame whose JPEG or PNG header claims more than `maxPixels`, or no size at all, is dropped
  *   before anything is decoded or opened for it, and reported.
  * - While a frame is being decoded, later frames replace the one waiting.
  * - Every frame dropped is told to the drop listener. Title and a small overlay show the
