@@ -4,8 +4,9 @@ import type { TransportKind } from './kind.js';
 import { tcpTransport } from './tcp.js';
 import { udpTransport } from './udp.js';
 import { legacyUdpTransport } from './udp-legacy.js';
+import { videoServeTransport } from './video-serve.js';
 
-export const TRANSPORTS = [tcpTransport, udpTransport, legacyUdpTransport] as const;
+export const TRANSPORTS = [tcpTransport, udpTransport, legacyUdpTransport, videoServeTransport] as const;
 
 export type TransportName = (typeof TRANSPORTS)[number]['name'];
 
