@@ -73,6 +73,8 @@ export interface OpenedReceiver {
   receiver: Receiver;
   /** Lines worth saying once the receiver listens (e.g. a receive buffer the kernel capped). */
   notes(): string[];
+  /** Said instead of `listening on ...` by a receiver that does not listen: `connecting to HOST:PORT`. */
+  where?: string;
 }
 
 /**

@@ -5,8 +5,9 @@ import { tcpTransport } from './tcp.js';
 import { udpTransport } from './udp.js';
 import { legacyUdpTransport } from './udp-legacy.js';
 import { videoServeTransport } from './video-serve.js';
+import { videoListTransport, videoRequestTransport } from './video-request.js';
 
-export const TRANSPORTS = [tcpTransport, udpTransport, legacyUdpTransport, videoServeTransport] as const;
+export const TRANSPORTS = [tcpTransport, udpTransport, legacyUdpTransport, videoServeTransport, videoRequestTransport, videoListTransport] as const;
 
 export type TransportName = (typeof TRANSPORTS)[number]['name'];
 

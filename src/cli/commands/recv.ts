@@ -106,6 +106,9 @@ const CONNECTION_LINES_PER_SECOND = 10;
 
 /** Runs `vstream recv`; returns the exit code. */
 export async function runRecv(settings: RecvSettings): Promise<number> {
+  // A kind that asks a question prints its answer and receives nothing.
+  const answering = transportNamed(settings.transport);
+  if (answering.answer) return answering.answer(settings);
   // Problems are news even with --quiet: they say why frames are missing.
   const problems = new RateLimitedLog((line) => warn(line));
   const sinks = await openSinks(settings, (problem) => problems.report(problem));
@@ -185,7 +188,7 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
     signal = await runUntilSignal(
       async (aborted) => {
         // Said once the signal handlers are in place: a script may signal as soon as it reads this.
-        log(listeningLine(transport.listeningNote, settings.bind, receiver.port));
+        log(opened.where ?? listeningLine(transport.listeningNote, settings.bind, receiver.port));
         for (const note of opened.notes()) log(note);
         for await (const frame of receiver) {
           book.record(frame);
