@@ -18,6 +18,7 @@ export class ReplyReader {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(socket: Socket) {
+    this.gone = socket.destroyed;
     socket.on('data', (chunk: Buffer) => this.take(chunk));
     socket.on('close', () => {
       this.gone = true;

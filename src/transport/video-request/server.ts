@@ -22,6 +22,12 @@ export const DEFAULT_MAX_CLIENTS = 8;
 export const MAX_REQUESTING = 64;
 /** A connection refused or finished is closed after this long even if its client is not done. */
 const LINGER_MS = 2000;
+/**
+ * Between `True` and the first frame. The reference client reads the answer with one
+ * `recv(1024)` and compares it with `True`: a frame already behind it in the same read would
+ * make it give up. The reference server leaves this gap by opening the video in between.
+ */
+const ACCEPTED_PAUSE_MS = 100;
 /** Clients the summary names one by one; the rest are counted. */
 const SUMMARY_CLIENTS = 8;
 
@@ -199,6 +205,7 @@ export class VideoServer {
     this.options.say(`${peer} plays ${shown}`);
     socket.write(ACCEPTED);
     const done = (async () => {
+      await new Promise((resolve) => setTimeout(resolve, ACCEPTED_PAUSE_MS));
       const result = await play({
         socket,
         first: first.value,
