@@ -6,12 +6,15 @@
  * against `send --serve`. Real processes, real ffmpeg, loopback over IPv4 and IPv6.
  */
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FFMPEG, runFfmpeg } from './helpers/ffmpeg.js';
+import { TcpFrameParser } from '../src/reassemble/tcp-parser.js';
 import { startProcess, stopAll, vstream, type TestProcess } from './helpers/process.js';
 import { freePort } from './helpers/ports.js';
 import { CV2_SKIP_REASON, HAVE_CV2, PYTHON } from './helpers/python.js';
@@ -109,6 +112,23 @@ c.close()
 print('frames', count, flush=True)
 `;
 
+/** The reference client's request, for many names in a row: it prints what each was answered. */
+const REQUEST_PROBE = `
+import socket, sys
+
+host, port = sys.argv[1], int(sys.argv[2])
+for name in sys.argv[3:]:
+    c = socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET, socket.SOCK_STREAM)
+    c.connect((host, port))
+    c.send(name.encode())
+    answer = c.recv(1024)
+    if answer != b'True':
+        print('refused', repr(answer), flush=True)
+    else:
+        print('accepted', flush=True)
+    c.close()
+`;
+
 interface Family {
   name: string;
   host: string;
@@ -141,6 +161,7 @@ beforeAll(async () => {
   await symlink('sub/short.avi', join(videos, 'inside-link.avi'));
   await writeFile(join(programs, 'server.py'), REFERENCE_SERVER);
   await writeFile(join(programs, 'client.py'), REFERENCE_CLIENT);
+  await writeFile(join(programs, 'probe.py'), REQUEST_PROBE);
 });
 
 afterEach(() => stopAll());
@@ -174,7 +195,7 @@ async function exitCode(proc: TestProcess, expected: number): Promise<void> {
 
 /** The JPEGs of a folder, decoded: each one's size. */
 async function savedFrames(dir: string): Promise<{ name: string; width: number; height: number }[]> {
-  const names = (await readdir(dir)).filter((name) => name.endsWith('.jpg')).sort();
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((name) => name.endsWith('.jpg')).sort();
   return Promise.all(
     names.map(async (name) => {
       const { width, height } = await sharp(await readFile(join(dir, name))).metadata();
@@ -224,11 +245,14 @@ describe.skipIf(!HAVE_CV2)('the reference client against send --serve', () => {
     const family = FAMILIES.at(-1)!;
     const { server, port } = await startServe(['--fps', 'max']);
     const refusedNames = ['../secret.avi', join(work, 'secret.avi'), '/etc/passwd', 'link.avi', 'sub/../../secret.avi', 'sub/../traffic.avi', '\n', 'missing.avi', 'sub', 'notes.txt', 'tab\there.avi'];
-    for (const name of refusedNames) {
-      const client = referenceClient(family, port, name);
-      await exitCode(client, 3);
-      expect(client.output('stdout')).toEqual([expect.stringMatching(/^refused b'False: [a-z .,]+\\n'$/)]);
-    }
+    // A client that never names anything holds a place for a while only.
+    const silent = connect({ host: family.host, port });
+    const silentClosed = once(silent, 'close');
+    const probe = startProcess('request probe', PYTHON, ['-u', join(programs, 'probe.py'), family.host, String(port), ...refusedNames]);
+    await exitCode(probe, 0);
+    const answers = probe.output('stdout');
+    expect(answers).toHaveLength(refusedNames.length);
+    for (const answer of answers) expect(answer).toMatch(/^refused b'False: [a-z .,]+\\n'$/);
     // A symlink that stays inside is a name like any other.
     const inside = referenceClient(family, port, 'inside-link.avi');
     await exitCode(inside, 0);
@@ -236,12 +260,14 @@ describe.skipIf(!HAVE_CV2)('the reference client against send --serve', () => {
     const good = referenceClient(family, port, 'traffic.avi');
     await exitCode(good, 0);
     expect(good.output('stdout').at(-1)).toBe(`frames ${FRAMES}`);
+    await silentClosed;
     server.kill('SIGINT');
     await exitCode(server, 130);
     const stderr = server.stderr();
+    expect(stderr).toMatch(/sent no request within 10 s \(ERR_TIMEOUT\)/);
     expect(stderr).toMatch(new RegExp(`served 2 clients .*; ${refusedNames.length} requests refused`));
     // Refusals are problems: one line a second at most, none with a raw control byte.
-    expect(stderr).toMatch(/refused "\.\.\/secret\.avi" to .*: names with \.\. are not served \(ERR_BAD_REQUEST\)/);
+    expect(stderr).toMatch(/refused ".*" to .*: [a-z .,]+ \(ERR_BAD_REQUEST\)/);
     expect(stderr).not.toMatch(/\t/);
   });
 });
@@ -329,5 +355,126 @@ describe('recv --connect --list', () => {
     await exitCode(list, 4);
     expect(list.stderr()).toMatch(/^vstream: \[::1\]:\d+ does not list its videos: it answered "False"\n$/);
     await exitCode(server, 0);
+  });
+});
+
+/** Connects and writes `parts` one write each, each flushed to the kernel before the next. */
+async function rawClient(host: string, port: number, parts: (string | Buffer)[]): Promise<{ socket: Socket; received: () => Buffer; closed: Promise<unknown> }> {
+  const socket = connect({ host, port });
+  socket.setNoDelay(true);
+  await once(socket, 'connect');
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const closed = once(socket, 'close');
+  for (const part of parts) await new Promise((resolve) => socket.write(part, resolve));
+  return { socket, received: () => Buffer.concat(chunks), closed };
+}
+
+/** Frames in what a server sent after `True`: each header's length, how many are whole, whether `EOF` came. */
+function framesIn(bytes: Buffer): { lengths: number[]; complete: number; end: boolean } {
+  const lengths: number[] = [];
+  let complete = 0;
+  let at = 0;
+  while (at + 3 <= bytes.length) {
+    if (bytes.subarray(at, at + 3).toString() === 'EOF') return { lengths, complete, end: true };
+    if (at + 16 > bytes.length) break;
+    const length = Number(bytes.subarray(at, at + 16).toString().trim());
+    lengths.push(length);
+    at += 16 + length;
+    if (at <= bytes.length) complete += 1;
+  }
+  return { lengths, complete, end: false };
+}
+
+describe('send --serve, what clients can do to it', () => {
+  it('takes a name sent a byte per segment', async () => {
+    const { server, port } = await startServe(['--fps', 'max']);
+    const client = await rawClient('::1', port, [...'traffic.avi']);
+    // A reply after each whole frame, as the reference client does.
+    let replied = 0;
+    client.socket.on('data', () => {
+      const { lengths, complete } = framesIn(client.received().subarray(4));
+      for (; replied < complete; replied++) client.socket.write('Rec');
+      expect(lengths.length - complete).toBeLessThanOrEqual(1);
+    });
+    await client.closed;
+    const bytes = client.received();
+    expect(bytes.subarray(0, 4).toString()).toBe('True');
+    const { lengths, end } = framesIn(bytes.subarray(4));
+    expect(lengths).toHaveLength(FRAMES);
+    expect(end).toBe(true);
+    expect(replied).toBe(FRAMES);
+    await server.waitForLine(/ended after 20 frames \(end of video\)/, 'stderr');
+  });
+
+  it('lets a client that goes away mid-video go, with its decoder', async () => {
+    const { server, port } = await startServe();
+    const family = FAMILIES.at(-1)!;
+    const client = referenceClient(family, port, 'traffic.avi');
+    await client.waitForLine(/^frame 3 /, 'stdout');
+    expect(childrenOf(server.child.pid!)).toContain('ffmpeg');
+    client.kill('SIGKILL');
+    await server.waitForLine(/"traffic\.avi" ended after \d+ frames \(client gone\)/, 'stderr');
+    expect(childrenOf(server.child.pid!)).not.toContain('ffmpeg');
+  });
+
+  it('refuses a client over --max-clients, and ends playbacks with EOF at a signal', async () => {
+    // Looped, the first video plays until the signal.
+    const { server, port } = await startServe(['--max-clients', '1', '--loop']);
+    const family = FAMILIES[0]!;
+    const first = referenceClient(family, port, 'traffic.avi');
+    await first.waitForLine(/^frame 2 /, 'stdout');
+    const second = referenceClient(family, port, 'traffic.avi');
+    await exitCode(second, 3);
+    expect(second.output('stdout')).toEqual(["refused b'False: busy: 1 clients are playing (--max-clients)\\n'"]);
+    server.kill('SIGINT');
+    await exitCode(first, 0);
+    expect(first.output('stdout').at(-2)).toBe('EOF');
+    await exitCode(server, 130);
+    expect(server.stderr()).toMatch(/served 1 client \(traffic\.avi to 127\.0\.0\.1:\d+: \d+ frames\); 1 request refused/);
+  });
+
+  it('is stopped by recv --request at a signal: EOF instead of the next Rec', async () => {
+    const { server, port } = await startServe();
+    const out = join(work, 'interrupted');
+    const recv = vstreamWith(['recv', '--connect', `[::1]:${port}`, '--request', 'traffic.avi', '--no-window', '--save-dir', out]);
+    await server.waitForLine(/ plays "traffic\.avi"$/, 'stderr');
+    await recv.waitForLine(/connected/, 'stderr');
+    recv.kill('SIGINT');
+    await exitCode(recv, 130);
+    const [, frames] = await server.waitForLine(/"traffic\.avi" ended after (\d+) frames \(stopped by the client\)/, 'stderr');
+    expect(Number(frames)).toBeLessThan(FRAMES);
+    expect((await savedFrames(out)).length).toBeLessThanOrEqual(Number(frames));
+  });
+});
+
+/** Command names of a process's children. */
+function childrenOf(pid: number): string[] {
+  const result = spawnSync('ps', ['--ppid', String(pid), '-o', 'comm='], { encoding: 'utf8' });
+  return result.stdout.split('\n').filter(Boolean);
+}
+
+describe('the parser end marker', () => {
+  const marker = Buffer.from('EOF');
+  const frame = (payload: string) => Buffer.concat([Buffer.from(String(payload.length).padEnd(16)), Buffer.from(payload)]);
+
+  it('ends the stream at a header boundary, split or not, and ignores what follows', () => {
+    for (const split of [1, 2, 3, 20, 40]) {
+      const parser = new TcpFrameParser({ endMarker: marker });
+      const got: string[] = [];
+      const bytes = Buffer.concat([frame('abc'), frame('EOF in a payload'), marker, Buffer.from('garbage after it')]);
+      for (let at = 0; at < bytes.length; at += split) parser.push(bytes.subarray(at, at + split), (p) => got.push(p.toString()));
+      expect(got).toEqual(['abc', 'EOF in a payload']);
+      expect(parser.ended).toBe(true);
+      expect(parser.pendingBytes).toBe(0);
+    }
+  });
+
+  it('leaves anything else where a header should be a bad header', () => {
+    const parser = new TcpFrameParser({ endMarker: marker });
+    expect(() => parser.push(Buffer.from('EOX             '), () => {})).toThrow(/header/);
+    const without = new TcpFrameParser();
+    expect(() => without.push(Buffer.from('EOF             '), () => {})).toThrow(/header/);
+    expect(without.ended).toBe(false);
   });
 });

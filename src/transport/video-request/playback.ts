@@ -27,6 +27,8 @@ export interface PlaybackOptions {
   /** Aborted when the server stops, which also closes the source. */
   stopped: AbortSignal;
   replyWaitMs?: number;
+  /** Before the first frame: the client's replies are listened for meanwhile. */
+  pauseMs?: number;
 }
 
 export interface PlaybackResult {
@@ -42,12 +44,17 @@ export async function play(options: PlaybackOptions): Promise<PlaybackResult> {
   const replyWaitMs = options.replyWaitMs ?? REPLY_WAIT_MS;
   const interrupt = () => replies.interrupt();
   stopped.addEventListener('abort', interrupt, { once: true });
+  if (options.pauseMs) await new Promise((resolve) => setTimeout(resolve, options.pauseMs));
   let frames = 0;
   let frame: Frame = options.first;
   let end: PlaybackEnd | undefined;
   let error: unknown;
   while (end === undefined) {
     if (stopped.aborted) break;
+    if (replies.ended) {
+      end = 'stopped by the client';
+      break;
+    }
     const meta = frameMeta(frame, { metadata: options.metadata, seq: frames, ...(options.label !== undefined && { label: options.label }) });
     socket.cork();
     for (const part of tcpFrame(payloadParts(frame, meta))) socket.write(part);

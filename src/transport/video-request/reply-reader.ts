@@ -35,6 +35,11 @@ export class ReplyReader {
     });
   }
 
+  /** The client has asked for the end (it may do so before a frame has asked it anything). */
+  get ended(): boolean {
+    return this.endAsked;
+  }
+
   /** Ends the wait in progress, if any, with `interrupted`. */
   interrupt(): void {
     this.settle('interrupted');

@@ -205,8 +205,8 @@ export class VideoServer {
     this.options.say(`${peer} plays ${shown}`);
     socket.write(ACCEPTED);
     const done = (async () => {
-      await new Promise((resolve) => setTimeout(resolve, ACCEPTED_PAUSE_MS));
       const result = await play({
+        pauseMs: ACCEPTED_PAUSE_MS,
         socket,
         first: first.value,
         rest,
