@@ -56,7 +56,8 @@ interface Played {
 
 export class VideoServer {
   private readonly requesting = new Set<Socket>();
-  private readonly playing = new Map<Socket, OpenedFileSource>();
+  /** Playbacks, and those still opening their source (undefined until it is open). */
+  private readonly playing = new Map<Socket, OpenedFileSource | undefined>();
   private readonly played: Played[] = [];
   private playedCount = 0;
   private refused = 0;
@@ -114,7 +115,7 @@ export class VideoServer {
     this.stop.abort();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.requesting) socket.destroy();
-    await Promise.all([...this.playing.values()].map((source) => source.close().catch(() => {})));
+    await Promise.all([...this.playing.values()].map((source) => source?.close().catch(() => {})));
     await Promise.all(this.finished);
     await closed;
   }
@@ -175,10 +176,12 @@ export class VideoServer {
     let first: IteratorResult<Frame>;
     let rest: AsyncIterator<Frame>;
     // Counted from the start: its decoder runs while the first frame is awaited.
-    this.playing.set(socket, { close: async () => {} } as OpenedFileSource);
+    this.playing.set(socket, undefined);
     try {
       source = await this.options.openFileSource(path);
       this.playing.set(socket, source);
+      // Opened after the server began to close: nobody else will close it.
+      if (this.stop.signal.aborted) await source.close();
       rest = source[Symbol.asyncIterator]();
       // `True` only once a frame is there: a file that is no video is refused instead.
       first = await rest.next();
