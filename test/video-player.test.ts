@@ -344,7 +344,7 @@ describe.skipIf(!HAVE_CV2)('recv --connect --request', () => {
     const port = await freePort();
     const recv = vstreamWith(['recv', '--connect', `127.0.0.1:${port}`, '--request', 'traffic.avi', '--no-window', '--save-dir', join(work, 'none')]);
     await exitCode(recv, 3);
-    expect(recv.stderr()).toMatch(/^vstream: cannot connect to 127\.0\.0\.1:\d+: connection refused[^\n]*\n$/);
+    expect(recv.stderr()).toMatch(/^vstream: cannot connect to 127\.0\.0\.1:\d+: connection refused \(is a video server listening there\?\)\n$/);
   });
 });
 

@@ -29,8 +29,12 @@ export async function ask(host: string, port: number, request: Buffer): Promise<
     ]);
   } catch (err) {
     socket.destroy();
-    throw networkError(`cannot connect to ${address}`, err);
+    const error = networkError(`cannot connect to ${address}`, err);
+    // The generic hint names `vstream recv`; here the other end is a video server.
+    if (error.code === 'ERR_CONNECTION_REFUSED') error.message = `cannot connect to ${address}: connection refused (is a video server listening there?)`;
+    throw error;
   }
+  socket.on('error', () => {});
   socket.setTimeout(0);
   socket.setNoDelay(true);
   socket.write(request);
