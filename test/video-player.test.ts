@@ -8,7 +8,7 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -484,5 +484,46 @@ describe('the parser end marker', () => {
     const without = new TcpFrameParser();
     expect(() => without.push(Buffer.from('EOF             '), () => {})).toThrow(/header/);
     expect(without.ended).toBe(false);
+  });
+});
+
+describe('recv --request, what a server can do to it', () => {
+  const servers: Server[] = [];
+  afterEach(() => {
+    for (const server of servers.splice(0)) server.close();
+  });
+  /** A server that answers `True` and then sends `after`, replying to nothing, and closes. */
+  async function oneShotServer(after: Buffer): Promise<number> {
+    const server = createServer((socket) => {
+      socket.once('data', () => socket.end(Buffer.concat([Buffer.from('True'), after])));
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen({ host: '::1', port: 0 }, resolve));
+    return (server.address() as { port: number }).port;
+  }
+  const jpeg = async () => sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } }).jpeg().toBuffer();
+  const framed = (data: Buffer) => Buffer.concat([Buffer.from(String(data.length).padEnd(16)), data]);
+
+  it('exits 3 with one line when the connection ends before the video does', async () => {
+    const port = await oneShotServer(framed(await jpeg()));
+    const recv = vstreamWith(['recv', '--connect', `[::1]:${port}`, '--request', 'a.avi', '--no-window', '--save-dir', join(work, 'cut')]);
+    await exitCode(recv, 3);
+    expect(recv.stderr()).toMatch(/\nvstream: \[::1\]:\d+: connection closed before the end of the stream \(no EOF\), after 1 frames\n$/);
+    expect(await savedFrames(join(work, 'cut'))).toHaveLength(1);
+  });
+
+  it('exits 6 with one line for something that is no header where one should be', async () => {
+    const port = await oneShotServer(Buffer.concat([framed(await jpeg()), Buffer.from('EOX and then some')]));
+    const recv = vstreamWith(['recv', '--connect', `[::1]:${port}`, '--request', 'a.avi', '--no-window', '--save-dir', join(work, 'bad')]);
+    await exitCode(recv, 6);
+    expect(recv.stderr()).toMatch(/\nvstream: \[::1\]:\d+: [^\n]*header[^\n]*, after 1 frames\n$/);
+  });
+
+  it('takes True, frames and EOF arriving in one segment', async () => {
+    const one = await jpeg();
+    const port = await oneShotServer(Buffer.concat([framed(one), framed(one), Buffer.from('EOF')]));
+    const recv = vstreamWith(['recv', '--connect', `[::1]:${port}`, '--request', 'a.avi', '--no-window', '--save-dir', join(work, 'together')]);
+    await exitCode(recv, 0);
+    expect(await savedFrames(join(work, 'together'))).toHaveLength(2);
   });
 });
