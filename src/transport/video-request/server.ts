@@ -22,6 +22,8 @@ export const DEFAULT_MAX_CLIENTS = 8;
 export const MAX_REQUESTING = 64;
 /** A connection refused or finished is closed after this long even if its client is not done. */
 const LINGER_MS = 2000;
+/** Connections lingering at once at most. */
+const MAX_LINGERING = 64;
 /**
  * Between `True` and the first frame. The reference client reads the answer with one
  * `recv(1024)` and compares it with `True`: a frame already behind it in the same read would
@@ -63,6 +65,8 @@ export class VideoServer {
   private refused = 0;
   private readonly stop = new AbortController();
   private readonly finished = new Set<Promise<void>>();
+  /** Connections answered and waiting for their client to close. */
+  private lingering = 0;
 
   private constructor(
     private readonly server: Server,
@@ -222,7 +226,7 @@ export class VideoServer {
       await source.close().catch(() => {});
       record.frames = result.frames;
       record.end = result.end;
-      linger(socket);
+      this.linger(socket);
       if (result.end === 'source failed') {
         const error = result.error;
         this.problem(error instanceof VstreamError ? error.code : 'ERR_SOURCE', `${peer}: ${shown} failed after ${result.frames} frames: ${error instanceof Error ? error.message : String(error)}`);
@@ -239,29 +243,37 @@ export class VideoServer {
   private async list(socket: Socket): Promise<void> {
     const names = await this.options.folder.names();
     socket.end(`${LIST_HEADER}\n${names.map((name) => `${name}\n`).join('')}\n`);
-    linger(socket);
+    this.linger(socket);
   }
 
   /** A one-line answer that is not `True`: the reference client takes it as the end. */
   private refuse(socket: Socket, reason: string): void {
     this.refused += 1;
     socket.end(refusal(reason));
-    linger(socket);
+    this.linger(socket);
+  }
+
+  /**
+   * Reads and drops what the client still sends until it closes (closing with unread bytes
+   * would reset the connection, and could lose the answer before the client reads it), for a
+   * while; past MAX_LINGERING such connections, a flood of refused clients is closed at once.
+   */
+  private linger(socket: Socket): void {
+    if (socket.destroyed) return;
+    if (this.lingering >= MAX_LINGERING) {
+      socket.destroy();
+      return;
+    }
+    this.lingering += 1;
+    socket.once('close', () => (this.lingering -= 1));
+    socket.on('data', () => {});
+    socket.resume();
+    setTimeout(() => socket.destroy(), LINGER_MS).unref();
   }
 
   private problem(code: ErrorCode, message: string): void {
     this.options.report({ code, message });
   }
-}
-
-/**
- * Reads and drops what the client still sends until it closes (closing with unread bytes would
- * reset the connection, and could lose the answer before the client reads it), for a while.
- */
-function linger(socket: Socket): void {
-  socket.on('data', () => {});
-  socket.resume();
-  setTimeout(() => socket.destroy(), LINGER_MS).unref();
 }
 
 function listenOn(server: Server, options: { port: number; host: string; ipv6Only?: boolean }): Promise<void> {
