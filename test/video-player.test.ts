@@ -11,10 +11,15 @@ import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Command } from 'commander';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FFMPEG, runFfmpeg } from './helpers/ffmpeg.js';
 import { TcpFrameParser } from '../src/reassemble/tcp-parser.js';
+import { recvSchema, recvSettings } from '../src/cli/commands/recv.js';
+import { sendSchema, sendSettings } from '../src/cli/commands/send.js';
+import { addOptions, type OptionSchema } from '../src/options/schema.js';
+import { UsageError } from '../src/errors.js';
 import { startProcess, stopAll, vstream, type TestProcess } from './helpers/process.js';
 import { freePort } from './helpers/ports.js';
 import { CV2_SKIP_REASON, HAVE_CV2, PYTHON } from './helpers/python.js';
@@ -525,5 +530,38 @@ describe('recv --request, what a server can do to it', () => {
     const recv = vstreamWith(['recv', '--connect', `[::1]:${port}`, '--request', 'a.avi', '--no-window', '--save-dir', join(work, 'together')]);
     await exitCode(recv, 0);
     expect(await savedFrames(join(work, 'together'))).toHaveLength(2);
+  });
+});
+
+describe('the options of both sides', () => {
+  const raw = (schema: OptionSchema, args: string[]) => {
+    const command = addOptions(new Command('test').exitOverride().configureOutput({ writeErr: () => {} }), schema);
+    command.parse(args, { from: 'user' });
+    return command.opts();
+  };
+  const send = (...args: string[]) => sendSettings(raw(sendSchema, args));
+  const recv = (...args: string[]) => recvSettings(raw(recvSchema, args));
+
+  it('pick the video kinds', () => {
+    expect(send('--serve', 'videos', '--listen', '9000', '--loop')).toMatchObject({ transport: 'video-serve', serve: 'videos', listen: 9000, loop: true, maxClients: 8 });
+    expect(recv('--connect', '[::1]:9000', '--request', 'a.avi')).toMatchObject({ transport: 'video-request', request: 'a.avi', connect: { host: '::1', port: 9000 } });
+    expect(recv('--connect', '127.0.0.1:9000', '--list').transport).toBe('video-list');
+  });
+
+  it.each([
+    [send, ['--serve', 'videos'], '--serve needs --listen'],
+    [send, ['--serve', 'videos', '--listen', '9000', '--to', 'h:1'], '--to does not apply to --serve'],
+    [send, ['--serve', 'videos', '--listen', '9000', '--camera', '0'], '--camera does not apply to --serve'],
+    [send, ['--max-clients', '2'], '--max-clients needs --serve'],
+    [send, ['--pattern', '--loop'], '--loop applies to --file only (and to --serve)'],
+    [recv, ['--request', 'a.avi'], '--request needs --connect'],
+    [recv, ['--connect', '[::1]:9000', '--request', 'a.avi', '--list'], 'choose one of --request and --list'],
+    [recv, ['--connect', '[::1]:9000', '--request', 'a.avi', '--ack'], '--ack does not apply to --request'],
+    [recv, ['--connect', '[::1]:9000', '--request', 'a.avi', '--listen', '1'], '--listen does not apply to --request'],
+    [recv, ['--connect', '[::1]:9000', '--request', ''], 'invalid --request'],
+    [recv, ['--connect', '[::1]:9000', '--request', 'x'.repeat(1025)], 'invalid --request'],
+  ] as const)('refuse %#: one usage line', (parse, args, message) => {
+    expect(() => parse(...args)).toThrow(UsageError);
+    expect(() => parse(...args)).toThrow(message);
   });
 });
