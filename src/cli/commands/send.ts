@@ -122,10 +122,12 @@ async function runServe(transport: AnyTransport, settings: SendSettings): Promis
   const comings = new RateLimitedLog<'client'>((line) => settings.quiet || warn(line), { burst: 10, showCode: false });
   let summarised = false;
   const summary = () => {
+    if (summarised) return;
+    summarised = true;
+    // Counts still waiting for their second come before the summary.
     problems.close();
     comings.close();
-    if (summarised || settings.quiet || !session) return;
-    summarised = true;
+    if (settings.quiet || !session) return;
     process.stderr.write(`vstream: ${session.summary()}\n`);
   };
   const signal = await runUntilSignal(
