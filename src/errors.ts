@@ -153,6 +153,11 @@ export const ERROR_CODES = {
   ERR_LEGACY_NOT_IMAGE: 'protocol',
   ERR_LEGACY_NO_LENGTH: 'protocol',
   ERR_LEGACY_BAD_LENGTH: 'protocol',
+  // Video by name (send --serve, recv --request).
+  /** A client named a video the server does not play (outside its folder, missing, not a file). */
+  ERR_BAD_REQUEST: 'protocol',
+  /** The server answered a request with something other than `True`. */
+  ERR_REQUEST_REFUSED: 'source',
 } as const satisfies Record<`ERR_${string}`, ErrorKind>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

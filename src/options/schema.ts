@@ -22,9 +22,9 @@ export interface OptionSpec<T, HasDefault extends boolean = boolean> {
   readonly hasDefault?: HasDefault;
   /**
    * The option only means something with this flag given, e.g. `--udp`: given without it is a
-   * usage error (`--rate needs --udp`).
+   * usage error (`--rate needs --udp`). Several: any one of them will do.
    */
-  readonly needs?: string;
+  readonly needs?: string | readonly string[];
   /** The message when `needs` is missing, instead of `--x needs --y`. */
   readonly refusal?: string;
 }
@@ -37,7 +37,7 @@ export type Settings<S extends OptionSchema> = {
 };
 
 interface ValueExtras {
-  needs?: string;
+  needs?: string | readonly string[];
   refusal?: string;
 }
 
@@ -144,8 +144,10 @@ export function parseSettings<S extends OptionSchema>(schema: S, raw: Readonly<R
 export function missingNeeds(schema: OptionSchema, raw: Readonly<Record<string, RawValue>>, given: (flag: string) => boolean): string | undefined {
   const byNeed = new Map<string, OptionSpec<unknown>[]>();
   for (const spec of Object.values(schema)) {
-    if (spec.needs === undefined || given(spec.needs) || !isGiven(spec, raw)) continue;
-    byNeed.set(spec.needs, [...(byNeed.get(spec.needs) ?? []), spec]);
+    const needs = typeof spec.needs === 'string' ? [spec.needs] : spec.needs;
+    if (needs === undefined || needs.some(given) || !isGiven(spec, raw)) continue;
+    const need = needs.join(' or ');
+    byNeed.set(need, [...(byNeed.get(need) ?? []), spec]);
   }
   for (const [need, specs] of byNeed) {
     if (specs.length === 1 && specs[0]!.refusal !== undefined) return specs[0]!.refusal;

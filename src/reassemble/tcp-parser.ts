@@ -21,6 +21,8 @@ export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
 export enum ParserState {
   READ_HEADER,
   READ_PAYLOAD,
+  /** The end marker came: the stream is over, later bytes are ignored. */
+  ENDED,
 }
 
 export interface TcpFrameParserOptions {
@@ -32,6 +34,11 @@ export interface TcpFrameParserOptions {
    * for a bad header.
    */
   onHeader?: (length: number) => void;
+  /**
+   * Bytes that, where a header would start, end the stream instead (the reference video
+   * servers send `EOF`): shorter than a header and never the start of a valid one.
+   */
+  endMarker?: Buffer;
 }
 
 /**
@@ -62,6 +69,7 @@ export class TcpFrameParser {
   private payloadLength = 0;
   private failure: VstreamError | undefined;
   private readonly onHeader: ((length: number) => void) | undefined;
+  private readonly endMarker: Buffer | undefined;
 
   constructor(options: TcpFrameParserOptions = {}) {
     const max = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
@@ -70,6 +78,15 @@ export class TcpFrameParser {
     }
     this.maxFrameBytes = max;
     this.onHeader = options.onHeader;
+    if (options.endMarker !== undefined && (options.endMarker.length === 0 || options.endMarker.length >= HEADER_SIZE)) {
+      throw new RangeError(`endMarker must be 1 to ${HEADER_SIZE - 1} bytes, got ${options.endMarker.length}`);
+    }
+    this.endMarker = options.endMarker;
+  }
+
+  /** The end marker came at a header boundary. */
+  get ended(): boolean {
+    return this.state === ParserState.ENDED;
   }
 
   /** Bytes received of the frame in progress (header included); 0 between frames. */
@@ -100,7 +117,7 @@ export class TcpFrameParser {
    */
   push(chunk: Buffer, onFrame: (payload: Buffer) => void): void {
     if (this.failure !== undefined) throw this.failure;
-    if (chunk.length === 0) return;
+    if (chunk.length === 0 || this.state === ParserState.ENDED) return;
     // A small chunk that starts a frame is kept as it is: it may hold whole frames (no copy).
     if (chunk.length < COALESCE_BELOW_BYTES && this.bufferedBytes > 0) this.stage(chunk);
     else {
@@ -111,6 +128,13 @@ export class TcpFrameParser {
 
     for (;;) {
       if (this.state === ParserState.READ_HEADER) {
+        if (this.atEndMarker()) {
+          this.state = ParserState.ENDED;
+          this.buffers.length = 0;
+          this.bufferedBytes = 0;
+          this.block = undefined;
+          return;
+        }
         if (this.bufferedBytes < HEADER_SIZE) return;
         const header = this.consume(HEADER_SIZE);
         try {
@@ -139,6 +163,20 @@ export class TcpFrameParser {
         ? `${this.bufferedBytes} of ${this.payloadLength} payload bytes`
         : `${this.bufferedBytes} of ${HEADER_SIZE} header bytes`;
     this.fail(new ProtocolError(`stream ended in the middle of a frame: got ${got}`, 'ERR_TRUNCATED_FRAME'));
+  }
+
+  /** Whether the buffered bytes start with the end marker (only ever checked at a header boundary). */
+  private atEndMarker(): boolean {
+    const marker = this.endMarker;
+    if (marker === undefined || this.bufferedBytes < marker.length) return false;
+    // The staged bytes of the block come after `buffers`: compared in place, not flushed.
+    const staged = this.block?.subarray(this.blockFrom, this.blockTo);
+    let at = 0;
+    for (const buf of staged ? [...this.buffers, staged] : this.buffers) {
+      for (let i = 0; i < buf.length && at < marker.length; i++, at++) if (buf[i] !== marker[at]) return false;
+      if (at === marker.length) return true;
+    }
+    return false;
   }
 
   private fail(err: VstreamError): never {

@@ -14,7 +14,8 @@ import type { CommonSourceOptions, FrameSource, SourceKind } from './types.js';
 
 const options = {
   file: value('--file <path>', 'read a video file (anything ffmpeg reads), at its own rate unless --fps', (text) => text),
-  loop: flag('--loop', 'with --file: start again at the end', { needs: '--file', refusal: '--loop applies to --file only' }),
+  // `--serve` plays files too, one per client.
+  loop: flag('--loop', 'with --file or --serve: start again at the end', { needs: ['--file', '--serve'], refusal: '--loop applies to --file only (and to --serve)' }),
 };
 
 export const fileSource: SourceKind<'file', { path: string; loop?: boolean }, typeof options> = {

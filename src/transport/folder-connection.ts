@@ -40,6 +40,8 @@ export interface FolderConnectionOptions {
 }
 
 export class FolderConnection {
+  /** Read as a frame stream's end marker: a folder transfer ends with `over` instead. */
+  readonly ended = false;
   private readonly parser: FolderParser;
   private timer: NodeJS.Timeout | undefined;
   private onFrame: ((data: Buffer, meta: FrameMeta) => void) | undefined;

@@ -1,5 +1,7 @@
 import type { OptionSchema, Settings } from '../options/schema.js';
 import type { Problem } from '../problems.js';
+import type { Frame } from '../frame/frame.js';
+import type { ProblemReporter } from '../problems.js';
 import type { Receiver, Sender } from './types.js';
 
 /** What every transport's sender is given, whatever its own options. */
@@ -36,6 +38,39 @@ export interface ReceiverBase {
   maxBufferedBytes: number | undefined;
   /** Says a one-line warning on stderr (a receiver that connects out: an outage). */
   warn(message: string): void;
+  /** `recv --frames N`: the receiving ends after N frames (a kind may tell its sender so). */
+  frames: number | undefined;
+}
+
+/** A source of frames a serving kind opens for itself, one per client. */
+export interface OpenedFileSource extends AsyncIterable<Frame> {
+  close(): Promise<void>;
+}
+
+/** What `send` gives a kind that runs the whole session itself (`serve`). */
+export interface ServeBase {
+  metadata: boolean;
+  label: string | undefined;
+  quiet: boolean;
+  /**
+   * Opens a video file as `send --file` would, with the command's `--size`, `--fps`,
+   * `--quality` and `--loop`: a transport cannot open sources itself.
+   */
+  openFileSource(path: string): Promise<OpenedFileSource>;
+  /** Problems clients cause, logged rate-limited. */
+  report: ProblemReporter;
+  /** Clients coming and going: one line each, rate-limited, none with `--quiet`. */
+  say(line: string): void;
+  /** Aborted at SIGINT or SIGTERM: stop serving. */
+  stopped: AbortSignal;
+}
+
+/** A serving session `send` runs until a signal. */
+export interface ServeSession {
+  /** Resolves when serving is over (after `stopped`, once every client is let go). */
+  done: Promise<void>;
+  /** `send`'s summary line, without the `vstream: ` prefix. */
+  summary(): string;
 }
 
 export interface OpenedSender {
@@ -90,4 +125,14 @@ export interface TransportKind<Name extends string, SO extends OptionSchema, RO 
   readonly liveDepth: number;
   openSender(settings: Settings<SO> & SenderBase): Promise<OpenedSender>;
   openReceiver(settings: Settings<RO> & ReceiverBase): Promise<OpenedReceiver>;
+  /**
+   * For a kind that is a server of its own (a source per client, as a video server has): runs
+   * the whole `send` instead of one source into `openSender`'s sender.
+   */
+  serve?(settings: Settings<SO> & ServeBase): Promise<ServeSession>;
+  /**
+   * For a kind that asks a question instead of receiving a stream (which videos a server
+   * offers): runs the whole `recv`, no sink opened, and resolves with the exit code.
+   */
+  answer?(settings: Settings<RO> & ReceiverBase): Promise<number>;
 }

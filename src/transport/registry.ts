@@ -8,8 +8,20 @@ import { legacyUdpTransport } from './udp-legacy.js';
 import { viewersTransport } from './tcp-viewers.js';
 import { connectTransport } from './tcp-connect.js';
 import { folderTransport } from './folder.js';
+import { videoServeTransport } from './video-serve.js';
+import { videoListTransport, videoRequestTransport } from './video-request.js';
 
-export const TRANSPORTS = [tcpTransport, udpTransport, legacyUdpTransport, viewersTransport, connectTransport, folderTransport] as const;
+export const TRANSPORTS = [
+  tcpTransport,
+  udpTransport,
+  legacyUdpTransport,
+  viewersTransport,
+  connectTransport,
+  folderTransport,
+  videoServeTransport,
+  videoRequestTransport,
+  videoListTransport,
+] as const;
 
 export type TransportName = (typeof TRANSPORTS)[number]['name'];
 

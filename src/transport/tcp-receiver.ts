@@ -58,6 +58,12 @@ export interface TcpFrameReceiverOptions {
   maxConnections?: number;
   /** A connection that completes no frame for this long is closed (`ERR_IDLE_TIMEOUT`); 0: never. */
   idleTimeoutMs?: number;
+  /**
+   * Bytes that end a connection's stream where a header would start (`EOF` from the reference
+   * video servers): the connection then closes cleanly. With one set, a connection that closes
+   * without it lost the end of its stream (`ERR_CONNECTION_CLOSED`).
+   */
+  endMarker?: Buffer;
 }
 
 interface Connection extends CoreSender {
@@ -243,6 +249,7 @@ export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
       parser: new TcpFrameParser({
         maxFrameBytes: this.options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
         onHeader: (length) => this.admit(length),
+        ...(this.options.endMarker !== undefined && { endMarker: this.options.endMarker }),
       }),
       lastProgress: performance.now(),
       closed: false,
@@ -272,6 +279,10 @@ export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
         return;
       }
       if (connection.closed) return;
+      if (connection.parser.ended) {
+        socket.destroy();
+        return;
+      }
       if (connection.parser.pendingBytes > 0) connection.replies?.bytesArrived();
       this.budget.hold(connection, connection.parser.retainedBytes);
       if (this.budget.exceeded) this.makeBudgetRoom(connection);
@@ -288,6 +299,8 @@ export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
             `connection closed in the middle of a frame (${pending} bytes of it received)`,
             'ERR_TRUNCATED_FRAME',
           );
+        } else if (this.options.endMarker !== undefined && !connection.parser.ended) {
+          connection.failure = new NetworkError(`connection closed before the end of the stream (no ${this.options.endMarker.toString('latin1')})`, 'ERR_CONNECTION_CLOSED');
         }
       }
       this.forget(connection);

@@ -107,6 +107,9 @@ const CONNECTION_LINES_PER_SECOND = 10;
 
 /** Runs `vstream recv`; returns the exit code. */
 export async function runRecv(settings: RecvSettings): Promise<number> {
+  // A kind that asks a question prints its answer and receives nothing.
+  const answering = transportNamed(settings.transport);
+  if (answering.answer) return answering.answer({ ...settings, warn: (message) => warn(message) });
   // Problems are news even with --quiet: they say why frames are missing.
   const problems = new RateLimitedLog((line) => warn(line));
   const sinks = await openSinks(settings, (problem) => problems.report(problem));

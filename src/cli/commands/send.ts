@@ -2,8 +2,8 @@ import { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { parseHostPort } from '../../transport/address.js';
 import type { Sender } from '../../transport/types.js';
-import type { OpenedSender } from '../../transport/kind.js';
-import { pickTransport, transportNamed, transportSendOptions, type TransportName } from '../../transport/registry.js';
+import type { OpenedSender, ServeSession } from '../../transport/kind.js';
+import { pickTransport, transportNamed, transportSendOptions, type AnyTransport, type TransportName } from '../../transport/registry.js';
 import { openSource } from '../../source/index.js';
 import { DEFAULT_SOURCE, SOURCES, sourceKind, sourceSendOptions, type AnySourceKind, type SourceChoice } from '../../source/registry.js';
 import { locateFfmpeg } from '../../source/ffmpeg/locate.js';
@@ -131,9 +131,46 @@ function openSender(settings: SendSettings, live: boolean, logs: ReturnType<type
   });
 }
 
+/**
+ * Runs a kind that is a server of its own until a signal: it opens a file source per client
+ * from these settings. Returns the exit code.
+ */
+async function runServe(transport: AnyTransport, settings: SendSettings): Promise<number> {
+  let session: ServeSession | undefined;
+  // Problems are news even with --quiet: they say why a client got nothing.
+  const problems = new RateLimitedLog((line) => warn(line));
+  const comings = new RateLimitedLog<'client'>((line) => settings.quiet || warn(line), { burst: 10, showCode: false });
+  let summarised = false;
+  const summary = () => {
+    if (summarised) return;
+    summarised = true;
+    // Counts still waiting for their second come before the summary.
+    problems.close();
+    comings.close();
+    if (settings.quiet || !session) return;
+    process.stderr.write(`vstream: ${session.summary()}\n`);
+  };
+  const signal = await runUntilSignal(
+    async (stopped) => {
+      session = await transport.serve!({
+        ...settings,
+        stopped,
+        report: (problem) => problems.report(problem),
+        say: (message) => comings.report({ code: 'client', message }),
+        openFileSource: (path) => openSendSource({ ...settings, source: { kind: 'file', path, loop: settings.loop } }),
+      });
+      await session.done;
+    },
+    { stop: () => {}, beforeForcedExit: () => summary() },
+  );
+  summary();
+  return signal ? signalExitCode(signal) : 0;
+}
+
 /** Runs `vstream send`; returns the exit code. */
 export async function runSend(settings: SendSettings): Promise<number> {
   const transport = transportNamed(settings.transport);
+  if (transport.serve) return runServe(transport, settings);
   // A sender that waits for its viewers starts the source when the first comes.
   let source: FrameSource | undefined = transport.opensBeforeSource ? undefined : await openSendSource(settings);
   const logs = peerLogs(settings);
