@@ -119,7 +119,7 @@ describe('send --dir into recv --save-dir', () => {
     const receiver = await startReceiver(['--save-dir', saved, '--frames', '3']);
     await sendDir(receiver.port, images);
     expect(await receiver.exitCode, receiver.stderr()).toBe(0);
-    expect((await readdir(saved)).sort()).toEqual(['1.png', '2.jpg', '3.jpg']);
+    expect((await visible(saved)).sort()).toEqual(['1.png', '2.jpg', '3.jpg']);
     expect((await readFile(join(saved, '1.png'))).equals(png)).toBe(true);
     expect((await readFile(join(saved, '2.jpg'))).equals(jpeg)).toBe(true);
     expect((await sharp(join(saved, '3.jpg')).metadata()).format).toBe('jpeg');
@@ -130,7 +130,7 @@ describe('send --dir into recv --save-dir', () => {
     const receiver = await startReceiver(['--save-dir', saved, '--frames', '3']);
     await sendDir(receiver.port, images, ['--quality', '70']);
     expect(await receiver.exitCode, receiver.stderr()).toBe(0);
-    expect((await readdir(saved)).sort()).toEqual(['1.jpg', '2.jpg', '3.jpg']);
+    expect((await visible(saved)).sort()).toEqual(['1.jpg', '2.jpg', '3.jpg']);
     const one = await readFile(join(saved, '1.jpg'));
     expect((await sharp(one).metadata()).format).toBe('jpeg');
     expect((await readFile(join(saved, '2.jpg'))).equals(jpeg)).toBe(false);
@@ -160,7 +160,7 @@ describe('PNG frames over every transport', () => {
     } else {
       expect(await receiver.exitCode, receiver.stderr()).toBe(0);
     }
-    expect((await readdir(saved)).sort()).toEqual(['1.png', '2.jpg', '3.jpg']);
+    expect((await visible(saved)).sort()).toEqual(['1.png', '2.jpg', '3.jpg']);
     expect((await readFile(join(saved, '1.png'))).equals(png)).toBe(true);
   });
 });
@@ -270,7 +270,7 @@ describe('hostile PNGs', () => {
       expect(near(rgbAt(data, 40, 5, 15), RED.slice(0, 3), 16)).toBe(true);
     }
     // Every frame is still saved as it came, and listed.
-    expect(await readdir(saved)).toHaveLength(bad.length + 1);
+    expect(await visible(saved)).toHaveLength(bad.length + 1);
     expect(receiver.output('stdout').filter((line) => line.startsWith('{'))).toHaveLength(bad.length + 1);
   });
 });
@@ -311,3 +311,8 @@ describe.skipIf(!HAVE_XVFB)('the window under Xvfb', () => {
     expect(await shown.exitCode).toBe(143);
   });
 });
+
+/** The files a user sees: not the save journal of a resumable transfer. */
+async function visible(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((name) => !name.startsWith('.'));
+}

@@ -656,7 +656,7 @@ describe('LegacyUdpSender', () => {
   });
 
   describe.each(FAMILIES)("format 'whole' over $name", (family) => {
-    it('sends each image as one datagram, nothing else, and waits for the reply; a vstream receiver takes it, PNG as it is', async () => {
+    it('sends each image as one datagram, nothing else, and waits for the reply; a vstream receiver takes it, PNG with its metadata chunk', async () => {
       const receiver = await listen();
       const take = frames(receiver);
       const sender = await openSender({ host: family.host, port: receiver.port, format: 'whole', label: 'cam' });
@@ -667,9 +667,9 @@ describe('LegacyUdpSender', () => {
       const [first, second] = await take(2);
       expect(withoutMetadata(first!.data).reduce((all, part) => Buffer.concat([all, part]), Buffer.alloc(0)).equals(jpeg)).toBe(true);
       expect(first).toMatchObject({ type: 'jpeg', sender: 'cam', meta: { name: 'a.jpg', label: 'cam' } });
-      // The metadata segment is a JPEG segment: the PNG travels byte for byte, without it.
-      expect(second!.data.equals(png)).toBe(true);
-      expect(second).toMatchObject({ type: 'png', width: 30, height: 20 });
+      // A PNG carries the metadata in a chunk of its own; without it, the bytes are the PNG's.
+      expect(Buffer.concat(withoutMetadata(second!.data)).equals(png)).toBe(true);
+      expect(second).toMatchObject({ type: 'png', width: 30, height: 20, meta: { name: 'b.png' } });
       expect(sender.framesSent).toBe(2);
     });
 
@@ -693,15 +693,16 @@ describe('LegacyUdpSender', () => {
     });
   });
 
-  it('the chunked format sends a PNG without metadata, byte for byte', async () => {
+  it('the chunked format sends a PNG with its metadata chunk, and the PNG byte for byte without it', async () => {
     const receiver = await listen();
     const sender = await openSender({ host: '127.0.0.1', port: receiver.port });
     const png = await makePng({ width: 100, height: 80 });
     expect(png.length).toBeGreaterThan(1024);
     await sender.send(makeFrame(png));
     const [frame] = await frames(receiver)(1);
-    expect(frame!.data.equals(png)).toBe(true);
+    expect(Buffer.concat(withoutMetadata(frame!.data)).equals(png)).toBe(true);
     expect(frame!.type).toBe('png');
+    expect(frame!.meta?.seq).toBe(0);
   });
 
   it('nothing listening on the port: ERR_CONNECTION_REFUSED at once', async () => {

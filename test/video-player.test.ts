@@ -555,7 +555,7 @@ describe('the options of both sides', () => {
     [send, ['--max-clients', '2'], '--max-clients needs --serve'],
     [send, ['--pattern', '--loop'], '--loop applies to --file only (and to --serve)'],
     [recv, ['--request', 'a.avi'], '--request needs --connect'],
-    [recv, ['--connect', '[::1]:9000', '--request', 'a.avi', '--list'], 'choose one of --request and --list'],
+    [recv, ['--connect', '[::1]:9000', '--request', 'a.avi', '--list'], '--request and --list cannot be used together'],
     [recv, ['--connect', '[::1]:9000', '--request', 'a.avi', '--ack'], '--ack does not apply to --request'],
     [recv, ['--connect', '[::1]:9000', '--request', 'a.avi', '--listen', '1'], '--listen does not apply to --request'],
     [recv, ['--connect', '[::1]:9000', '--request', ''], 'invalid --request'],

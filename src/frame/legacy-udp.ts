@@ -4,6 +4,7 @@
  * pieces with no header of their own. Their order is all that tells where a piece goes. The
  * same programs also send a whole image as one datagram, and JSON messages.
  */
+import { PNG_SIGNATURE } from './png-chunks.js';
 import { UsageError } from '../errors.js';
 import { PartsCursor, partsLength } from './payload.js';
 
@@ -85,7 +86,6 @@ function isPad(byte: number): boolean {
 
 /** The last 12 bytes of every PNG: the IEND chunk (length 0, type, its fixed CRC). */
 const PNG_IEND = Buffer.from([0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82]);
-const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 /**
  * Whether the bytes are one whole image by their ends: a JPEG from SOI (FF D8) to EOI (FF D9),

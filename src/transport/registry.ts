@@ -50,14 +50,16 @@ export function pickTransport(settings: Settings<OptionSchema>): AnyTransport {
     if (transport.pickedBy.length >= picked.pickedBy.length) picked = transport;
   }
   const clash = matching.find((transport) => !transport.pickedBy.every((entry) => picked.pickedBy.includes(entry)));
-  if (clash) throw new UsageError(`${flagsOf(clash)} and ${flagsOf(picked)} cannot be used together`);
+  // Named by what tells them apart: `--request and --list`, not the `--connect` both take.
+  if (clash) throw new UsageError(`${flagsOf(clash, picked)} and ${flagsOf(picked, clash)} cannot be used together`);
   return picked;
 }
 
 /** `--udp --legacy`: the flags that pick a transport, as the user typed them. */
-function flagsOf(transport: AnyTransport): string {
+function flagsOf(transport: AnyTransport, other: AnyTransport): string {
   const schemas: OptionSchema[] = [transport.sendOptions, transport.recvOptions];
-  return transport.pickedBy
+  const own = transport.pickedBy.filter((entry) => !other.pickedBy.includes(entry));
+  return (own.length > 0 ? own : transport.pickedBy)
     .map((entry) => {
       const key = entry.split('=', 1)[0]!;
       const spec = schemas.find((schema) => schema[key] !== undefined)?.[key];

@@ -7,6 +7,7 @@
 import type { Socket } from 'node:dgram';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { frameMeta } from '../frame/frame-meta.js';
+import { isPng } from '../frame/png-chunks.js';
 import { LEGACY_PIECE_BYTES, legacyLengthDatagram, legacyPieces, MAX_LEGACY_PIECE_BYTES, maxDatagramBytes } from '../frame/legacy-udp.js';
 import { frameBytes, partsLength, payloadParts } from '../frame/payload.js';
 import { NetworkError, UsageError } from '../errors.js';
@@ -135,8 +136,9 @@ export class LegacyUdpSender implements Sender {
    */
   async send(frame: Frame | Buffer, options: SendOptions = {}): Promise<void> {
     if (this.closed) throw new NetworkError(`the sender to ${this.address} is closed`, 'ERR_CONNECTION_CLOSED');
-    // The metadata segment is a JPEG segment: a PNG travels as it is.
-    const meta = isJpeg(frameBytes(frame)) ? frameMeta(frame, { ...this.options, ...options, seq: options.seq ?? this.framesSent }) : undefined;
+    // Metadata goes inside a JPEG (a segment) or a PNG (a chunk); other bytes travel as they are.
+    const bytes = frameBytes(frame);
+    const meta = isJpeg(bytes) || isPng(bytes) ? frameMeta(frame, { ...this.options, ...options, seq: options.seq ?? this.framesSent }) : undefined;
     const payload = payloadParts(frame, meta);
     const imageBytes = partsLength(payload);
     if (this.options.format === 'whole') return this.sendWhole(frame, payload, imageBytes);
