@@ -140,13 +140,14 @@ reply, _ = sock.recvfrom(1024)
 print('image reply', reply.decode(), flush=True)
 sock.close()
 `,
-  // usage: decode_server.py HOST COUNT ; imdecode every datagram, reply OK, COUNT times
+  // usage: decode_server.py HOST COUNT [silent] ; imdecode every datagram, reply OK (not if silent), COUNT times
   'decode_server.py': `
 import json, socket, sys
 import numpy as np
 import cv2
 
 host, count = sys.argv[1], int(sys.argv[2])
+silent = len(sys.argv) > 3 and sys.argv[3] == 'silent'
 sock = socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET, socket.SOCK_DGRAM)
 sock.settimeout(10)
 sock.bind((host, 0))
@@ -161,7 +162,8 @@ for i in range(count):
     else:
         decoded += 1
         print('decoded', i, frame.shape[1], frame.shape[0], len(data), flush=True)
-    sock.sendto(b'OK', addr)
+    if not silent:
+        sock.sendto(b'OK', addr)
 print(json.dumps({'decoded': decoded, 'failed': failed}), flush=True)
 `,
 };
@@ -352,7 +354,7 @@ describe.skipIf(!HAVE_CV2)('the reference UDP dialects', () => {
       await expectExit(send, 0);
       await expectExit(server, 0);
       const decoded = server.output('stdout').filter((l) => l.startsWith('decoded '));
-      // The folder source sends JPEGs as they are and re-encodes the PNGs as JPEGs.
+      // The folder source sends JPEGs and PNGs as they are.
       expect(decoded.map((l) => l.split(' ').slice(2, 4).map(Number))).toEqual([
         [64, 48],
         [40, 30],
@@ -367,6 +369,22 @@ describe.skipIf(!HAVE_CV2)('the reference UDP dialects', () => {
       });
       expectCleanStderr(send);
     });
+  });
+
+  it.each(FAMILIES)('send --udp --legacy whole -> a server that decodes every datagram and never replies: one line, then the images go without waiting ($name)', async (family) => {
+    const folder = await tempDir();
+    for (let i = 1; i <= 4; i += 1) await writeFile(join(folder, `${i}.jpg`), await makeJpeg({ width: 32 + 8 * i, height: 24 }));
+    const server = python('decode_server.py', [family.host, '4', 'silent']);
+    const [, port] = await server.waitForLine(/^listening (\d+)$/, { stream: 'stdout' });
+    const to = `${family.inUrl}:${port}`;
+    const send = vstream(['send', '--udp', '--legacy', 'whole', '--dir', folder, '--to', to], { cwd: ROOT });
+    await expectExit(send, 0);
+    await expectExit(server, 0);
+    expect(server.output('stdout').at(-1)).toBe('{"decoded": 4, "failed": 0}');
+    expect(send.output('stderr').filter((l) => l.includes('without waiting for replies'))).toEqual([
+      expect.stringMatching(/^vstream: no reply from .* within 2000 ms .*; sending the next images without waiting for replies$/),
+    ]);
+    expect(send.stderr()).toMatch(/sent 4 frames .* over UDP, 0 dropped/);
   });
 
   it('send --legacy takes chunked or whole, nothing else; --packet-size does not go with whole', async () => {

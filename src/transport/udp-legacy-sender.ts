@@ -44,6 +44,12 @@ export interface LegacyUdpSenderOptions {
    * skipped (counted in `framesSkipped`) instead of rejecting `send` with ERR_UDP_FRAME_TOO_LARGE.
    */
   onTooLarge?: (error: UsageError) => void;
+  /**
+   * With `format: 'whole'`: a receiver that has not replied to the first image within the
+   * reply timeout is taken for one that never replies (a server that only decodes each
+   * datagram); this is told why, and the later images are sent without waiting.
+   */
+  onNoReplies?: (error: NetworkError) => void;
   /** How long to wait for the receiver's reply after each image (ms). Default 2000. */
   replyTimeoutMs?: number;
   /** Bytes per data datagram. Default 1024, what the reference server reads; larger only for vstream receivers. */
@@ -79,6 +85,10 @@ export class LegacyUdpSender implements Sender {
   /** The largest datagram this socket's family can send. */
   readonly maxDatagramBytes: number;
   private readonly replyTimeoutMs: number;
+  /** With `whole`: some image was replied to, so a missing reply later is a lost datagram. */
+  private everReplied = false;
+  /** With `whole`: the first image got no reply, so none is waited for. */
+  private repliesNever = false;
   private readonly pieceSize: number;
   private readonly pacing: number;
   private replies = 0;
@@ -178,7 +188,17 @@ export class LegacyUdpSender implements Sender {
     await this.datagram(payload);
     this.framesSent += 1;
     this.bytesSent += imageBytes;
-    await this.waitForReply();
+    if (this.repliesNever) return;
+    try {
+      await this.waitForReply();
+      this.everReplied = true;
+    } catch (err) {
+      const silent = err instanceof NetworkError && err.code === 'ERR_ACK_TIMEOUT' && !this.everReplied && this.framesSent === 1;
+      if (!silent || !this.options.onNoReplies) throw err;
+      // Servers that cv2.imdecode every datagram often answer nothing: waiting would stop here.
+      this.repliesNever = true;
+      this.options.onNoReplies(err);
+    }
   }
 
   /** Closes the socket (nothing is pending on a datagram socket once `send` has resolved). */

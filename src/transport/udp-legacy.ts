@@ -74,6 +74,7 @@ export const legacyUdpTransport: TransportKind<'udp-legacy', typeof sendOptions,
         warned = true;
         settings.warn(`${error.message}; skipped (later ones are counted in the summary)`);
       },
+      onNoReplies: (error) => settings.warn(`${error.message}; sending the next images without waiting for replies`),
     });
     const skipped = () => sender.framesSkipped;
     return { sender, summaryNote: () => (skipped() > 0 ? `; ${skipped()} skipped (too large for one datagram)` : '') };
