@@ -8,7 +8,8 @@
  * counts once, and bytes left over from an earlier reply (`okok`) are forgotten before the next
  * message, so they cannot answer it.
  */
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { connectSocket } from './connect-socket.js';
 import { once } from 'node:events';
 import { extname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -67,21 +68,7 @@ export class FolderSender implements Sender {
   }
 
   static async connect(options: FolderSenderOptions): Promise<FolderSender> {
-    const address = formatAddress(options.host, options.port);
-    const socket = connect({ host: options.host, port: options.port });
-    socket.setTimeout(options.connectTimeoutMs ?? 10_000);
-    try {
-      await Promise.race([
-        once(socket, 'connect'),
-        once(socket, 'timeout').then(() => {
-          throw Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' });
-        }),
-      ]);
-    } catch (err) {
-      socket.destroy();
-      throw networkError(`cannot connect to ${address}`, err);
-    }
-    socket.setTimeout(0);
+    const socket = await connectSocket({ host: options.host, port: options.port, timeoutMs: options.connectTimeoutMs });
     return new FolderSender(socket, options);
   }
 

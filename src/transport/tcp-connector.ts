@@ -7,12 +7,11 @@
  * longer than `retryMs`, ends it with the connection's error; with `retryMs` 0 the end of the
  * connection is the end.
  */
-import { connect, type Socket } from 'node:net';
-import { once } from 'node:events';
+import type { Socket } from 'node:net';
+import { connectSocket } from './connect-socket.js';
 import { NetworkError } from '../errors.js';
 import { formatAddress } from './address.js';
 import { isRetryable, MAX_RETRY_MS, RetrySchedule } from './backoff.js';
-import { networkError } from './socket-errors.js';
 
 export interface TcpConnectorOptions {
   host: string;
@@ -160,25 +159,7 @@ export class TcpConnector {
   }
 
   private async attempt(): Promise<Socket> {
-    const socket = connect({ host: this.options.host, port: this.options.port });
-    socket.setTimeout(this.options.connectTimeoutMs ?? 10_000);
-    try {
-      await Promise.race([
-        once(socket, 'connect'),
-        once(socket, 'timeout').then(() => {
-          throw Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' });
-        }),
-      ]);
-    } catch (err) {
-      socket.destroy();
-      const error = networkError(`cannot connect to ${this.address}`, err);
-      // The generic hint names `vstream recv`; here it is the peer that should listen.
-      if (error.code === 'ERR_CONNECTION_REFUSED') {
-        throw new NetworkError(`cannot connect to ${this.address}: connection refused (is \`${this.options.listener}\` running there?)`, error.code, { cause: err });
-      }
-      throw error;
-    }
-    socket.setTimeout(0);
-    return socket;
+    // The generic hint names `vstream recv`; here it is the peer that should listen.
+    return connectSocket({ host: this.options.host, port: this.options.port, timeoutMs: this.options.connectTimeoutMs, listener: `\`${this.options.listener}\`` });
   }
 }

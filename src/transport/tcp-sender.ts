@@ -1,4 +1,5 @@
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { connectSocket } from './connect-socket.js';
 import { once } from 'node:events';
 import { tcpFrame } from '../frame/framer.js';
 import { frameMeta } from '../frame/frame-meta.js';
@@ -79,22 +80,7 @@ export class TcpFrameSender implements Sender {
 
   /** Connects to `host:port`. Fails with a NetworkError naming the address and the reason. */
   static async connect(options: TcpFrameSenderOptions): Promise<TcpFrameSender> {
-    const address = formatAddress(options.host, options.port);
-    const socket = connect({ host: options.host, port: options.port });
-    const timeout = options.connectTimeoutMs ?? 10_000;
-    socket.setTimeout(timeout);
-    try {
-      await Promise.race([
-        once(socket, 'connect'),
-        once(socket, 'timeout').then(() => {
-          throw Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' });
-        }),
-      ]);
-    } catch (err) {
-      socket.destroy();
-      throw networkError(`cannot connect to ${address}`, err);
-    }
-    socket.setTimeout(0);
+    const socket = await connectSocket({ host: options.host, port: options.port, timeoutMs: options.connectTimeoutMs });
     return new TcpFrameSender(socket, options);
   }
 

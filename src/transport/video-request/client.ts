@@ -1,13 +1,10 @@
 /** The client's side of a request: connecting, asking, and reading a list of names. */
-import { connect, type Socket } from 'node:net';
-import { once } from 'node:events';
+import type { Socket } from 'node:net';
 import { NetworkError, ProtocolError, SourceError } from '../../errors.js';
 import { escapeUnsafe, wireText } from '../../text/wire-text.js';
-import { formatAddress } from '../address.js';
-import { networkError } from '../socket-errors.js';
+import { connectSocket } from '../connect-socket.js';
 import { LIST_HEADER, MAX_REQUEST_BYTES } from './wire.js';
 
-const CONNECT_WAIT_MS = 10_000;
 /** A list answer is read up to this size: 10 000 names of 100 bytes, with room. */
 const MAX_LIST_BYTES = 4 * 1024 * 1024;
 const LIST_WAIT_MS = 10_000;
@@ -17,25 +14,8 @@ export async function ask(host: string, port: number, request: Buffer): Promise<
   if (request.length === 0 || request.length > MAX_REQUEST_BYTES) {
     throw new NetworkError(`a request is 1 to ${MAX_REQUEST_BYTES} bytes, got ${request.length}`, 'ERR_NETWORK');
   }
-  const address = formatAddress(host, port);
-  const socket = connect({ host, port });
-  socket.setTimeout(CONNECT_WAIT_MS);
-  try {
-    await Promise.race([
-      once(socket, 'connect'),
-      once(socket, 'timeout').then(() => {
-        throw Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' });
-      }),
-    ]);
-  } catch (err) {
-    socket.destroy();
-    const error = networkError(`cannot connect to ${address}`, err);
-    // The generic hint names `vstream recv`; here the other end is a video server.
-    if (error.code === 'ERR_CONNECTION_REFUSED') error.message = `cannot connect to ${address}: connection refused (is a video server listening there?)`;
-    throw error;
-  }
+  const socket = await connectSocket({ host, port, listener: 'a video server' });
   socket.on('error', () => {});
-  socket.setTimeout(0);
   socket.setNoDelay(true);
   socket.write(request);
   return socket;
