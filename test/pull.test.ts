@@ -205,7 +205,9 @@ describe('send --listen and recv --connect, each end killed and started again', 
     expect(await again.exitCode).toBe(130);
     expect(Number(received)).toBe(forAgain!.sent);
     const saved = (await readdir(second)).length;
-    expect(saved).toBeGreaterThanOrEqual(10);
+    // --json and --save-dir are sinks side by side: a live frame one of them was too far behind
+    // for is still on the other's record, so ten JSON lines need not be ten files.
+    expect(saved).toBeGreaterThan(0);
     expect(saved).toBeLessThanOrEqual(forAgain!.sent);
     expect(saved + droppedHere(again)).toBeGreaterThanOrEqual(forAgain!.sent);
   });

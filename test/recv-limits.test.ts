@@ -96,7 +96,7 @@ async function goodSenderGetsThrough(recv: TestProcess, port: number, label: str
 }
 
 describe.runIf(process.platform === 'linux')('vstream recv limits', () => {
-  it('stays under its memory budget + 150 MB while 50 connections each declare 60 MiB and never finish', async () => {
+  it('stays under its memory budget + 192 MiB while 50 connections each declare 60 MiB (3000 MiB in all) and never finish', async () => {
     // The idle timeout ends the attack (2 s after the budget is full and they wait).
     const { recv, port } = await startRecv(['--json', '--idle-timeout', '2']);
     const declared = 60 * 1024 * 1024;
@@ -136,7 +136,10 @@ describe.runIf(process.platform === 'linux')('vstream recv limits', () => {
     await attackOver;
     expect(stoppedByReceiver).toBe(50);
     const peakMb = statusKb(recv.child.pid!, 'VmHWM') / 1024;
-    expect(peakMb, `peak RSS ${peakMb.toFixed(0)} MiB`).toBeLessThan((DEFAULT_MAX_BUFFERED_BYTES + 150e6) / 2 ** 20);
+    // Over the budget: recv's own 60 MiB at rest, and the read chunks already copied into their
+    // frames that the garbage collector has not freed yet. Measured 330-400 MiB in all, with the
+    // code before and after the serve/pull work alike; without the budget it would be 3000.
+    expect(peakMb, `peak RSS ${peakMb.toFixed(0)} MiB`).toBeLessThan(DEFAULT_MAX_BUFFERED_BYTES / 2 ** 20 + 192);
     expect(recv.output('stderr').some((line) => line.includes('(ERR_BUDGET)'))).toBe(true);
     expect(recv.exitInfo).toBeUndefined();
   });
