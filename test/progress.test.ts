@@ -177,9 +177,9 @@ describe('the frame count of a file, from ffmpeg', () => {
       '    Stream #0:0(und): Audio: aac (LC), 48000 Hz, stereo, fltp, 128 kb/s',
       '    Stream #0:1(und): Video: h264, yuv420p, 320x240, 697 kb/s, 29.97 fps, 29.97 tbr, 30k tbn, 59.94 tbc (default)',
     ].join('\n');
-    expect(parseProbeOutput(system)).toEqual({ durationSeconds: 2, fps: 25 });
-    expect(parseProbeOutput(bundled)).toEqual({ durationSeconds: 3723.5, fps: 29.97 });
-    expect(parseProbeOutput('  Duration: N/A, start: 0.000000, bitrate: N/A\n    Stream #0:0: Video: mjpeg, 640x480, 1k tbr, 1k tbn')).toEqual({ fps: 1000 });
+    expect(parseProbeOutput(system)).toEqual({ durationSeconds: 2, fps: 25, codec: 'h264' });
+    expect(parseProbeOutput(bundled)).toEqual({ durationSeconds: 3723.5, fps: 29.97, codec: 'h264' });
+    expect(parseProbeOutput('  Duration: N/A, start: 0.000000, bitrate: N/A\n    Stream #0:0: Video: mjpeg, 640x480, 1k tbr, 1k tbn')).toEqual({ fps: 1000, codec: 'mjpeg' });
     expect(frameCount({ durationSeconds: 2, fps: 25 })).toBe(50);
     expect(frameCount({ durationSeconds: 2, fps: 25 }, 10)).toBe(20);
     expect(frameCount({ durationSeconds: 2, fps: 25 }, 'max')).toBe(50);

@@ -13,7 +13,8 @@ import type { FrameSource } from './types.js';
 
 export interface FfmpegSourceOptions extends FfmpegPlan {
   ffmpegPath: string;
-  encoder?: 'raw' | 'ffmpeg' | undefined;
+  /** `'copy'`: the input is MJPEG and its JPEGs pass through as they are. */
+  encoder?: 'raw' | 'ffmpeg' | 'copy' | undefined;
   explainFailure?: FailureExplainer;
   live: boolean;
   description: string;

@@ -8,7 +8,7 @@ import { SourceError } from '../errors.js';
 import { ffmpegSource } from './ffmpeg-source.js';
 import { fileInputArgs, type FfmpegPlan } from './ffmpeg/args.js';
 import type { FailureExplainer } from './ffmpeg/process.js';
-import { probeFrameCount } from './ffmpeg/probe.js';
+import { frameCount, probeFile, probeFrameCount } from './ffmpeg/probe.js';
 import { flag, value } from '../options/schema.js';
 import type { CommonSourceOptions, FrameSource, SourceKind } from './types.js';
 
@@ -30,15 +30,19 @@ export const fileSource: SourceKind<'file', { path: string; loop?: boolean }, ty
 export async function openFile(options: CommonSourceOptions & { path: string; loop?: boolean }): Promise<FrameSource> {
   const { ffmpegPath, path, loop, size, fps, quality } = options;
   if (!isUrl(path)) await assertReadableFile(path);
+  // An MJPEG file's frames are JPEGs already: sent as they are unless a size, quality or rate
+  // asks for new ones. Asked once, before ffmpeg starts; the answer also gives the total.
+  const asIs = size === undefined && quality === undefined && typeof fps !== 'number' && !isUrl(path);
+  const probed = asIs ? await probeFile({ ffmpegPath, path }) : undefined;
   return ffmpegSource({
     ffmpegPath,
-    encoder: options.encoder,
+    encoder: probed?.codec === 'mjpeg' ? 'copy' : options.encoder,
     ...fileFfmpeg({ path, loop, size, fps, quality }),
     explainFailure: explainFileFailure(path),
     live: false,
     description: `file ${path}`,
     // A looping file never ends: its progress has no total.
-    total: loop ? async () => undefined : () => probeFrameCount({ ffmpegPath, path, fps }),
+    total: loop ? async () => undefined : probed ? async () => frameCount(probed, fps) : () => probeFrameCount({ ffmpegPath, path, fps }),
   });
 }
 

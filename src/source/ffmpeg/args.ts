@@ -22,7 +22,7 @@ export interface OutputSettings {
    * from 4:2:0 frames ffmpeg writes as Y4M. The addon is about three times faster and skips
    * ffmpeg's range conversion; ffmpeg's encoder is the fallback where the addon is not built.
    */
-  encoder?: 'ffmpeg' | 'raw' | undefined;
+  encoder?: 'ffmpeg' | 'raw' | 'copy' | undefined;
 }
 
 /** What one source has ffmpeg do: read `input` (its arguments), write frames as `output` says. */
@@ -33,6 +33,7 @@ export interface FfmpegPlan {
 
 /** The whole command line (without the binary): quiet, the source's input, frames on stdout. */
 export function ffmpegArgs(input: readonly string[], output: OutputSettings = {}): string[] {
+  if (output.encoder === 'copy') return [...globalArgs(), ...input, ...copyOutputArgs()];
   const write = output.encoder === 'raw' ? y4mOutputArgs : mjpegOutputArgs;
   const fps = typeof output.fps === 'number' ? output.fps : undefined;
   return [...globalArgs(), ...input, ...write({ size: output.size, quality: output.quality, fps })];
@@ -139,4 +140,12 @@ export function mjpegOutputArgs({ size, quality = DEFAULT_QUALITY, fps }: { size
     'mjpeg',
     'pipe:1',
   ];
+}
+
+/**
+ * The input's own JPEGs on stdout, not decoded or encoded again: for an MJPEG file whose frames
+ * are wanted as they are (no size, quality or rate asked). ffmpeg only unwraps the container.
+ */
+export function copyOutputArgs(): string[] {
+  return ['-map', '0:v:0', '-an', '-c:v', 'copy', '-flush_packets', '1', '-f', 'mjpeg', 'pipe:1'];
 }

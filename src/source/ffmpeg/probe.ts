@@ -20,7 +20,13 @@ export interface ProbeOptions {
 }
 
 /** The estimated frame count, or undefined when ffmpeg does not say (no duration: a live URL). */
-export function probeFrameCount({ ffmpegPath, path, fps, timeoutMs = PROBE_TIMEOUT_MS }: ProbeOptions): Promise<number | undefined> {
+export async function probeFrameCount(options: ProbeOptions): Promise<number | undefined> {
+  const probed = await probeFile(options);
+  return probed && frameCount(probed, options.fps);
+}
+
+/** What ffmpeg says of the file's first video stream; undefined when it could not be run. */
+export function probeFile({ ffmpegPath, path, timeoutMs = PROBE_TIMEOUT_MS }: Omit<ProbeOptions, 'fps'>): Promise<ProbedStream | undefined> {
   return new Promise((resolve) => {
     let output = '';
     const child = spawn(ffmpegPath, ['-hide_banner', '-nostdin', '-i', path], { stdio: ['ignore', 'ignore', 'pipe'], windowsHide: true });
@@ -34,7 +40,7 @@ export function probeFrameCount({ ffmpegPath, path, fps, timeoutMs = PROBE_TIMEO
     });
     child.once('close', () => {
       clearTimeout(timer);
-      resolve(frameCount(parseProbeOutput(output), fps));
+      resolve(parseProbeOutput(output));
     });
   });
 }
@@ -44,6 +50,8 @@ export interface ProbedStream {
   durationSeconds?: number;
   /** Frames per second of the first video stream (`25 fps`, else `25 tbr`). */
   fps?: number;
+  /** The first video stream's codec as ffmpeg names it (`mjpeg`, `h264`). */
+  codec?: string;
 }
 
 /** What `ffmpeg -i` printed about the input. Pure, for tests. */
@@ -52,6 +60,8 @@ export function parseProbeOutput(text: string): ProbedStream {
   const duration = /Duration: (\d+):(\d{2}):(\d{2}(?:\.\d+)?)/.exec(text);
   if (duration) probed.durationSeconds = Number(duration[1]) * 3600 + Number(duration[2]) * 60 + Number(duration[3]);
   const video = /Stream #\d+:\d+.*?: Video: (.*)/.exec(text)?.[1] ?? '';
+  const codec = /^([A-Za-z0-9_]+)/.exec(video)?.[1];
+  if (codec) probed.codec = codec;
   const rate = /(\d+(?:\.\d+)?)(k?) fps/.exec(video) ?? /(\d+(?:\.\d+)?)(k?) tbr/.exec(video);
   if (rate) probed.fps = Number(rate[1]) * (rate[2] === 'k' ? 1000 : 1);
   return probed;
