@@ -82,6 +82,7 @@ export const ERROR_CODES = {
   ERR_SOURCE: 'source',
   ERR_CAMERA_BUSY: 'source',
   ERR_CAMERA_NOT_FOUND: 'source',
+  ERR_NO_SCREEN: 'source',
   ERR_DIR_EMPTY: 'source',
   ERR_DIR_NOT_FOUND: 'source',
   ERR_DIR_UNREADABLE: 'source',

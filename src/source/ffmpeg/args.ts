@@ -149,3 +149,34 @@ export function mjpegOutputArgs({ size, quality = DEFAULT_QUALITY, fps }: { size
 export function copyOutputArgs(): string[] {
   return ['-map', '0:v:0', '-an', '-c:v', 'copy', '-flush_packets', '1', '-f', 'mjpeg', 'pipe:1'];
 }
+
+/** Frames a second a screen is grabbed at unless `--fps` says. */
+export const DEFAULT_SCREEN_FPS = 30;
+
+/**
+ * The screen, the same way on each platform: x11grab on Linux and other Unixes (`display`: an X
+ * display such as `:0`, default `$DISPLAY`), avfoundation on macOS (`display`: the screen's
+ * index, `Capture screen N`), gdigrab on Windows (`desktop`, or `title=WINDOW`). The whole
+ * screen, at `fps` (default 30).
+ */
+export function screenInputArgs({
+  display,
+  platform = process.platform,
+  fps,
+  env = process.env,
+}: {
+  display: string;
+  platform?: NodeJS.Platform;
+  fps?: number | 'max';
+  env?: NodeJS.ProcessEnv;
+}): string[] {
+  const rate = String(typeof fps === 'number' ? fps : DEFAULT_SCREEN_FPS);
+  switch (platform) {
+    case 'darwin':
+      return ['-f', 'avfoundation', '-framerate', rate, '-capture_cursor', '1', '-i', `Capture screen ${display || '0'}:none`];
+    case 'win32':
+      return ['-f', 'gdigrab', '-framerate', rate, '-i', display || 'desktop'];
+    default:
+      return ['-f', 'x11grab', '-framerate', rate, '-i', display || env.DISPLAY || ':0'];
+  }
+}
