@@ -197,7 +197,10 @@ describe('send --listen and recv --connect, each end killed and started again', 
     // A viewer killed outright had not written all that the sender counts for it.
     const savedByA = (await readdir(first)).length;
     expect(savedByA).toBeGreaterThan(0);
-    expect(forA!.sent).toBeGreaterThanOrEqual(Math.max(10, savedByA));
+    // The frame in flight when it died may be on its disk and not yet counted by the sender
+    // (which counts a frame once the kernel has taken all of it), or counted and never saved.
+    expect(forA!.sent).toBeGreaterThanOrEqual(10);
+    expect(savedByA).toBeLessThanOrEqual(forA!.sent + 1);
     // The one still running when the sender stopped received exactly what the sender counts,
     // and saved each of them but those its sinks were too far behind for (live frames).
     const [, received] = await again.waitForLine(CONNECTION_ENDED, 'stderr');
