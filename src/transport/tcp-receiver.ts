@@ -10,6 +10,7 @@ import { DEFAULT_MAX_QUEUED_FRAMES, ReceiverCore, type CoreSender } from './rece
 import { senderToReplace } from '../reassemble/make-room.js';
 import { DEFAULT_MAX_BUFFERED_BYTES, MemoryBudget } from './memory-budget.js';
 import { connectionLimit } from './fd-limit.js';
+import { listenTcp } from './listen.js';
 import { FolderConnection, opensFolderTransfer } from './folder-connection.js';
 import type { FrameMeta } from '../frame/frame.js';
 import { ReplyDetector } from './reply-detector.js';
@@ -147,22 +148,7 @@ export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
   /** Starts listening. Fails with a NetworkError for a busy port or an address not on this host. */
   static async listen(options: TcpFrameReceiverOptions): Promise<TcpFrameReceiver> {
     const server = createServer({ noDelay: true });
-    const host = options.host;
-    const where = host ? formatAddress(host, options.port) : `port ${options.port}`;
-    try {
-      if (host) {
-        await listenOn(server, { port: options.port, host });
-      } else {
-        // One dual-stack socket serves IPv4 (as ::ffff:a.b.c.d) and IPv6; hosts without IPv6
-        // fall back to IPv4 only.
-        await listenOn(server, { port: options.port, host: '::', ipv6Only: false }).catch(async (err) => {
-          if ((err as NodeJS.ErrnoException).code !== 'EAFNOSUPPORT') throw err;
-          await listenOn(server, { port: options.port, host: '0.0.0.0' });
-        });
-      }
-    } catch (err) {
-      throw networkError(`cannot listen on ${where}`, err);
-    }
+    await listenTcp(server, options.port, options.host);
     return new TcpFrameReceiver(server, options);
   }
 
@@ -459,15 +445,4 @@ export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
     this.budget.release(connection);
     this.budgetFreed();
   }
-}
-
-function listenOn(server: Server, options: { port: number; host: string; ipv6Only?: boolean }): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(err);
-    server.once('error', onError);
-    server.listen(options, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
 }
