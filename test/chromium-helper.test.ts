@@ -62,16 +62,16 @@ describe.skipIf(!hasChromium())(`headless Chromium helper${hasChromium() ? '' : 
           'Content-Type': `multipart/x-mixed-replace;boundary=${BOUNDARY}`,
           'Cache-Control': 'no-store',
         });
-        res.write(`--${BOUNDARY}\r\n`);
+        // Chrome paints a part only once the headers of the next part have arrived, so, as
+        // µStreamer does, each part's headers go out right after the previous JPEG (and so
+        // without a Content-Length, which cannot be known in advance).
+        const headers = 'Content-Type: image/jpeg\r\n\r\n';
+        res.write(`--${BOUNDARY}\r\n${headers}`);
         const client: StreamClient = {
           res,
-          // The boundary goes right after each JPEG, as µStreamer does: Chrome shows a part only
-          // once it sees the boundary that ends it, so a boundary sent before the next part would
-          // keep the picture one frame behind.
           part(jpeg) {
-            res.write(`Content-Type: image/jpeg\r\nContent-Length: ${jpeg.length}\r\n\r\n`);
             res.write(jpeg);
-            res.write(`\r\n--${BOUNDARY}\r\n`);
+            res.write(`\r\n--${BOUNDARY}\r\n${headers}`);
           },
         };
         streamClients.push(client);
@@ -151,15 +151,28 @@ describe.skipIf(!hasChromium())(`headless Chromium helper${hasChromium() ? '' : 
     await page.close();
   });
 
-  it('opens a multipart MJPEG URL directly with waitUntil commit', async () => {
+  it('opens a multipart MJPEG URL directly, until its first frame', async () => {
     const green = await solidJpeg([20, 200, 40]);
     const page = await browser.newPage();
     const connected = new Promise<StreamClient>((resolve) => clientWaiters.push(resolve));
-    const navigated = page.goto(`${base}/stream`, { waitUntil: 'commit' });
+    const navigated = page.goto(`${base}/stream`, { waitUntil: 'image' });
     const client = await connected;
     client.part(green);
     await navigated;
-    await page.waitFor('document.images.length === 1 && document.images[0].naturalWidth === 64');
+    expect(await page.evaluate('document.images[0].naturalWidth + "x" + document.images[0].naturalHeight')).toBe('64x48');
     await page.close();
+  });
+
+  it('fails to launch with a clear error when the browser exits at once', async () => {
+    const saved = process.env.CHROMIUM;
+    process.env.CHROMIUM = '/bin/false';
+    try {
+      await expect(launchChromium({ timeoutMs: 10_000 })).rejects.toThrow(/Browser.getVersion: the browser exited \(1\)/);
+      process.env.CHROMIUM = '/nonexistent/chromium';
+      await expect(launchChromium({ timeoutMs: 10_000 })).rejects.toThrow(/could not start \/nonexistent\/chromium/);
+    } finally {
+      if (saved === undefined) delete process.env.CHROMIUM;
+      else process.env.CHROMIUM = saved;
+    }
   });
 });

@@ -55,8 +55,11 @@ export interface GotoOptions {
    * 'load' (default): until the page's load event. 'commit': until the browser has the
    * response and shows the new document; for a URL that never finishes loading, such as a
    * multipart/x-mixed-replace MJPEG stream, then wait for what the test needs with waitFor.
+   * 'image': 'commit', then until the document's first <img> shows a decoded picture; for an
+   * MJPEG URL opened directly (the browser wraps it in a page with one <img>), this is the
+   * first frame on screen.
    */
-  waitUntil?: 'load' | 'commit';
+  waitUntil?: 'load' | 'commit' | 'image';
   timeoutMs?: number;
 }
 
@@ -256,6 +259,9 @@ export class ChromiumPage {
       throw new Error(`chromium: goto ${url}: ${result.errorText}`);
     }
     if (loaded) await loaded.promise;
+    if (waitUntil === 'image') {
+      await this.waitFor('document.images.length > 0 && document.images[0].naturalWidth > 0', timeoutMs);
+    }
   }
 
   /**
