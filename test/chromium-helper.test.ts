@@ -31,6 +31,8 @@ describe.skipIf(!hasChromium())(`headless Chromium helper${hasChromium() ? '' : 
   let browser: Chromium;
   const streamClients: StreamClient[] = [];
   const clientWaiters: Array<(client: StreamClient) => void> = [];
+  const held: ServerResponse[] = [];
+  const heldWaiters: Array<() => void> = [];
 
   beforeAll(async () => {
     server = createServer((req, res) => {
@@ -42,11 +44,18 @@ describe.skipIf(!hasChromium())(`headless Chromium helper${hasChromium() ? '' : 
         return;
       }
       if (url.pathname === '/later') {
+        // The text changes when /release answers, and the test decides when that is.
         res.writeHead(200, { 'Content-Type': 'text/html' });
         res.end(
           `<!doctype html><p id="t">before</p>` +
-            `<script>addEventListener('load', () => setTimeout(() => { document.getElementById('t').textContent = 'after'; }, 200));</script>`,
+            `<script>addEventListener('load', () => fetch('/release').then((r) => r.text())` +
+            `.then((text) => { document.getElementById('t').textContent = text; }));</script>`,
         );
+        return;
+      }
+      if (url.pathname === '/release') {
+        held.push(res);
+        heldWaiters.splice(0).forEach((resolve) => resolve());
         return;
       }
       if (url.pathname === '/viewer') {
@@ -89,6 +98,7 @@ describe.skipIf(!hasChromium())(`headless Chromium helper${hasChromium() ? '' : 
   afterAll(async () => {
     await browser?.close();
     for (const client of streamClients) client.res.destroy();
+    for (const res of held) res.destroy();
     server?.closeAllConnections();
     await new Promise((resolve) => server?.close(resolve));
   });
@@ -111,11 +121,14 @@ describe.skipIf(!hasChromium())(`headless Chromium helper${hasChromium() ? '' : 
 
   it('evaluates expressions and waits for text that changes after load', async () => {
     const page = await browser.newPage();
+    const asked = new Promise<void>((resolve) => heldWaiters.push(resolve));
     await page.goto(`${base}/later`);
     expect(await page.evaluate('1 + 2')).toBe(3);
     expect(await page.evaluate('Promise.resolve({ a: [1, "x"] })')).toEqual({ a: [1, 'x'] });
     await expect(page.evaluate('(() => { throw new Error("boom") })()')).rejects.toThrow(/boom/);
+    await asked;
     expect(await page.evaluate('document.getElementById("t").textContent')).toBe('before');
+    for (const res of held.splice(0)) res.end('after');
     expect(await page.waitFor('document.getElementById("t").textContent === "after" && "done"', 10_000)).toBe('done');
     await expect(page.waitFor('false', 300)).rejects.toThrow(/not true within 300 ms/);
     await page.close();
