@@ -3,6 +3,7 @@
  * by a query, text changed after load, and an <img> fed by a multipart/x-mixed-replace stream
  * whose parts the test sends one at a time.
  */
+import { existsSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
@@ -174,6 +175,18 @@ describe.skipIf(!hasChromium())(`headless Chromium helper${hasChromium() ? '' : 
     await navigated;
     expect(await page.evaluate('document.images[0].naturalWidth + "x" + document.images[0].naturalHeight')).toBe('64x48');
     await page.close();
+  });
+
+  it('ends every wait at once when the browser goes away, and leaves no profile behind', async () => {
+    const own = await launchChromium({ width: 200, height: 100 });
+    const page = await own.newPage();
+    const waiting = page.waitFor('false', 30_000);
+    const started = Date.now();
+    await own.close();
+    await expect(waiting).rejects.toThrow(/the browser exited/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    await expect(page.evaluate('1')).rejects.toThrow(/the browser exited/);
+    expect(existsSync(own.userDataDir)).toBe(false);
   });
 
   it('fails to launch with a clear error when the browser exits at once', async () => {

@@ -66,6 +66,11 @@ export interface GotoOptions {
 const DEFAULT_TIMEOUT_MS = 20_000;
 /** Chromium's stderr kept for error messages: the tail is what explains a crash. */
 const STDERR_KEPT = 16 * 1024;
+/**
+ * stderr lines every headless run prints in a container (no D-Bus, the Debian wrapper's shell
+ * test), left out of error messages so that the lines that explain a failure are seen.
+ */
+const NOISE = /dbus\/|unexpected operator|Fontconfig/;
 /** A screenshot of a big page is a few MB of base64; anything far beyond that is a broken pipe. */
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
@@ -100,6 +105,10 @@ class Connection {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private closedReason: string | undefined;
+
+  get closed(): boolean {
+    return this.closedReason !== undefined;
+  }
 
   constructor(
     private readonly input: Writable,
@@ -301,8 +310,9 @@ export class ChromiumPage {
         if (value) return value;
         last = JSON.stringify(value) ?? 'undefined';
       } catch (err) {
-        last = (err as Error).message;
-        if (last.includes('got no reply') || last.includes('exited')) throw err;
+        // A browser that is gone will not make the expression true: say so at once.
+        if (this.connection.closed) throw err;
+        last = (err as Error).message.split('\n')[0]!;
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
     }
@@ -344,7 +354,8 @@ export class Chromium {
   constructor(
     private readonly child: ChildProcess,
     private readonly connection: Connection,
-    private readonly userDataDir: string,
+    /** The fresh profile; removed by close(). */
+    readonly userDataDir: string,
     private readonly exited: Promise<void>,
     private readonly viewport: { width: number; height: number },
     private readonly timeoutMs: number,
@@ -474,7 +485,10 @@ export async function launchChromium({
   child.stderr!.on('data', keep);
   child.stdout!.on('data', keep);
   const stderrTail = () => {
-    const lines = stderr.trim().split('\n').filter((l) => l.trim() !== '').slice(-5);
+    const lines = stderr
+      .split('\n')
+      .filter((l) => l.trim() !== '' && !NOISE.test(l))
+      .slice(-5);
     return lines.length ? `\nchromium stderr:\n${lines.join('\n')}` : '';
   };
   const connection = new Connection(child.stdio[3] as Writable, child.stdio[4] as Readable, timeoutMs, stderrTail);
