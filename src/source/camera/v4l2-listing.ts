@@ -94,7 +94,8 @@ export function parseV4l2CtlFormats(text: string): CameraFormat[] {
       pending = { fourcc: match[1]!.trim(), compressed: (match[2] ?? '').split(', ').includes('compressed') };
       open(pending.fourcc, pending.compressed, '');
     } else if (pending && (match = /^Name\s*: (.*)$/.exec(line))) {
-      if (format) format.description = match[1]!.trim();
+      // JPEG and MJPG are one format to ffmpeg: the first one's name stays.
+      if (format && format.description === '') format.description = match[1]!.trim();
     } else if (!format) {
       continue;
     } else if ((match = /^Size: Discrete (\d+)x(\d+)$/.exec(line))) {
