@@ -83,6 +83,7 @@ async function pickFor({
   const formats = await lister(device);
   return pickCameraFormat({ formats, choice: format, size, fps: numericFps, quality, device });
 }
+
 async function assertVideoDevice(device: string): Promise<void> {
   let isCharDevice: boolean;
   try {
