@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cameraLister } from '../src/source/camera/lister.js';
 import { MjpegSplitter } from '../src/source/mjpeg-splitter.js';
 import { CAMERA_FIXTURES, cameraListing } from './helpers/camera-listings.js';
-import { FFMPEG } from './helpers/ffmpeg.js';
+import { FFMPEG, FFMPEGS } from './helpers/ffmpeg.js';
 import { startReceiver, stopAll, vstream } from './helpers/process.js';
 
 const CAMERA_FFMPEG = fileURLToPath(new URL('./fixtures/ffmpeg/camera.mjs', import.meta.url));
@@ -80,11 +80,11 @@ describe('asking a camera for its formats', () => {
 });
 
 describe('send --camera through a stand-in camera', () => {
-  async function run(listing: string, extra: string[], frames = 8) {
+  async function run(listing: string, extra: string[], frames = 8, ffmpeg = FFMPEG) {
     const dir = await mkdtemp(join(tmp, 'run-'));
     const env = {
       VSTREAM_TEST_LISTING: join(CAMERA_FIXTURES, listing),
-      VSTREAM_TEST_FFMPEG: FFMPEG,
+      VSTREAM_TEST_FFMPEG: ffmpeg,
       VSTREAM_TEST_ARGS_LOG: join(dir, 'args.log'),
       VSTREAM_TEST_CAMERA_JPEGS: join(dir, 'camera.mjpeg'),
     };
@@ -100,8 +100,8 @@ describe('send --camera through a stand-in camera', () => {
     return { commands, saved, cameraJpegs: env.VSTREAM_TEST_CAMERA_JPEGS, send };
   }
 
-  it("takes the camera's MJPEG at the asked size and passes its JPEGs through byte for byte", async () => {
-    const { commands, saved, cameraJpegs } = await run('v4l2-list-formats-go2rtc.txt', ['--size', '320x240', '--fps', '15']);
+  it.each(FFMPEGS)("takes the camera's MJPEG at the asked size and passes its JPEGs through byte for byte ($name)", async ({ path }) => {
+    const { commands, saved, cameraJpegs } = await run('v4l2-list-formats-go2rtc.txt', ['--size', '320x240', '--fps', '15'], 8, path);
     // First the listing, then the capture: never both at once.
     expect(commands[0]).toEqual(expect.arrayContaining(['-list_formats', 'all', '/dev/null']));
     const capture = commands[1]!.join(' ');
