@@ -89,7 +89,7 @@ describe('send --camera through a stand-in camera', () => {
       VSTREAM_TEST_CAMERA_JPEGS: join(dir, 'camera.mjpeg'),
     };
     const out = join(dir, 'out');
-    const recv = await startReceiver(['--save-dir', out, '--frames', String(frames)]);
+    const recv = await startReceiver(['--save-dir', out, '--json', '--frames', String(frames)]);
     const send = vstream(['send', '--camera', '/dev/null', '--ffmpeg', CAMERA_FFMPEG, '--to', `127.0.0.1:${recv.port}`, ...extra], { env });
     expect(await recv.exitCode, recv.stderr()).toBe(0);
     send.kill('SIGINT');
@@ -97,11 +97,12 @@ describe('send --camera through a stand-in camera', () => {
     const commands = (await readFile(env.VSTREAM_TEST_ARGS_LOG, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as string[]);
     const names = (await readdir(out)).filter((name) => !name.startsWith('.')).sort();
     const saved = await Promise.all(names.map((name) => readFile(join(out, name))));
-    return { commands, saved, cameraJpegs: env.VSTREAM_TEST_CAMERA_JPEGS, send };
+    const records = recv.stdout().toString('utf8').trim().split('\n').map((line) => JSON.parse(line) as { seq?: number; captureTime?: number; width?: number });
+    return { commands, saved, records, cameraJpegs: env.VSTREAM_TEST_CAMERA_JPEGS, send };
   }
 
   it.each(FFMPEGS)("takes the camera's MJPEG at the asked size and passes its JPEGs through byte for byte ($name)", async ({ path }) => {
-    const { commands, saved, cameraJpegs } = await run('v4l2-list-formats-go2rtc.txt', ['--size', '320x240', '--fps', '15'], 8, path);
+    const { commands, saved, records, cameraJpegs } = await run('v4l2-list-formats-go2rtc.txt', ['--size', '320x240', '--fps', '15'], 8, path);
     // First the listing, then the capture: never both at once.
     expect(commands[0]).toEqual(expect.arrayContaining(['-list_formats', 'all', '/dev/null']));
     const capture = commands[1]!.join(' ');
@@ -119,6 +120,11 @@ describe('send --camera through a stand-in camera', () => {
       expect(found).toBeGreaterThan(at);
       at = found;
     }
+    // The metadata segment still travels with them: capture times and increasing sequence numbers.
+    expect(records).toHaveLength(8);
+    expect(records.every((r) => typeof r.captureTime === 'number' && r.width === 320)).toBe(true);
+    const seqs = records.map((r) => r.seq!);
+    expect(seqs.every((seq, i) => i === 0 || seq > seqs[i - 1]!)).toBe(true);
   });
 
   it('reads a raw format, encoded as before, with --camera-format raw', async () => {
