@@ -9,7 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openCamera } from '../src/source/camera.js';
 import { cameraLister } from '../src/source/camera/lister.js';
+import { parseV4l2ListFormats } from '../src/source/camera/v4l2-listing.js';
+import { openSource } from '../src/source/index.js';
 import { MjpegSplitter } from '../src/source/mjpeg-splitter.js';
 import { CAMERA_FIXTURES, cameraListing } from './helpers/camera-listings.js';
 import { FFMPEG, FFMPEGS } from './helpers/ffmpeg.js';
@@ -76,6 +79,23 @@ describe('asking a camera for its formats', () => {
     expect(await cameraLister({ ffmpegPath: hang, platform: 'linux', v4l2Ctl: null, timeoutMs: 500 })('/dev/video0')).toBeUndefined();
     const pid = Number(await readFile(pidFile, 'utf8'));
     expect(() => process.kill(pid, 0)).toThrow();
+  });
+});
+
+describe('opening a camera in the library', () => {
+  it('takes an injected lister, and refuses mjpeg on a camera without it before ffmpeg starts', async () => {
+    const listed: string[] = [];
+    const listFormats = async (device: string) => {
+      listed.push(device);
+      return parseV4l2ListFormats(cameraListing('v4l2-list-formats-raw-only.txt'));
+    };
+    const opened = openSource({ kind: 'camera', ffmpegPath: join(tmp, 'no-ffmpeg'), device: '/dev/null', format: 'mjpeg', listFormats });
+    await expect(opened).rejects.toMatchObject({ code: 'ERR_CAMERA_FORMAT', message: expect.stringContaining('its formats: yuyv422') });
+    expect(listed).toEqual(['/dev/null']);
+  });
+
+  it('refuses mjpeg on macOS, whose cameras give ffmpeg decoded frames only', async () => {
+    await expect(openCamera({ ffmpegPath: join(tmp, 'no-ffmpeg'), device: '0', format: 'mjpeg' }, 'darwin')).rejects.toMatchObject({ code: 'ERR_CAMERA_FORMAT' });
   });
 });
 
