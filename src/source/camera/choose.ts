@@ -3,7 +3,8 @@
  *
  * `auto` takes MJPEG when the camera offers it at the asked size and rate (most USB cameras
  * give 720p and 1080p at 30 frames/s only as MJPEG, the raw formats being limited by USB
- * bandwidth), else lets the driver pick as before. With no size asked, MJPEG is taken at the
+ * bandwidth), else the raw format that does, else lets the driver pick as before. With no size
+ * asked, MJPEG is taken at the
  * largest size up to 1920x1080 that reaches 25 frames/s, at its highest rate up to 30: the
  * camera's best picture at a usual video rate, while larger sizes (4K) at passthrough bitrates
  * are more than most links and viewers want. The JPEGs pass through untouched unless a
