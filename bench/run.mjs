@@ -14,11 +14,13 @@
 //   5. UDP: frames/s (from 1) and the delivered-frame ratio under datagram loss.
 //   6. Hostile peers: memory, slowloris, UDP flood, short connections and the seeded fuzzer
 //      against one receiver beside a good sender (bench/lib/attacks.mjs).
+//   7. Passthrough: CPU ms a frame of `send` for an MJPEG file passed through vs re-encoded
+//      (bench/lib/passthrough.mjs).
 //
 // Environment (all optional): BENCH_RUNS (runs per figure, default 3), BENCH_FRAMES (clip frames
 // at 640x480, default 600; 1280x720 uses half), BENCH_SECONDS (measured seconds of each live
 // scenario, default 5), BENCH_LEVELS (sender counts, default 1,4,8,12,16), BENCH_ONLY (comma
-// list of throughput,latency,streams,memory,udp-loss,attacks), BENCH_UDP_DECODE=1 (adds UDP rows
+// list of throughput,latency,streams,memory,udp-loss,attacks,passthrough), BENCH_UDP_DECODE=1 (adds UDP rows
 // that decode every frame), BENCH_ATTACK_SECONDS (length of the timed attacks, default 10),
 // FUZZ_CASES and FUZZ_SEED (the attacks' fuzzer runs, default 20000 cases per transport, seed 1).
 import { spawnSync } from 'node:child_process';
@@ -33,6 +35,7 @@ import { attacks } from './lib/attacks.mjs';
 import { latency } from './lib/latency.mjs';
 import { manyStreams } from './lib/many-streams.mjs';
 import { memory } from './lib/memory.mjs';
+import { passthroughCpu } from './lib/passthrough.mjs';
 import { cpuAccount, otherCores, poolRuns, snapshotBuild, vstream } from '../tools/proc.mjs';
 import { pythonReferenceRate } from './lib/python-reference.mjs';
 import { fmt, markdownTable, median } from '../tools/table.mjs';
@@ -219,6 +222,13 @@ if (wanted('attacks')) {
 }
 
 if (wanted('attacks')) section('attacks');
+
+// ---------------------------------------------------------------- 7. passthrough
+if (wanted('passthrough')) {
+  results.passthrough = await attempt('passthrough: send CPU a frame, MJPEG file passed through vs re-encoded', () =>
+    passthroughCpu({ ffmpegPath: ffmpeg.path, sizes: SIZES.map(({ size, frames }) => ({ size, frames: Math.min(frames, 300) })), shortFrames: SHORT_FRAMES, runs: RUNS, quality: QUALITY }));
+}
+if (wanted('passthrough')) section('passthrough');
 machine.loadAverageAtEnd = loadavg().map((x) => Number(x.toFixed(2)));
 
 // ================================================================ output
@@ -461,6 +471,21 @@ if (results.attacks) {
     }).filter(Boolean);
     if (notes.length) out(`\n${notes.join('\n')}`);
   }
+}
+
+if (results.passthrough?.rows) {
+  out();
+  out('## send CPU a frame, MJPEG source: passed through vs re-encoded (`--quality 80`)');
+  out();
+  out(`${results.passthrough.cpu}; start-up cancelled out with a ${SHORT_FRAMES}-frame clip; median of ${RUNS} runs.`);
+  out();
+  out(markdownTable([
+    ['size', 'size', 'l'],
+    ['send', 'mode', 'l'],
+    ['CPU ms/frame', 'cpuMsPerFrame'],
+    ['CPU ms/frame incl. start-up', 'cpuMsPerFrameWithStartup'],
+    ['frames/s (wall)', 'wallFps'],
+  ], results.passthrough.rows));
 }
 
 if (targets.length) {
