@@ -159,6 +159,9 @@ export const ERROR_CODES = {
   ERR_BAD_REQUEST: 'protocol',
   /** The server answered a request with something other than `True`. */
   ERR_REQUEST_REFUSED: 'source',
+  // Recording (recv --record).
+  /** The recordings reached --record-max-bytes. */
+  ERR_RECORD_LIMIT: 'output',
 } as const satisfies Record<`ERR_${string}`, ErrorKind>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,0 +1,292 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { FfmpegError, OutputError, UsageError, VstreamError } from '../../errors.js';
+import type { ReceivedFrame } from '../../frame/frame.js';
+import { withoutMetadata } from '../../frame/metadata.js';
+import { pngAsJpeg } from '../../decode/png-as-jpeg.js';
+import { exceedsPixelLimit } from '../../decode/limits.js';
+import { PixelLimitError } from '../../decode/limits.js';
+import { value, valueOr } from '../../options/schema.js';
+import type { Problem, ProblemReporter } from '../../problems.js';
+import { locateFfmpeg } from '../../source/ffmpeg/locate.js';
+import { formatBytes } from '../../text/format.js';
+import { wireText } from '../../text/wire-text.js';
+import { errnoCode } from '../exclusive-file.js';
+import type { SinkKind } from '../kind.js';
+import type { DropListener, FrameSink } from '../types.js';
+import { FfmpegFile } from './ffmpeg-file.js';
+import type { RecordCodec } from './ffmpeg-args.js';
+import { MatroskaWriter } from './matroska.js';
+import { MkvFile } from './mkv-file.js';
+import { parseRecordName, parseSegmentDuration, recordPath, type RecordName } from './record-name.js';
+import type { RecordTarget } from './target.js';
+import { Timeline } from './timeline.js';
+
+const run = promisify(execFile);
+
+const recordOptions = {
+  record: value('--record <file>', 'record each sender to a video file, .mkv, .avi or .mp4 ({sender} and %Y %m %d %H %M %S in the name)', parseRecordName),
+  recordSegment: value('--record-segment <duration>', 'start a new recording file every DURATION (30s, 10m, 1h)', parseSegmentDuration, { needs: '--record' }),
+  recordCodec: valueOr('--record-codec <codec>', 'mjpeg: the JPEGs as they arrived (default); h264: transcoded, smaller', parseCodec, 'mjpeg' as RecordCodec, {
+    needs: '--record',
+  }),
+  recordMaxBytes: value('--record-max-bytes <size>', 'stop recording (exit 8) once the files of this run reach SIZE (e.g. 500M, 20G)', parseRecordBytes, { needs: '--record' }),
+};
+
+/** `recv --record FILE`. */
+export const recordSinkKind: SinkKind<typeof recordOptions> = {
+  name: 'record',
+  options: recordOptions,
+  async open(settings, { report, warn }) {
+    const { record, recordSegment, recordCodec, recordMaxBytes, maxPixels } = settings;
+    if (record === undefined) return undefined;
+    const ffmpegPath = record.container !== 'mkv' || recordCodec === 'h264' ? await recordingFfmpeg(recordCodec) : undefined;
+    // recv's own --quiet: this sink's lines are connection news like recv's.
+    const quiet = (settings as { quiet?: boolean }).quiet === true;
+    return new RecordSink({
+      name: record,
+      codec: recordCodec,
+      ...(recordSegment !== undefined && { segmentMs: recordSegment }),
+      ...(recordMaxBytes !== undefined && { maxBytes: recordMaxBytes }),
+      ...(ffmpegPath !== undefined && { ffmpegPath }),
+      maxPixels,
+      report,
+      log: quiet ? () => {} : warn,
+    });
+  },
+};
+
+export interface RecordSinkOptions {
+  name: RecordName;
+  codec: RecordCodec;
+  /** A new file when a file has lasted this long (its frames' times). */
+  segmentMs?: number;
+  /** Bytes all files of the run may hold; past that the recording stops with ERR_RECORD_LIMIT. */
+  maxBytes?: number;
+  /** For the formats ffmpeg writes. */
+  ffmpegPath?: string;
+  maxPixels: number;
+  report: ProblemReporter;
+  /** One line per file started and finished. */
+  log: (line: string) => void;
+}
+
+/** The file a sender is being recorded to. */
+interface OpenFile {
+  target: RecordTarget;
+  writer: MatroskaWriter;
+  width: number;
+  height: number;
+  /** On the sender's time line: the file's first frame, and where its segment started. */
+  start: number;
+  segmentStart: number;
+  frames: number;
+  lastTime: number;
+}
+
+/** One sender's connection: a reconnection is another one, and gets a file of its own. */
+interface Sender {
+  name: string;
+  timeline: Timeline;
+  file: OpenFile | undefined;
+}
+
+/**
+ * Records each sender's frames to a file of its own, one file per connection and per segment,
+ * each frame's JPEG as it arrived (vstream's metadata segment left out, as every file sink
+ * does: the file holds the sender's JPEGs, and the capture times are the frames' timestamps)
+ * in Matroska written here, or through ffmpeg for MP4, AVI and H.264.
+ */
+export class RecordSink implements FrameSink {
+  readonly ended: Promise<void>;
+  private fail!: (error: unknown) => void;
+  private readonly senders = new Map<number, Sender>();
+  /** Files being finished (a sender left), which close waits for. */
+  private readonly finishing = new Set<Promise<void>>();
+  private current: Promise<unknown> = Promise.resolve();
+  private bytes = 0;
+  private onDrop: DropListener = () => {};
+  private closed = false;
+
+  constructor(private readonly options: RecordSinkOptions) {
+    this.ended = new Promise<void>((_, reject) => (this.fail = reject));
+    this.ended.catch(() => {});
+  }
+
+  reportDropsTo(listener: DropListener): void {
+    this.onDrop = listener;
+  }
+
+  write(frame: ReceivedFrame): Promise<void> {
+    const written = this.record(frame);
+    this.current = written.catch(() => {});
+    return written;
+  }
+
+  /** The sender left: its file is finished (its frames already handed over are in it). */
+  senderGone(connectionId: number): void {
+    const sender = this.senders.get(connectionId);
+    this.senders.delete(connectionId);
+    if (sender?.file) this.finishInBackground(sender, sender.file);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // A write under way is let finish, so the file never ends inside a frame.
+    await this.current;
+    const errors: unknown[] = [];
+    const finished = [...this.senders.values()].map((sender) => (sender.file ? this.finish(sender, sender.file).catch((err: unknown) => errors.push(err)) : undefined));
+    await Promise.all([...finished, ...this.finishing]);
+    this.senders.clear();
+    if (errors.length > 0) throw errors[0];
+  }
+
+  private async record(frame: ReceivedFrame): Promise<void> {
+    if (this.closed) return;
+    const jpeg = await this.jpegOf(frame);
+    if (jpeg === undefined) return;
+    let sender = this.senders.get(frame.connectionId);
+    if (!sender) {
+      sender = { name: frame.sender, timeline: new Timeline(), file: undefined };
+      this.senders.set(frame.connectionId, sender);
+    }
+    const time = sender.timeline.time(frame);
+    let file = sender.file;
+    if (file && (file.width !== jpeg.width || file.height !== jpeg.height || this.segmentEnded(file, time))) {
+      // A player's file has one picture size; a segment's boundary is the next file's first frame.
+      const segmentStart = file.width === jpeg.width && file.height === jpeg.height ? this.nextSegmentStart(file, time) : time;
+      await this.finish(sender, file);
+      file = await this.openFile(sender, frame, jpeg, time, segmentStart);
+    } else if (!file) {
+      file = await this.openFile(sender, frame, jpeg, time, time);
+    }
+    // Checked before the writer takes the frame: the file is then finished without it.
+    const size = jpeg.parts.reduce((sum, part) => sum + part.length, 0);
+    if (this.options.maxBytes !== undefined && this.bytes + size > this.options.maxBytes) {
+      throw new OutputError(
+        `the recordings reached --record-max-bytes (${formatBytes(this.options.maxBytes)}): recording stopped, every file closed`,
+        'ERR_RECORD_LIMIT',
+      );
+    }
+    const chunk = file.writer.frame(time - file.start, jpeg.parts);
+    this.bytes += size;
+    await this.guard(file.target.path, file.target.write(chunk));
+    file.frames += 1;
+    file.lastTime = time;
+  }
+
+  /** The frame's JPEG (a PNG made one), or undefined when it cannot be recorded: reported and dropped. */
+  private async jpegOf(frame: ReceivedFrame): Promise<{ parts: Buffer[]; width: number; height: number } | undefined> {
+    const skip = (problem: Problem) => {
+      this.onDrop(frame);
+      this.options.report(problem);
+      return undefined;
+    };
+    const what = `frame ${frame.seq} from ${wireText(frame.sender)} not recorded`;
+    if (frame.type === 'png') {
+      const jpeg = await pngAsJpeg(frame, this.options.maxPixels).catch((err: unknown) => err as Error);
+      if (!Buffer.isBuffer(jpeg)) {
+        return skip({ code: jpeg instanceof PixelLimitError ? 'ERR_PIXEL_LIMIT' : 'ERR_BAD_JPEG', message: `${what}: ${wireText(jpeg.message.split('\n')[0] ?? '', 160)}` });
+      }
+      return { parts: [jpeg], width: frame.width!, height: frame.height! };
+    }
+    if (frame.type !== 'jpeg') return skip({ code: 'ERR_NOT_JPEG', message: `${what}: not a JPEG` });
+    const { width, height } = frame;
+    if (width === undefined || height === undefined || width === 0 || height === 0) return skip({ code: 'ERR_BAD_JPEG', message: `${what}: its JPEG header gives no size` });
+    if (exceedsPixelLimit({ width, height }, this.options.maxPixels)) {
+      return skip({ code: 'ERR_PIXEL_LIMIT', message: `${what}: ${width}x${height} is more than --max-pixels ${this.options.maxPixels}` });
+    }
+    return { parts: withoutMetadata(frame.data), width, height };
+  }
+
+  private segmentEnded(file: OpenFile, time: number): boolean {
+    return this.options.segmentMs !== undefined && time >= file.segmentStart + this.options.segmentMs;
+  }
+
+  /** Segments keep to their grid: a gap in the frames does not shift the boundaries after it. */
+  private nextSegmentStart(file: OpenFile, time: number): number {
+    const length = this.options.segmentMs;
+    if (length === undefined) return time;
+    return file.segmentStart + Math.floor((time - file.segmentStart) / length) * length;
+  }
+
+  private async openFile(sender: Sender, frame: ReceivedFrame, jpeg: { width: number; height: number }, time: number, segmentStart: number): Promise<OpenFile> {
+    const path = recordPath(this.options.name, sender.name, frame.receivedAt);
+    const target = await this.guard(path, this.createTarget(path));
+    const writer = new MatroskaWriter({ width: jpeg.width, height: jpeg.height, title: wireText(sender.name, 255), startedAt: frame.captureTime ?? frame.receivedAt });
+    const file: OpenFile = { target, writer, width: jpeg.width, height: jpeg.height, start: time, segmentStart, frames: 0, lastTime: time };
+    sender.file = file;
+    await this.guard(path, target.write(writer.header()));
+    this.options.log(`recording ${wireText(sender.name)} to ${target.path}`);
+    return file;
+  }
+
+  private createTarget(path: string): Promise<RecordTarget> {
+    const { container } = this.options.name;
+    if (this.options.ffmpegPath === undefined) return MkvFile.create(path);
+    return FfmpegFile.create(path, container, this.options.codec, this.options.ffmpegPath).then((target) => {
+      // ffmpeg dying between frames ends recv as a failure would in a write.
+      void target.failed.then((error) => this.fail(error));
+      return target;
+    });
+  }
+
+  private async finish(sender: Sender, file: OpenFile): Promise<void> {
+    if (sender.file === file) sender.file = undefined;
+    await this.guard(file.target.path, file.target.finish(file.writer.finish()));
+    const seconds = (file.lastTime - file.start) / 1000;
+    this.options.log(`recorded ${file.frames} frame${file.frames === 1 ? '' : 's'} (${seconds.toFixed(1)} s) of ${wireText(sender.name)} to ${file.target.path}`);
+  }
+
+  private finishInBackground(sender: Sender, file: OpenFile): void {
+    // Frames being written for this sender go first: one write runs at a time.
+    const done = this.current.then(() => this.finish(sender, file)).catch((err: unknown) => this.fail(err));
+    this.finishing.add(done);
+    void done.finally(() => this.finishing.delete(done));
+  }
+
+  /** A file system failure as one line naming the file; a full disk gets its own code. */
+  private async guard<T>(path: string, work: Promise<T>): Promise<T> {
+    try {
+      return await work;
+    } catch (err) {
+      if (err instanceof VstreamError) throw err;
+      const code = errnoCode(err);
+      const reason = err instanceof Error ? err.message.split(', ')[0] : String(err);
+      if (code === 'ENOSPC' || code === 'EDQUOT') {
+        throw new OutputError(`${path}: no space left on the disk (${code}); recording stopped`, 'ERR_DISK_FULL', { cause: err });
+      }
+      throw new OutputError(`cannot record to ${path}: ${reason}`, 'ERR_OUTPUT', { cause: err });
+    }
+  }
+}
+
+/** The ffmpeg for the formats it writes, checked at start: a missing one (or libx264) is a one-line error now, not at the first frame. */
+async function recordingFfmpeg(codec: RecordCodec): Promise<string> {
+  const { path } = locateFfmpeg();
+  if (codec !== 'h264') return path;
+  const encoders = await run(path, ['-hide_banner', '-encoders'], { timeout: 15_000 }).then(
+    ({ stdout }) => stdout,
+    (err: Error) => {
+      throw new FfmpegError(`${path} does not run as ffmpeg: ${err.message.split('\n', 1)[0]}`, 'ERR_FFMPEG_BROKEN', '', { cause: err });
+    },
+  );
+  if (!/\blibx264\b/.test(encoders)) throw new FfmpegError(`--record-codec h264 needs an ffmpeg with libx264; ${path} has none`, 'ERR_FFMPEG');
+  return path;
+}
+
+function parseCodec(text: string): RecordCodec {
+  const codec = text.trim().toLowerCase();
+  if (codec === 'mjpeg' || codec === 'h264') return codec;
+  throw new UsageError(`invalid --record-codec "${text}": expected mjpeg or h264`);
+}
+
+/** A byte count such as `500M` or `20G`: recordings outgrow the 2 GiB other limits stop at. */
+function parseRecordBytes(text: string): number {
+  const match = /^(\d+)([kKmMgGtT]?)i?[bB]?$/.exec(text.trim());
+  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[(match?.[2] ?? '').toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  const bytes = match ? Number(match[1]) * unit : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes < 1024) throw new UsageError(`invalid --record-max-bytes "${text}": expected a size of at least 1k, such as 500M or 20G`);
+  return bytes;
+}
