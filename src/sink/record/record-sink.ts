@@ -71,6 +71,15 @@ export interface RecordSinkOptions {
   log: (line: string) => void;
 }
 
+/**
+ * Frames the sink takes ahead of the disk: a few seconds of a camera, enough to cover an
+ * ffmpeg starting at a segment boundary; past that it pushes back.
+ */
+export const BACKLOG_FRAMES = 240;
+export const BACKLOG_BYTES = 32 * 1024 * 1024;
+
+type Job = { frame: ReceivedFrame } | { gone: number };
+
 /** The file a sender is being recorded to. */
 interface OpenFile {
   target: RecordTarget;
@@ -99,17 +108,21 @@ interface Sender {
  */
 export class RecordSink implements FrameSink {
   readonly ended: Promise<void>;
-  private fail!: (error: unknown) => void;
+  private rejectEnded!: (error: unknown) => void;
   private readonly senders = new Map<number, Sender>();
-  /** Files being finished (a sender left), which close waits for. */
-  private readonly finishing = new Set<Promise<void>>();
-  private current: Promise<unknown> = Promise.resolve();
+  /** Frames and departures in arrival order, written one at a time by `work`. */
+  private readonly jobs: Job[] = [];
+  private jobBytes = 0;
+  private worker: Promise<void> | undefined;
+  /** `write` waiting for the backlog to shrink. */
+  private room: { resolve: () => void; reject: (error: unknown) => void } | undefined;
+  private failure: { error: unknown } | undefined;
   private bytes = 0;
   private onDrop: DropListener = () => {};
   private closed = false;
 
   constructor(private readonly options: RecordSinkOptions) {
-    this.ended = new Promise<void>((_, reject) => (this.fail = reject));
+    this.ended = new Promise<void>((_, reject) => (this.rejectEnded = reject));
     this.ended.catch(() => {});
   }
 
@@ -117,33 +130,80 @@ export class RecordSink implements FrameSink {
     this.onDrop = listener;
   }
 
-  write(frame: ReceivedFrame): Promise<void> {
-    const written = this.record(frame);
-    this.current = written.catch(() => {});
-    return written;
+  /**
+   * Takes the frame into the backlog at once while it has room: a file starting (an ffmpeg
+   * spawning at a segment boundary) or a disk pausing for a moment loses no live frame. Once
+   * it is full, resolves only as it shrinks, which pushes back on the receiver.
+   */
+  write(frame: ReceivedFrame): Promise<void> | undefined {
+    if (this.failure) return Promise.reject(this.failure.error);
+    if (this.closed) return undefined;
+    this.jobs.push({ frame });
+    this.jobBytes += frame.data.length;
+    this.worker ??= this.work();
+    if (!this.full()) return undefined;
+    return new Promise((resolve, reject) => (this.room = { resolve, reject }));
   }
 
-  /** The sender left: its file is finished (its frames already handed over are in it). */
+  /** The sender left: its file is finished once its frames taken so far are in it. */
   senderGone(connectionId: number): void {
-    const sender = this.senders.get(connectionId);
-    this.senders.delete(connectionId);
-    if (sender?.file) this.finishInBackground(sender, sender.file);
+    if (this.closed || this.failure) return;
+    this.jobs.push({ gone: connectionId });
+    this.worker ??= this.work();
   }
 
+  /** Writes what the backlog holds, then finishes every file. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    // A write under way is let finish, so the file never ends inside a frame.
-    await this.current;
+    await this.worker;
     const errors: unknown[] = [];
-    const finished = [...this.senders.values()].map((sender) => (sender.file ? this.finish(sender, sender.file).catch((err: unknown) => errors.push(err)) : undefined));
-    await Promise.all([...finished, ...this.finishing]);
+    await Promise.all([...this.senders.values()].map((sender) => (sender.file ? this.finish(sender, sender.file).catch((err: unknown) => errors.push(err)) : undefined)));
     this.senders.clear();
-    if (errors.length > 0) throw errors[0];
+    // A failure already reported ends recv with its own message.
+    if (errors.length > 0 && !this.failure) throw errors[0];
+  }
+
+  private full(): boolean {
+    return this.jobs.length >= BACKLOG_FRAMES || this.jobBytes >= BACKLOG_BYTES;
+  }
+
+  private async work(): Promise<void> {
+    for (let job = this.jobs.shift(); job !== undefined; job = this.jobs.shift()) {
+      try {
+        if ('frame' in job) await this.record(job.frame);
+        else await this.leave(job.gone);
+      } catch (error) {
+        this.jobs.length = 0;
+        this.jobBytes = 0;
+        this.failed(error);
+        break;
+      }
+      if ('frame' in job) this.jobBytes -= job.frame.data.length;
+      if (this.room && !this.full()) {
+        const { resolve } = this.room;
+        this.room = undefined;
+        resolve();
+      }
+    }
+    this.worker = undefined;
+  }
+
+  private async leave(connectionId: number): Promise<void> {
+    const sender = this.senders.get(connectionId);
+    this.senders.delete(connectionId);
+    if (sender?.file) await this.finish(sender, sender.file);
+  }
+
+  private failed(error: unknown): void {
+    if (this.failure) return;
+    this.failure = { error };
+    this.rejectEnded(error);
+    this.room?.reject(error);
+    this.room = undefined;
   }
 
   private async record(frame: ReceivedFrame): Promise<void> {
-    if (this.closed) return;
     const jpeg = await this.jpegOf(frame);
     if (jpeg === undefined) return;
     let sender = this.senders.get(frame.connectionId);
@@ -227,7 +287,7 @@ export class RecordSink implements FrameSink {
     if (this.options.ffmpegPath === undefined) return MkvFile.create(path);
     return FfmpegFile.create(path, container, this.options.codec, this.options.ffmpegPath).then((target) => {
       // ffmpeg dying between frames ends recv as a failure would in a write.
-      void target.failed.then((error) => this.fail(error));
+      void target.failed.then((error) => this.failed(error));
       return target;
     });
   }
@@ -237,13 +297,6 @@ export class RecordSink implements FrameSink {
     await this.guard(file.target.path, file.target.finish(file.writer.finish()));
     const seconds = (file.lastTime - file.start) / 1000;
     this.options.log(`recorded ${file.frames} frame${file.frames === 1 ? '' : 's'} (${seconds.toFixed(1)} s) of ${wireText(sender.name)} to ${file.target.path}`);
-  }
-
-  private finishInBackground(sender: Sender, file: OpenFile): void {
-    // Frames being written for this sender go first: one write runs at a time.
-    const done = this.current.then(() => this.finish(sender, file)).catch((err: unknown) => this.fail(err));
-    this.finishing.add(done);
-    void done.finally(() => this.finishing.delete(done));
   }
 
   /** A file system failure as one line naming the file; a full disk gets its own code. */
