@@ -40,10 +40,13 @@ export function recordFfmpegArgs(container: Container, codec: RecordCodec, path:
           'yuv420p',
           '-force_key_frames',
           `expr:gte(t,n_forced*${H264_KEYFRAME_SECONDS})`,
+          // A fragmented MP4 has no edit list to hide B-frames' delay: every frame would show two late.
+          ...(container === 'mp4' ? ['-bf', '0'] : []),
         ]
       : ['-c:v', 'copy'];
-  // Each frame keeps its own time: no frames repeated to fill a gap, none dropped.
-  const timing = ['-vsync', 'passthrough'];
+  // Each frame keeps its own time: none repeated to fill a gap, none dropped, none moved to a
+  // frame rate's grid (the encoder's time base is the input's milliseconds).
+  const timing = ['-vsync', 'passthrough', ...(codec === 'h264' ? ['-enc_time_base', '-1'] : [])];
   return [...input, ...video, ...timing, ...muxerArgs(container, codec), '-f', FORMAT[container], '-y', `file:${path}`];
 }
 
