@@ -99,6 +99,28 @@ describe('recv --record', () => {
     await decodesCleanly(join(out, 'cam.mkv'));
   });
 
+  it('stores each JPEG byte for byte as it was sent (the metadata segment left out), and a PNG as a JPEG', async () => {
+    const out = await freshDir();
+    const photos = await freshDir();
+    await runFfmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=5', '-frames:v', '6', '-c:v', 'mjpeg', '-q:v', '3', '-f', 'image2', join(photos, '%d.jpg')]);
+    await runFfmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=320x240', '-frames:v', '1', join(photos, '7.png')]);
+    const path = join(out, 'rec.mkv');
+    const recv = await startReceiver(['--record', path, '--frames', '7'], { env });
+    const sender = vstream(['send', '--dir', photos, '--to', `127.0.0.1:${recv.port}`, '-q'], { env });
+    expect(await recv.exitCode).toBe(0);
+    expect(await sender.exitCode).toBe(0);
+    expect((await probe(path)).frames).toBe(7);
+    // The packets as they are in the file, one JPEG each.
+    const copies = await freshDir();
+    await runFfmpeg(['-i', path, '-c', 'copy', '-f', 'image2', join(copies, '%d.jpg')]);
+    for (let i = 1; i <= 6; i++) {
+      const [sent, stored] = await Promise.all([readFile(join(photos, `${i}.jpg`)), readFile(join(copies, `${i}.jpg`))]);
+      expect(stored.equals(sent), `frame ${i}`).toBe(true);
+    }
+    expect((await readFile(join(copies, '7.jpg'))).subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
+    await decodesCleanly(path);
+  });
+
   for (const [container, codec] of [
     ['mp4', 'mjpeg'],
     ['avi', 'mjpeg'],
