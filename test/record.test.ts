@@ -278,6 +278,15 @@ describe('recv --record', () => {
     await decodesCleanly(path);
   });
 
+  it('stops rather than leave less than --record-min-free on the disk, with exit 8 and no file left', async () => {
+    const out = await freshDir();
+    const recv = await startReceiver(['--record', join(out, 'rec.mkv'), '--record-min-free', '1000T'], { env });
+    send(recv.port, 'cam', 10_000);
+    expect(await recv.exitCode).toBe(8);
+    expect(recv.stderr()).toMatch(/rec\.mkv: [\d.]+ [kMGT]?B left on the disk, under --record-min-free \([\d.]+ [kMGTPE]?B\): recording stopped/);
+    expect(await readdir(out)).toEqual([]);
+  });
+
   it('says what is wrong with the command line in one line, before receiving anything', async () => {
     const cases: [string[], RegExp, number, NodeJS.ProcessEnv][] = [
       [['--record', 'x.mov'], /must end in \.mkv, \.avi or \.mp4/, 2, env],

@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { statfs, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { FfmpegError, OutputError, UsageError, VstreamError } from '../../errors.js';
 import type { ReceivedFrame } from '../../frame/frame.js';
@@ -24,13 +26,30 @@ import { Timeline } from './timeline.js';
 
 const run = promisify(execFile);
 
+/**
+ * Free space a recording leaves on its disk: a stream that runs for days must not fill the
+ * disk the system (and recv's own logs) live on.
+ */
+export const DEFAULT_MIN_FREE = 256 * 1024 * 1024;
+/** Bytes recorded between two looks at the free space: a look is one statfs(2). */
+export const FREE_CHECK_BYTES = 16 * 1024 * 1024;
+
 const recordOptions = {
   record: value('--record <file>', 'record each sender to a video file, .mkv, .avi or .mp4 ({sender} and %Y %m %d %H %M %S in the name)', parseRecordName),
   recordSegment: value('--record-segment <duration>', 'start a new recording file every DURATION (30s, 10m, 1h)', parseSegmentDuration, { needs: '--record' }),
   recordCodec: valueOr('--record-codec <codec>', 'mjpeg: the JPEGs as they arrived (default); h264: transcoded, smaller', parseCodec, 'mjpeg' as RecordCodec, {
     needs: '--record',
   }),
-  recordMaxBytes: value('--record-max-bytes <size>', 'stop recording (exit 8) once the files of this run reach SIZE (e.g. 500M, 20G)', parseRecordBytes, { needs: '--record' }),
+  recordMaxBytes: value('--record-max-bytes <size>', 'stop recording (exit 8) once the files of this run reach SIZE (e.g. 500M, 20G)', (text) => parseRecordBytes('--record-max-bytes', text), {
+    needs: '--record',
+  }),
+  recordMinFree: valueOr(
+    '--record-min-free <size>',
+    `stop recording (exit 8) rather than leave less than SIZE free on the disk (default ${DEFAULT_MIN_FREE / 2 ** 20}M)`,
+    (text) => parseRecordBytes('--record-min-free', text, 0),
+    DEFAULT_MIN_FREE,
+    { needs: '--record' },
+  ),
 };
 
 /** `recv --record FILE`. */
@@ -38,7 +57,7 @@ export const recordSinkKind: SinkKind<typeof recordOptions> = {
   name: 'record',
   options: recordOptions,
   async open(settings, { report, warn }) {
-    const { record, recordSegment, recordCodec, recordMaxBytes, maxPixels } = settings;
+    const { record, recordSegment, recordCodec, recordMaxBytes, recordMinFree, maxPixels } = settings;
     if (record === undefined) return undefined;
     const ffmpegPath = record.container !== 'mkv' || recordCodec === 'h264' ? await recordingFfmpeg(recordCodec) : undefined;
     // recv's own --quiet: this sink's lines are connection news like recv's.
@@ -48,6 +67,7 @@ export const recordSinkKind: SinkKind<typeof recordOptions> = {
       codec: recordCodec,
       ...(recordSegment !== undefined && { segmentMs: recordSegment }),
       ...(recordMaxBytes !== undefined && { maxBytes: recordMaxBytes }),
+      minFree: recordMinFree,
       ...(ffmpegPath !== undefined && { ffmpegPath }),
       maxPixels,
       report,
@@ -63,6 +83,8 @@ export interface RecordSinkOptions {
   segmentMs?: number;
   /** Bytes all files of the run may hold; past that the recording stops with ERR_RECORD_LIMIT. */
   maxBytes?: number;
+  /** Free bytes each file's disk keeps; below, the recording stops with ERR_DISK_FULL. */
+  minFree: number;
   /** For the formats ffmpeg writes. */
   ffmpegPath?: string;
   maxPixels: number;
@@ -118,6 +140,8 @@ export class RecordSink implements FrameSink {
   private room: { resolve: () => void; reject: (error: unknown) => void } | undefined;
   private failure: { error: unknown } | undefined;
   private bytes = 0;
+  /** `bytes` when the free space was last looked at. */
+  private freeCheckedAt = 0;
   private onDrop: DropListener = () => {};
   private closed = false;
 
@@ -230,10 +254,25 @@ export class RecordSink implements FrameSink {
       );
     }
     const chunk = file.writer.frame(time - file.start, jpeg.parts);
+    await this.keepFree(file, size);
     this.bytes += size;
     await this.guard(file.target.path, file.target.write(chunk));
     file.frames += 1;
     file.lastTime = time;
+  }
+
+  /** Looks at the free space on a file's start and every FREE_CHECK_BYTES: statfs is cheap, not free. */
+  private async keepFree(file: OpenFile, size: number): Promise<void> {
+    if (file.frames > 0 && this.bytes - this.freeCheckedAt < FREE_CHECK_BYTES) return;
+    this.freeCheckedAt = this.bytes;
+    const disk = await this.guard(file.target.path, statfs(dirname(file.target.path)));
+    const free = disk.bavail * disk.bsize;
+    if (free - size < this.options.minFree) {
+      throw new OutputError(
+        `${file.target.path}: ${formatBytes(free)} left on the disk, under --record-min-free (${formatBytes(this.options.minFree)}): recording stopped, every file closed`,
+        'ERR_DISK_FULL',
+      );
+    }
   }
 
   /** The frame's JPEG (a PNG made one), or undefined when it cannot be recorded: reported and dropped. */
@@ -294,6 +333,12 @@ export class RecordSink implements FrameSink {
 
   private async finish(sender: Sender, file: OpenFile): Promise<void> {
     if (sender.file === file) sender.file = undefined;
+    if (file.frames === 0) {
+      // Stopped before its first frame went in (a limit, a failure): an empty file is nobody's recording.
+      await file.target.finish(file.writer.finish()).catch(() => {});
+      await unlink(file.target.path).catch(() => {});
+      return;
+    }
     await this.guard(file.target.path, file.target.finish(file.writer.finish()));
     const seconds = (file.lastTime - file.start) / 1000;
     this.options.log(`recorded ${file.frames} frame${file.frames === 1 ? '' : 's'} (${seconds.toFixed(1)} s) of ${wireText(sender.name)} to ${file.target.path}`);
@@ -336,10 +381,10 @@ function parseCodec(text: string): RecordCodec {
 }
 
 /** A byte count such as `500M` or `20G`: recordings outgrow the 2 GiB other limits stop at. */
-function parseRecordBytes(text: string): number {
+function parseRecordBytes(name: string, text: string, min = 1024): number {
   const match = /^(\d+)([kKmMgGtT]?)i?[bB]?$/.exec(text.trim());
   const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[(match?.[2] ?? '').toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
   const bytes = match ? Number(match[1]) * unit : NaN;
-  if (!Number.isSafeInteger(bytes) || bytes < 1024) throw new UsageError(`invalid --record-max-bytes "${text}": expected a size of at least 1k, such as 500M or 20G`);
+  if (!Number.isSafeInteger(bytes) || bytes < min) throw new UsageError(`invalid ${name} "${text}": expected a size${min > 0 ? ' of at least 1k' : ''}, such as 500M or 20G`);
   return bytes;
 }
