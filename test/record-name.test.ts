@@ -69,7 +69,7 @@ describe('the ffmpeg of a recording', () => {
   it('copies the JPEGs into a fragmented MP4 or an AVI, from Matroska on stdin, into the claimed file', () => {
     const mp4 = recordFfmpegArgs('mp4', 'mjpeg', '/r/-x.mp4');
     expect(mp4.slice(mp4.indexOf('-f'), mp4.indexOf('-i') + 2)).toEqual(['-f', 'matroska', '-i', 'pipe:0']);
-    expect(mp4).toEqual(expect.arrayContaining(['-c:v', 'copy', '-vsync', 'passthrough', '+empty_moov+default_base_moof']));
+    expect(mp4).toEqual(expect.arrayContaining(['-c:v', 'copy', '-copytb', '1', '-vsync', 'passthrough', '+empty_moov+default_base_moof']));
     expect(mp4.slice(-4)).toEqual(['-f', 'mp4', '-y', 'file:/r/-x.mp4']);
     const avi = recordFfmpegArgs('avi', 'mjpeg', 'a.avi');
     expect(avi).not.toContain('-movflags');

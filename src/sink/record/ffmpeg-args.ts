@@ -43,7 +43,9 @@ export function recordFfmpegArgs(container: Container, codec: RecordCodec, path:
           // A fragmented MP4 has no edit list to hide B-frames' delay: every frame would show two late.
           ...(container === 'mp4' ? ['-bf', '0'] : []),
         ]
-      : ['-c:v', 'copy'];
+      : // The demuxer's millisecond time base: else an AVI may get one from a frame rate guessed
+        // from the first frames (ffmpeg 4.1 does), which moves every frame to that rate's grid.
+        ['-c:v', 'copy', '-copytb', '1'];
   // Each frame keeps its own time: none repeated to fill a gap, none dropped, none moved to a
   // frame rate's grid (the encoder's time base is the input's milliseconds).
   const timing = ['-vsync', 'passthrough', ...(codec === 'h264' ? ['-enc_time_base', '-1'] : [])];
