@@ -100,7 +100,13 @@ export interface RecordSinkOptions {
 export const BACKLOG_FRAMES = 240;
 export const BACKLOG_BYTES = 32 * 1024 * 1024;
 
-type Job = { frame: ReceivedFrame } | { gone: number };
+interface Waiter {
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/** A frame, with who waits for it to be in the file; or a sender's departure. */
+type Job = { frame: ReceivedFrame; written?: Waiter } | { gone: number };
 
 /** The file a sender is being recorded to. */
 interface OpenFile {
@@ -137,7 +143,7 @@ export class RecordSink implements FrameSink {
   private jobBytes = 0;
   private worker: Promise<void> | undefined;
   /** `write` waiting for the backlog to shrink. */
-  private room: { resolve: () => void; reject: (error: unknown) => void } | undefined;
+  private room: Waiter | undefined;
   private failure: { error: unknown } | undefined;
   private bytes = 0;
   /** `bytes` when the free space was last looked at. */
@@ -155,15 +161,23 @@ export class RecordSink implements FrameSink {
   }
 
   /**
-   * Takes the frame into the backlog at once while it has room: a file starting (an ffmpeg
+   * A live frame goes into the backlog at once while it has room: a file starting (an ffmpeg
    * spawning at a segment boundary) or a disk pausing for a moment loses no live frame. Once
-   * it is full, resolves only as it shrinks, which pushes back on the receiver.
+   * it is full, resolves only as it shrinks, which pushes back on the receiver. Any other
+   * frame resolves once it is in the file: a transfer's frame is confirmed to its sender only
+   * then, and it never needs the backlog, since its sender waits rather than drops.
    */
   write(frame: ReceivedFrame): Promise<void> | undefined {
     if (this.failure) return Promise.reject(this.failure.error);
     if (this.closed) return undefined;
-    this.jobs.push({ frame });
     this.jobBytes += frame.data.length;
+    if (frame.meta?.live !== true) {
+      return new Promise((resolve, reject) => {
+        this.jobs.push({ frame, written: { resolve, reject } });
+        this.worker ??= this.work();
+      });
+    }
+    this.jobs.push({ frame });
     this.worker ??= this.work();
     if (!this.full()) return undefined;
     return new Promise((resolve, reject) => (this.room = { resolve, reject }));
@@ -198,12 +212,15 @@ export class RecordSink implements FrameSink {
         if ('frame' in job) await this.record(job.frame);
         else await this.leave(job.gone);
       } catch (error) {
-        this.jobs.length = 0;
+        for (const waiting of [job, ...this.jobs.splice(0)]) if ('frame' in waiting) waiting.written?.reject(error);
         this.jobBytes = 0;
         this.failed(error);
         break;
       }
-      if ('frame' in job) this.jobBytes -= job.frame.data.length;
+      if ('frame' in job) {
+        this.jobBytes -= job.frame.data.length;
+        job.written?.resolve();
+      }
       if (this.room && !this.full()) {
         const { resolve } = this.room;
         this.room = undefined;
