@@ -267,6 +267,9 @@ describe('recv --record', () => {
     const file = await probe(path);
     expect(file.frames).toBe(2);
     await decodesCleanly(path);
+    recv.kill('SIGINT');
+    expect(await recv.exitCode).toBe(130);
+    expect(recv.stderr()).toMatch(/received 4 frames .* 2 dropped \(0 by the sender, 2 here\)/);
   });
 
   it('stops at --record-max-bytes with exit 8, the file closed and playable', async () => {
