@@ -4,7 +4,7 @@ import { jsonSinkKind } from './json-lines.js';
 import type { SinkKind } from './kind.js';
 import { outputSinkKind } from './mjpeg-output.js';
 import { saveDirSinkKind } from './save-dir.js';
-import { recordSinkKind } from './record/record-sink.js';
+import { recordSinkKind } from './record/record-kind.js';
 import { windowSinkKind } from './window/window-sink.js';
 
 /**
