@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startReceiver, stopAll, vstream, type TestProcess } from './helpers/process.js';
+import { startProcess, startReceiver, stopAll, vstream, VSTREAM_BIN, type TestProcess } from './helpers/process.js';
 import { BUNDLED_FFMPEG, runFfmpeg, SYSTEM_FFMPEG } from './helpers/ffmpeg.js';
 
 const run = promisify(execFile);
@@ -199,6 +199,26 @@ describe('recv --record', () => {
       expect((await probe(entry.path)).frames).toBe(entry.frames);
       await decodesCleanly(entry.path);
     }
+  });
+
+  it("finishes an ffmpeg-written file whole at a terminal's Ctrl-C, which signals ffmpeg's process group too", async () => {
+    const out = await freshDir();
+    const path = join(out, 'rec.mp4');
+    // A process group of its own, as a shell gives a foreground job: the signal goes to the group.
+    const recv = startProcess('vstream recv', process.execPath, [VSTREAM_BIN, 'recv', '--no-window', '--listen', '0', '--record', path, '--record-codec', 'h264', '--json'], {
+      env: { ...process.env, ...env },
+      detached: true,
+    });
+    recv.child.stdin!.end();
+    const [, port] = await recv.waitForLine(/listening on .*?(\d+)(?:\s|$)/, 'stderr');
+    send(Number(port), 'cam', 10_000);
+    await recv.waitForLines(/^\{/, 40, { stream: 'stdout' });
+    process.kill(-recv.child.pid!, 'SIGINT');
+    expect(await recv.exitCode).toBe(130);
+    const file = await probe(path);
+    expect(file.frames).toBe(jsonFrames(recv).length);
+    expect(file.times).toHaveLength(file.frames);
+    await decodesCleanly(path);
   });
 
   it('gives a file that can be read while it is written, and is complete once recv is stopped', async () => {
