@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startProcess, startReceiver, stopAll, vstream, VSTREAM_BIN, type TestProcess } from './helpers/process.js';
 import { BUNDLED_FFMPEG, runFfmpeg, SYSTEM_FFMPEG } from './helpers/ffmpeg.js';
+import { metadataInsertOffset, metadataSegment } from '../src/frame/metadata.js';
 
 const run = promisify(execFile);
 const FFPROBE = '/usr/bin/ffprobe';
@@ -279,13 +280,19 @@ describe('recv --record', () => {
     huge.writeUInt16BE(4000, sof + 5);
     huge.writeUInt16BE(4000, sof + 7);
     const frame = (payload: Buffer) => Buffer.concat([Buffer.from(String(payload.length).padEnd(16)), payload]);
+    // And capture times no clock gives: they must not put a frame centuries into the file.
+    const timed = (captureTime: number) => {
+      const at = metadataInsertOffset(jpeg);
+      return Buffer.concat([jpeg.subarray(0, at), metadataSegment({ seq: 0, captureTime }), jpeg.subarray(at)]);
+    };
     const socket = connect(recv.port, '127.0.0.1');
-    socket.end(Buffer.concat([frame(jpeg), frame(Buffer.from('not a picture at all')), frame(huge), frame(jpeg)]));
+    socket.end(Buffer.concat([frame(timed(1e300)), frame(Buffer.from('not a picture at all')), frame(huge), frame(timed(-1e300))]));
     await recv.waitForLine(/recorded 2 frames .* to .*rec\.mkv$/);
     expect(recv.stderr()).toMatch(/ERR_NOT_JPEG/);
     expect(recv.stderr()).toMatch(/ERR_PIXEL_LIMIT/);
     const file = await probe(path);
     expect(file.frames).toBe(2);
+    expect(file.times[1]!).toBeLessThan(10_000);
     await decodesCleanly(path);
     recv.kill('SIGINT');
     expect(await recv.exitCode).toBe(130);

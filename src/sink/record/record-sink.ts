@@ -16,7 +16,7 @@ import { MatroskaWriter } from './matroska.js';
 import { MkvFile } from './mkv-file.js';
 import { recordPath, type RecordName } from './record-name.js';
 import type { RecordTarget } from './target.js';
-import { Timeline } from './timeline.js';
+import { MAX_CLOCK_SKEW_MS, Timeline } from './timeline.js';
 
 /** Bytes recorded between two looks at the free space: a look is one statfs(2). */
 export const FREE_CHECK_BYTES = 16 * 1024 * 1024;
@@ -275,7 +275,7 @@ export class RecordSink implements FrameSink {
   private async openFile(sender: Sender, frame: ReceivedFrame, jpeg: { width: number; height: number }, time: number, segmentStart: number): Promise<OpenFile> {
     const path = recordPath(this.options.name, sender.name, frame.receivedAt);
     const target = await this.guard(path, this.createTarget(path));
-    const writer = new MatroskaWriter({ width: jpeg.width, height: jpeg.height, title: wireText(sender.name, 255), startedAt: frame.captureTime ?? frame.receivedAt });
+    const writer = new MatroskaWriter({ width: jpeg.width, height: jpeg.height, title: wireText(sender.name, 255), startedAt: startTime(frame) });
     const file: OpenFile = { target, writer, width: jpeg.width, height: jpeg.height, start: time, segmentStart, frames: 0, lastTime: time };
     sender.file = file;
     await this.guard(path, target.write(writer.header()));
@@ -320,4 +320,10 @@ export class RecordSink implements FrameSink {
       throw new OutputError(`cannot record to ${path}: ${reason}`, 'ERR_OUTPUT', { cause: err });
     }
   }
+}
+
+/** The wall-clock time a file starts: its first frame's capture time, unless that is not to be believed. */
+function startTime(frame: ReceivedFrame): number {
+  const capture = frame.captureTime;
+  return capture !== undefined && Math.abs(capture - frame.receivedAt) <= MAX_CLOCK_SKEW_MS ? capture : frame.receivedAt;
 }
