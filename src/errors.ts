@@ -161,6 +161,9 @@ export const ERROR_CODES = {
   ERR_REQUEST_REFUSED: 'source',
   // Camera formats (--camera-format): the format asked for is not one the camera gives.
   ERR_CAMERA_FORMAT: 'source',
+  // Recording (recv --record).
+  /** The recordings reached --record-max-bytes. */
+  ERR_RECORD_LIMIT: 'output',
 } as const satisfies Record<`ERR_${string}`, ErrorKind>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -57,6 +57,10 @@ interface Lane {
    * must not pause them all.
    */
   steady: number;
+  /** Senders gone whose frames still wait for this sink: the sink hears of it after their last one. */
+  gone: Set<number>;
+  /** The frame the sink is writing now. */
+  writing?: ReceivedFrame | undefined;
 }
 
 /**
@@ -157,11 +161,14 @@ export class SinkSet {
     return new Promise((resolve, reject) => this.idle.push({ resolve, reject }));
   }
 
-  /** The sender disconnected: every sink is told at once, whatever of it still waits. */
+  /**
+   * The sender disconnected. Each sink is told once it has written or dropped that sender's
+   * frames still waiting for it: a sink that finishes a file per sender finishes it whole.
+   */
   senderGone(connectionId: number): void {
     for (const lane of this.lanes) {
-      lane.queue.forgetKey(connectionId);
-      lane.sink.senderGone?.(connectionId);
+      if (lane.queue.waiting(connectionId) > 0 || lane.writing?.connectionId === connectionId) lane.gone.add(connectionId);
+      else this.tellGone(lane, connectionId);
     }
   }
 
@@ -178,10 +185,17 @@ export class SinkSet {
     await Promise.all(this.lanes.map((lane) => lane.sink.close()));
   }
 
+  private tellGone(lane: Lane, connectionId: number): void {
+    lane.gone.delete(connectionId);
+    lane.queue.forgetKey(connectionId);
+    lane.sink.senderGone?.(connectionId);
+  }
+
   private laneFor(sink: FrameSink): Lane {
     const lane: Lane = {
       sink,
       steady: 0,
+      gone: new Set(),
       queue: new NewestWinsQueue<number, ReceivedFrame>({
         onTake: (_, frame) => {
           if (!this.isLive(frame)) lane.steady -= 1;
@@ -208,6 +222,7 @@ export class SinkSet {
         if (next.done) return;
         frame = next.value;
       }
+      lane.writing = frame;
       try {
         const written = lane.sink.write(frame);
         if (written) await written;
@@ -216,8 +231,11 @@ export class SinkSet {
         lane.queue.close();
         this.fail(error);
         return;
+      } finally {
+        lane.writing = undefined;
       }
       this.settle(frame);
+      if (lane.gone.has(frame.connectionId) && lane.queue.waiting(frame.connectionId) === 0) this.tellGone(lane, frame.connectionId);
     }
   }
 
