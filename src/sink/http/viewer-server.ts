@@ -71,6 +71,8 @@ export class HttpViewer {
   private readonly returnGraceMs: number;
   private readonly page: Buffer;
   private closed = false;
+  private readonly firstRequest: Promise<void>;
+  private requested!: () => void;
 
   private constructor(
     private readonly server: Server,
@@ -79,6 +81,7 @@ export class HttpViewer {
     this.maxClients = options.maxClients ?? DEFAULT_MAX_CLIENTS;
     this.returnGraceMs = options.returnGraceMs ?? RETURN_GRACE_MS;
     this.page = Buffer.from(viewerPage(options.title ?? 'vstream'));
+    this.firstRequest = new Promise((resolve) => (this.requested = resolve));
     server.on('connection', (socket) => this.admit(socket));
     server.on('request', (request, response) => this.serve(request, response));
     // A malformed request or one over the header limit: Node answers 400/431; never a crash.
@@ -115,15 +118,25 @@ export class HttpViewer {
   /** The newest frame of the stream `key`, shown as `sender`; the stream starts with its first frame. */
   publish(key: number, sender: string, frame: ServedFrame, figures: () => StreamFigures): void {
     if (this.closed || imageMime(frame) === undefined) return;
-    let stream = this.streams.get(key);
-    if (!stream) {
-      const name = this.names.take(sender);
-      stream = { key, name, sender: wireText(sender), latest: undefined, figures, clients: new Set(), since: Date.now() };
-      this.streams.set(key, stream);
-      this.adoptOrphans(stream);
-    }
+    const stream = this.streams.get(key) ?? this.declare(key, sender, figures);
     stream.latest = frame;
     for (const client of stream.clients) client.offer(frame);
+  }
+
+  /** Starts the stream `key` before its first frame: its clients wait for that frame. */
+  declare(key: number, sender: string, figures: () => StreamFigures): LiveStream {
+    const existing = this.streams.get(key);
+    if (existing) return existing;
+    const name = this.names.take(sender);
+    const stream: LiveStream = { key, name, sender: wireText(sender), latest: undefined, figures, clients: new Set(), since: Date.now() };
+    this.streams.set(key, stream);
+    this.adoptOrphans(stream);
+    return stream;
+  }
+
+  /** Resolves at the first request, of any kind: someone is watching. */
+  untilClient(): Promise<void> {
+    return this.firstRequest;
   }
 
   /** The stream `key` ended (its sender left). */
@@ -184,6 +197,7 @@ export class HttpViewer {
 
   private serve(request: IncomingMessage, response: ServerResponse): void {
     response.on('error', () => {});
+    this.requested();
     const head = request.method === 'HEAD';
     const target = route(request.method, request.url);
     switch (target.kind) {
