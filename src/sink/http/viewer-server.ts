@@ -84,11 +84,8 @@ export class HttpViewer {
     this.firstRequest = new Promise((resolve) => (this.requested = resolve));
     server.on('connection', (socket) => this.admit(socket));
     server.on('request', (request, response) => this.serve(request, response));
-    // A malformed request or one over the header limit: Node answers 400/431; never a crash.
-    server.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      socket.destroy();
-    });
+    // A malformed request, one over the header limit or too slow to come is answered by
+    // Node itself (400, 431, 408) and closed: no 'clientError' listener, so that it does.
   }
 
   static async listen(options: HttpViewerOptions): Promise<HttpViewer> {
