@@ -26,9 +26,9 @@ export async function fetchBody(url: string, method = 'GET'): Promise<HttpResult
   return { status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) };
 }
 
-export function open(url: string, method = 'GET'): Promise<IncomingMessage> {
+export function open(url: string, method = 'GET', headers: Record<string, string> = {}): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method, agent: false }, resolve);
+    const req = request(url, { method, agent: false, headers }, resolve);
     req.on('error', reject);
     req.end();
   });

@@ -66,7 +66,7 @@ function addTile(s, live) {
   figure.append(img, caption);
   main.append(figure);
   const tile = { figure, img, fig, stream: s, since: s.since, alive: true };
-  if (live) img.src = s.urls.stream + '?advance_headers=1';
+  if (live) img.src = s.urls.stream;
   else snapshotLoop(tile);
   return tile;
 }

@@ -10,16 +10,18 @@ export type StreamRef = { name: string } | { first: true };
 export type Route =
   | { kind: 'page' }
   | { kind: 'streams' }
-  | { kind: 'stream'; stream: StreamRef; advanceHeaders: boolean }
+  /** `advanceHeaders` unset: the client did not say (the server decides by who asks). */
+  | { kind: 'stream'; stream: StreamRef; advanceHeaders?: boolean }
   | { kind: 'snapshot'; stream: StreamRef }
   | { kind: 'not-found' }
   | { kind: 'method-not-allowed' };
 
 const NAME = /^[a-z0-9._-]{1,64}$/;
 
-/** `?advance_headers=1`, as µStreamer spells it: the next part's headers right after each frame. */
-function truthy(value: string | null): boolean {
-  return value !== null && ['1', 'true', 'yes'].includes(value.toLowerCase());
+/** `?advance_headers=1` (or `0`), as µStreamer spells it: the next part's headers right after each frame. */
+function yesNo(value: string | null): boolean | undefined {
+  if (value === null) return undefined;
+  return ['1', 'true', 'yes'].includes(value.toLowerCase());
 }
 
 export function route(method: string | undefined, target: string | undefined): Route {
@@ -29,20 +31,21 @@ export function route(method: string | undefined, target: string | undefined): R
   const question = target.indexOf('?');
   const path = question === -1 ? target : target.slice(0, question);
   const query = new URLSearchParams(question === -1 ? '' : target.slice(question + 1));
-  const advanceHeaders = truthy(query.get('advance_headers'));
+  const advance = yesNo(query.get('advance_headers'));
+  const advanceHeaders = advance === undefined ? {} : { advanceHeaders: advance };
   const first = { first: true } as const;
   if (path === '/' || path === '/index.html') {
     // Any other query is ignored: the page it was.
     const action = query.get('action');
-    if (action === 'stream') return { kind: 'stream', stream: first, advanceHeaders };
+    if (action === 'stream') return { kind: 'stream', stream: first, ...advanceHeaders };
     if (action === 'snapshot') return { kind: 'snapshot', stream: first };
     return { kind: 'page' };
   }
   if (path === '/streams.json') return { kind: 'streams' };
-  if (path === '/stream') return { kind: 'stream', stream: first, advanceHeaders };
+  if (path === '/stream') return { kind: 'stream', stream: first, ...advanceHeaders };
   if (path === '/snapshot' || path === '/snapshot.jpg') return { kind: 'snapshot', stream: first };
   const streamName = /^\/stream\/([^/]+)$/.exec(path)?.[1];
-  if (streamName !== undefined && isName(streamName)) return { kind: 'stream', stream: { name: streamName }, advanceHeaders };
+  if (streamName !== undefined && isName(streamName)) return { kind: 'stream', stream: { name: streamName }, ...advanceHeaders };
   const snapshotName = /^\/snapshot\/([^/]+?)(?:\.jpg)?$/.exec(path)?.[1];
   if (snapshotName !== undefined && isName(snapshotName)) return { kind: 'snapshot', stream: { name: snapshotName } };
   return { kind: 'not-found' };

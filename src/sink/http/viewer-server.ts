@@ -208,7 +208,7 @@ export class HttpViewer {
         return this.send(response, 200, imageMime(frame)!, frame.data, head, frame.captureTime);
       }
       case 'stream':
-        return this.stream(response, target.stream, target.advanceHeaders, head);
+        return this.stream(response, target.stream, target.advanceHeaders ?? paintsOneFrameLate(request), head);
       case 'method-not-allowed':
         response.setHeader('Allow', 'GET, HEAD');
         return this.send(response, 405, 'text/plain', Buffer.from('only GET and HEAD\n'), false);
@@ -291,6 +291,16 @@ export class HttpViewer {
       }),
     };
   }
+}
+
+/**
+ * Chrome and the browsers built on it (Edge, Opera, Brave, Android's) show a multipart part
+ * only once the next part's headers have come: they get those headers right after each image
+ * unless they ask otherwise. Other clients (ffmpeg, OpenCV, Firefox, Home Assistant's server
+ * side) keep Content-Length.
+ */
+export function paintsOneFrameLate(request: IncomingMessage): boolean {
+  return /\b(?:Chrome|Chromium|CriOS)\//.test(request.headers['user-agent'] ?? '');
 }
 
 export interface StreamEntry {
