@@ -1,0 +1,140 @@
+/**
+ * recv --http in a real headless Chromium: the page at `/` and an MJPEG stream opened directly
+ * show the test pattern and its motion, and the page follows senders coming and going.
+ */
+import sharp from 'sharp';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { hasChromium, launchChromium, NO_CHROMIUM, type Chromium, type ChromiumPage } from './helpers/chromium.js';
+import { fetchBody } from './helpers/mjpeg-http.js';
+import { startReceiver, stopAll, vstream, type TestProcess } from './helpers/process.js';
+
+/** Compared at this size: big enough for the pattern's bars, small enough to ignore scaling. */
+const PROBE = { width: 64, height: 48 };
+
+async function viewer(): Promise<{ recv: TestProcess & { port: number }; base: string }> {
+  const recv = await startReceiver(['--bind', '127.0.0.1', '--http', '0']);
+  const [, port] = await recv.waitForLine(/serving HTTP on 127\.0\.0\.1:(\d+)/, 'stderr');
+  return { recv, base: `http://127.0.0.1:${port}` };
+}
+
+function pattern(port: number, label: string, extra: string[] = []): TestProcess {
+  return vstream(['send', '--pattern', '--size', '320x240', '--fps', '15', '--label', label, '--to', `127.0.0.1:${port}`, '-q', ...extra]);
+}
+
+/** Raw RGB of `png` cropped to `rect` (CSS pixels = PNG pixels here) and shrunk to PROBE. */
+async function probe(image: Buffer, rect?: { x: number; y: number; width: number; height: number }): Promise<Buffer> {
+  let pipeline = sharp(image);
+  if (rect) pipeline = pipeline.extract({ left: Math.round(rect.x), top: Math.round(rect.y), width: Math.round(rect.width), height: Math.round(rect.height) });
+  return pipeline.removeAlpha().resize(PROBE.width, PROBE.height, { fit: 'fill' }).raw().toBuffer();
+}
+
+/** Mean absolute difference per channel, 0..255. */
+function difference(a: Buffer, b: Buffer): number {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += Math.abs(a[i]! - b[i]!);
+  return sum / a.length;
+}
+
+/** Spread of the values: a picture of the pattern has bars of many colours, a blank one none. */
+function spread(a: Buffer): number {
+  const mean = a.reduce((s, v) => s + v, 0) / a.length;
+  return Math.sqrt(a.reduce((s, v) => s + (v - mean) ** 2, 0) / a.length);
+}
+
+async function imageRect(page: ChromiumPage, selector: string): Promise<{ x: number; y: number; width: number; height: number }> {
+  return page.evaluate(`(() => { const r = document.querySelector(${JSON.stringify(selector)}).getBoundingClientRect(); return { x: r.x, y: r.y, width: r.width, height: r.height }; })()`);
+}
+
+/**
+ * The screenshot shows the pattern where `selector` is: like the receiver's own snapshot of
+ * the stream (the bars do not move; the moving parts are a small share), and not blank. Then
+ * a later screenshot differs from it there: the picture moves.
+ */
+async function showsMovingPattern(page: ChromiumPage, selector: string, snapshotUrl: string): Promise<void> {
+  const rect = await imageRect(page, selector);
+  expect(rect.width).toBeGreaterThan(100);
+  const first = await probe(await page.screenshot(), rect);
+  const snapshot = await probe((await fetchBody(snapshotUrl)).body);
+  expect(spread(first)).toBeGreaterThan(40);
+  expect(difference(first, snapshot)).toBeLessThan(25);
+  await page.screenshotUntil(async (png) => difference(await probe(png, rect), first) > 1, 'the pattern moving');
+}
+
+describe.skipIf(!hasChromium())(`recv --http in headless Chromium${hasChromium() ? '' : ` (skipped: ${NO_CHROMIUM})`}`, () => {
+  let browser: Chromium;
+
+  beforeAll(async () => {
+    browser = await launchChromium({ width: 800, height: 600 });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  afterEach(async () => {
+    await stopAll();
+  });
+
+  it('shows the pattern moving at /stream/NAME opened directly', async () => {
+    const { recv, base } = await viewer();
+    pattern(recv.port, 'cam');
+    while ((await fetchBody(`${base}/snapshot/cam.jpg`)).status !== 200) await new Promise((resolve) => setImmediate(resolve));
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${base}/stream/cam`, { waitUntil: 'image' });
+      expect(await page.evaluate('[document.images[0].naturalWidth, document.images[0].naturalHeight]')).toEqual([320, 240]);
+      await showsMovingPattern(page, 'img', `${base}/snapshot/cam.jpg`);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('tiles the streams on /, with their figures, and follows senders coming and going', async () => {
+    const { recv, base } = await viewer();
+    pattern(recv.port, 'Front door');
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${base}/`);
+      await page.waitFor(`document.querySelectorAll('main figure').length === 1 && document.querySelector('main figure img').naturalWidth > 0`);
+      await showsMovingPattern(page, 'main figure img', `${base}/snapshot/front-door.jpg`);
+      // Live figures in the caption, updated without a reload.
+      const caption = await page.waitFor<string>(`(() => { const t = document.querySelector('main figure figcaption').textContent; return /[1-9]\\d* fps/.test(t) && /320x240/.test(t) && t; })()`);
+      expect(caption).toContain('Front door');
+      expect(caption).toMatch(/\d+ dropped/);
+
+      const second = pattern(recv.port, 'Back door', ['--frames', '90']);
+      const names = await page.waitFor<string[]>(`(() => { const f = [...document.querySelectorAll('main figure')]; return f.length === 2 && f.every((x) => x.querySelector('img').naturalWidth > 0) && f.map((x) => x.dataset.name); })()`);
+      expect(names.sort()).toEqual(['back-door', 'front-door']);
+      expect(await page.evaluate('document.getElementById("status").textContent')).toBe('2 streams');
+      await showsMovingPattern(page, 'main figure[data-name="back-door"] img', `${base}/snapshot/back-door.jpg`);
+
+      expect(await second.exitCode).toBe(0);
+      await page.waitFor(`document.querySelectorAll('main figure').length === 1`);
+      expect(await page.evaluate(`document.querySelector('main figure').dataset.name`)).toBe('front-door');
+      expect(await page.evaluate('document.getElementById("status").textContent')).toBe('1 stream');
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('fits a phone: one tile across a 390 px wide viewport, no horizontal scrolling', async () => {
+    const { recv, base } = await viewer();
+    pattern(recv.port, 'cam');
+    const phone = await launchChromium({ width: 390, height: 844 });
+    try {
+      const page = await phone.newPage();
+      await page.goto(`${base}/`);
+      await page.waitFor(`document.querySelectorAll('main figure').length === 1 && document.querySelector('main figure img').naturalWidth > 0`);
+      const layout = await page.evaluate<{ tile: number; scroll: number; viewport: number }>(
+        `({ tile: document.querySelector('main figure').getBoundingClientRect().width, scroll: document.documentElement.scrollWidth, viewport: innerWidth })`,
+      );
+      expect(layout.viewport).toBe(390);
+      expect(layout.scroll).toBeLessThanOrEqual(390);
+      // One column, nearly the whole width.
+      expect(layout.tile).toBeGreaterThan(350);
+      await showsMovingPattern(page, 'main figure img', `${base}/snapshot/cam.jpg`);
+    } finally {
+      await phone.close();
+    }
+  });
+});
