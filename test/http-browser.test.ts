@@ -4,9 +4,9 @@
  */
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { hasChromium, launchChromium, NO_CHROMIUM, type Chromium, type ChromiumPage } from './helpers/chromium.js';
+import { hasChromium, launchChromium, NO_CHROMIUM, pixelAt, type Chromium, type ChromiumPage } from './helpers/chromium.js';
 import { fetchBody } from './helpers/mjpeg-http.js';
-import { startReceiver, stopAll, vstream, type TestProcess } from './helpers/process.js';
+import { startProcess, startReceiver, stopAll, vstream, VSTREAM_BIN, type TestProcess } from './helpers/process.js';
 
 /** Compared at this size: big enough for the pattern's bars, small enough to ignore scaling. */
 const PROBE = { width: 64, height: 48 };
@@ -86,6 +86,31 @@ describe.skipIf(!hasChromium())(`recv --http in headless Chromium${hasChromium()
       await showsMovingPattern(page, 'img', `${base}/snapshot/cam.jpg`);
     } finally {
       await page.close();
+    }
+  });
+
+  it('shows a frame at once, not when the next comes: a stream that holds on one frame shows it', async () => {
+    const { recv, base } = await viewer();
+    const solid = (r: number, g: number, b: number) => sharp({ create: { width: 320, height: 240, channels: 3, background: { r, g, b } } }).jpeg().toBuffer();
+    // stdin stays open: the stream stays live with nothing after the frame written last.
+    const sender = startProcess('send --stdin', process.execPath, [VSTREAM_BIN, 'send', '--stdin', '--label', 'held', '--to', `127.0.0.1:${recv.port}`, '-q']);
+    sender.child.stdin!.write(await solid(220, 0, 0));
+    const framesOf = async () => (JSON.parse((await fetchBody(`${base}/streams.json`)).body.toString()) as { streams: { frames: number }[] }).streams[0]?.frames ?? 0;
+    while ((await framesOf()) < 1) await new Promise((resolve) => setImmediate(resolve));
+    const page = await browser.newPage();
+    const colourIs = (want: 'red' | 'blue') => async (png: Buffer) => {
+      const [r, g, b] = await pixelAt(png, 400, 300);
+      return want === 'red' ? r > 150 && g < 80 && b < 80 : b > 150 && r < 80 && g < 80;
+    };
+    try {
+      // 'image': until the first picture is decoded, which without the workaround waits for the next frame.
+      await page.goto(`${base}/stream/held${process.env.HTTP_LATE_QUERY ?? ''}`, { waitUntil: 'image', timeoutMs: 5000 });
+      await page.screenshotUntil(colourIs('red'), 'the only frame so far (red)', 5000);
+      sender.child.stdin!.write(await solid(0, 0, 220));
+      await page.screenshotUntil(colourIs('blue'), 'the second and last frame (blue)', 5000);
+    } finally {
+      await page.close();
+      sender.child.stdin!.end();
     }
   });
 

@@ -300,7 +300,7 @@ export class HttpViewer {
  * side) keep Content-Length.
  */
 export function paintsOneFrameLate(request: IncomingMessage): boolean {
-  return /\b(?:Chrome|Chromium|CriOS)\//.test(request.headers['user-agent'] ?? '');
+  return /(?:Chrome|Chromium|CriOS)\//.test(request.headers['user-agent'] ?? '');
 }
 
 export interface StreamEntry {
