@@ -99,6 +99,14 @@ describe('recv --http', () => {
     expect(await sharp(snapshot.body).metadata()).toMatchObject({ format: 'jpeg', width: 320, height: 240 });
     expect((await fetchBody(`${base}/snapshot`)).status).toBe(200);
 
+    const head = await fetchBody(`${base}/stream/cam-one`, 'HEAD');
+    expect(head.status).toBe(200);
+    expect(head.headers['content-type']).toBe('multipart/x-mixed-replace;boundary=boundarydonotcross');
+    expect(head.body.length).toBe(0);
+    const snapshotHead = await fetchBody(`${base}/snapshot/cam-one.jpg`, 'HEAD');
+    expect([snapshotHead.status, snapshotHead.headers['content-type'], snapshotHead.body.length]).toEqual([200, 'image/jpeg', 0]);
+    expect(Number(snapshotHead.headers['content-length'])).toBeGreaterThan(1000);
+
     const response = await open(`${base}/stream/cam-one`);
     expect(response.statusCode).toBe(200);
     expect(response.headers['content-type']).toBe('multipart/x-mixed-replace;boundary=boundarydonotcross');
