@@ -7,10 +7,15 @@
  *   const browser = await launchChromium({ width: 640, height: 480 });
  *   const page = await browser.newPage();
  *   await page.goto(url);                                  // until the load event
- *   await page.goto(mjpegUrl, { waitUntil: 'commit' });    // a stream that never ends
- *   await page.waitFor('document.images[0]?.naturalWidth > 0');
- *   const png = await page.screenshot();
+ *   await page.goto(mjpegUrl, { waitUntil: 'image' });     // a stream: until its first frame
+ *   await page.waitFor('document.title === "ready"');      // poll an expression until truthy
+ *   const png = await page.screenshot();                   // PNG of the viewport
+ *   const png2 = await page.screenshotUntil(async (p) => near(await pixelAt(p, 10, 10), [255, 0, 0]), 'red');
  *   await browser.close();
+ *
+ * Chrome paints a multipart/x-mixed-replace part only once the headers of the NEXT part have
+ * arrived, so a server that wants the newest frame on screen sends each part's headers right
+ * after the previous JPEG (test/chromium-helper.test.ts does).
  *
  * Every wait has a timeout whose error names what was awaited and ends with the browser's last
  * stderr lines.
