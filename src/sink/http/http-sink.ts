@@ -18,6 +18,7 @@ export const httpSinkKind: SinkKind<typeof httpOptions> = {
   options: httpOptions,
   async open({ http, httpMaxClients, ...rest }, context) {
     if (http === undefined) return undefined;
+    // `recv --bind ADDR` (every recv setting is given) restricts the viewer to that address too.
     const host = (rest as { bind?: unknown }).bind;
     const bind = typeof host === 'string' ? host : undefined;
     const viewer = await HttpViewer.listen({ port: http, host: bind, maxClients: httpMaxClients });
