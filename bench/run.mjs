@@ -14,12 +14,14 @@
 //   5. UDP: frames/s (from 1) and the delivered-frame ratio under datagram loss.
 //   6. Hostile peers: memory, slowloris, UDP flood, short connections and the seeded fuzzer
 //      against one receiver beside a good sender (bench/lib/attacks.mjs).
-//   7. The HTTP viewer: frames/s to each of 0, 1 and 10 MJPEG clients and recv's CPU (bench/lib/http-viewer.mjs).
+//   7. Passthrough: CPU ms a frame of `send` for an MJPEG file passed through vs re-encoded
+//      (bench/lib/passthrough.mjs).
+//   8. The HTTP viewer: frames/s to each of 0, 1 and 10 MJPEG clients and recv's CPU (bench/lib/http-viewer.mjs).
 //
 // Environment (all optional): BENCH_RUNS (runs per figure, default 3), BENCH_FRAMES (clip frames
 // at 640x480, default 600; 1280x720 uses half), BENCH_SECONDS (measured seconds of each live
 // scenario, default 5), BENCH_LEVELS (sender counts, default 1,4,8,12,16), BENCH_ONLY (comma
-// list of throughput,latency,streams,memory,udp-loss,attacks,http), BENCH_UDP_DECODE=1 (adds UDP rows
+// list of throughput,latency,streams,memory,udp-loss,attacks,passthrough,http), BENCH_UDP_DECODE=1 (adds UDP rows
 // that decode every frame), BENCH_ATTACK_SECONDS (length of the timed attacks, default 10),
 // FUZZ_CASES and FUZZ_SEED (the attacks' fuzzer runs, default 20000 cases per transport, seed 1).
 import { spawnSync } from 'node:child_process';
@@ -35,6 +37,7 @@ import { attacks } from './lib/attacks.mjs';
 import { latency } from './lib/latency.mjs';
 import { manyStreams } from './lib/many-streams.mjs';
 import { memory } from './lib/memory.mjs';
+import { passthroughCpu } from './lib/passthrough.mjs';
 import { cpuAccount, otherCores, poolRuns, snapshotBuild, vstream } from '../tools/proc.mjs';
 import { pythonReferenceRate } from './lib/python-reference.mjs';
 import { fmt, markdownTable, median } from '../tools/table.mjs';
@@ -222,7 +225,14 @@ if (wanted('attacks')) {
 
 if (wanted('attacks')) section('attacks');
 
-// ---------------------------------------------------------------- 7. HTTP viewer
+// ---------------------------------------------------------------- 7. passthrough
+if (wanted('passthrough')) {
+  results.passthrough = await attempt('passthrough: send CPU a frame, MJPEG file passed through vs re-encoded', () =>
+    passthroughCpu({ ffmpegPath: ffmpeg.path, sizes: SIZES.map(({ size, frames }) => ({ size, frames: Math.min(frames, 300) })), shortFrames: SHORT_FRAMES, runs: RUNS, quality: QUALITY }));
+}
+if (wanted('passthrough')) section('passthrough');
+
+// ---------------------------------------------------------------- 8. HTTP viewer
 if (wanted('http')) {
   results.httpViewer = await attempt('HTTP viewer: 0, 1 and 10 clients of a 640x480 pattern', () => httpViewer({ clients: [0, 1, 10], size: '640x480', fps: 30, seconds: SECONDS }));
 }
@@ -472,9 +482,24 @@ if (results.attacks) {
   }
 }
 
+if (results.passthrough?.rows) {
+  out();
+  out('## send CPU a frame, MJPEG source: passed through vs re-encoded (`--quality 80`)');
+  out();
+  out(`${results.passthrough.cpu}; start-up cancelled out with a ${SHORT_FRAMES}-frame clip; median of ${RUNS} runs.`);
+  out();
+  out(markdownTable([
+    ['size', 'size', 'l'],
+    ['send', 'mode', 'l'],
+    ['CPU ms/frame', 'cpuMsPerFrame'],
+    ['CPU ms/frame incl. start-up', 'cpuMsPerFrameWithStartup'],
+    ['frames/s (wall)', 'wallFps'],
+  ], results.passthrough.rows));
+}
+
 if (results.httpViewer) {
   out();
-  out('## 7. HTTP viewer: `recv --no-window --http PORT`, one `send --pattern` at 640x480, 30 frames/s');
+  out('## 8. HTTP viewer: `recv --no-window --http PORT`, one `send --pattern` at 640x480, 30 frames/s');
   out();
   if (results.httpViewer.error) out(`failed: ${results.httpViewer.error.split('\n', 1)[0]}`);
   else {

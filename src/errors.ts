@@ -159,6 +159,8 @@ export const ERROR_CODES = {
   ERR_BAD_REQUEST: 'protocol',
   /** The server answered a request with something other than `True`. */
   ERR_REQUEST_REFUSED: 'source',
+  // Camera formats (--camera-format): the format asked for is not one the camera gives.
+  ERR_CAMERA_FORMAT: 'source',
 } as const satisfies Record<`ERR_${string}`, ErrorKind>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

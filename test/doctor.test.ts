@@ -4,9 +4,12 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HAVE_XVFB, startXvfb, type Xvfb } from './helpers/xvfb.js';
-import { listV4l2Devices, parseAvfoundationDevices, parseDshowDevices, runDoctor } from '../src/cli/doctor.js';
+import { listV4l2Devices, parseAvfoundationDevices, parseDshowDevices, runDoctor, type DoctorOptions } from '../src/cli/doctor.js';
+import { parseDshowOptions } from '../src/source/camera/dshow-listing.js';
+import { parseV4l2CtlFormats, parseV4l2ListFormats } from '../src/source/camera/v4l2-listing.js';
+import { cameraListing } from './helpers/camera-listings.js';
 
-async function doctor(opts: { ffmpeg?: string; env?: NodeJS.ProcessEnv }): Promise<{ code: number; lines: string[] }> {
+async function doctor(opts: Omit<DoctorOptions, 'out'>): Promise<{ code: number; lines: string[] }> {
   const out = new PassThrough();
   let text = '';
   out.on('data', (d: Buffer) => (text += d.toString()));
@@ -127,5 +130,54 @@ describe('camera listings', () => {
       '[dshow @ 0000]  "Microphone"',
     ].join('\n');
     expect(parseDshowDevices(headed)).toEqual(['video=USB2.0 HD UVC WebCam']);
+  });
+});
+
+describe("doctor's camera formats", () => {
+  /** The `cameras:` line and the indented lines under it. */
+  function cameraSection(lines: string[]): string[] {
+    const start = lines.findIndex((l) => l.startsWith('cameras:'));
+    expect(start).toBeGreaterThan(-1);
+    const end = lines.findIndex((l, i) => i > start && !l.startsWith(' '));
+    return lines.slice(start, end < 0 ? undefined : end);
+  }
+
+  it('says none when there is no camera', async () => {
+    const { lines } = await doctor({ env: headlessEnv(), cameras: async () => [], cameraFormats: async () => undefined });
+    expect(cameraSection(lines)).toEqual(['cameras: none found']);
+  });
+
+  it("lists each camera's formats with sizes and rates, from real listings", async () => {
+    const listings: Record<string, ReturnType<typeof parseV4l2ListFormats> | undefined> = {
+      '/dev/video0': parseV4l2CtlFormats(cameraListing('v4l2-ctl-obs-2608.txt')),
+      '/dev/video2': parseV4l2ListFormats(cameraListing('v4l2-list-formats-ffmpeg2013.txt')),
+      'video=HD Webcam [Fixed]': parseDshowOptions(cameraListing('dshow-list-options-mjpeg.txt')),
+    };
+    const { lines } = await doctor({
+      env: headlessEnv(),
+      cameras: async () => [
+        { label: '/dev/video0 (HD Pro Webcam C920)', device: '/dev/video0' },
+        { label: '/dev/video1 (HD Pro Webcam C920)', device: '/dev/video1' },
+        { label: '/dev/video2', device: '/dev/video2' },
+        { label: 'video=HD Webcam [Fixed]', device: 'video=HD Webcam [Fixed]' },
+      ],
+      cameraFormats: async (device) => listings[device],
+    });
+    expect(cameraSection(lines)).toEqual([
+      'cameras: /dev/video0 (HD Pro Webcam C920), /dev/video1 (HD Pro Webcam C920), /dev/video2, video=HD Webcam [Fixed]',
+      '         /dev/video0: mjpeg (Motion-JPEG): 640x480@30 1920x1080@30 1280x720@60/30 640x360@30',
+      '         /dev/video0: yuyv422 (YUYV 4:2:2): 640x480@30',
+      '         /dev/video1: lists no capture formats (not a camera, or a metadata node of one)',
+      '         /dev/video2: yuyv422 (YUV 4:2:2 (YUYV)): 640x480 352x288 320x240 176x144 160x120 544x288 432x240 320x176 640x360',
+      '         /dev/video2: mjpeg (MJPEG): 640x480 352x288 320x240 176x144 160x120 544x288 432x240 320x176 640x360 800x480 1024x768',
+      '         video=HD Webcam [Fixed]: yuyv422: 640x480@5-30 640x400@5-30 352x288@5-30 320x240@5-30 176x144@5-30 1280x720@5-10',
+      '         video=HD Webcam [Fixed]: mjpeg: 640x480@5-30 640x400@5-30 352x288@5-30 320x240@5-30 176x144@5-30 1280x720@5-30',
+      '         video=HD Webcam [Fixed]: bgr24: 640x480@5-30 640x400@5-30 352x288@5-30 320x240@5-30 176x144@5-30 1280x720@5-10',
+    ]);
+  });
+
+  it('asks the real ffmpeg by default, and says so of a device that is not a camera', async () => {
+    const { lines } = await doctor({ env: headlessEnv(), cameras: async () => [{ label: '/dev/null', device: '/dev/null' }] });
+    expect(cameraSection(lines)).toEqual(['cameras: /dev/null', '         /dev/null: lists no capture formats (not a camera, or a metadata node of one)']);
   });
 });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FFMPEG } from './helpers/ffmpeg.js';
 import { freePort } from './helpers/ports.js';
-import { PYTHON } from './helpers/python.js';
+import { PYTHON, PYTHON_FIXTURES } from './helpers/python.js';
 import { startProcess, stopAll, vstream, type TestProcess } from './helpers/process.js';
 
 const env = { VSTREAM_FFMPEG: FFMPEG };
@@ -87,15 +87,7 @@ client_socket.connect((host, port))
 print('connected', flush=True)
 sys.stdin.readline()
 
-def recvall(sock, count):
-    buf = b''
-    while count:
-        newbuf = sock.recv(count)
-        if not newbuf:
-            return None
-        buf += newbuf
-        count -= len(newbuf)
-    return buf
+from peers import recvall
 
 frames = 0
 while True:
@@ -112,7 +104,7 @@ print('end', frames, flush=True)
 
 function stallingViewer(host: string, port: number): TestProcess {
   // stdin stays open: the peer reads nothing until it is written to.
-  return startProcess('stalls-then-reads.py', PYTHON, ['-u', '-c', STALLS_THEN_READS, host, String(port)]);
+  return startProcess('stalls-then-reads.py', PYTHON, ['-u', '-c', STALLS_THEN_READS, host, String(port)], { env: { ...process.env, PYTHONPATH: PYTHON_FIXTURES } });
 }
 
 /** The commands of the sender's children (ffmpeg once the source runs). */

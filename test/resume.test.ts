@@ -26,7 +26,7 @@ import { FFMPEG, makeClip } from './helpers/ffmpeg.js';
 import { makeJpeg, makePng } from './helpers/jpeg.js';
 import { freePort } from './helpers/ports.js';
 import { startProcess, stopAll, vstream, type TestProcess } from './helpers/process.js';
-import { PYTHON } from './helpers/python.js';
+import { PYTHON, PYTHON_FIXTURES } from './helpers/python.js';
 
 const env = { VSTREAM_FFMPEG: FFMPEG };
 
@@ -468,16 +468,7 @@ describe('a network cut while the receiver runs on', () => {
 const REFERENCE_RECEIVER = `
 import re, socket, sys
 
-def recvall(sock, count):
-    buf = b''
-    while count:
-        newbuf = sock.recv(count)
-        if not newbuf:
-            return None
-        buf += newbuf
-        count -= len(newbuf)
-    return buf
-
+from peers import recvall
 server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 server.bind(('127.0.0.1', 0))
 server.listen(1)
@@ -505,7 +496,7 @@ async function referenceReceiver(args: string[] = []): Promise<{ python: TestPro
   const dir = await tempDir();
   const script = join(dir, 'receiver.py');
   await writeFile(script, REFERENCE_RECEIVER);
-  const python = startProcess('receiver.py', PYTHON, ['-u', script, ...args]);
+  const python = startProcess('receiver.py', PYTHON, ['-u', script, ...args], { env: { ...process.env, PYTHONPATH: PYTHON_FIXTURES } });
   const [, port] = await python.waitForLine(/^listening (\d+)$/, 'stdout');
   return { python, port: Number(port) };
 }

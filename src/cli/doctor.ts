@@ -6,6 +6,8 @@ import { pathToFileURL } from 'node:url';
 import { ExitCode, VstreamError } from '../errors.js';
 import { ffmpegVersion, locateFfmpeg, type FfmpegLocation } from '../source/ffmpeg/locate.js';
 import { loadTurbo, TURBO_ADDON_PATH, turboUnavailableReason } from '../native/jpeg-addon.js';
+import { describeFormat } from '../source/camera/formats.js';
+import { cameraLister, type CameraLister } from '../source/camera/lister.js';
 
 export interface DoctorOptions {
   /** `--ffmpeg PATH`, checked exactly as `send` would use it. */
@@ -14,6 +16,16 @@ export interface DoctorOptions {
   out?: NodeJS.WritableStream;
   /** The environment to judge (DISPLAY, PATH, VSTREAM_FFMPEG); process.env by default. */
   env?: NodeJS.ProcessEnv;
+  /** The cameras in sight (this machine's by default), or why they cannot be listed. */
+  cameras?: () => Promise<DoctorCamera[] | string>;
+  /** How a camera's formats are found out (by default as `send --camera` does). */
+  cameraFormats?: CameraLister;
+}
+
+/** A camera as the report names it, and as ffmpeg (and the lister) take it. */
+export interface DoctorCamera {
+  label: string;
+  device: string;
 }
 
 const require = createRequire(import.meta.url);
@@ -60,7 +72,11 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<number> {
 
   say('jpeg', jpegCodec());
   say('windows', await checkWindows(env));
-  say('cameras', await listCameras(ffmpeg?.path, env));
+  const cameras = await (opts.cameras ?? (() => findCameras(ffmpeg?.path, env)))();
+  const lister = opts.cameraFormats ?? (ffmpeg ? cameraLister({ ffmpegPath: ffmpeg.path }) : undefined);
+  const [first, ...more] = await cameraLines(cameras, lister);
+  say('cameras', first!);
+  for (const line of more) out.write(`${' '.repeat(9)}${line}\n`);
   return exitCode;
 }
 
@@ -199,25 +215,45 @@ function runChild(file: string, args: string[], env: NodeJS.ProcessEnv): Promise
   });
 }
 
-async function listCameras(ffmpeg: string | undefined, env: NodeJS.ProcessEnv): Promise<string> {
-  let cameras: string[];
-  if (process.platform === 'linux') {
-    cameras = listV4l2Devices();
-  } else if (process.platform === 'darwin' || process.platform === 'win32') {
-    if (!ffmpeg) return 'unknown (listing them needs ffmpeg)';
-    const args =
-      process.platform === 'darwin'
-        ? ['-hide_banner', '-f', 'avfoundation', '-list_devices', 'true', '-i', '']
-        : ['-hide_banner', '-list_devices', 'true', '-f', 'dshow', '-i', 'dummy'];
-    // ffmpeg lists the devices on stderr, then exits non-zero because there is no real input.
-    const stderr = await new Promise<string>((resolve) => {
-      execFile(ffmpeg, args, { env, timeout: CHILD_TIMEOUT_MS, windowsHide: true }, (_error, _stdout, err) => resolve(err));
-    });
-    cameras = process.platform === 'darwin' ? parseAvfoundationDevices(stderr) : parseDshowDevices(stderr);
-  } else {
-    return `unknown (no camera listing for ${process.platform})`;
+/**
+ * The cameras' line (their names, or none), then one line per format of each: its sizes and,
+ * where the listing says, rates. A camera that lists nothing is said to.
+ */
+export async function cameraLines(cameras: DoctorCamera[] | string, lister: CameraLister | undefined): Promise<string[]> {
+  if (typeof cameras === 'string') return [cameras];
+  if (cameras.length === 0) return ['none found'];
+  const lines = [cameras.map(({ label }) => label).join(', ')];
+  // One at a time: two listings of one USB hub at once can starve each other.
+  for (const { device } of cameras) {
+    const formats = lister ? await lister(device) : undefined;
+    if (!lister) lines.push(`${device}: formats unknown (listing them needs ffmpeg)`);
+    else if (!formats) lines.push(`${device}: lists no capture formats (not a camera, or a metadata node of one)`);
+    else for (const format of formats) lines.push(`${device}: ${describeFormat(format)}`);
   }
-  return cameras.length === 0 ? 'none found' : cameras.join(', ');
+  return lines;
+}
+
+async function findCameras(ffmpeg: string | undefined, env: NodeJS.ProcessEnv): Promise<DoctorCamera[] | string> {
+  if (process.platform === 'linux') return v4l2Cameras();
+  if (process.platform !== 'darwin' && process.platform !== 'win32') return `unknown (no camera listing for ${process.platform})`;
+  if (!ffmpeg) return 'unknown (listing them needs ffmpeg)';
+  const args =
+    process.platform === 'darwin'
+      ? ['-hide_banner', '-f', 'avfoundation', '-list_devices', 'true', '-i', '']
+      : ['-hide_banner', '-list_devices', 'true', '-f', 'dshow', '-i', 'dummy'];
+  // ffmpeg lists the devices on stderr, then exits non-zero because there is no real input.
+  const stderr = await new Promise<string>((resolve) => {
+    execFile(ffmpeg, args, { env, timeout: CHILD_TIMEOUT_MS, windowsHide: true }, (_error, _stdout, err) => resolve(err));
+  });
+  if (process.platform === 'win32') return parseDshowDevices(stderr).map((device) => ({ label: device, device }));
+  // `[0] FaceTime HD Camera`: avfoundation takes the index; screens are --screen's.
+  return parseAvfoundationDevices(stderr)
+    .filter((label) => !/\] Capture screen \d+$/.test(label))
+    .map((label) => ({ label, device: /^\[(\d+)\]/.exec(label)?.[1] ?? label }));
+}
+
+function v4l2Cameras(devDir = '/dev', sysDir = '/sys/class/video4linux'): DoctorCamera[] {
+  return listV4l2Devices(devDir, sysDir).map((label) => ({ label, device: label.split(' ')[0]! }));
 }
 
 /** `/dev/videoN (name)` for each V4L2 node, in numeric order. */

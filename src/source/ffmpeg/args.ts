@@ -71,30 +71,39 @@ export function cameraDevice(device: string, platform: NodeJS.Platform = process
 }
 
 /**
- * v4l2 on Linux (and other Unixes), avfoundation on macOS, dshow on Windows. Only v4l2 is asked
- * for `size`: its driver picks the nearest mode it has, whereas avfoundation and dshow refuse to
- * open on a size the camera lacks, so there the output filter alone scales.
+ * v4l2 on Linux (and other Unixes), avfoundation on macOS, dshow on Windows. v4l2 is asked for
+ * `size`: its driver picks the nearest mode it has. avfoundation and dshow refuse to open on a
+ * size the camera lacks, so dshow gets it only when the camera listed it (`sizeListed`), and
+ * otherwise the output filter alone scales. `input` names the format to read: MJPEG
+ * (`-input_format mjpeg` for v4l2, `-vcodec mjpeg` for dshow) or a raw pixel format.
  */
 export function cameraInputArgs({
   device,
   platform = process.platform,
   size,
   fps,
+  input,
+  sizeListed = false,
 }: {
   device: string;
   platform?: NodeJS.Platform;
-  size?: Size;
-  fps?: number | 'max';
+  size?: Size | undefined;
+  fps?: number | 'max' | undefined;
+  input?: { kind: 'mjpeg' | 'raw'; name: string } | undefined;
+  sizeListed?: boolean;
 }): string[] {
   const rate = typeof fps === 'number' ? ['-framerate', String(fps)] : [];
-  const input = ['-i', cameraDevice(device, platform)];
+  const videoSize = size ? ['-video_size', `${size.width}x${size.height}`] : [];
+  const source = ['-i', cameraDevice(device, platform)];
   switch (platform) {
     case 'darwin':
-      return ['-f', 'avfoundation', '-framerate', String(typeof fps === 'number' ? fps : DEFAULT_AVFOUNDATION_FPS), ...input];
-    case 'win32':
-      return ['-f', 'dshow', ...rate, ...input];
+      return ['-f', 'avfoundation', '-framerate', String(typeof fps === 'number' ? fps : DEFAULT_AVFOUNDATION_FPS), ...source];
+    case 'win32': {
+      const format = input === undefined ? [] : input.kind === 'mjpeg' ? ['-vcodec', 'mjpeg'] : ['-pixel_format', input.name];
+      return ['-f', 'dshow', ...format, ...(sizeListed ? videoSize : []), ...rate, ...source];
+    }
     default:
-      return ['-f', 'v4l2', ...rate, ...(size ? ['-video_size', `${size.width}x${size.height}`] : []), ...input];
+      return ['-f', 'v4l2', ...(input ? ['-input_format', input.name] : []), ...rate, ...videoSize, ...source];
   }
 }
 
