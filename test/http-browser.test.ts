@@ -142,6 +142,36 @@ describe.skipIf(!hasChromium())(`recv --http in headless Chromium${hasChromium()
     }
   });
 
+  it('shows seven streams at once: past the connections a browser opens to one server, tiles show snapshots, and the list keeps updating', async () => {
+    const { recv, base } = await viewer();
+    const solid = (r: number, g: number, b: number) => sharp({ create: { width: 160, height: 120, channels: 3, background: { r, g, b } } }).jpeg().toBuffer();
+    // Senders without ffmpeg: one frame each on stdin, held open, so six cost next to nothing.
+    const senders = [];
+    for (let i = 0; i < 6; i++) {
+      const sender = startProcess(`send ${i}`, process.execPath, [VSTREAM_BIN, 'send', '--stdin', '--label', `s${i}`, '--to', `127.0.0.1:${recv.port}`, '-q']);
+      sender.child.stdin!.write(await solid(40 * i, 200 - 30 * i, 100));
+      senders.push(sender);
+    }
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${base}/`);
+      await page.waitFor(`(() => { const f = [...document.querySelectorAll('main figure img')]; return f.length === 6 && f.every((img) => img.naturalWidth === 160); })()`);
+      expect(await page.evaluate('document.getElementById("status").textContent')).toBe('6 streams');
+      // The list still comes through with six images showing: a seventh sender gets its tile
+      // (were every tile an MJPEG connection, /streams.json would wait for one to close).
+      const seventh = startProcess('send 6', process.execPath, [VSTREAM_BIN, 'send', '--stdin', '--label', 's6', '--to', `127.0.0.1:${recv.port}`, '-q']);
+      seventh.child.stdin!.write(await solid(250, 250, 0));
+      senders.push(seventh);
+      await page.waitFor(`(() => { const f = [...document.querySelectorAll('main figure img')]; return f.length === 7 && f.every((img) => img.naturalWidth === 160); })()`);
+      expect(await page.evaluate('document.getElementById("status").textContent')).toBe('7 streams');
+      senders[6]!.child.stdin!.end();
+      await page.waitFor(`document.querySelectorAll('main figure').length === 6 && document.getElementById('status').textContent === '6 streams'`);
+    } finally {
+      await page.close();
+      for (const sender of senders) sender.child.stdin!.end();
+    }
+  });
+
   it('fits a phone: one tile across a 390 px wide viewport, no horizontal scrolling', async () => {
     const { recv, base } = await viewer();
     pattern(recv.port, 'cam');
