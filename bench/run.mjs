@@ -16,11 +16,12 @@
 //      against one receiver beside a good sender (bench/lib/attacks.mjs).
 //   7. Passthrough: CPU ms a frame of `send` for an MJPEG file passed through vs re-encoded
 //      (bench/lib/passthrough.mjs).
+//   8. The HTTP viewer: frames/s to each of 0, 1 and 10 MJPEG clients and recv's CPU (bench/lib/http-viewer.mjs).
 //
 // Environment (all optional): BENCH_RUNS (runs per figure, default 3), BENCH_FRAMES (clip frames
 // at 640x480, default 600; 1280x720 uses half), BENCH_SECONDS (measured seconds of each live
 // scenario, default 5), BENCH_LEVELS (sender counts, default 1,4,8,12,16), BENCH_ONLY (comma
-// list of throughput,latency,streams,memory,udp-loss,attacks,passthrough), BENCH_UDP_DECODE=1 (adds UDP rows
+// list of throughput,latency,streams,memory,udp-loss,attacks,passthrough,http), BENCH_UDP_DECODE=1 (adds UDP rows
 // that decode every frame), BENCH_ATTACK_SECONDS (length of the timed attacks, default 10),
 // FUZZ_CASES and FUZZ_SEED (the attacks' fuzzer runs, default 20000 cases per transport, seed 1).
 import { spawnSync } from 'node:child_process';
@@ -31,6 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { makeClip } from './lib/clip.mjs';
 import { ceiling, ffmpegEncodeRate, h264DecodeRate, rawEncodeRate, sharpDecodeRate } from './lib/encode-limits.mjs';
 import { gstreamerRate } from './lib/gstreamer.mjs';
+import { httpViewer } from './lib/http-viewer.mjs';
 import { attacks } from './lib/attacks.mjs';
 import { latency } from './lib/latency.mjs';
 import { manyStreams } from './lib/many-streams.mjs';
@@ -229,6 +231,13 @@ if (wanted('passthrough')) {
     passthroughCpu({ ffmpegPath: ffmpeg.path, sizes: SIZES.map(({ size, frames }) => ({ size, frames: Math.min(frames, 300) })), shortFrames: SHORT_FRAMES, runs: RUNS, quality: QUALITY }));
 }
 if (wanted('passthrough')) section('passthrough');
+
+// ---------------------------------------------------------------- 8. HTTP viewer
+if (wanted('http')) {
+  results.httpViewer = await attempt('HTTP viewer: 0, 1 and 10 clients of a 640x480 pattern', () => httpViewer({ clients: [0, 1, 10], size: '640x480', fps: 30, seconds: SECONDS }));
+}
+
+if (wanted('http')) section('http');
 machine.loadAverageAtEnd = loadavg().map((x) => Number(x.toFixed(2)));
 
 // ================================================================ output
@@ -486,6 +495,22 @@ if (results.passthrough?.rows) {
     ['CPU ms/frame incl. start-up', 'cpuMsPerFrameWithStartup'],
     ['frames/s (wall)', 'wallFps'],
   ], results.passthrough.rows));
+}
+
+if (results.httpViewer) {
+  out();
+  out('## 8. HTTP viewer: `recv --no-window --http PORT`, one `send --pattern` at 640x480, 30 frames/s');
+  out();
+  if (results.httpViewer.error) out(`failed: ${results.httpViewer.error.split('\n', 1)[0]}`);
+  else {
+    out(markdownTable([
+      ['/stream clients', 'clients'],
+      ['stream frames/s at recv', 'streamFps'],
+      ['frames/s per client (min / median)', (r) => (r.clients ? `${fmt(r.clientFps.min)} / ${fmt(r.clientFps.median)}` : '-')],
+      ['recv CPU cores', 'recvCpuCores'],
+      ['recv CPU ms per frame', 'recvCpuMsPerFrame'],
+    ], results.httpViewer.levels));
+  }
 }
 
 if (targets.length) {

@@ -1,6 +1,7 @@
 import type { OptionSchema, Settings } from '../options/schema.js';
 import type { ProblemReporter } from '../problems.js';
 import type { FrameSink } from './types.js';
+import type { StreamStats } from './stream-stats.js';
 
 /** Settings one sink declares and others read too. */
 export interface SharedSinkSettings {
@@ -15,6 +16,10 @@ export interface SinkContext {
   warn(message: string): void;
   /** Some other sink takes the frames, so a missing display need not end the run. */
   headless: boolean;
+  /** Says a line of news on stderr (none with --quiet). */
+  say?(line: string): void;
+  /** The receiver's own counters for a sender, for sinks that show them: counted once, there. */
+  statsOf?(connectionId: number): StreamStats | undefined;
 }
 
 /**

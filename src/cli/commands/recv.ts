@@ -82,11 +82,11 @@ export function recvCommand(): Command {
   );
 }
 
-async function openSinks(settings: RecvSettings, report: ProblemReporter): Promise<FrameSink[]> {
+async function openSinks(settings: RecvSettings, report: ProblemReporter, shared: Pick<SinkContext, 'say' | 'statsOf'> = {}): Promise<FrameSink[]> {
   const sinks: FrameSink[] = [];
   try {
     for (const kind of SINKS as readonly AnySinkKind[]) {
-      const context: SinkContext = { report, warn: (message) => warn(message), headless: sinks.length > 0 };
+      const context: SinkContext = { report, warn: (message) => warn(message), headless: sinks.length > 0, ...shared };
       const sink = await kind.open(settings, context);
       if (sink) sinks.push(sink);
     }
@@ -112,8 +112,9 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
   if (answering.answer) return answering.answer({ ...settings, warn: (message) => warn(message) });
   // Problems are news even with --quiet: they say why frames are missing.
   const problems = new RateLimitedLog((line) => warn(line));
-  const sinks = await openSinks(settings, (problem) => problems.report(problem));
   const log = (line: string) => settings.quiet || process.stderr.write(`vstream: ${line}\n`);
+  const book = new SenderBook();
+  const sinks = await openSinks(settings, (problem) => problems.report(problem), { say: log, statsOf: (id) => book.get(id)?.stats });
   const transport = transportNamed(settings.transport);
   let opened: OpenedReceiver;
   try {
@@ -123,7 +124,6 @@ export async function runRecv(settings: RecvSettings): Promise<number> {
     throw err;
   }
   const receiver: Receiver = opened.receiver;
-  const book = new SenderBook();
   const resent = new ResentFrames((frame) => receiver.acknowledge(frame));
   const output = new SinkSet(sinks, {
     liveDepth: transport.liveDepth,

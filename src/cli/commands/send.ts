@@ -29,6 +29,8 @@ import { warn } from '../handle-error.js';
 import { RateLimitedLog } from '../rate-limited-log.js';
 import type { FrameSource } from '../../source/index.js';
 import { startProgress, type ProgressLine } from '../progress.js';
+import { askedTaps, openSendTaps, sendTapOptions } from '../send-taps.js';
+import type { SendTap } from '../../sink/send-tap.js';
 
 export const DEFAULT_DESTINATION = '127.0.0.1:8088';
 
@@ -44,6 +46,7 @@ export const sendSchema = mergeSchemas(
     label: value('--label <name>', 'name this stream; receivers show it instead of the address', parseLabel),
   },
   transportSendOptions,
+  sendTapOptions,
   {
     metadata: negatable('--no-metadata', 'send plain JPEGs, without the vstream metadata segment'),
     ffmpeg: value('--ffmpeg <path>', 'ffmpeg binary to use (also VSTREAM_FFMPEG)', (text) => text),
@@ -170,7 +173,12 @@ async function runServe(transport: AnyTransport, settings: SendSettings): Promis
 /** Runs `vstream send`; returns the exit code. */
 export async function runSend(settings: SendSettings): Promise<number> {
   const transport = transportNamed(settings.transport);
-  if (transport.serve) return runServe(transport, settings);
+  if (transport.serve) {
+    // A server of its own plays a source per client: there is no one stream to tap.
+    const taps = askedTaps(settings);
+    if (taps.length > 0) throw new UsageError(`${taps.join(' and ')} cannot be used with --serve`);
+    return runServe(transport, settings);
+  }
   // A sender that waits for its viewers starts the source when the first comes.
   let source: FrameSource | undefined = transport.opensBeforeSource ? undefined : await openSendSource(settings);
   const logs = peerLogs(settings);
@@ -181,6 +189,7 @@ export async function runSend(settings: SendSettings): Promise<number> {
   let inFlight = 0;
   let summarised = false;
   let progress: ProgressLine | undefined;
+  let taps: SendTap[] = [];
   const summary = (abandoned: number) => {
     logs.comings.close();
     logs.problems.close();
@@ -195,6 +204,7 @@ export async function runSend(settings: SendSettings): Promise<number> {
     );
   };
   try {
+    taps = await openSendTaps(settings, { say: (line) => settings.quiet || warn(line), label: settings.label, bind: settings.bind });
     const opened = await openSender(settings, source?.live ?? true, logs, () => progress?.clear());
     sender = opened.sender;
     summaryNote = opened.summaryNote;
@@ -202,7 +212,9 @@ export async function runSend(settings: SendSettings): Promise<number> {
     let abandoned = 0;
     const signal = await runUntilSignal(
       async (aborted) => {
-        if (opened.untilPeer && !(await finishedBeforeAbort(opened.untilPeer(), aborted))) return;
+        // A tap's own viewers (a browser) start a source that waits for viewers too.
+        const wanted = taps.flatMap((tap) => tap.untilWanted?.() ?? []);
+        if (opened.untilPeer && !(await finishedBeforeAbort(Promise.race([opened.untilPeer(), ...wanted]), aborted))) return;
         source ??= await openSendSource(settings);
         if (aborted.aborted) return;
         const frames = source;
@@ -214,6 +226,7 @@ export async function runSend(settings: SendSettings): Promise<number> {
           // Numbered by capture, so a receiver sees the frames dropped here as gaps.
           const seq = taken + frames.dropped - 1;
           inFlight = 1;
+          for (const tap of taps) tap.frame(frame, seq);
           const sent = connected.send(frame, { seq, live: frames.live });
           // A receiver that stopped reading must not hold a signal's shutdown.
           if (!(await finishedBeforeAbort(sent, aborted))) {
@@ -237,5 +250,6 @@ export async function runSend(settings: SendSettings): Promise<number> {
     progress?.stop();
     sender?.destroy();
     await source?.close();
+    await Promise.all(taps.map((tap) => tap.close()));
   }
 }
