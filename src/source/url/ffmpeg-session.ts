@@ -1,0 +1,68 @@
+/**
+ * One connection to a URL that ffmpeg opens itself (RTSP, RTMP, SRT, ...): asked first what
+ * the stream's codec is, so that an MJPEG camera's JPEGs pass through (`-c:v copy`) while
+ * anything else (H.264, H.265) is decoded and encoded as other video sources are.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { ffmpegSource } from '../ffmpeg-source.js';
+import { globalArgs } from '../ffmpeg/args.js';
+import { parseProbeOutput, type ProbedStream } from '../ffmpeg/probe.js';
+import { explainUrlFailure } from './explain.js';
+import { rtspTimeoutOption, urlInputArgs } from './ffmpeg-url-args.js';
+import type { Session } from './reconnecting-source.js';
+import type { UrlSourceSettings } from './settings.js';
+
+/** ffmpeg prints the input's description first: the lines needed are in the first few kilobytes. */
+const MAX_PROBE_OUTPUT = 64 * 1024;
+
+export async function openFfmpegSession(url: string, display: string, settings: UrlSourceSettings): Promise<Session> {
+  const ffmpegPath = settings.ffmpegPath();
+  const rtspTimeout = /^rtsps?:/i.test(url) ? await rtspTimeoutOf(ffmpegPath) : undefined;
+  const input = urlInputArgs({ url, timeoutMs: settings.frameTimeoutMs, ...(rtspTimeout && { rtspTimeout }) });
+  const asIs = settings.size === undefined && settings.quality === undefined && typeof settings.fps !== 'number';
+  const probed = asIs ? await probeInput(ffmpegPath, input, settings.frameTimeoutMs) : undefined;
+  const source = ffmpegSource({
+    ffmpegPath,
+    encoder: probed?.codec === 'mjpeg' ? 'copy' : settings.encoder,
+    input,
+    output: { size: settings.size, fps: settings.fps === 'max' ? undefined : settings.fps, quality: settings.quality },
+    explainFailure: explainUrlFailure(display),
+    live: true,
+    description: `url ${display}`,
+  });
+  return { frames: source, close: () => source.close() };
+}
+
+/** What `ffmpeg INPUT` (no output) says of the stream; undefined when it says nothing in time. */
+export function probeInput(ffmpegPath: string, input: readonly string[], timeoutMs: number): Promise<ProbedStream | undefined> {
+  return new Promise((resolve) => {
+    let output = '';
+    const child = spawn(ffmpegPath, ['-hide_banner', '-nostdin', ...input], { stdio: ['ignore', 'ignore', 'pipe'], windowsHide: true });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      if (output.length < MAX_PROBE_OUTPUT) output += chunk;
+    });
+    child.once('error', () => {
+      clearTimeout(timer);
+      resolve(undefined);
+    });
+    child.once('close', () => {
+      clearTimeout(timer);
+      resolve(parseProbeOutput(output));
+    });
+  });
+}
+
+const rtspTimeouts = new Map<string, Promise<'timeout' | 'stimeout'>>();
+
+/** Asked once per ffmpeg binary: its RTSP options name the socket timeout differently by version. */
+function rtspTimeoutOf(ffmpegPath: string): Promise<'timeout' | 'stimeout'> {
+  let known = rtspTimeouts.get(ffmpegPath);
+  if (!known) {
+    known = new Promise((resolve) => {
+      execFile(ffmpegPath, [...globalArgs().slice(0, 2), '-h', 'demuxer=rtsp'], { timeout: 10_000, windowsHide: true }, (_error, stdout) => resolve(rtspTimeoutOption(String(stdout))));
+    });
+    rtspTimeouts.set(ffmpegPath, known);
+  }
+  return known;
+}

@@ -1,0 +1,186 @@
+/**
+ * One connection to an http(s) URL, as `send --url` reads it. What the answer is decides how
+ * its frames are made, from its Content-Type and its first bytes (ffmpeg's `-listen` server says
+ * application/octet-stream whatever it sends):
+ * - multipart/x-mixed-replace, or a body starting with a `--` boundary line: MJPEG parts,
+ *   passed through as they are (no decode, no encode);
+ * - a body starting with a JPEG: JPEGs back to back, passed through; one JPEG with a
+ *   Content-Length is a snapshot URL, asked again at the frame rate;
+ * - a web page or text: not a stream (ERR_URL_NOT_A_STREAM);
+ * - anything else (MPEG-TS, Matroska, FLV...): handed to ffmpeg on its stdin, which decodes it,
+ *   and encoded as other video sources are.
+ * With a size or quality asked, MJPEG goes through ffmpeg too, as `--file` does.
+ */
+import { Readable } from 'node:stream';
+import { NetworkError, SourceError } from '../../errors.js';
+import type { Frame } from '../../frame/frame.js';
+import { makeFrame } from '../../frame/image-info.js';
+import { ffmpegSource } from '../ffmpeg-source.js';
+import { nowMs } from '../frame-stream.js';
+import { MjpegSplitter } from '../mjpeg-splitter.js';
+import { boundaryOf, MultipartJpegParser, type MultipartJpeg } from '../http-mjpeg/multipart-parser.js';
+import { displayUrl, httpGet, socketError } from '../http-mjpeg/http-get.js';
+import { pipedInputArgs } from './ffmpeg-url-args.js';
+import { explainUrlFailure } from './explain.js';
+import type { Session } from './reconnecting-source.js';
+import type { UrlSourceSettings } from './settings.js';
+
+/** Enough of the body to tell a boundary line or a JPEG from anything else (past a CRLF or two). */
+const SNIFF_BYTES = 8;
+/** An X-Timestamp this far from our clock is another clock (another host's, a monotonic one): ignored. */
+const MAX_CLOCK_SKEW_MS = 5000;
+
+export type HttpStreamKind = 'multipart' | 'jpeg' | 'page' | 'video';
+
+/** What an answer is, from its Content-Type and its first bytes. Pure, for tests. */
+export function classifyAnswer(contentType: string | undefined, head: Buffer): HttpStreamKind {
+  const type = (contentType ?? '').toLowerCase();
+  if (type.startsWith('multipart/')) return 'multipart';
+  const start = head.subarray(head.findIndex((byte) => byte !== 0x0d && byte !== 0x0a && byte !== 0x20));
+  if (start.length >= 2 && start[0] === 0x2d && start[1] === 0x2d) return 'multipart';
+  if (start.length >= 3 && start[0] === 0xff && start[1] === 0xd8 && start[2] === 0xff) return 'jpeg';
+  if (/^(text\/|application\/(json|xml|xhtml))/.test(type)) return 'page';
+  return 'video';
+}
+
+export async function openHttpSession(url: URL, settings: UrlSourceSettings): Promise<Session> {
+  const display = displayUrl(url);
+  const abort = new AbortController();
+  const response = await httpGet(url, { timeoutMs: settings.frameTimeoutMs, signal: abort.signal });
+  const close = async () => {
+    abort.abort();
+    response.destroy();
+  };
+  try {
+    const chunks = response[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    const contentType = response.headers['content-type'];
+    // A multipart Content-Type says it all; otherwise the first bytes tell.
+    const head = await readHead(chunks, display, settings.frameTimeoutMs, /^multipart\//i.test(contentType ?? '') ? 1 : SNIFF_BYTES);
+    const kind = classifyAnswer(contentType, Buffer.concat(head));
+    const body = (async function* (): AsyncGenerator<Buffer> {
+      yield* head;
+      for (;;) {
+        let step: IteratorResult<Buffer>;
+        try {
+          step = await chunks.next();
+        } catch (error) {
+          throw abort.signal.aborted ? new NetworkError(`${display}: closed`, 'ERR_CONNECTION_CLOSED') : socketError(display, error as Error);
+        }
+        if (step.done) return;
+        yield step.value;
+      }
+    })();
+    const reencode = settings.size !== undefined || settings.quality !== undefined;
+    if (kind === 'page') throw new SourceError(`${display} is a ${contentType?.split(';')[0] ?? 'text'} page, not a video stream`, 'ERR_URL_NOT_A_STREAM');
+    if (kind === 'video' || reencode) return ffmpegSession(kind === 'multipart' ? 'mpjpeg' : kind === 'jpeg' ? 'mjpeg' : undefined, body, close, display, settings);
+    if (kind === 'multipart') return { frames: multipartFrames(body, boundaryOf(contentType), settings), close };
+    const snapshot = /^image\/jpe?g/i.test(contentType ?? '') && response.headers['content-length'] !== undefined;
+    return {
+      frames: concatenatedFrames(body, settings, snapshot),
+      close,
+      ...(snapshot && { pollAfterMs: 1000 / (typeof settings.fps === 'number' ? settings.fps : DEFAULT_SNAPSHOT_FPS) }),
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** How often a snapshot URL is asked when no --fps says. */
+export const DEFAULT_SNAPSHOT_FPS = 2;
+
+/** The first chunks, until `wanted` bytes or the end; a server that sends nothing in time is an outage. */
+async function readHead(chunks: AsyncIterator<Buffer>, display: string, timeoutMs: number, wanted: number): Promise<Buffer[]> {
+  const head: Buffer[] = [];
+  let bytes = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new NetworkError(`${display} sent nothing for ${timeoutMs / 1000} s`, 'ERR_TIMEOUT')), timeoutMs);
+  });
+  try {
+    while (bytes < wanted) {
+      const step = await Promise.race([chunks.next(), late]);
+      if (step.done) break;
+      head.push(step.value);
+      bytes += step.value.length;
+    }
+  } catch (error) {
+    throw error instanceof NetworkError ? error : socketError(display, error as Error);
+  } finally {
+    clearTimeout(timer);
+  }
+  if (bytes === 0) throw new NetworkError(`${display} answered with an empty body`, 'ERR_CONNECTION_CLOSED');
+  return head;
+}
+
+async function* multipartFrames(body: AsyncIterable<Buffer>, boundary: string | undefined, settings: UrlSourceSettings): AsyncGenerator<Frame> {
+  const parser = new MultipartJpegParser(boundary, { maxPartBytes: settings.maxFrameBytes });
+  const thin = thinner(settings.fps);
+  const clock = serverClock();
+  for await (const chunk of body) {
+    const arrival = nowMs();
+    for (const part of parser.push(chunk)) {
+      if (thin(arrival)) yield makeFrame(part.jpeg, { captureTime: clock(part, arrival) });
+    }
+    if (parser.closed) return;
+  }
+}
+
+async function* concatenatedFrames(body: AsyncIterable<Buffer>, settings: UrlSourceSettings, snapshot: boolean): AsyncGenerator<Frame> {
+  const splitter = new MjpegSplitter({ maxFrameBytes: settings.maxFrameBytes });
+  const thin = thinner(snapshot ? undefined : settings.fps);
+  for await (const chunk of body) {
+    const arrival = nowMs();
+    for (const jpeg of splitter.push(chunk)) if (thin(arrival)) yield makeFrame(jpeg, { captureTime: arrival });
+  }
+}
+
+/**
+ * The capture time of a part: its X-Timestamp when the first one of the connection is within
+ * MAX_CLOCK_SKEW_MS of our clock (same host, or clocks in sync), never later than its arrival;
+ * else the time it arrived. Decided once per connection, so latencies do not jump between clocks.
+ */
+function serverClock(): (part: MultipartJpeg, arrival: number) => number {
+  let trusted: boolean | undefined;
+  return (part, arrival) => {
+    if (part.timestampMs === undefined) return arrival;
+    trusted ??= Math.abs(arrival - part.timestampMs) <= MAX_CLOCK_SKEW_MS;
+    return trusted ? Math.min(part.timestampMs, arrival) : arrival;
+  };
+}
+
+/** With a numeric --fps: frames kept no closer than 1/fps apart (the rest are left out, not re-encoded). */
+function thinner(fps: number | 'max' | undefined): (at: number) => boolean {
+  if (typeof fps !== 'number') return () => true;
+  const gap = 1000 / fps;
+  let next = 0;
+  return (at) => {
+    // A millisecond of slack: a camera at exactly the asked rate keeps every frame.
+    if (at < next - 1) return false;
+    next = (at - next > gap ? at : next) + gap;
+    return true;
+  };
+}
+
+/** The body decoded by ffmpeg from its stdin, encoded as every video source is. */
+function ffmpegSession(format: string | undefined, body: AsyncIterable<Buffer>, closeHttp: () => Promise<void>, display: string, settings: UrlSourceSettings): Session {
+  const stdin = Readable.from(body, { objectMode: false });
+  const source = ffmpegSource({
+    ffmpegPath: settings.ffmpegPath(),
+    encoder: settings.encoder,
+    input: pipedInputArgs(format ? { format } : {}),
+    output: { size: settings.size, fps: settings.fps === 'max' ? undefined : settings.fps, quality: settings.quality },
+    explainFailure: explainUrlFailure(display),
+    live: true,
+    description: `url ${display}`,
+    stdin,
+  });
+  return {
+    frames: source,
+    close: async () => {
+      stdin.destroy();
+      await closeHttp();
+      await source.close();
+    },
+  };
+}
