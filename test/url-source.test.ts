@@ -37,7 +37,7 @@ afterEach(async () => {
 });
 afterAll(() => rm(tmp, { recursive: true, force: true }));
 
-async function serve(server: Promise<TestHttpServer>): Promise<TestHttpServer> {
+async function serve<T extends TestHttpServer>(server: Promise<T>): Promise<T> {
   const started = await server;
   servers.push(started);
   return started;
@@ -77,6 +77,30 @@ describe('send --url of an MJPEG stream over HTTP', () => {
     expect(found.filter((i) => i === -1), 'frames that are not a served JPEG').toEqual([]);
     // In the order served (a live source may leave one out, never reorder).
     expect(found.every((i, k) => k === 0 || i > found[k - 1]!)).toBe(true);
+  });
+
+  it("takes each part's X-Timestamp as its capture time", async () => {
+    const server = await serve(startMjpegServer({ jpegs, fps: 20 }));
+    const recv = await startReceiver(['--json', '--frames', '5']);
+    const send = vstream(['send', '--url', server.url, '--to', `127.0.0.1:${recv.port}`]);
+    expect(await recv.exitCode, recv.stderr()).toBe(0);
+    send.kill();
+    await send.exited;
+    const sent = new Set(server.timestamps.map((stamp) => Math.round(Number(stamp) * 1000)));
+    const captured = recv.output('stdout').map((line) => Math.round((JSON.parse(line) as { captureTime: number }).captureTime));
+    expect(captured).toHaveLength(5);
+    expect(captured.filter((time) => !sent.has(time))).toEqual([]);
+  });
+
+  it('encodes the frames again when a size is asked for', async () => {
+    const server = await serve(startMjpegServer({ jpegs, fps: 20 }));
+    const recv = await startReceiver(['--json', '--frames', '5']);
+    const send = vstream(['send', '--url', server.url, '--to', `127.0.0.1:${recv.port}`, '--size', '80x60']);
+    expect(await recv.exitCode, `${recv.stderr()}\n${send.stderr()}`).toBe(0);
+    send.kill();
+    await send.exited;
+    const frames = recv.output('stdout').map((line) => JSON.parse(line) as { width: number; height: number; bytes: number });
+    expect(frames.map(({ width, height }) => `${width}x${height}`)).toEqual(Array(5).fill('80x60'));
   });
 
   it('takes a boundary declared with its dashes, and none declared at all', async () => {
@@ -182,7 +206,10 @@ describe('servers that are wrong or hostile', () => {
         res.write('--b\r\nContent-Type: image/jpeg\r\n\r\n');
         const chunk = Buffer.alloc(64 * 1024, 0x41);
         const more = () => {
-          while (!req.socket.destroyed && res.write(chunk)) count(chunk.length);
+          while (!req.socket.destroyed) {
+            count(chunk.length);
+            if (!res.write(chunk)) return;
+          }
         };
         res.on('drain', more);
         more();
@@ -191,6 +218,8 @@ describe('servers that are wrong or hostile', () => {
     );
     expect(endless.code).toBe(4);
     expect(endless.lines).toEqual([expect.stringMatching(/a part without Content-Length went past 2097152 bytes/)]);
+    // The sender stopped taking bytes at its limit: what the server got rid of is the limit plus socket buffers.
+    expect(endless.server.written()).toBeLessThan(2 * 2 ** 20 + 16 * 2 ** 20);
 
     const noBoundary = await against((_req, res) => {
       res.writeHead(200, { 'Content-Type': 'multipart/x-mixed-replace' });

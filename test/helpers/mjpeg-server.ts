@@ -51,19 +51,31 @@ export async function startHttpServer(handler: (req: IncomingMessage, res: Serve
   };
 }
 
-/** Serves `jpegs` in a loop as multipart MJPEG to every client. */
-export function startMjpegServer({ jpegs, fps = 25, contentLength = true, timestamp = true, boundary = 'boundarydonotcross', contentType, port = 0 }: MjpegServerOptions): Promise<TestHttpServer> {
-  return startHttpServer((req, res, count) => {
+/** Serves `jpegs` in a loop as multipart MJPEG to every client; `timestamps` are the X-Timestamps sent. */
+export async function startMjpegServer({
+  jpegs,
+  fps = 25,
+  contentLength = true,
+  timestamp = true,
+  boundary = 'boundarydonotcross',
+  contentType,
+  port = 0,
+}: MjpegServerOptions): Promise<TestHttpServer & { timestamps: string[] }> {
+  const timestamps: string[] = [];
+  const server = await startHttpServer((req, res, count) => {
     res.writeHead(200, { 'Content-Type': contentType ?? `multipart/x-mixed-replace;boundary=${boundary}`, 'Cache-Control': 'no-store' });
     res.write(`--${boundary}\r\n`);
     let next = 0;
     const timer = setInterval(() => {
       const jpeg = jpegs[next++ % jpegs.length]!;
-      const headers = ['Content-Type: image/jpeg', ...(contentLength ? [`Content-Length: ${jpeg.length}`] : []), ...(timestamp ? [`X-Timestamp: ${(Date.now() / 1000).toFixed(6)}`] : [])];
+      const stamp = (Date.now() / 1000).toFixed(6);
+      if (timestamp) timestamps.push(stamp);
+      const headers = ['Content-Type: image/jpeg', ...(contentLength ? [`Content-Length: ${jpeg.length}`] : []), ...(timestamp ? [`X-Timestamp: ${stamp}`] : [])];
       const part = Buffer.concat([Buffer.from(`${headers.join('\r\n')}\r\n\r\n`), jpeg, Buffer.from(`\r\n--${boundary}\r\n`)]);
       count(part.length);
       res.write(part);
     }, 1000 / fps);
     req.socket.on('close', () => clearInterval(timer));
   }, port);
+  return Object.assign(server, { timestamps });
 }

@@ -103,6 +103,9 @@ export function socketError(display: string, error: Error): VstreamError {
     EPIPE: ['the server closed the connection', 'ERR_CONNECTION_CLOSED'],
     HPE_HEADER_OVERFLOW: ['the answer has headers over 16 KiB: not a stream server', 'ERR_NETWORK'],
   };
+  if (code.startsWith('HPE_') && code !== 'HPE_HEADER_OVERFLOW') {
+    return new SourceError(`${display} does not answer in HTTP (${wireText(error.message)})`, 'ERR_URL_NOT_A_STREAM', { cause: error });
+  }
   const [text, errorCode] = known[code] ?? [error.message, 'ERR_NETWORK'];
   return new NetworkError(`cannot read ${display}: ${text}`, errorCode, { cause: error });
 }
