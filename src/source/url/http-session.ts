@@ -4,15 +4,15 @@
  * application/octet-stream whatever it sends):
  * - multipart/x-mixed-replace, or a body starting with a `--` boundary line: MJPEG parts,
  *   passed through as they are (no decode, no encode);
- * - a body starting with a JPEG: JPEGs back to back, passed through; one JPEG with a
- *   Content-Length is a snapshot URL, asked again at the frame rate;
+ * - a body starting with a JPEG: JPEGs back to back, passed through; an answer of one JPEG
+ *   is a snapshot URL, asked again at the frame rate;
  * - a web page or text: not a stream (ERR_URL_NOT_A_STREAM);
  * - anything else (MPEG-TS, Matroska, FLV...): handed to ffmpeg on its stdin, which decodes it,
  *   and encoded as other video sources are.
  * With a size or quality asked, MJPEG goes through ffmpeg too, as `--file` does.
  */
 import { Readable } from 'node:stream';
-import { NetworkError, SourceError } from '../../errors.js';
+import { NetworkError, SourceError, VstreamError } from '../../errors.js';
 import type { Frame } from '../../frame/frame.js';
 import { makeFrame } from '../../frame/image-info.js';
 import { ffmpegSource } from '../ffmpeg-source.js';
@@ -64,7 +64,8 @@ export async function openHttpSession(url: URL, settings: UrlSourceSettings): Pr
         try {
           step = await chunks.next();
         } catch (error) {
-          throw abort.signal.aborted ? new NetworkError(`${display}: closed`, 'ERR_CONNECTION_CLOSED') : socketError(display, error as Error);
+          if (abort.signal.aborted) throw new NetworkError(`${display}: closed`, 'ERR_CONNECTION_CLOSED');
+          throw error instanceof VstreamError ? error : socketError(display, error as Error);
         }
         if (step.done) return;
         yield step.value;
@@ -74,11 +75,15 @@ export async function openHttpSession(url: URL, settings: UrlSourceSettings): Pr
     if (kind === 'page') throw new SourceError(`${display} is a ${contentType?.split(';')[0] ?? 'text'} page, not a video stream`, 'ERR_URL_NOT_A_STREAM');
     if (kind === 'video' || reencode) return ffmpegSession(kind === 'multipart' ? 'mpjpeg' : kind === 'jpeg' ? 'mjpeg' : undefined, body, close, display, settings);
     if (kind === 'multipart') return { frames: multipartFrames(body, boundaryOf(contentType), settings), close };
-    const snapshot = /^image\/jpe?g/i.test(contentType ?? '') && response.headers['content-length'] !== undefined;
+    // One JPEG and the end of the answer: a snapshot URL (mjpg-streamer's says no Content-Length).
+    const counted = { frames: 0 };
+    const pollAfterMs = 1000 / (typeof settings.fps === 'number' ? settings.fps : DEFAULT_SNAPSHOT_FPS);
     return {
-      frames: concatenatedFrames(body, settings, snapshot),
+      frames: concatenatedFrames(body, settings, counted),
       close,
-      ...(snapshot && { pollAfterMs: 1000 / (typeof settings.fps === 'number' ? settings.fps : DEFAULT_SNAPSHOT_FPS) }),
+      get pollAfterMs() {
+        return counted.frames === 1 ? pollAfterMs : undefined;
+      },
     };
   } catch (error) {
     await close();
@@ -126,13 +131,17 @@ async function* multipartFrames(body: AsyncIterable<Buffer>, boundary: string | 
   }
 }
 
-async function* concatenatedFrames(body: AsyncIterable<Buffer>, settings: UrlSourceSettings, snapshot: boolean): AsyncGenerator<Frame> {
+async function* concatenatedFrames(body: AsyncIterable<Buffer>, settings: UrlSourceSettings, counted: { frames: number }): AsyncGenerator<Frame> {
   const splitter = new MjpegSplitter({ maxFrameBytes: settings.maxFrameBytes });
-  const thin = thinner(snapshot ? undefined : settings.fps);
+  const thin = thinner(settings.fps);
   for await (const chunk of body) {
     const arrival = nowMs();
-    for (const jpeg of splitter.push(chunk)) if (thin(arrival)) yield makeFrame(jpeg, { captureTime: arrival });
+    for (const jpeg of splitter.push(chunk)) {
+      counted.frames += 1;
+      if (thin(arrival)) yield makeFrame(jpeg, { captureTime: arrival });
+    }
   }
+  splitter.end();
 }
 
 /**

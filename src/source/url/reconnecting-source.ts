@@ -21,8 +21,8 @@ export interface Session {
   frames: AsyncIterable<Frame>;
   close(): Promise<void>;
   /**
-   * The server gives one image per request (a snapshot URL): the end of the session is not an
-   * outage, the next request comes after this many milliseconds.
+   * Read once the frames ended: set when the server gives one image per request (a snapshot
+   * URL), so the end is not an outage and the next request comes after this many milliseconds.
    */
   pollAfterMs?: number;
 }
