@@ -271,6 +271,18 @@ describe('ffmpeg as the server', () => {
     expect(found.every((i, k) => k === 0 || i > found[k - 1]!)).toBe(true);
   });
 
+  it('-f matroska of an MJPEG video: ffmpeg unwraps its JPEGs, byte for byte, no encode', async () => {
+    const port = await freePort();
+    ffmpegServer(port, clip, ['-c:v', 'copy', '-f', 'matroska']);
+    const { recv, send, out } = await sendTo(`http://127.0.0.1:${port}/`, 10, ['--retry', '30']);
+    expect(await recv.exitCode, `${recv.stderr()}\n${send.stderr()}`).toBe(0);
+    send.kill();
+    await send.exited;
+    const found = indexes(await saved(out));
+    expect(found.filter((i) => i === -1)).toEqual([]);
+    expect(found.every((i, k) => k === 0 || i > found[k - 1]!)).toBe(true);
+  });
+
   it('-f mpegts: decoded by ffmpeg and encoded as JPEGs of the stream size', async () => {
     const port = await freePort();
     const video = await makeClip(tmp, { frames: 75, width: 320, height: 240, name: 'ts-clip.mp4' });

@@ -53,6 +53,29 @@ export function probeInput(ffmpegPath: string, input: readonly string[], timeout
   });
 }
 
+/** What ffmpeg says of a stream's first bytes, given on its stdin; undefined when it says nothing in time. */
+export function probePiped(ffmpegPath: string, prefix: Buffer, timeoutMs: number): Promise<ProbedStream | undefined> {
+  return new Promise((resolve) => {
+    let output = '';
+    const child = spawn(ffmpegPath, ['-hide_banner', '-nostdin', '-i', 'pipe:0'], { stdio: ['pipe', 'ignore', 'pipe'], windowsHide: true });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    // ffmpeg stops reading once it knows enough: the rest of the write fails, harmlessly.
+    child.stdin.on('error', () => {});
+    child.stdin.end(prefix);
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      if (output.length < MAX_PROBE_OUTPUT) output += chunk;
+    });
+    child.once('error', () => {
+      clearTimeout(timer);
+      resolve(undefined);
+    });
+    child.once('close', () => {
+      clearTimeout(timer);
+      resolve(parseProbeOutput(output));
+    });
+  });
+}
+
 const rtspTimeouts = new Map<string, Promise<'timeout' | 'stimeout'>>();
 
 /** Asked once per ffmpeg binary: its RTSP options name the socket timeout differently by version. */

@@ -21,12 +21,18 @@ import { MjpegSplitter } from '../mjpeg-splitter.js';
 import { boundaryOf, MultipartJpegParser, type MultipartJpeg } from '../http-mjpeg/multipart-parser.js';
 import { displayUrl, httpGet, socketError } from '../http-mjpeg/http-get.js';
 import { pipedInputArgs } from './ffmpeg-url-args.js';
+import { BodyReader } from './body-reader.js';
+import { probePiped } from './ffmpeg-session.js';
 import { explainUrlFailure } from './explain.js';
 import type { Session } from './reconnecting-source.js';
 import type { UrlSourceSettings } from './settings.js';
 
 /** Enough of the body to tell a boundary line or a JPEG from anything else (past a CRLF or two). */
 const SNIFF_BYTES = 8;
+/** What ffmpeg is shown to tell the codec of a stream in a container: its header and first frames. */
+const PROBE_BYTES = 64 * 1024;
+/** A slow stream's first bytes are not waited for longer than this. */
+const PROBE_WAIT_MS = 2000;
 /** An X-Timestamp this far from our clock is another clock (another host's, a monotonic one): ignored. */
 const MAX_CLOCK_SKEW_MS = 5000;
 
@@ -52,34 +58,34 @@ export async function openHttpSession(url: URL, settings: UrlSourceSettings): Pr
     response.destroy();
   };
   try {
-    const chunks = response[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     const contentType = response.headers['content-type'];
+    const reader = new BodyReader(response[Symbol.asyncIterator]() as AsyncIterator<Buffer>, (error) => {
+      if (abort.signal.aborted) return new NetworkError(`${display}: closed`, 'ERR_CONNECTION_CLOSED');
+      return error instanceof VstreamError ? error : socketError(display, error as Error);
+    });
     // A multipart Content-Type says it all; otherwise the first bytes tell.
-    const head = await readHead(chunks, display, settings.frameTimeoutMs, /^multipart\//i.test(contentType ?? '') ? 1 : SNIFF_BYTES);
-    const kind = classifyAnswer(contentType, Buffer.concat(head));
-    const body = (async function* (): AsyncGenerator<Buffer> {
-      yield* head;
-      for (;;) {
-        let step: IteratorResult<Buffer>;
-        try {
-          step = await chunks.next();
-        } catch (error) {
-          if (abort.signal.aborted) throw new NetworkError(`${display}: closed`, 'ERR_CONNECTION_CLOSED');
-          throw error instanceof VstreamError ? error : socketError(display, error as Error);
-        }
-        if (step.done) return;
-        yield step.value;
-      }
-    })();
+    const filled = await reader.fill(/^multipart\//i.test(contentType ?? '') ? 1 : SNIFF_BYTES, settings.frameTimeoutMs);
+    if (reader.bytes === 0) {
+      if (filled === 'late') throw new NetworkError(`${display} sent nothing for ${settings.frameTimeoutMs / 1000} s`, 'ERR_TIMEOUT');
+      throw new NetworkError(`${display} answered with an empty body`, 'ERR_CONNECTION_CLOSED');
+    }
+    const kind = classifyAnswer(contentType, reader.prefix());
     const reencode = settings.size !== undefined || settings.quality !== undefined;
     if (kind === 'page') throw new SourceError(`${display} is a ${contentType?.split(';')[0] ?? 'text'} page, not a video stream`, 'ERR_URL_NOT_A_STREAM');
-    if (kind === 'video' || reencode) return ffmpegSession(kind === 'multipart' ? 'mpjpeg' : kind === 'jpeg' ? 'mjpeg' : undefined, body, close, display, settings);
-    if (kind === 'multipart') return { frames: multipartFrames(body, boundaryOf(contentType), settings), close };
+    if (kind === 'video' || reencode) {
+      const format = kind === 'multipart' ? 'mpjpeg' : kind === 'jpeg' ? 'mjpeg' : undefined;
+      // An MJPEG video in a container (Matroska, AVI) is copied, as `--file` copies it: ffmpeg
+      // is asked what the first bytes hold.
+      const asIs = kind === 'video' && !reencode && typeof settings.fps !== 'number';
+      const codec = asIs ? await probeCodec(reader, settings) : undefined;
+      return ffmpegSession({ format, copy: codec === 'mjpeg' }, reader.body(), close, display, settings);
+    }
+    if (kind === 'multipart') return { frames: multipartFrames(reader.body(), boundaryOf(contentType), settings), close };
     // One JPEG and the end of the answer: a snapshot URL (mjpg-streamer's says no Content-Length).
     const counted = { frames: 0 };
     const pollAfterMs = 1000 / (typeof settings.fps === 'number' ? settings.fps : DEFAULT_SNAPSHOT_FPS);
     return {
-      frames: concatenatedFrames(body, settings, counted),
+      frames: concatenatedFrames(reader.body(), settings, counted),
       close,
       get pollAfterMs() {
         return counted.frames === 1 ? pollAfterMs : undefined;
@@ -93,30 +99,6 @@ export async function openHttpSession(url: URL, settings: UrlSourceSettings): Pr
 
 /** How often a snapshot URL is asked when no --fps says. */
 export const DEFAULT_SNAPSHOT_FPS = 2;
-
-/** The first chunks, until `wanted` bytes or the end; a server that sends nothing in time is an outage. */
-async function readHead(chunks: AsyncIterator<Buffer>, display: string, timeoutMs: number, wanted: number): Promise<Buffer[]> {
-  const head: Buffer[] = [];
-  let bytes = 0;
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new NetworkError(`${display} sent nothing for ${timeoutMs / 1000} s`, 'ERR_TIMEOUT')), timeoutMs);
-  });
-  try {
-    while (bytes < wanted) {
-      const step = await Promise.race([chunks.next(), late]);
-      if (step.done) break;
-      head.push(step.value);
-      bytes += step.value.length;
-    }
-  } catch (error) {
-    throw error instanceof NetworkError ? error : socketError(display, error as Error);
-  } finally {
-    clearTimeout(timer);
-  }
-  if (bytes === 0) throw new NetworkError(`${display} answered with an empty body`, 'ERR_CONNECTION_CLOSED');
-  return head;
-}
 
 async function* multipartFrames(body: AsyncIterable<Buffer>, boundary: string | undefined, settings: UrlSourceSettings): AsyncGenerator<Frame> {
   const parser = new MultipartJpegParser(boundary, { maxPartBytes: settings.maxFrameBytes });
@@ -171,12 +153,27 @@ function thinner(fps: number | 'max' | undefined): (at: number) => boolean {
   };
 }
 
-/** The body decoded by ffmpeg from its stdin, encoded as every video source is. */
-function ffmpegSession(format: string | undefined, body: AsyncIterable<Buffer>, closeHttp: () => Promise<void>, display: string, settings: UrlSourceSettings): Session {
+/** What ffmpeg says the stream's first bytes hold: a few hundred kilobytes, or what came in a few seconds. */
+async function probeCodec(reader: BodyReader, settings: UrlSourceSettings): Promise<string | undefined> {
+  await reader.fill(PROBE_BYTES, Math.min(PROBE_WAIT_MS, settings.frameTimeoutMs));
+  return (await probePiped(settings.ffmpegPath(), reader.prefix(), settings.frameTimeoutMs))?.codec;
+}
+
+/**
+ * The body decoded by ffmpeg from its stdin, encoded as every video source is; or, with
+ * `copy`, its MJPEG frames unwrapped from the container, not encoded again.
+ */
+function ffmpegSession(
+  { format, copy }: { format: string | undefined; copy: boolean },
+  body: AsyncIterable<Buffer>,
+  closeHttp: () => Promise<void>,
+  display: string,
+  settings: UrlSourceSettings,
+): Session {
   const stdin = Readable.from(body, { objectMode: false });
   const source = ffmpegSource({
     ffmpegPath: settings.ffmpegPath(),
-    encoder: settings.encoder,
+    encoder: copy ? 'copy' : settings.encoder,
     input: pipedInputArgs(format ? { format } : {}),
     output: { size: settings.size, fps: settings.fps === 'max' ? undefined : settings.fps, quality: settings.quality },
     explainFailure: explainUrlFailure(display),
