@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FFMPEG, FFMPEGS } from './helpers/ffmpeg.js';
+import { freePort } from './helpers/ports.js';
 import { start, startReceiver, stopAll, vstream } from './helpers/process.js';
 import { startRtspServer, type RtspServer } from './helpers/rtsp-server.js';
 
@@ -64,5 +65,12 @@ describe('send --url of an RTSP camera', () => {
     const copiedSteps = copied.map(coarsestStep);
     const encodedSteps = encoded.map(coarsestStep);
     expect(Math.min(...copiedSteps), `copied ${copiedSteps}, encoded ${encodedSteps}`).toBeGreaterThan(2 * Math.max(...encodedSteps));
+  });
+
+  it('a camera that is not there: one line, exit 3', async () => {
+    const recv = await startReceiver([]);
+    const send = vstream(['send', '--url', `rtsp://127.0.0.1:${await freePort()}/stream`, '--to', `127.0.0.1:${recv.port}`]);
+    expect(await send.exitCode).toBe(3);
+    expect(send.output('stderr')).toEqual([expect.stringMatching(/cannot read rtsp:\/\/127\.0\.0\.1:\d+\/stream: connection refused/)]);
   });
 });

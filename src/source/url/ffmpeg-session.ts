@@ -4,7 +4,9 @@
  * anything else (H.264, H.265) is decoded and encoded as other video sources are.
  */
 import { execFile, spawn } from 'node:child_process';
+import { FfmpegError, SourceError, type VstreamError } from '../../errors.js';
 import { ffmpegSource } from '../ffmpeg-source.js';
+import { relevantLine } from '../ffmpeg/process.js';
 import { globalArgs } from '../ffmpeg/args.js';
 import { parseProbeOutput, type ProbedStream } from '../ffmpeg/probe.js';
 import { explainUrlFailure } from './explain.js';
@@ -20,10 +22,12 @@ export async function openFfmpegSession(url: string, display: string, settings: 
   const rtspTimeout = /^rtsps?:/i.test(url) ? await rtspTimeoutOf(ffmpegPath) : undefined;
   const input = urlInputArgs({ url, timeoutMs: settings.frameTimeoutMs, ...(rtspTimeout && { rtspTimeout }) });
   const asIs = settings.size === undefined && settings.quality === undefined && typeof settings.fps !== 'number';
-  const probed = asIs ? await probeInput(ffmpegPath, input, settings.frameTimeoutMs) : undefined;
+  // Asked every time: besides the codec, it says at once when the camera cannot be reached.
+  const { probed, output } = await probeInput(ffmpegPath, input, settings.frameTimeoutMs);
+  if (probed?.codec === undefined) throw unreadable(display, output);
   const source = ffmpegSource({
     ffmpegPath,
-    encoder: probed?.codec === 'mjpeg' ? 'copy' : settings.encoder,
+    encoder: asIs && probed.codec === 'mjpeg' ? 'copy' : settings.encoder,
     input,
     output: { size: settings.size, fps: settings.fps === 'max' ? undefined : settings.fps, quality: settings.quality },
     explainFailure: explainUrlFailure(display),
@@ -33,8 +37,16 @@ export async function openFfmpegSession(url: string, display: string, settings: 
   return { frames: source, close: () => source.close() };
 }
 
-/** What `ffmpeg INPUT` (no output) says of the stream; undefined when it says nothing in time. */
-export function probeInput(ffmpegPath: string, input: readonly string[], timeoutMs: number): Promise<ProbedStream | undefined> {
+/** Why ffmpeg found no video in a URL, from what it printed, in the user's terms. */
+function unreadable(display: string, output: string): VstreamError {
+  const line = relevantLine(output.split('\n').filter((text) => !/at least one output file must be specified/i.test(text)).join('\n'));
+  const detail = line ? `: ${line}` : '';
+  const cause = { cause: new FfmpegError(`ffmpeg found no video in ${display}${detail}`, 'ERR_FFMPEG_FAILED', output) };
+  return explainUrlFailure(display)({ tail: output, line, detail, cause }) ?? new SourceError(`${display}: no video stream ffmpeg reads${detail}`, 'ERR_URL_NOT_A_STREAM', cause);
+}
+
+/** What `ffmpeg INPUT` (no output) says of the stream, and all it printed (bounded). */
+export function probeInput(ffmpegPath: string, input: readonly string[], timeoutMs: number): Promise<{ probed: ProbedStream | undefined; output: string }> {
   return new Promise((resolve) => {
     let output = '';
     const child = spawn(ffmpegPath, ['-hide_banner', '-nostdin', ...input], { stdio: ['ignore', 'ignore', 'pipe'], windowsHide: true });
@@ -42,13 +54,13 @@ export function probeInput(ffmpegPath: string, input: readonly string[], timeout
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
       if (output.length < MAX_PROBE_OUTPUT) output += chunk;
     });
-    child.once('error', () => {
+    child.once('error', (error) => {
       clearTimeout(timer);
-      resolve(undefined);
+      resolve({ probed: undefined, output: error.message });
     });
     child.once('close', () => {
       clearTimeout(timer);
-      resolve(parseProbeOutput(output));
+      resolve({ probed: parseProbeOutput(output), output });
     });
   });
 }

@@ -65,7 +65,8 @@ class ReconnectingSource implements FrameSource {
     failure: unknown,
   ) {
     this.description = options.description;
-    void this.run(first, failure);
+    // A failure of the loop itself ends the stream with it rather than going unheard.
+    this.run(first, failure).catch((error: unknown) => this.slot.fail(error));
   }
 
   get dropped(): number {
