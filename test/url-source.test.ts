@@ -132,6 +132,18 @@ describe('send --url of an MJPEG stream over HTTP', () => {
     expect(send.stderr()).toMatch(/sent \d+ frames/);
   });
 
+  it('gives up an outage after --retry seconds: exit 3, one line for the outage and one for the end', async () => {
+    const server = await startMjpegServer({ jpegs, fps: 20 });
+    const recv = await startReceiver(['--json']);
+    const send = vstream(['send', '--url', server.url, '--to', `127.0.0.1:${recv.port}`, '--retry', '1']);
+    await recv.waitForLines(/"seq"/, 3, { stream: 'stdout' });
+    await server.kill();
+    expect(await send.exitCode).toBe(3);
+    const lines = send.output('stderr');
+    expect(lines.filter((line) => /reconnecting \(--retry\)/.test(line))).toHaveLength(1);
+    expect(lines.some((line) => /no stream for 1 s \(--retry\)/.test(line))).toBe(true);
+  });
+
   it('asks a snapshot URL (one JPEG an answer) again at --fps', async () => {
     let asked = 0;
     const server = await serve(
