@@ -164,6 +164,18 @@ export const ERROR_CODES = {
   // Recording (recv --record).
   /** The recordings reached --record-max-bytes. */
   ERR_RECORD_LIMIT: 'output',
+  // send --url: a camera's or server's stream over HTTP, RTSP and the like.
+  ERR_BAD_URL: 'usage',
+  /** The server answered 404 or 410: nothing at that address. */
+  ERR_URL_NOT_FOUND: 'source',
+  /** The server answered 401 or 403: a user and password are missing or wrong. */
+  ERR_URL_UNAUTHORIZED: 'source',
+  /** Another answer than 2xx (after redirects). */
+  ERR_URL_HTTP_STATUS: 'source',
+  /** The answer is a web page or text, or nothing ffmpeg reads as video. */
+  ERR_URL_NOT_A_STREAM: 'source',
+  /** A multipart/x-mixed-replace body that cannot be cut into parts (no boundary, endless headers, no JPEGs). */
+  ERR_MULTIPART: 'source',
 } as const satisfies Record<`ERR_${string}`, ErrorKind>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -6,7 +6,7 @@
  */
 import { canEncodeRaw } from '../encode/yuv-jpeg.js';
 import { ffmpegArgs, type FfmpegPlan } from './ffmpeg/args.js';
-import { spawnFfmpeg, type FailureExplainer } from './ffmpeg/process.js';
+import { spawnFfmpeg, type FailureExplainer, type SpawnFfmpegOptions } from './ffmpeg/process.js';
 import { mjpegStreamSource } from './mjpeg-stream.js';
 import { y4mStreamSource } from './y4m-stream.js';
 import type { FrameSource } from './types.js';
@@ -20,11 +20,13 @@ export interface FfmpegSourceOptions extends FfmpegPlan {
   description: string;
   /** For a source that ends: its frame count, as FrameSource.total (found out once, when first asked). */
   total?: () => Promise<number | undefined>;
+  /** What ffmpeg reads on its standard input, for an input of `pipe:0`. */
+  stdin?: SpawnFfmpegOptions['stdin'];
 }
 
-export function ffmpegSource({ ffmpegPath, encoder: chosen, input, output, explainFailure, live, description, total }: FfmpegSourceOptions): FrameSource {
+export function ffmpegSource({ ffmpegPath, encoder: chosen, input, output, explainFailure, live, description, total, stdin }: FfmpegSourceOptions): FrameSource {
   const encoder = chosen ?? (canEncodeRaw() ? 'raw' : 'ffmpeg');
-  const ffmpeg = spawnFfmpeg({ ffmpegPath, args: ffmpegArgs(input, { ...output, encoder }), ...(explainFailure && { explainFailure }) });
+  const ffmpeg = spawnFfmpeg({ ffmpegPath, args: ffmpegArgs(input, { ...output, encoder }), ...(explainFailure && { explainFailure }), ...(stdin && { stdin }) });
   const stream = { input: ffmpeg.stdout, producer: ffmpeg, live, description };
   const source = encoder === 'raw' ? y4mStreamSource({ ...stream, ...(output.quality !== undefined && { quality: output.quality }) }) : mjpegStreamSource(stream);
   return total ? Object.assign(source, { total: once(total) }) : source;

@@ -5,10 +5,11 @@ import { fileSource } from './file.js';
 import { patternSource } from './pattern.js';
 import { stdinSource } from './stdin.js';
 import { screenSource } from './screen.js';
+import { urlSource } from './url.js';
 import { mergeSchemas, type OptionSchema, type UnionToIntersection } from '../options/schema.js';
 import type { CommonSourceOptions, SourceKind } from './types.js';
 
-export const SOURCES = [cameraSource, screenSource, fileSource, dirSource, stdinSource, patternSource] as const;
+export const SOURCES = [cameraSource, screenSource, urlSource, fileSource, dirSource, stdinSource, patternSource] as const;
 
 /** What `send` uses when no source is chosen. */
 export const DEFAULT_SOURCE = patternSource;

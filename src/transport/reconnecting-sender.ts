@@ -19,9 +19,9 @@ import { frameBytes } from '../frame/payload.js';
 import { ResendWindow, type WindowLimits } from './resend-window.js';
 import { DEFAULT_STALL_TIMEOUT_MS } from './tcp-sender.js';
 import type { Sender, SendOptions } from './types.js';
-import { isRetryable, RetrySchedule } from './backoff.js';
+import { isRetryable, RetrySchedule } from '../flow/backoff.js';
 
-export { FIRST_RETRY_MS, MAX_RETRY_MS } from './backoff.js';
+export { FIRST_RETRY_MS, MAX_RETRY_MS } from '../flow/backoff.js';
 /** How long a file, folder or stdin transfer waits for its receiver by default. */
 export const DEFAULT_FINITE_RETRY_MS = 30_000;
 

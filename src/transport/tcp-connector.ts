@@ -1,7 +1,7 @@
 /**
  * Keeps one TCP connection to a peer that listens, for an end that connects out (`recv
  * --connect`): it connects, hands the socket over, and when the connection fails or ends it
- * connects again with the backoff of src/transport/backoff.ts, for `retryMs` per outage. It says
+ * connects again with the backoff of src/flow/backoff.ts, for `retryMs` per outage. It says
  * one line per outage (when the first attempt to get back fails); the connection coming back is
  * the owner's to say (`recv` names every sender that connects). A wrong host name, or an outage
  * longer than `retryMs`, ends it with the connection's error; with `retryMs` 0 the end of the
@@ -11,7 +11,7 @@ import type { Socket } from 'node:net';
 import { connectSocket } from './connect-socket.js';
 import { NetworkError } from '../errors.js';
 import { formatAddress } from './address.js';
-import { isRetryable, MAX_RETRY_MS, RetrySchedule } from './backoff.js';
+import { isRetryable, MAX_RETRY_MS, RetrySchedule } from '../flow/backoff.js';
 
 export interface TcpConnectorOptions {
   host: string;

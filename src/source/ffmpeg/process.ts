@@ -20,6 +20,8 @@ export interface SpawnFfmpegOptions {
   explainFailure?: FailureExplainer;
   /** Grace period between SIGTERM and SIGKILL in `stop()`. */
   killTimeoutMs?: number;
+  /** Bytes for ffmpeg's standard input (`-i pipe:0`); without it stdin is closed. */
+  stdin?: Readable;
 }
 
 export interface FfmpegExit {
@@ -61,8 +63,13 @@ export class FfmpegProcess {
   constructor(options: SpawnFfmpegOptions) {
     const { ffmpegPath, args, explainFailure } = options;
     this.killTimeoutMs = options.killTimeoutMs ?? DEFAULT_KILL_TIMEOUT_MS;
-    this.child = spawn(ffmpegPath, args, { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+    this.child = spawn(ffmpegPath, args, { stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], windowsHide: true });
     this.pid = this.child.pid;
+    if (options.stdin) {
+      // ffmpeg exiting closes the pipe under our writes: its exit status tells why, not EPIPE.
+      this.child.stdin!.on('error', () => {});
+      options.stdin.on('error', () => {}).pipe(this.child.stdin!);
+    }
     this.stdout = this.child.stdout!;
     this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => this.tail.push(chunk));
     this.exited = new Promise((resolve) => {

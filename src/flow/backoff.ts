@@ -1,7 +1,7 @@
 /**
  * How vstream waits for a peer that is not there (yet): an attempt, then 100 ms, doubling up to
  * every 2 s, for as long as `--retry` allows. One schedule for every end that connects out
- * (`send --to`, `recv --connect`), so they behave and read the same.
+ * (`send --to`, `recv --connect`, `send --url`), so they behave and read the same.
  */
 import { NetworkError } from '../errors.js';
 
