@@ -61,6 +61,17 @@ describe('payloadParts', () => {
     expect(readMetadata(Buffer.concat(parts))).toEqual(META);
   });
 
+  it("replaces a segment another vstream put there, in its place, as views of the image", () => {
+    const image = jpeg();
+    const relayed = Buffer.concat(payloadParts(image, { seq: 1, captureTime: 5, label: 'first hop' }));
+    const parts = payloadParts(relayed, META);
+    expect(parts).toHaveLength(3);
+    expect(Buffer.concat(parts).equals(referencePayload(image, META))).toBe(true);
+    expect(parts[0]!.buffer).toBe(relayed.buffer);
+    expect(parts[2]!.buffer).toBe(relayed.buffer);
+    expect(readMetadata(Buffer.concat(parts))).toEqual(META);
+  });
+
   it('without metadata is the bytes themselves, from a buffer or a frame', () => {
     const image = jpeg();
     expect(payloadParts(image)).toEqual([image]);

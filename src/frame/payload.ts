@@ -7,19 +7,27 @@
  * Parts, not one buffer: they are subarrays of the image plus the small segment, so a
  * multi-megabyte JPEG is never copied on its way to the socket.
  */
-import { metadataInsertOffset, metadataSegment } from './metadata.js';
+import { metadataInsertOffset, metadataSegment, withoutMetadata } from './metadata.js';
 import { isPng } from './png-chunks.js';
 import { pngMetadataChunk, pngMetadataInsertOffset } from './png-metadata.js';
 import type { Frame, FrameMeta } from './frame.js';
 
 /**
  * `[data]`, or with metadata `[data[0, k), segment, data[k, end)]` where k is
- * `metadataInsertOffset(data)`; a PNG gets a metadata chunk after IHDR instead. Throws
+ * `metadataInsertOffset(data)`; a PNG gets a metadata chunk after IHDR instead. A segment
+ * (chunk) already there is replaced, in its place. Throws
  * ProtocolError ERR_NOT_JPEG when metadata is asked for and the bytes are neither.
  */
 export function payloadParts(frame: Frame | Buffer, meta?: FrameMeta): Buffer[] {
   const data = frameBytes(frame);
   if (meta === undefined) return [data];
+  // An image passed through from another vstream (a relay of its HTTP viewer) already holds a
+  // segment: this sender's takes its place, so a frame carries one whatever number of hops.
+  const before = withoutMetadata(data);
+  if (before.length === 2) {
+    const segment = metadataSegment(meta);
+    return [before[0]!, isPng(data) ? pngMetadataChunk(segment.subarray(4)) : segment, before[1]!];
+  }
   if (isPng(data)) {
     const at = pngMetadataInsertOffset(data);
     // The JPEG segment is marker (2) + length (2) + the payload both formats share.
