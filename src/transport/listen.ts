@@ -11,8 +11,11 @@ export function listeningWhere(host: string | undefined, port: number): string {
   return host ? formatAddress(host, port) : `port ${port}`;
 }
 
-/** Listens on `port` (0: any free one). Fails with a NetworkError for a busy port or an address not on this host. */
-export async function listenTcp(server: Server, port: number, host: string | undefined): Promise<void> {
+/**
+ * Listens on `port` (0: any free one). Fails with a NetworkError for a busy port or an address
+ * not on this host, worded `cannot <doing> <where>: <reason>`.
+ */
+export async function listenTcp(server: Server, port: number, host: string | undefined, doing = 'listen on'): Promise<void> {
   try {
     if (host) {
       await listenOn(server, { port, host });
@@ -23,7 +26,7 @@ export async function listenTcp(server: Server, port: number, host: string | und
       });
     }
   } catch (err) {
-    throw networkError(`cannot listen on ${listeningWhere(host, port)}`, err);
+    throw networkError(`cannot ${doing} ${listeningWhere(host, port)}`, err);
   }
 }
 

@@ -9,7 +9,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { wireText } from '../../text/wire-text.js';
-import { listenHttp } from './listen-http.js';
+import { listenTcp } from '../../transport/listen.js';
 import { MULTIPART_TYPE } from './multipart.js';
 import { viewerPage } from './page.js';
 import { route, type StreamRef } from './routes.js';
@@ -99,7 +99,7 @@ export class HttpViewer {
       connectionsCheckingInterval: 1000,
     });
     const viewer = new HttpViewer(server, options);
-    await listenHttp(server, options.port, options.host);
+    await listenTcp(server, options.port, options.host, 'serve HTTP on');
     return viewer;
   }
 

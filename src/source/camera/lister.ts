@@ -5,11 +5,11 @@
  * `-list_formats all` (sizes only); Windows: dshow `-list_options true`; macOS: the modes
  * avfoundation prints when asked for a size no camera has.
  */
-import { spawn } from 'node:child_process';
 import { parseAvfoundationModes } from './avfoundation-listing.js';
 import { parseDshowOptions } from './dshow-listing.js';
 import { MAX_LISTING_CHARS, type CameraFormat } from './formats.js';
 import { parseV4l2CtlFormats, parseV4l2ListFormats } from './v4l2-listing.js';
+import { runBriefly } from '../ffmpeg/run-briefly.js';
 
 /** A camera's formats; undefined when they cannot be found out (no such program, not a camera). */
 export type CameraLister = (device: string) => Promise<CameraFormat[] | undefined>;
@@ -42,38 +42,14 @@ export function listFormatsArgs(device: string, platform: NodeJS.Platform): stri
 export function cameraLister({ ffmpegPath, platform = process.platform, v4l2Ctl = 'v4l2-ctl', timeoutMs = LIST_TIMEOUT_MS }: ListerOptions): CameraLister {
   return async (device) => {
     if (platform !== 'darwin' && platform !== 'win32' && v4l2Ctl !== null) {
-      const ctl = await runListing(v4l2Ctl, ['--list-formats-ext', '-d', device], timeoutMs);
+      const ctl = await runBriefly(v4l2Ctl, ['--list-formats-ext', '-d', device], { timeoutMs, maxChars: MAX_LISTING_CHARS });
       const formats = ctl && parseV4l2CtlFormats(ctl.stdout);
       if (formats && formats.length > 0) return formats;
     }
-    const ffmpeg = await runListing(ffmpegPath, listFormatsArgs(device, platform), timeoutMs);
+    const ffmpeg = await runBriefly(ffmpegPath, listFormatsArgs(device, platform), { timeoutMs, maxChars: MAX_LISTING_CHARS });
     if (!ffmpeg) return undefined;
     const parse = platform === 'darwin' ? parseAvfoundationModes : platform === 'win32' ? parseDshowOptions : parseV4l2ListFormats;
     const formats = parse(ffmpeg.stderr);
     return formats.length > 0 ? formats : undefined;
   };
-}
-
-/** What a listing program wrote (bounded); undefined when it could not be started. It is killed at the timeout. */
-function runListing(file: string, args: string[], timeoutMs: number): Promise<{ stdout: string; stderr: string } | undefined> {
-  return new Promise((resolve) => {
-    let stdout = '';
-    let stderr = '';
-    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      if (stdout.length < MAX_LISTING_CHARS) stdout += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      if (stderr.length < MAX_LISTING_CHARS) stderr += chunk;
-    });
-    child.once('error', () => {
-      clearTimeout(timer);
-      resolve(undefined);
-    });
-    child.once('close', () => {
-      clearTimeout(timer);
-      resolve({ stdout, stderr });
-    });
-  });
 }

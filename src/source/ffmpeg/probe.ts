@@ -4,12 +4,12 @@
  * exits. ffprobe would say the same, but not every ffmpeg vstream finds comes with one (the
  * npm-bundled binary does not). An estimate: a variable-rate file gives about that many.
  */
-import { spawn } from 'node:child_process';
+import { runBriefly } from './run-briefly.js';
 
 /** A local file answers in milliseconds; a URL that does not answer is not waited for. */
 const PROBE_TIMEOUT_MS = 5000;
 /** ffmpeg prints the header first: the lines needed are in the first few kilobytes. */
-const MAX_PROBE_OUTPUT = 64 * 1024;
+export const MAX_PROBE_OUTPUT = 64 * 1024;
 
 export interface ProbeOptions {
   ffmpegPath: string;
@@ -26,23 +26,9 @@ export async function probeFrameCount(options: ProbeOptions): Promise<number | u
 }
 
 /** What ffmpeg says of the file's first video stream; undefined when it could not be run. */
-export function probeFile({ ffmpegPath, path, timeoutMs = PROBE_TIMEOUT_MS }: Omit<ProbeOptions, 'fps'>): Promise<ProbedStream | undefined> {
-  return new Promise((resolve) => {
-    let output = '';
-    const child = spawn(ffmpegPath, ['-hide_banner', '-nostdin', '-i', path], { stdio: ['ignore', 'ignore', 'pipe'], windowsHide: true });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      if (output.length < MAX_PROBE_OUTPUT) output += chunk;
-    });
-    child.once('error', () => {
-      clearTimeout(timer);
-      resolve(undefined);
-    });
-    child.once('close', () => {
-      clearTimeout(timer);
-      resolve(parseProbeOutput(output));
-    });
-  });
+export async function probeFile({ ffmpegPath, path, timeoutMs = PROBE_TIMEOUT_MS }: Omit<ProbeOptions, 'fps'>): Promise<ProbedStream | undefined> {
+  const run = await runBriefly(ffmpegPath, ['-hide_banner', '-nostdin', '-i', path], { timeoutMs, maxChars: MAX_PROBE_OUTPUT });
+  return run && parseProbeOutput(run.stderr);
 }
 
 export interface ProbedStream {

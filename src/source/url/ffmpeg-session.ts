@@ -3,19 +3,18 @@
  * the stream's codec is, so that an MJPEG camera's JPEGs pass through (`-c:v copy`) while
  * anything else (H.264, H.265) is decoded and encoded as other video sources are.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { FfmpegError, SourceError, type VstreamError } from '../../errors.js';
 import { ffmpegSource } from '../ffmpeg-source.js';
 import { relevantLine } from '../ffmpeg/process.js';
 import { globalArgs } from '../ffmpeg/args.js';
-import { parseProbeOutput, type ProbedStream } from '../ffmpeg/probe.js';
+import { MAX_PROBE_OUTPUT, parseProbeOutput, type ProbedStream } from '../ffmpeg/probe.js';
+import { runBriefly } from '../ffmpeg/run-briefly.js';
 import { explainUrlFailure } from './explain.js';
 import { rtspTimeoutOption, urlInputArgs } from './ffmpeg-url-args.js';
 import type { Session } from './reconnecting-source.js';
 import type { UrlSourceSettings } from './settings.js';
 
-/** ffmpeg prints the input's description first: the lines needed are in the first few kilobytes. */
-const MAX_PROBE_OUTPUT = 64 * 1024;
 
 export async function openFfmpegSession(url: string, display: string, settings: UrlSourceSettings): Promise<Session> {
   const ffmpegPath = settings.ffmpegPath();
@@ -46,46 +45,15 @@ function unreadable(display: string, output: string): VstreamError {
 }
 
 /** What `ffmpeg INPUT` (no output) says of the stream, and all it printed (bounded). */
-export function probeInput(ffmpegPath: string, input: readonly string[], timeoutMs: number): Promise<{ probed: ProbedStream | undefined; output: string }> {
-  return new Promise((resolve) => {
-    let output = '';
-    const child = spawn(ffmpegPath, ['-hide_banner', '-nostdin', ...input], { stdio: ['ignore', 'ignore', 'pipe'], windowsHide: true });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      if (output.length < MAX_PROBE_OUTPUT) output += chunk;
-    });
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      resolve({ probed: undefined, output: error.message });
-    });
-    child.once('close', () => {
-      clearTimeout(timer);
-      resolve({ probed: parseProbeOutput(output), output });
-    });
-  });
+export async function probeInput(ffmpegPath: string, input: readonly string[], timeoutMs: number): Promise<{ probed: ProbedStream | undefined; output: string }> {
+  const run = await runBriefly(ffmpegPath, ['-hide_banner', '-nostdin', ...input], { timeoutMs, maxChars: MAX_PROBE_OUTPUT });
+  return { probed: run && parseProbeOutput(run.stderr), output: run?.stderr ?? '' };
 }
 
 /** What ffmpeg says of a stream's first bytes, given on its stdin; undefined when it says nothing in time. */
-export function probePiped(ffmpegPath: string, prefix: Buffer, timeoutMs: number): Promise<ProbedStream | undefined> {
-  return new Promise((resolve) => {
-    let output = '';
-    const child = spawn(ffmpegPath, ['-hide_banner', '-nostdin', '-i', 'pipe:0'], { stdio: ['pipe', 'ignore', 'pipe'], windowsHide: true });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    // ffmpeg stops reading once it knows enough: the rest of the write fails, harmlessly.
-    child.stdin.on('error', () => {});
-    child.stdin.end(prefix);
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      if (output.length < MAX_PROBE_OUTPUT) output += chunk;
-    });
-    child.once('error', () => {
-      clearTimeout(timer);
-      resolve(undefined);
-    });
-    child.once('close', () => {
-      clearTimeout(timer);
-      resolve(parseProbeOutput(output));
-    });
-  });
+export async function probePiped(ffmpegPath: string, prefix: Buffer, timeoutMs: number): Promise<ProbedStream | undefined> {
+  const run = await runBriefly(ffmpegPath, ['-hide_banner', '-nostdin', '-i', 'pipe:0'], { timeoutMs, maxChars: MAX_PROBE_OUTPUT, input: prefix });
+  return run && parseProbeOutput(run.stderr);
 }
 
 const rtspTimeouts = new Map<string, Promise<'timeout' | 'stimeout'>>();

@@ -6,6 +6,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { formatAddress } from '../address.js';
 import { networkError } from '../socket-errors.js';
+import { listenTcp } from '../listen.js';
 import { VstreamError, type ErrorCode } from '../../errors.js';
 import type { ProblemReporter } from '../../problems.js';
 import { wireText } from '../../text/wire-text.js';
@@ -86,18 +87,7 @@ export class VideoServer {
 
   static async listen(options: VideoServerOptions): Promise<VideoServer> {
     const server = createServer({ noDelay: true });
-    const where = options.host ? formatAddress(options.host, options.port) : `port ${options.port}`;
-    try {
-      if (options.host) await listenOn(server, { port: options.port, host: options.host });
-      else {
-        await listenOn(server, { port: options.port, host: '::', ipv6Only: false }).catch(async (err) => {
-          if ((err as NodeJS.ErrnoException).code !== 'EAFNOSUPPORT') throw err;
-          await listenOn(server, { port: options.port, host: '0.0.0.0' });
-        });
-      }
-    } catch (err) {
-      throw networkError(`cannot listen on ${where}`, err);
-    }
+    await listenTcp(server, options.port, options.host);
     return new VideoServer(server, options);
   }
 
@@ -276,13 +266,3 @@ export class VideoServer {
   }
 }
 
-function listenOn(server: Server, options: { port: number; host: string; ipv6Only?: boolean }): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(err);
-    server.once('error', onError);
-    server.listen(options, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
-}
