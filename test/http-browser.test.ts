@@ -5,17 +5,11 @@
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hasChromium, launchChromium, NO_CHROMIUM, pixelAt, type Chromium, type ChromiumPage } from './helpers/chromium.js';
-import { fetchBody } from './helpers/mjpeg-http.js';
-import { startProcess, startReceiver, stopAll, vstream, VSTREAM_BIN, type TestProcess } from './helpers/process.js';
+import { fetchBody, startHttpViewer } from './helpers/mjpeg-http.js';
+import { startProcess, stopAll, vstream, VSTREAM_BIN, type TestProcess } from './helpers/process.js';
 
 /** Compared at this size: big enough for the pattern's bars, small enough to ignore scaling. */
 const PROBE = { width: 64, height: 48 };
-
-async function viewer(): Promise<{ recv: TestProcess & { port: number }; base: string }> {
-  const recv = await startReceiver(['--bind', '127.0.0.1', '--http', '0']);
-  const [, port] = await recv.waitForLine(/serving HTTP on 127\.0\.0\.1:(\d+)/, 'stderr');
-  return { recv, base: `http://127.0.0.1:${port}` };
-}
 
 function pattern(port: number, label: string, extra: string[] = []): TestProcess {
   return vstream(['send', '--pattern', '--size', '320x240', '--fps', '15', '--label', label, '--to', `127.0.0.1:${port}`, '-q', ...extra]);
@@ -76,7 +70,7 @@ describe.skipIf(!hasChromium())(`recv --http in headless Chromium${hasChromium()
   });
 
   it('shows the pattern moving at /stream/NAME opened directly', async () => {
-    const { recv, base } = await viewer();
+    const { recv, base } = await startHttpViewer();
     pattern(recv.port, 'cam');
     while ((await fetchBody(`${base}/snapshot/cam.jpg`)).status !== 200) await new Promise((resolve) => setImmediate(resolve));
     const page = await browser.newPage();
@@ -90,7 +84,7 @@ describe.skipIf(!hasChromium())(`recv --http in headless Chromium${hasChromium()
   });
 
   it('shows a frame at once, not when the next comes: a stream that holds on one frame shows it', async () => {
-    const { recv, base } = await viewer();
+    const { recv, base } = await startHttpViewer();
     const solid = (r: number, g: number, b: number) => sharp({ create: { width: 320, height: 240, channels: 3, background: { r, g, b } } }).jpeg().toBuffer();
     // stdin stays open: the stream stays live with nothing after the frame written last.
     const sender = startProcess('send --stdin', process.execPath, [VSTREAM_BIN, 'send', '--stdin', '--label', 'held', '--to', `127.0.0.1:${recv.port}`, '-q']);
@@ -115,7 +109,7 @@ describe.skipIf(!hasChromium())(`recv --http in headless Chromium${hasChromium()
   });
 
   it('tiles the streams on /, with their figures, and follows senders coming and going', async () => {
-    const { recv, base } = await viewer();
+    const { recv, base } = await startHttpViewer();
     pattern(recv.port, 'Front door');
     const page = await browser.newPage();
     try {
@@ -143,7 +137,7 @@ describe.skipIf(!hasChromium())(`recv --http in headless Chromium${hasChromium()
   });
 
   it('shows seven streams at once: past the connections a browser opens to one server, tiles show snapshots, and the list keeps updating', async () => {
-    const { recv, base } = await viewer();
+    const { recv, base } = await startHttpViewer();
     const solid = (r: number, g: number, b: number) => sharp({ create: { width: 160, height: 120, channels: 3, background: { r, g, b } } }).jpeg().toBuffer();
     // Senders without ffmpeg: one frame each on stdin, held open, so six cost next to nothing.
     const senders = [];
@@ -173,7 +167,7 @@ describe.skipIf(!hasChromium())(`recv --http in headless Chromium${hasChromium()
   });
 
   it('fits a phone: one tile across a 390 px wide viewport, no horizontal scrolling', async () => {
-    const { recv, base } = await viewer();
+    const { recv, base } = await startHttpViewer();
     pattern(recv.port, 'cam');
     const phone = await launchChromium({ width: 390, height: 844 });
     try {

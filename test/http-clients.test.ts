@@ -7,18 +7,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import { runFfmpeg, FFMPEG } from './helpers/ffmpeg.js';
 import { CV2_SKIP_REASON, HAVE_CV2, PYTHON } from './helpers/python.js';
-import { start, startProcess, startReceiver, stopAll, vstream, type TestProcess } from './helpers/process.js';
-import { fetchBody, open, PartReader } from './helpers/mjpeg-http.js';
+import { start, startProcess, stopAll, vstream } from './helpers/process.js';
+import { fetchBody, open, PartReader, startHttpViewer } from './helpers/mjpeg-http.js';
 
 afterEach(async () => {
   await stopAll();
 });
-
-async function viewer(args: string[] = []): Promise<{ recv: TestProcess & { port: number }; base: string; httpPort: number }> {
-  const recv = await startReceiver(['--bind', '127.0.0.1', '--http', '0', ...args]);
-  const [, port] = await recv.waitForLine(/serving HTTP on 127\.0\.0\.1:(\d+)/, 'stderr');
-  return { recv, base: `http://127.0.0.1:${port}`, httpPort: Number(port) };
-}
 
 /** Waits until the first stream is served (its first frame has arrived). */
 async function firstFrame(base: string): Promise<void> {
@@ -37,7 +31,7 @@ async function rssKb(pid: number): Promise<number> {
 
 describe('recv --http and MJPEG clients', () => {
   it.each(['/stream', '/?action=stream', '/stream/cam'])('ffmpeg reads 20 frames from %s', async (path) => {
-    const { recv, base } = await viewer();
+    const { recv, base } = await startHttpViewer();
     vstream(['send', '--pattern', '--fps', '30', '--label', 'cam', '--to', `127.0.0.1:${recv.port}`, '-q']);
     await firstFrame(base);
     // One line per packet read: exactly the frames asked for, each a whole JPEG.
@@ -49,7 +43,7 @@ describe('recv --http and MJPEG clients', () => {
   });
 
   it('ffmpeg probes the stream without -f as MJPEG', async () => {
-    const { recv, base } = await viewer();
+    const { recv, base } = await startHttpViewer();
     vstream(['send', '--pattern', '--size', '320x240', '--to', `127.0.0.1:${recv.port}`, '-q']);
     await firstFrame(base);
     const { execFile } = await import('node:child_process');
@@ -62,12 +56,12 @@ describe('recv --http and MJPEG clients', () => {
   });
 
   it.skipIf(!HAVE_CV2)(`OpenCV's VideoCapture(url) reads 20 frames from /stream and /?action=stream${CV2_SKIP_REASON ? ` (skipped: ${CV2_SKIP_REASON})` : ''}`, async () => {
-    const { recv, base } = await viewer();
+    const { recv, base } = await startHttpViewer();
     vstream(['send', '--pattern', '--fps', '30', '--to', `127.0.0.1:${recv.port}`, '-q']);
     await firstFrame(base);
     // As a tutorial writes it.
     const script = [
-      'import sys, cv2',
+      'import hashlib, sys, cv2',
       'cap = cv2.VideoCapture(sys.argv[1])',
       'n = 0',
       'while n < 20:',
@@ -75,7 +69,7 @@ describe('recv --http and MJPEG clients', () => {
       '    if not ok:',
       '        break',
       '    n += 1',
-      '    print(frame.shape[1], frame.shape[0], int(frame.mean()))',
+      '    print(frame.shape[1], frame.shape[0], int(frame.mean()), hashlib.md5(frame.tobytes()).hexdigest())',
       'print("read", n)',
     ].join('\n');
     for (const path of ['/stream', '/?action=stream']) {
@@ -83,14 +77,16 @@ describe('recv --http and MJPEG clients', () => {
       expect(await python.exitCode).toBe(0);
       const lines = python.output('stdout');
       expect(lines.at(-1), path).toBe('read 20');
-      expect(lines[0]).toMatch(/^640 480 \d+$/);
-      // The pattern, not a black or grey frame.
-      expect(new Set(lines.slice(0, 20).map((l) => l.split(' ')[2])).size).toBeGreaterThan(1);
+      expect(lines[0]).toMatch(/^640 480 \d+ [0-9a-f]{32}$/);
+      // Not a black frame, and a moving picture: the pattern's moving bar keeps its mean
+      // brightness, so the frames are told apart by their pixels.
+      expect(Number(lines[0]!.split(' ')[2])).toBeGreaterThan(10);
+      expect(new Set(lines.slice(0, 20).map((l) => l.split(' ')[3])).size).toBeGreaterThan(1);
     }
   });
 
   it('twenty slow clients get fewer frames, never older ones; the fast client keeps the full rate and recv memory stays bounded', async () => {
-    const { recv, base, httpPort } = await viewer(['--http-max-clients', '64']);
+    const { recv, base, httpPort } = await startHttpViewer(['--http-max-clients', '64']);
     vstream(['send', '--pattern', '--fps', '30', '--quality', '90', '--label', 'cam', '--to', `127.0.0.1:${recv.port}`, '-q']);
     await firstFrame(base);
     const rssBefore = await rssKb(recv.child.pid!);

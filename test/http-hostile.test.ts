@@ -5,18 +5,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { startReceiver, stopAll, vstream, type TestProcess } from './helpers/process.js';
-import { fetchBody, rawExchange } from './helpers/mjpeg-http.js';
+import { stopAll, vstream } from './helpers/process.js';
+import { fetchBody, rawExchange, startHttpViewer } from './helpers/mjpeg-http.js';
 
 afterEach(async () => {
   await stopAll();
 });
-
-async function viewer(args: string[] = []): Promise<{ recv: TestProcess & { port: number }; base: string; httpPort: number }> {
-  const recv = await startReceiver(['--bind', '127.0.0.1', '--http', '0', ...args]);
-  const [, port] = await recv.waitForLine(/serving HTTP on 127\.0\.0\.1:(\d+)/, 'stderr');
-  return { recv, base: `http://127.0.0.1:${port}`, httpPort: Number(port) };
-}
 
 function statusLine(answer: string): string {
   return answer.split('\r\n', 1)[0]!;
@@ -38,7 +32,7 @@ async function stillServes(base: string): Promise<void> {
 
 describe('recv --http with hostile clients', () => {
   it('answers a huge header with 431, garbage with 400, a request with a body it ignores, and goes on', async () => {
-    const { recv, base, httpPort } = await viewer();
+    const { recv, base, httpPort } = await startHttpViewer();
     const huge = await rawExchange(httpPort, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(12 * 1024)}\r\n\r\n`);
     expect(statusLine(huge)).toBe('HTTP/1.1 431 Request Header Fields Too Large');
     const many = await rawExchange(httpPort, `GET / HTTP/1.1\r\nHost: x\r\n${Array.from({ length: 2000 }, (_, i) => `X-${i}: y\r\n`).join('')}\r\n`);
@@ -54,7 +48,7 @@ describe('recv --http with hostile clients', () => {
   });
 
   it('closes a slowloris connection whose headers do not come within the timeout', async () => {
-    const { recv, base, httpPort } = await viewer();
+    const { recv, base, httpPort } = await startHttpViewer();
     const started = performance.now();
     const socket = connect(httpPort, '127.0.0.1');
     socket.on('error', () => {});
@@ -73,7 +67,7 @@ describe('recv --http with hostile clients', () => {
   });
 
   it('refuses connections past --http-max-clients with a 503, takes new ones once some leave, and survives a flood', async () => {
-    const { recv, base, httpPort } = await viewer(['--http-max-clients', '8']);
+    const { recv, base, httpPort } = await startHttpViewer(['--http-max-clients', '8']);
     vstream(['send', '--pattern', '--size', '320x240', '--to', `127.0.0.1:${recv.port}`, '-q']);
     while ((await fetchBody(`${base}/snapshot`)).status !== 200) await new Promise((resolve) => setImmediate(resolve));
     // Each fetchBody above closed its connection; wait until the viewer has seen them go.

@@ -5,19 +5,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { readMetadata } from '../src/frame/metadata.js';
-import { startReceiver, stopAll, vstream, type TestProcess } from './helpers/process.js';
-import { ended, fetchBody, open, PartReader, rawExchange } from './helpers/mjpeg-http.js';
+import { stopAll, vstream, type TestProcess } from './helpers/process.js';
+import { ended, fetchBody, open, PartReader, rawExchange, startHttpViewer } from './helpers/mjpeg-http.js';
 
 afterEach(async () => {
   await stopAll();
 });
-
-/** A headless receiver with --http on a free port of 127.0.0.1; its HTTP base URL. */
-async function viewer(args: string[] = []): Promise<{ recv: TestProcess & { port: number }; base: string }> {
-  const recv = await startReceiver(['--bind', '127.0.0.1', '--http', '0', ...args]);
-  const [, port] = await recv.waitForLine(/serving HTTP on 127\.0\.0\.1:(\d+)/, 'stderr');
-  return { recv, base: `http://127.0.0.1:${port}` };
-}
 
 function pattern(port: number, label: string, extra: string[] = []): TestProcess {
   return vstream(['send', '--pattern', '--size', '320x240', '--fps', '30', '--label', label, '--to', `127.0.0.1:${port}`, '-q', ...extra]);
@@ -46,7 +39,7 @@ async function streamsUntil(base: string, check: (list: StreamsJson['streams']) 
 
 describe('recv --http', () => {
   it('answers every route before a stream exists: the page, an empty list, 503 for the first stream, 404, 405, HEAD', async () => {
-    const { base } = await viewer();
+    const { base } = await startHttpViewer();
     const page = await fetchBody(`${base}/`);
     expect(page.status).toBe(200);
     expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
@@ -81,7 +74,7 @@ describe('recv --http', () => {
   });
 
   it('lists each sender under a URL-safe unique name with its figures, and serves its MJPEG and snapshot', async () => {
-    const { recv, base } = await viewer();
+    const { recv, base } = await startHttpViewer();
     pattern(recv.port, 'Cam One');
     pattern(recv.port, 'Cam One');
     const list = await streamsUntil(base, (l) => l.length === 2 && l.every((s) => s.fps >= 10));
@@ -150,7 +143,7 @@ describe('recv --http', () => {
   });
 
   it('drops a stream whose sender left from the list, and ends its clients when it does not come back', async () => {
-    const { recv, base } = await viewer();
+    const { recv, base } = await startHttpViewer();
     const staying = pattern(recv.port, 'stays');
     const leaving = pattern(recv.port, 'leaves', ['--frames', '60']);
     await streamsUntil(base, (l) => l.length === 2);
@@ -166,7 +159,7 @@ describe('recv --http', () => {
   });
 
   it('keeps the clients of a stream whose sender comes back under the same name', async () => {
-    const { recv, base } = await viewer();
+    const { recv, base } = await startHttpViewer();
     const first = pattern(recv.port, 'cam', ['--frames', '60']);
     await streamsUntil(base, (l) => l.length === 1);
     const reader = new PartReader(await open(`${base}/stream/cam`));

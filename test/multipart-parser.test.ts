@@ -5,19 +5,11 @@
  * error and bounded memory.
  */
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../tools/lossy-relay.mjs';
 import { boundaryOf, MAX_PART_HEADER_BYTES, MultipartJpegParser, parseTimestamp, type MultipartJpeg } from '../src/source/http-mjpeg/multipart-parser.js';
 
-/** mulberry32: a small seeded generator, so a failing split can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded generator, so a failing split can be replayed. */
+const random = mulberry32;
 
 /** A JPEG-looking body with CR, LF and dashes inside, as entropy-coded data has. */
 function fakeJpeg(next: () => number, size: number): Buffer {

@@ -8,6 +8,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startHttpViewer } from './helpers/mjpeg-http.js';
 import { startReceiver, stopAll, vstream } from './helpers/process.js';
 
 let tmp: string;
@@ -43,8 +44,7 @@ describe.each([
     const first = await mkdtemp(join(tmp, 'first-'));
     const last = await mkdtemp(join(tmp, 'last-'));
     // The first receiver keeps every frame it got, as the files it also serves over HTTP.
-    const viewer = await startReceiver(['--bind', '127.0.0.1', '--http', '0', '--save-dir', first, '--json']);
-    const [, httpPort] = await viewer.waitForLine(/serving HTTP on 127\.0\.0\.1:(\d+)/, 'stderr');
+    const { recv: viewer, httpPort } = await startHttpViewer(['--save-dir', first, '--json']);
     vstream(['send', '--pattern', '--size', '320x240', '--fps', '30', '--label', 'cam', '--to', `127.0.0.1:${viewer.port}`, '-q']);
 
     const relayed = await startReceiver(['--bind', '127.0.0.1', '--save-dir', last, '--json', '--frames', '20']);

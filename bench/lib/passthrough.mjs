@@ -12,12 +12,10 @@
 // rows: each run also sends a short clip of the same content, and
 //   cpu ms/frame = (cpu(long) - cpu(short)) / (frames(long) - frames(short)),
 // medians over the runs. wallFps is the long clip's frames over its wall time.
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdir, rename, stat } from 'node:fs/promises';
-import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { startReceiver, start, vstream } from '../../tools/proc.mjs';
 import { median } from '../../tools/table.mjs';
-import { defaultClipDir } from './clip.mjs';
+import { makeClip } from './clip.mjs';
 
 // Runs argv[1..] to its end and writes "CHILD_CPU_TICKS <cutime+cstime>" on stderr.
 const WRAPPER = `
@@ -31,24 +29,6 @@ process.exitCode = r.status ?? 1;
 `;
 
 const TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
-
-/** An MJPEG AVI of `frames` frames of testsrc2 at width x height, 30 frames/s, made once and cached. */
-export async function makeMjpegClip({ ffmpegPath, width, height, frames, dir = defaultClipDir }) {
-  const file = path.join(dir, `testsrc2-${width}x${height}-${frames}f-mjpeg.avi`);
-  if ((await stat(file).catch(() => null))?.size > 0) return file;
-  await mkdir(dir, { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp.avi`;
-  const args = ['-nostdin', '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=30`, '-frames:v', String(frames), '-c:v', 'mjpeg', '-q:v', '3', '-y', tmp];
-  await new Promise((resolve, reject) => {
-    const child = spawn(ffmpegPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (c) => (err += c));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`making ${file} failed: ${err.trim()}`))));
-  });
-  await rename(tmp, file);
-  return file;
-}
 
 /** One transfer: { cpuSeconds, seconds, bytes } of `send` (with its ffmpeg) for `frames` frames. */
 async function sendOnce(file, frames, extra) {
@@ -74,8 +54,8 @@ export async function passthroughCpu({ ffmpegPath, sizes, shortFrames = 30, runs
   const rows = [];
   for (const { size, frames } of sizes) {
     const [width, height] = size.split('x').map(Number);
-    const long = await makeMjpegClip({ ffmpegPath, width, height, frames });
-    const short = await makeMjpegClip({ ffmpegPath, width, height, frames: shortFrames });
+    const long = await makeClip({ ffmpegPath, width, height, frames, codec: 'mjpeg' });
+    const short = await makeClip({ ffmpegPath, width, height, frames: shortFrames, codec: 'mjpeg' });
     for (const [mode, extra] of [
       ['passthrough', []],
       ['reencoded', ['--quality', String(quality)]],

@@ -4,6 +4,7 @@
  */
 import { request, type IncomingMessage } from 'node:http';
 import { once } from 'node:events';
+import { startReceiver, type TestProcess } from './process.js';
 
 export interface Part {
   headers: Record<string, string>;
@@ -116,4 +117,11 @@ export async function rawExchange(port: number, bytes: string | Buffer, host = '
   socket.on('data', (chunk: Buffer) => chunks.push(chunk));
   await new Promise((resolve) => socket.once('close', resolve));
   return Buffer.concat(chunks).toString('latin1');
+}
+
+/** A headless `recv --http` on a free port of 127.0.0.1 (and its frame port): its HTTP base URL and port. */
+export async function startHttpViewer(args: readonly string[] = []): Promise<{ recv: TestProcess & { port: number }; base: string; httpPort: number }> {
+  const recv = await startReceiver(['--bind', '127.0.0.1', '--http', '0', ...args]);
+  const [, port] = await recv.waitForLine(/serving HTTP on 127\.0\.0\.1:(\d+)/, 'stderr');
+  return { recv, base: `http://127.0.0.1:${port}`, httpPort: Number(port) };
 }
