@@ -23,6 +23,8 @@ export const ExitCode = {
   DISPLAY: 7,
   /** Output: a sink could not be written (disk full, closed pipe, ...). */
   OUTPUT: 8,
+  /** Authentication: the peer does not hold the shared secret (`--secret-file`), or this end has none and the peer asks for one. */
+  AUTH: 9,
   /** Interrupted by SIGINT (128 + 2), after the summary. */
   INTERRUPTED: 130,
   /** Terminated by SIGTERM (128 + 15), after the summary. */
@@ -31,7 +33,7 @@ export const ExitCode = {
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
 /** Which class, hence which exit code, a code belongs to. */
-export type ErrorKind = 'usage' | 'network' | 'source' | 'ffmpeg' | 'protocol' | 'display' | 'output';
+export type ErrorKind = 'usage' | 'network' | 'source' | 'ffmpeg' | 'protocol' | 'display' | 'output' | 'auth';
 
 export const EXIT_CODE_OF_KIND = {
   usage: ExitCode.USAGE,
@@ -41,6 +43,7 @@ export const EXIT_CODE_OF_KIND = {
   protocol: ExitCode.PROTOCOL,
   display: ExitCode.DISPLAY,
   output: ExitCode.OUTPUT,
+  auth: ExitCode.AUTH,
 } as const satisfies Record<ErrorKind, ExitCode>;
 
 /**
@@ -176,6 +179,11 @@ export const ERROR_CODES = {
   ERR_URL_NOT_A_STREAM: 'source',
   /** A multipart/x-mixed-replace body that cannot be cut into parts (no boundary, endless headers, no JPEGs). */
   ERR_MULTIPART: 'source',
+  // Shared secrets (--secret-file, VSTREAM_SECRET, --secret).
+  /** A secret file that cannot be read, or a secret too short to be one. */
+  ERR_SECRET: 'usage',
+  /** The peer failed the shared-secret handshake (wrong or no secret), or asked for one this end does not have. */
+  ERR_AUTH: 'auth',
 } as const satisfies Record<`ERR_${string}`, ErrorKind>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -189,6 +197,7 @@ export type FfmpegCode = CodeOfKind<'ffmpeg'>;
 export type ProtocolCode = CodeOfKind<'protocol'>;
 export type DisplayCode = CodeOfKind<'display'>;
 export type OutputCode = CodeOfKind<'output'>;
+export type AuthCode = CodeOfKind<'auth'>;
 
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
@@ -252,6 +261,14 @@ export class ProtocolError extends VstreamError {
   declare readonly code: ProtocolCode;
   constructor(message: string, code: ProtocolCode = 'ERR_PROTOCOL') {
     super(message, code);
+  }
+}
+
+/** A peer that does not hold the shared secret, or one that asks for a secret this end lacks. */
+export class AuthError extends VstreamError {
+  declare readonly code: AuthCode;
+  constructor(message: string, code: AuthCode = 'ERR_AUTH', options?: { cause?: unknown }) {
+    super(message, code, options);
   }
 }
 

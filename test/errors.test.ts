@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { PixelLimitError, ScanLimitError } from '../src/decode/limits.js';
 import {
+  AuthError,
   DisplayError,
   ERROR_CODES,
   EXIT_CODE_OF_KIND,
@@ -34,6 +35,7 @@ const CLASS_OF_KIND: Record<ErrorKind, { type: new (...args: never[]) => Vstream
   protocol: { type: ProtocolError, make: (code) => new ProtocolError('m', code as never) },
   display: { type: DisplayError, make: (code) => new DisplayError('m', code as never) },
   output: { type: OutputError, make: (code) => new OutputError('m', code as never) },
+  auth: { type: AuthError, make: (code) => new AuthError('m', code as never) },
 };
 
 const CODES = Object.keys(ERROR_CODES) as ErrorCode[];
@@ -57,7 +59,7 @@ function tableCodesUnder(heading: string): string[] {
 
 describe('the table of error codes', () => {
   it('keeps the exit code of every class, one exit code per class', () => {
-    expect(EXIT_CODE_OF_KIND).toEqual({ usage: 2, network: 3, source: 4, ffmpeg: 5, protocol: 6, display: 7, output: 8 });
+    expect(EXIT_CODE_OF_KIND).toEqual({ usage: 2, network: 3, source: 4, ffmpeg: 5, protocol: 6, display: 7, output: 8, auth: 9 });
     expect(new Set(Object.values(EXIT_CODE_OF_KIND)).size).toBe(Object.keys(EXIT_CODE_OF_KIND).length);
   });
 

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { sendCommand } from './commands/send.js';
 import { recvCommand } from './commands/recv.js';
 import { doctorCommand } from './commands/doctor.js';
+import { secretCommand } from './commands/secret.js';
 import { handleError } from './handle-error.js';
 import { ExitCode } from '../errors.js';
 
@@ -26,11 +27,12 @@ Examples:
   vstream recv --no-window --output - | ffplay -f mjpeg -i -
 
 Exit codes: 0 ok, 1 internal error, 2 usage, 3 network, 4 source, 5 ffmpeg,
-6 protocol, 7 display, 8 output, 130 interrupted.`,
+6 protocol, 7 display, 8 output, 9 authentication, 130 interrupted.`,
     );
   program.addCommand(sendCommand());
   program.addCommand(recvCommand());
   program.addCommand(doctorCommand());
+  program.addCommand(secretCommand());
   program.exitOverride();
   for (const command of program.commands) command.exitOverride();
   return program;

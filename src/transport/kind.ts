@@ -111,6 +111,14 @@ export interface TransportKind<Name extends string, SO extends OptionSchema, RO 
   readonly opensBeforeSource?: boolean;
   /** Usage errors of option combinations, given the long flags the user gave. */
   check?(given: (flag: string) => boolean): void;
+  /**
+   * True for a kind whose connections the shared secret protects (`--secret-file`: its sender
+   * and receiver take `secret` from their settings). Any other kind refuses a secret, with
+   * `noSecret` as the reason, rather than carry in the clear what the user meant to keep private.
+   */
+  readonly usesSecret?: boolean;
+  /** Why this kind cannot use a secret, for the usage error (`it speaks the reference programs' protocol`). */
+  readonly noSecret?: string;
   /** `(UDP)` in `listening on ...`: empty for none. */
   readonly listeningNote: string;
   /** ` over UDP` after `send`'s summary address: empty for none. */

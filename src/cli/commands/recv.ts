@@ -32,6 +32,8 @@ import { wireText } from '../../text/wire-text.js';
 import type { ProblemReporter } from '../../problems.js';
 import { formatRate } from '../../text/format.js';
 import { warn } from '../handle-error.js';
+import { secretOptions } from '../../secret/options.js';
+import { refuseUnusedSecret } from '../secret-guard.js';
 
 export { DEFAULT_ACK } from '../../transport/ack-option.js';
 export const DEFAULT_PORT = 8088;
@@ -55,6 +57,7 @@ export const recvSchema = mergeSchemas(
     stats: flag('--stats', 'print one summary line per sender per second on stderr'),
     quiet: flag('-q, --quiet', 'no connection messages or summary on stderr'),
   },
+  secretOptions,
 );
 
 /** Every `recv` setting, parsed and defaulted, with the transport they pick. */
@@ -70,6 +73,7 @@ export function recvSettings(raw: RawRecvOptions): RecvSettings {
   const settings = parseSettings(recvSchema, raw);
   const transport = pickTransport(settings);
   transport.check?.(given);
+  refuseUnusedSecret(settings, transport);
   for (const kind of SINKS as readonly AnySinkKind[]) kind.check?.(settings, settings);
   return { ...settings, transport: transport.name };
 }

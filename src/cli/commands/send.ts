@@ -26,6 +26,8 @@ import {
 import { finishedBeforeAbort, runUntilSignal, signalExitCode } from '../signals.js';
 import { formatRate } from '../../text/format.js';
 import { warn } from '../handle-error.js';
+import { secretAsked, secretOptions } from '../../secret/options.js';
+import { refuseUnusedSecret } from '../secret-guard.js';
 import { RateLimitedLog } from '../rate-limited-log.js';
 import type { FrameSource } from '../../source/index.js';
 import { startProgress, type ProgressLine } from '../progress.js';
@@ -52,6 +54,7 @@ export const sendSchema = mergeSchemas(
     ffmpeg: value('--ffmpeg <path>', 'ffmpeg binary to use (also VSTREAM_FFMPEG)', (text) => text),
     quiet: flag('-q, --quiet', 'no progress line, no summary line at exit'),
   },
+  secretOptions,
 );
 
 function parseLabel(text: string): string {
@@ -74,6 +77,9 @@ export function sendSettings(raw: RawSendOptions): SendSettings {
   const settings = parseSettings(sendSchema, raw);
   const transport = pickTransport(settings);
   transport.check?.(given);
+  refuseUnusedSecret(settings, transport);
+  const taps = askedTaps(settings);
+  if (taps.length > 0 && secretAsked(settings)) throw new UsageError(`${taps.join(' and ')} cannot use a shared secret yet: the viewer is plain HTTP`, 'ERR_SECRET');
   return { ...settings, source: { kind: source.kind, ...source.fromSettings(settings) } as SourceChoice, transport: transport.name };
 }
 
