@@ -26,7 +26,7 @@ import {
 import { finishedBeforeAbort, runUntilSignal, signalExitCode } from '../signals.js';
 import { formatRate } from '../../text/format.js';
 import { warn } from '../handle-error.js';
-import { secretAsked, secretOptions } from '../../secret/options.js';
+import { secretOptions } from '../../secret/options.js';
 import { refuseUnusedSecret } from '../secret-guard.js';
 import { RateLimitedLog } from '../rate-limited-log.js';
 import type { FrameSource } from '../../source/index.js';
@@ -78,8 +78,6 @@ export function sendSettings(raw: RawSendOptions): SendSettings {
   const transport = pickTransport(settings);
   transport.check?.(given);
   refuseUnusedSecret(settings, transport);
-  const taps = askedTaps(settings);
-  if (taps.length > 0 && secretAsked(settings)) throw new UsageError(`${taps.join(' and ')} cannot use a shared secret yet: the viewer is plain HTTP`, 'ERR_SECRET');
   return { ...settings, source: { kind: source.kind, ...source.fromSettings(settings) } as SourceChoice, transport: transport.name };
 }
 

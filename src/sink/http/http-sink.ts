@@ -3,32 +3,26 @@
  * the others: each frame is published to the viewer at once (the viewer's clients each keep
  * their own newest frame), so it never holds back the other sinks or the senders.
  */
-import { UsageError } from '../../errors.js';
 import type { ReceivedFrame } from '../../frame/frame.js';
-import { secretAsked } from '../../secret/options.js';
 import type { SinkKind } from '../kind.js';
 import type { StreamStats } from '../stream-stats.js';
 import type { FrameSink } from '../types.js';
 import { RecentIds } from '../window/recent-ids.js';
 import { LatencyMeter } from '../window/status.js';
-import { httpOptions, servingLine } from './options.js';
+import { httpOptions } from './options.js';
+import { listenViewer } from './secure-viewer.js';
 import type { StreamFigures } from './served-frame.js';
-import { HttpViewer } from './viewer-server.js';
+import type { HttpViewer } from './viewer-server.js';
 
 export const httpSinkKind: SinkKind<typeof httpOptions> = {
   name: 'http',
   options: httpOptions,
-  check({ http }, all) {
-    // Until the viewer speaks HTTPS: a private stream must not be shown to the whole network.
-    if (http !== undefined && secretAsked(all)) throw new UsageError('--http cannot use a shared secret yet: the viewer is plain HTTP', 'ERR_SECRET');
-  },
   async open({ http, httpMaxClients, ...rest }, context) {
     if (http === undefined) return undefined;
     // `recv --bind ADDR` (every recv setting is given) restricts the viewer to that address too.
-    const host = (rest as { bind?: unknown }).bind;
-    const bind = typeof host === 'string' ? host : undefined;
-    const viewer = await HttpViewer.listen({ port: http, host: bind, maxClients: httpMaxClients });
-    context.say?.(servingLine(bind, viewer.port));
+    const all = rest as { bind?: unknown; secretFile?: string; secret?: string };
+    const bind = typeof all.bind === 'string' ? all.bind : undefined;
+    const viewer = await listenViewer({ port: http, host: bind, maxClients: httpMaxClients }, all, (line) => context.say?.(line));
     return new HttpSink(viewer, (id) => context.statsOf?.(id));
   },
 };

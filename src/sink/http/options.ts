@@ -17,10 +17,17 @@ export const httpOptions = {
 };
 
 /** `serving HTTP on port 8080 (IPv4 and IPv6): http://localhost:8080/`, said once it listens. */
-export function servingLine(host: string | undefined, port: number): string {
-  if (host) {
-    const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-    return `serving HTTP on ${where}: http://${where}/`;
-  }
-  return `serving HTTP on port ${port} (IPv4 and IPv6): http://localhost:${port}/`;
+export function servingLine(host: string | undefined, port: number, scheme: 'http' | 'https' = 'http'): string {
+  const name = scheme.toUpperCase();
+  if (host) return `serving ${name} on ${hostPort(host, port)}: ${viewerUrl(host, port, scheme)}`;
+  return `serving ${name} on port ${port} (IPv4 and IPv6): ${viewerUrl(host, port, scheme)}`;
+}
+
+/** The viewer's root URL, as a user on this machine reaches it. */
+export function viewerUrl(host: string | undefined, port: number, scheme: 'http' | 'https' = 'http'): string {
+  return `${scheme}://${host ? hostPort(host, port) : `localhost:${port}`}/`;
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }

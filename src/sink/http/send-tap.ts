@@ -7,8 +7,9 @@ import type { Frame, ReceivedFrame } from '../../frame/frame.js';
 import { StreamStats, nowMs } from '../stream-stats.js';
 import { LatencyMeter } from '../window/status.js';
 import { figuresOf } from './http-sink.js';
-import { httpOptions, servingLine } from './options.js';
-import { HttpViewer } from './viewer-server.js';
+import { httpOptions } from './options.js';
+import { listenViewer } from './secure-viewer.js';
+import type { HttpViewer } from './viewer-server.js';
 import type { SendTap, SendTapKind } from '../send-tap.js';
 
 /** The one stream a sender serves. */
@@ -18,10 +19,10 @@ export const httpSendTap: SendTapKind<typeof httpOptions> = {
   name: 'http',
   options: httpOptions,
   asked: ({ http }) => (http === undefined ? undefined : '--http'),
-  async open({ http, httpMaxClients }, { say, label, bind }) {
+  async open({ http, httpMaxClients, ...rest }, { say, label, bind }) {
     if (http === undefined) return undefined;
-    const viewer = await HttpViewer.listen({ port: http, host: bind, maxClients: httpMaxClients });
-    say(servingLine(bind, viewer.port));
+    // Every send setting is given: the secret among them.
+    const viewer = await listenViewer({ port: http, host: bind, maxClients: httpMaxClients }, rest as { secretFile?: string; secret?: string }, say);
     return new HttpSendTap(viewer, label ?? 'vstream');
   },
 };

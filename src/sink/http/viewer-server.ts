@@ -7,9 +7,11 @@
  * HEADERS_TIMEOUT_MS (slowloris), and per stream client one frame waiting (StreamClient).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { wireText } from '../../text/wire-text.js';
 import { listenTcp } from '../../transport/listen.js';
+import type { ViewerLogin } from './login.js';
 import { MULTIPART_TYPE } from './multipart.js';
 import { viewerPage } from './page.js';
 import { route, type StreamRef } from './routes.js';
@@ -40,6 +42,8 @@ export interface HttpViewerOptions {
   /** The page's title and heading. */
   title?: string;
   returnGraceMs?: number;
+  /** With a shared secret: HTTPS with this key and certificate (PEM), and every request logged in. */
+  secure?: { key: string; cert: string; login: ViewerLogin };
 }
 
 interface LiveStream {
@@ -70,6 +74,7 @@ export class HttpViewer {
   private readonly maxClients: number;
   private readonly returnGraceMs: number;
   private readonly page: Buffer;
+  private readonly login: ViewerLogin | undefined;
   private closed = false;
   private readonly firstRequest: Promise<void>;
   private requested!: () => void;
@@ -81,6 +86,7 @@ export class HttpViewer {
     this.maxClients = options.maxClients ?? DEFAULT_MAX_CLIENTS;
     this.returnGraceMs = options.returnGraceMs ?? RETURN_GRACE_MS;
     this.page = Buffer.from(viewerPage(options.title ?? 'vstream'));
+    this.login = options.secure?.login;
     this.firstRequest = new Promise((resolve) => (this.requested = resolve));
     server.on('connection', (socket) => this.admit(socket));
     server.on('request', (request, response) => this.serve(request, response));
@@ -89,7 +95,7 @@ export class HttpViewer {
   }
 
   static async listen(options: HttpViewerOptions): Promise<HttpViewer> {
-    const server = createServer({
+    const limits = {
       maxHeaderSize: MAX_HEADER_BYTES,
       headersTimeout: HEADERS_TIMEOUT_MS,
       requestTimeout: HEADERS_TIMEOUT_MS * 2,
@@ -97,7 +103,12 @@ export class HttpViewer {
       // How often Node looks for requests past their timeouts; its default (30 s) would let
       // a slowloris hold a connection three times longer than asked.
       connectionsCheckingInterval: 1000,
-    });
+    };
+    const secure = options.secure;
+    const server = secure
+      ? // A TLS handshake that does not finish is a slowloris too.
+        createHttpsServer({ ...limits, key: secure.key, cert: secure.cert, handshakeTimeout: HEADERS_TIMEOUT_MS })
+      : createServer(limits);
     const viewer = new HttpViewer(server, options);
     await listenTcp(server, options.port, options.host, 'serve HTTP on');
     return viewer;
@@ -182,6 +193,11 @@ export class HttpViewer {
       this.refused += 1;
       // Said before the request is read: reading it would be holding the connection anyway.
       socket.on('error', () => {});
+      // Under TLS a plain-text answer would be noise to the client: it is just closed.
+      if (this.login) {
+        socket.destroy();
+        return;
+      }
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 17\r\n\r\ntoo many clients\n');
       setTimeout(() => socket.destroy(), 1000).unref();
       return;
@@ -194,6 +210,7 @@ export class HttpViewer {
 
   private serve(request: IncomingMessage, response: ServerResponse): void {
     response.on('error', () => {});
+    if (this.login && !this.login.admits(request, response)) return;
     this.requested();
     const head = request.method === 'HEAD';
     const target = route(request.method, request.url);
