@@ -88,7 +88,6 @@ describe('a secret for a path that would not use it', () => {
   it.each([
     ['send', '--secret', TEXT, '--udp', '--legacy', 'whole'],
     ['recv', '--no-window', '--json', '--secret', TEXT, '--udp', '--legacy'],
-    ['recv', '--no-window', '--http', '0', '--secret', TEXT],
   ])('is a usage error, not a stream in the clear: %s %s', async (...args) => {
     const run = vstream(args, { env: { VSTREAM_SECRET: '' } });
     expect(await run.exitCode).toBe(2);
