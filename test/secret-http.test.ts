@@ -21,6 +21,8 @@ import type { HttpViewer } from '../src/sink/http/viewer-server.js';
 import { hasChromium, launchChromium, NO_CHROMIUM, pixelAt, type Chromium } from './helpers/chromium.js';
 import { FFMPEG, runFfmpeg } from './helpers/ffmpeg.js';
 import { rawExchange } from './helpers/mjpeg-http.js';
+import { start, stopAll } from './helpers/process.js';
+import { CV2_SKIP_REASON, HAVE_CV2, PYTHON } from './helpers/python.js';
 
 const TEXT = 'k3Jx9QmV2pLr8sTn4wYz6bHc1dFg5aEu0iOy7qRtXvM';
 const OTHER = 'another-secret-of-enough-length-0123456789';
@@ -84,6 +86,7 @@ async function securedViewer(secret = TEXT, lines: string[] = []): Promise<HttpV
 }
 
 afterEach(async () => {
+  await stopAll();
   for (const timer of feeds.splice(0)) clearInterval(timer);
   await Promise.all(viewers.splice(0).map((viewer) => viewer.close()));
 });
@@ -140,6 +143,11 @@ describe('the viewer with a secret', () => {
     const list = await exchange(port, '/streams.json', { headers: { Authorization: `Bearer ${TOKEN}` } });
     expect(list.status).toBe(200);
     expect(JSON.parse(list.body.toString()).streams[0].name).toBe('cam');
+    // Targets a URL parser throws on are answered, not a crash.
+    for (const target of ['http://[', '//login', '/login/../stream', '*']) {
+      expect((await exchange(port, target)).status, target).toBe(401);
+    }
+    expect((await exchange(port, `/snapshot.jpg?token=${TOKEN}`)).status).toBe(200);
     // Plain HTTP to the HTTPS port is never answered as HTTP.
     expect(await rawExchange(port, 'GET /snapshot.jpg HTTP/1.1\r\nHost: x\r\n\r\n')).not.toMatch(/^HTTP\/1\.1 200/);
   });
@@ -174,6 +182,32 @@ describe('the viewer with a secret', () => {
     for (let at = out.indexOf(Buffer.from([0xff, 0xd8])); at !== -1; at = out.indexOf(Buffer.from([0xff, 0xd8]), at + 2)) frames += 1;
     expect(frames).toBeGreaterThanOrEqual(5);
     await expect(runFfmpeg(['-i', `https://127.0.0.1:${port}/stream`, '-frames:v', '1', '-f', 'null', '-'], FFMPEG)).rejects.toThrow(/401/);
+  });
+
+  it.skipIf(!HAVE_CV2)(`serves OpenCV's VideoCapture(url) with the token in the URL${CV2_SKIP_REASON ? ` (skipped: ${CV2_SKIP_REASON})` : ''}`, async () => {
+    const { port } = await securedViewer();
+    // As a tutorial writes it.
+    const script = [
+      'import sys, cv2',
+      'cap = cv2.VideoCapture(sys.argv[1])',
+      'n = 0',
+      'while n < 10:',
+      '    ok, frame = cap.read()',
+      '    if not ok:',
+      '        break',
+      '    n += 1',
+      '    print(frame.shape[1], frame.shape[0], [int(c) for c in frame[120, 160]])',
+      'print("read", n)',
+    ].join('\n');
+    const python = start(PYTHON, ['-c', script, `https://127.0.0.1:${port}/stream?token=${TOKEN}`]);
+    expect(await python.exitCode).toBe(0);
+    const lines = python.output('stdout');
+    expect(lines.at(-1)).toBe('read 10');
+    const [width, height, ...bgr] = lines[0]!.replace(/[[\],]/g, ' ').trim().split(/\s+/).map(Number);
+    expect([width, height]).toEqual([320, 240]);
+    // BGR: red.
+    expect(bgr[2]).toBeGreaterThan(150);
+    expect(bgr[0]).toBeLessThan(80);
   });
 });
 

@@ -44,8 +44,12 @@ export class ViewerLogin {
    * login page, its form, or a 401).
    */
   admits(request: IncomingMessage, response: ServerResponse): boolean {
-    const url = new URL(request.url ?? '/', 'https://viewer');
-    if (url.pathname === '/login') {
+    // Split by hand, as routes.ts does: new URL() throws on some targets a client may send.
+    const target = request.url ?? '/';
+    const question = target.indexOf('?');
+    const path = question === -1 ? target : target.slice(0, question);
+    const query = new URLSearchParams(question === -1 ? '' : target.slice(question + 1));
+    if (path === '/login') {
       if (request.method === 'POST') this.submit(request, response);
       else if (request.method === 'GET' || request.method === 'HEAD') loginPage(response, 200, '', request.method === 'HEAD');
       else {
@@ -54,7 +58,7 @@ export class ViewerLogin {
       }
       return false;
     }
-    if (this.presented(request, url).some((candidate) => sameText(candidate, this.token))) return true;
+    if (this.presented(request, query).some((candidate) => sameText(candidate, this.token))) return true;
     response.setHeader('WWW-Authenticate', 'Bearer realm="vstream"');
     // A browser is shown the form (and stays on the URL it asked for); any other client a line.
     if ((request.headers.accept ?? '').includes('text/html')) loginPage(response, 401, '', request.method === 'HEAD');
@@ -63,8 +67,8 @@ export class ViewerLogin {
   }
 
   /** The tokens a request carries: in the query, a cookie, or an Authorization header. */
-  private presented(request: IncomingMessage, url: URL): string[] {
-    const found = url.searchParams.getAll('token');
+  private presented(request: IncomingMessage, query: URLSearchParams): string[] {
+    const found = query.getAll('token');
     for (const pair of (request.headers.cookie ?? '').split(';')) {
       const [name, value] = pair.trim().split('=', 2);
       if (name === TOKEN_COOKIE && value !== undefined) found.push(value);
