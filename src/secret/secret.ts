@@ -69,7 +69,23 @@ export interface SecretSources {
  * The secret the options and environment name, or undefined when none does. `--secret-file`
  * wins over `--secret`, which wins over `VSTREAM_SECRET`; two options at once are a usage error.
  */
-export async function loadSecret({ secretFile, secret, env = process.env, warn }: SecretSources): Promise<Secret | undefined> {
+export function loadSecret(sources: SecretSources): Promise<Secret | undefined> {
+  // Every path of one run (its transport, its HTTP viewer) asks: the file is read, and its
+  // warnings said, once.
+  const key = JSON.stringify([sources.secretFile, sources.secret, (sources.env ?? process.env).VSTREAM_SECRET]);
+  let loaded = loadedSecrets.get(key);
+  if (!loaded) {
+    loaded = readSecret(sources);
+    loadedSecrets.set(key, loaded);
+    // A failed read is not remembered: a test or a caller may fix the file and ask again.
+    loaded.catch(() => loadedSecrets.delete(key));
+  }
+  return loaded;
+}
+
+const loadedSecrets = new Map<string, Promise<Secret | undefined>>();
+
+async function readSecret({ secretFile, secret, env = process.env, warn }: SecretSources): Promise<Secret | undefined> {
   if (secretFile !== undefined && secret !== undefined) throw new UsageError('--secret-file and --secret cannot be used together', 'ERR_SECRET');
   if (secretFile !== undefined) return Secret.fromText(await readSecretFile(secretFile, warn), '--secret-file');
   if (secret !== undefined) {
