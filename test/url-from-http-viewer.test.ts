@@ -43,8 +43,9 @@ describe.each([
   it('relays its JPEGs byte for byte with their original capture times', async () => {
     const first = await mkdtemp(join(tmp, 'first-'));
     const last = await mkdtemp(join(tmp, 'last-'));
-    // The first receiver keeps every frame it got, as the files it also serves over HTTP.
-    const { recv: viewer, httpPort } = await startHttpViewer(['--save-dir', first, '--json']);
+    // The first receiver keeps every frame it got, as the files it also serves over HTTP: with
+    // --frames no sink skips a live frame, so every frame served is also saved.
+    const { recv: viewer, httpPort } = await startHttpViewer(['--save-dir', first, '--json', '--frames', '100000']);
     vstream(['send', '--pattern', '--size', '320x240', '--fps', '30', '--label', 'cam', '--to', `127.0.0.1:${viewer.port}`, '-q']);
 
     const relayed = await startReceiver(['--bind', '127.0.0.1', '--save-dir', last, '--json', '--frames', '20']);
