@@ -1,6 +1,6 @@
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { NetworkError, ProtocolError, UsageError, type VstreamError } from '../errors.js';
+import { NetworkError, ProtocolError, UsageError, type ErrorCode, type VstreamError } from '../errors.js';
 import { UdpReassembler, type CompletedFrame, type StreamCounters, type StreamState } from '../reassemble/udp-reassembler.js';
 import type { Problem } from '../problems.js';
 import { bindUdp, datagramPeer, DatagramReplies, DEFAULT_UDP_SILENCE_MS } from './udp-socket.js';
@@ -54,6 +54,7 @@ export interface UdpFrameReceiverOptions {
   secret?: Secret;
 }
 
+const SEAL_DROP_CODE = { plain: 'ERR_UDP_UNSEALED', forged: 'ERR_UDP_FORGED', replayed: 'ERR_UDP_REPLAYED' } as const satisfies Record<SealDrop, ErrorCode>;
 const SEAL_DROP_WHY: Record<SealDrop, string> = {
   plain: 'not sealed with a secret (the sender has none? give it the same --secret-file)',
   forged: 'failed authentication (a wrong secret, or altered or made up on the way)',
@@ -230,12 +231,12 @@ export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
       if (opened.drop) {
         // Before the reassembler: nothing unauthenticated can start, end, evict or stall a stream.
         const total = this.opener.drops[opened.drop];
-        this.report({ code: 'ERR_AUTH', message: `${source}: UDP datagram ${SEAL_DROP_WHY[opened.drop]}; dropped (${total} ${opened.drop} so far)` });
+        this.report({ code: SEAL_DROP_CODE[opened.drop], message: `${source}: UDP datagram ${SEAL_DROP_WHY[opened.drop]}; dropped (${total} ${opened.drop} so far)` });
         return;
       }
       datagram = opened.plain;
     } else if (msg.length >= 4 && msg.readUInt16BE(0) === UDP_MAGIC && msg[2] === SEALED_VERSION) {
-      this.report({ code: 'ERR_AUTH', message: `${source}: UDP datagram sealed with a shared secret, and this receiver has none (give it the same --secret-file); ignored` });
+      this.report({ code: 'ERR_UDP_SEALED', message: `${source}: UDP datagram sealed with a shared secret, and this receiver has none (give it the same --secret-file); ignored` });
       return;
     }
     const result = this.reassembler.push(datagram, source, performance.now());
