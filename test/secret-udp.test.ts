@@ -165,3 +165,11 @@ describe('through a relay that tampers with datagrams', () => {
     expect(count('ERR_UDP_FORGED')).toBe(300);
   });
 });
+
+describe('--packet-size with a secret', () => {
+  it('leaves room for the seal or is a usage error', async () => {
+    const run = vstream(['send', '--udp', '--pattern', '--frames', '1', '--packet-size', '100', '--to', '127.0.0.1:9'], { env: withSecret(SECRET) });
+    expect(await run.exitCode).toBe(2);
+    expect(run.stderr().toString()).toMatch(/with a secret the packet size must be at least 112 bytes/);
+  });
+});
