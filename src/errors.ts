@@ -184,6 +184,15 @@ export const ERROR_CODES = {
   ERR_SECRET: 'usage',
   /** The peer failed the shared-secret handshake (wrong or no secret), or asked for one this end does not have. */
   ERR_AUTH: 'auth',
+  // UDP with a shared secret: datagrams dropped before reassembly (docs/PROTOCOL.md, "Shared secret: UDP").
+  /** A plain datagram at a receiver with a secret: the sender has none. */
+  ERR_UDP_UNSEALED: 'auth',
+  /** A sealed datagram whose tag does not verify: a wrong secret, or altered or made up on the way. */
+  ERR_UDP_FORGED: 'auth',
+  /** A sealed datagram already received, or older than the replay window. */
+  ERR_UDP_REPLAYED: 'auth',
+  /** A sealed datagram at a receiver without a secret. */
+  ERR_UDP_SEALED: 'auth',
 } as const satisfies Record<`ERR_${string}`, ErrorKind>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -47,6 +47,7 @@ export const legacyUdpTransport: TransportKind<'udp-legacy', typeof sendOptions,
   sendOptions,
   recvOptions,
   pickedBy: ['udp', 'legacy'],
+  noSecret: "--udp --legacy is the reference programs' format, which has no encryption: drop --legacy to use vstream's UDP with the secret",
   check(given) {
     if (given('--rate')) throw new UsageError('--rate does not apply to --legacy, which waits for a reply after each frame');
     if (given('--recv-buffer')) throw new UsageError('--recv-buffer does not apply to --legacy');

@@ -1,12 +1,15 @@
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { NetworkError, ProtocolError, UsageError, type VstreamError } from '../errors.js';
+import { NetworkError, ProtocolError, UsageError, type ErrorCode, type VstreamError } from '../errors.js';
 import { UdpReassembler, type CompletedFrame, type StreamCounters, type StreamState } from '../reassemble/udp-reassembler.js';
 import type { Problem } from '../problems.js';
 import { bindUdp, datagramPeer, DatagramReplies, DEFAULT_UDP_SILENCE_MS } from './udp-socket.js';
 import { DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_QUEUED_FRAMES, lossAfterQueue, ReceiverCore, type CoreSender } from './receiver-core.js';
 import type { Receiver, ReceiverEvents } from './types.js';
 import type { LossCounters, ReceivedFrame } from '../frame/frame.js';
+import { DatagramOpener, SEALED_VERSION, type SealDrop } from '../frame/udp-seal.js';
+import { UDP_MAGIC } from '../frame/udp-datagram.js';
+import type { Secret } from '../secret/secret.js';
 
 /** A UDP stream silent this long is over (ERR_STREAM_SILENT); unlike over TCP, silence, not a lack of frames. */
 export const DEFAULT_IDLE_TIMEOUT_MS = DEFAULT_UDP_SILENCE_MS;
@@ -44,7 +47,19 @@ export interface UdpFrameReceiverOptions {
   ack?: string | Buffer;
   /** `'received'` (default): reply when the frame is complete; `'manual'`: on `acknowledge(frame)`. */
   ackWhen?: 'received' | 'manual';
+  /**
+   * Accept only datagrams sealed with this secret (docs/PROTOCOL.md, "Shared secret: UDP"):
+   * plain, forged, altered and replayed ones are dropped and counted in `sealDrops`.
+   */
+  secret?: Secret;
 }
+
+const SEAL_DROP_CODE = { plain: 'ERR_UDP_UNSEALED', forged: 'ERR_UDP_FORGED', replayed: 'ERR_UDP_REPLAYED' } as const satisfies Record<SealDrop, ErrorCode>;
+const SEAL_DROP_WHY: Record<SealDrop, string> = {
+  plain: 'not sealed with a secret (the sender has none? give it the same --secret-file)',
+  forged: 'failed authentication (a wrong secret, or altered or made up on the way)',
+  replayed: 'replayed (a copy of one already received, or older than the replay window)',
+};
 
 interface Stream extends CoreSender {
   key: string;
@@ -79,12 +94,14 @@ export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
   private readonly idleTimeoutMs: number;
   private readonly sweeper: NodeJS.Timeout;
   private dropped = 0;
+  private readonly opener: DatagramOpener | undefined;
 
   private constructor(
     private readonly socket: Socket,
     options: UdpFrameReceiverOptions,
   ) {
     super();
+    this.opener = options.secret && new DatagramOpener(options.secret);
     this.reassembler = new UdpReassembler({
       ...(options.maxAgeMs !== undefined && { maxAgeMs: options.maxAgeMs }),
       ...(options.maxFrameBytes !== undefined && { maxFrameBytes: options.maxFrameBytes }),
@@ -174,6 +191,11 @@ export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
     return this.reassembler.refusedDatagrams;
   }
 
+  /** Datagrams dropped by the secret's check, by why (all 0 without a secret). */
+  get sealDrops(): Readonly<Record<SealDrop, number>> {
+    return this.opener?.drops ?? { plain: 0, forged: 0, replayed: 0 };
+  }
+
   /** A stream's loss counters now, until its `disconnect` (which carries the final ones). */
   lossOf(connectionId: number): LossCounters | undefined {
     const stream = this.core.get(connectionId);
@@ -203,7 +225,21 @@ export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
   private onDatagram(msg: Buffer, rinfo: RemoteInfo): void {
     if (this.core.closing) return;
     const source = datagramPeer(rinfo);
-    const result = this.reassembler.push(msg, source, performance.now());
+    let datagram = msg;
+    if (this.opener) {
+      const opened = this.opener.open(msg);
+      if (opened.drop) {
+        // Before the reassembler: nothing unauthenticated can start, end, evict or stall a stream.
+        const total = this.opener.drops[opened.drop];
+        this.report({ code: SEAL_DROP_CODE[opened.drop], message: `${source}: UDP datagram ${SEAL_DROP_WHY[opened.drop]}; dropped (${total} ${opened.drop} so far)` });
+        return;
+      }
+      datagram = opened.plain;
+    } else if (msg.length >= 4 && msg.readUInt16BE(0) === UDP_MAGIC && msg[2] === SEALED_VERSION) {
+      this.report({ code: 'ERR_UDP_SEALED', message: `${source}: UDP datagram sealed with a shared secret, and this receiver has none (give it the same --secret-file); ignored` });
+      return;
+    }
+    const result = this.reassembler.push(datagram, source, performance.now());
     if (result.evicted) this.evict(result.evicted);
     for (const frame of result.frames) this.deliver(frame, rinfo);
     if (result.error) this.invalid(source, result.error);

@@ -9,6 +9,8 @@ import { formatAddress } from './address.js';
 import { Pacer, DEFAULT_RATE_BYTES_PER_SECOND } from './pacer.js';
 import { networkError } from './socket-errors.js';
 import { connectUdp } from './udp-socket.js';
+import { DatagramSealer, SEAL_OVERHEAD } from '../frame/udp-seal.js';
+import type { Secret } from '../secret/secret.js';
 import type { Frame } from '../frame/frame.js';
 import type { Sender, SendOptions } from './types.js';
 
@@ -31,6 +33,8 @@ export interface UdpFrameSenderOptions {
   whenRefused?: 'report' | 'fail';
   /** Called for each unreachable report with `whenRefused: 'report'`. */
   onRefused?: (err: NetworkError) => void;
+  /** Seal every datagram with AES-256-GCM under a key derived from it (docs/PROTOCOL.md, "Shared secret: UDP"). */
+  secret?: Secret;
 }
 
 /** Unreachable reports: the kernel's translation of an ICMP error about an earlier datagram. */
@@ -68,6 +72,7 @@ export class UdpFrameSender implements Sender {
   private sinceTurn = 0;
   private readonly packetSize: number;
   private readonly pacer: Pacer;
+  private readonly sealer: DatagramSealer | undefined;
   private failure: NetworkError | undefined;
   private closing: Promise<void> | undefined;
   private closed = false;
@@ -86,7 +91,9 @@ export class UdpFrameSender implements Sender {
   ) {
     this.address = formatAddress(options.host, options.port);
     this.streamId = randomBytes(4).readUInt32BE(0);
-    this.packetSize = options.packetSize ?? DEFAULT_PACKET_SIZE;
+    this.sealer = options.secret && new DatagramSealer(options.secret);
+    // packetSize is what goes on the wire, so the seal's bytes come out of the plain datagram.
+    this.packetSize = (options.packetSize ?? DEFAULT_PACKET_SIZE) - (this.sealer ? SEAL_OVERHEAD : 0);
     this.pacer = new Pacer(options.rate ?? DEFAULT_RATE_BYTES_PER_SECOND);
     // ICMP errors about earlier datagrams arrive here, from the socket's receive side.
     socket.on('error', (err) => this.onError(err));
@@ -102,6 +109,9 @@ export class UdpFrameSender implements Sender {
     const packetSize = options.packetSize ?? DEFAULT_PACKET_SIZE;
     if (!Number.isSafeInteger(packetSize) || packetSize < MIN_PACKET_SIZE || packetSize > MAX_PACKET_SIZE) {
       throw new UsageError(`packet size must be ${MIN_PACKET_SIZE} to ${MAX_PACKET_SIZE} bytes, got ${packetSize}`, 'ERR_BAD_PACKET_SIZE');
+    }
+    if (options.secret && packetSize - SEAL_OVERHEAD < MIN_PACKET_SIZE) {
+      throw new UsageError(`with a secret the packet size must be at least ${MIN_PACKET_SIZE + SEAL_OVERHEAD} bytes (${SEAL_OVERHEAD} go to the seal), got ${packetSize}`, 'ERR_BAD_PACKET_SIZE');
     }
     if (options.rate !== undefined && !(options.rate > 0)) {
       throw new UsageError(`rate must be a positive number of bytes per second, got ${options.rate}`);
@@ -123,12 +133,13 @@ export class UdpFrameSender implements Sender {
       throw new UsageError(`cannot send a frame of ${frameBytes(frame).length} bytes over UDP: ${(err as Error).message}`, 'ERR_UDP_FRAME_TOO_LARGE');
     }
     this.frameSeq = (this.frameSeq + 1) >>> 0;
-    for (const datagram of datagrams) {
-      const size = partsLength(datagram);
+    for (const plain of datagrams) {
+      const size = partsLength(plain) + (this.sealer ? SEAL_OVERHEAD : 0);
       await this.pace(size);
       if (this.failure) throw this.failure;
       if (this.closed) throw new NetworkError(`the sender to ${this.address} was closed during a frame`, 'ERR_CONNECTION_CLOSED');
-      this.socket.send(datagram, this.onSent);
+      // Sealed at the last moment, so a datagram's counter follows the order on the wire.
+      this.socket.send(this.sealer ? this.sealer.seal(plain) : plain, this.onSent);
       this.bytesSent += size;
     }
     this.framesSent += 1;
@@ -142,10 +153,10 @@ export class UdpFrameSender implements Sender {
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (!this.closed) {
-        const end = endDatagram(this.streamId, this.frameSeq);
         for (let i = 0; i < END_COPIES && !this.closed; i++) {
           if (i > 0) await sleep(END_SPACING_MS);
-          if (!this.closed) this.socket.send(end, this.onSent);
+          // Each copy sealed on its own: the receiver drops a repeated counter as a replay.
+          if (!this.closed) this.socket.send(this.endDatagram(), this.onSent);
         }
         await this.drained();
       }
@@ -158,8 +169,13 @@ export class UdpFrameSender implements Sender {
   /** Closes at once; a single END still goes out, so the receiver does not wait for silence. */
   destroy(): void {
     if (this.closed) return;
-    if (!this.closing) this.socket.send(endDatagram(this.streamId, this.frameSeq), () => {});
+    if (!this.closing) this.socket.send(this.endDatagram(), () => {});
     this.shut();
+  }
+
+  private endDatagram(): Buffer {
+    const end = endDatagram(this.streamId, this.frameSeq);
+    return this.sealer ? this.sealer.seal([end]) : end;
   }
 
   private shut(): void {

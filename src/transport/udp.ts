@@ -10,6 +10,7 @@ import type { TransportKind } from './kind.js';
 import { DEFAULT_RATE_BYTES_PER_SECOND } from './pacer.js';
 import { UdpFrameReceiver } from './udp-receiver.js';
 import { UdpFrameSender } from './udp-sender.js';
+import { udpSecret } from './udp-secret.js';
 import { DEFAULT_RECV_BUFFER_BYTES } from './udp-socket.js';
 import { DEFAULT_MAX_QUEUED_FRAMES as UDP_LIVE_DEPTH } from './receiver-core.js';
 
@@ -73,6 +74,8 @@ export const udpTransport: TransportKind<'udp', typeof sendOptions, typeof recvO
   sendOptions,
   recvOptions,
   pickedBy: ['udp'],
+  // Every datagram sealed with AES-256-GCM (docs/PROTOCOL.md, "Shared secret: UDP").
+  usesSecret: true,
   check(given) {
     if (given('--wait-ack')) {
       throw new UsageError("--wait-ack does not apply to --udp: vstream's UDP receivers never reply (use TCP, or --udp --legacy for the reference programs)");
@@ -84,7 +87,9 @@ export const udpTransport: TransportKind<'udp', typeof sendOptions, typeof recvO
   liveDepth: UDP_LIVE_DEPTH,
   async openSender(settings) {
     let warned = false;
+    const secret = await udpSecret(settings);
     const sender = await UdpFrameSender.open({
+      ...(secret && { secret }),
       host: settings.host,
       port: settings.port,
       metadata: settings.metadata,
@@ -105,7 +110,9 @@ export const udpTransport: TransportKind<'udp', typeof sendOptions, typeof recvO
   async openReceiver(settings) {
     // Auto keeps vstream UDP's behaviour: its senders never wait, so only --ack makes replies.
     const ack = replyText(settings, false);
+    const secret = await udpSecret(settings);
     const receiver = await UdpFrameReceiver.listen({
+      ...(secret && { secret }),
       port: settings.port,
       host: settings.bind,
       maxFrameBytes: settings.maxFrameBytes,
