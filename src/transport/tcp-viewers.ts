@@ -8,6 +8,7 @@ import { flag, valueOr } from '../options/schema.js';
 import { parseIntInRange } from '../options/parsers.js';
 import { sendBindOption, sendListenOption } from './endpoint-options.js';
 import type { TransportKind } from './kind.js';
+import { transportSecret } from './transport-secret.js';
 import { tcpTransport } from './tcp.js';
 import { DEFAULT_MAX_VIEWERS, ViewerServer } from './viewer-server.js';
 
@@ -49,8 +50,11 @@ export const viewersTransport: TransportKind<'tcp-viewers', typeof sendOptions, 
   summaryWording: '',
   ended: 'connection closed',
   liveDepth: 1,
+  usesSecret: true,
   async openSender(settings) {
+    const secret = await transportSecret(settings);
     const server = await ViewerServer.listen({
+      secret,
       port: settings.listen ?? 0,
       host: settings.bind,
       maxViewers: settings.maxViewers,

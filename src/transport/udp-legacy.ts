@@ -54,6 +54,7 @@ export const legacyUdpTransport: TransportKind<'udp-legacy', typeof sendOptions,
   listeningNote: 'UDP, legacy format',
   summaryWording: ' over UDP',
   ended: 'stream ended',
+  noSecret: "--legacy speaks the reference programs' UDP format, which has no encryption",
   liveDepth: UDP_LIVE_DEPTH,
   async openSender(settings) {
     const format = settings.legacy ?? 'chunked';
