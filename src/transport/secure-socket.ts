@@ -4,9 +4,10 @@
  * Node's PSK support is TLS 1.2 only (its TLS 1.3 PSK is for resumption), hence the pinned
  * version. A peer without the secret fails the handshake, before any frame is read or written.
  */
-import { TLSSocket, connect, type ConnectionOptions, type TlsOptions } from 'node:tls';
+import { connect, createServer, type ConnectionOptions, type Server, type TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import { AuthError } from '../errors.js';
+import { formatAddress } from './address.js';
 import type { Secret } from '../secret/secret.js';
 
 /** Both suites are ECDHE-PSK with an AEAD: ChaCha20 first, AES-GCM for peers that prefer it. */
@@ -47,18 +48,46 @@ export async function secureClient(socket: Socket, secret: Secret, peer: string,
 }
 
 /**
- * The server's end of the handshake over an accepted `socket`. A peer that opens with anything
- * but a TLS handshake (a plain vstream sender, a reference program) is refused at its first byte.
+ * The server's end: a TLS server that is given each accepted socket (its 'connection' event, as
+ * net.Server documents for injected connections) once its first byte says it speaks TLS. A peer
+ * that opens with anything else (a plain vstream sender, a reference program) is refused there.
  */
-export async function secureServer(socket: Socket, secret: Secret, peer: string, timeoutMs = DEFAULT_HANDSHAKE_TIMEOUT_MS): Promise<TLSSocket> {
-  await firstByteIsTls(socket, peer, timeoutMs);
-  const key = tlsPskKey(secret);
-  const options: TlsOptions = {
-    ...commonOptions,
-    pskCallback: (_socket, identity) => (identity === TLS_PSK_IDENTITY ? key : null),
-  };
-  const tls = new TLSSocket(socket, { ...options, isServer: true });
-  return handshake(tls, socket, timeoutMs, 'secure', (err) => new AuthError(`refused ${peer}: ${serverReason(err)}`, 'ERR_AUTH', { cause: err }));
+export class SecureAcceptor {
+  private readonly server: Server;
+
+  constructor(
+    secret: Secret,
+    accept: (socket: TLSSocket) => void,
+    refused: (error: AuthError) => void,
+    private readonly timeoutMs = DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  ) {
+    const key = tlsPskKey(secret);
+    this.server = createServer({
+      ...commonOptions,
+      handshakeTimeout: timeoutMs,
+      pskCallback: (_socket, identity) => (identity === TLS_PSK_IDENTITY ? key : null),
+    });
+    this.server.on('secureConnection', accept);
+    this.server.on('tlsClientError', (err, socket) => {
+      socket.destroy();
+      refused(new AuthError(`refused ${peerOf(socket)}: ${serverReason(err)}`, 'ERR_AUTH', { cause: err }));
+    });
+    this.refused = refused;
+  }
+
+  private readonly refused: (error: AuthError) => void;
+
+  /** Starts the handshake on an accepted connection. */
+  handle(socket: Socket): void {
+    firstByteIsTls(socket, peerOf(socket), this.timeoutMs).then(
+      () => this.server.emit('connection', socket),
+      (err: AuthError) => this.refused(err),
+    );
+  }
+}
+
+function peerOf(socket: Socket): string {
+  return formatAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
 }
 
 /** Waits for the first byte without consuming it; rejects a peer that does not start with TLS. */
@@ -84,7 +113,7 @@ function firstByteIsTls(socket: Socket, peer: string, timeoutMs: number): Promis
   });
 }
 
-function handshake(tls: TLSSocket, raw: Socket, timeoutMs: number, event: 'secure' | 'secureConnect', failed: (err: Error) => AuthError): Promise<TLSSocket> {
+function handshake(tls: TLSSocket, raw: Socket, timeoutMs: number, event: 'secureConnect', failed: (err: Error) => AuthError): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => done(Object.assign(new Error(`no TLS handshake within ${timeoutMs / 1000} s`), { code: 'ETIMEDOUT' })), timeoutMs);
     const onSecure = () => done(undefined);
@@ -119,7 +148,7 @@ function serverReason(err: Error): string {
   const code = (err as NodeJS.ErrnoException).code ?? '';
   if (/DECRYPT_ERROR|BAD_RECORD_MAC|DIGEST_CHECK|UNKNOWN_PSK|DECRYPTION_FAILED/.test(code)) return 'it has a different secret';
   if (/NO_SHARED_CIPHER|NO_CIPHERS/.test(code)) return 'it offered no shared-secret TLS: does it have the secret?';
-  if (code === 'ETIMEDOUT') return `${err.message}`;
+  if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT') return `no TLS handshake within ${DEFAULT_HANDSHAKE_TIMEOUT_MS / 1000} s`;
   if (code === 'ECONNRESET') return 'it closed the connection during the TLS handshake (a different secret?)';
   return err.message;
 }
