@@ -148,7 +148,8 @@ function serverReason(err: Error): string {
   const code = (err as NodeJS.ErrnoException).code ?? '';
   if (/DECRYPT_ERROR|BAD_RECORD_MAC|DIGEST_CHECK|UNKNOWN_PSK|DECRYPTION_FAILED/.test(code)) return 'it has a different secret';
   if (/NO_SHARED_CIPHER|NO_CIPHERS/.test(code)) return 'it offered no shared-secret TLS: does it have the secret?';
-  if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT') return `no TLS handshake within ${DEFAULT_HANDSHAKE_TIMEOUT_MS / 1000} s`;
+  // Node's own code for its server's handshakeTimeout.
+  if (/TLS_HANDSHAKE_TIMEOUT$/.test(code)) return `no TLS handshake within ${DEFAULT_HANDSHAKE_TIMEOUT_MS / 1000} s`;
   if (code === 'ECONNRESET') return 'it closed the connection during the TLS handshake (a different secret?)';
   return err.message;
 }

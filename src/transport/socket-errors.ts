@@ -28,7 +28,9 @@ export function networkError(what: string, err: unknown): NetworkError {
 
 /** A TLS connection that failed after its handshake, said in one line instead of OpenSSL's. */
 function tlsReason(code: string): [string, NetworkCode] | undefined {
-  if (!code.startsWith('ERR_SSL_')) return undefined;
+  // OpenSSL's errors as Node names them (ERR_SSL_...), not vstream's codes.
+  const openssl = /^ERR_SSL_(.+)$/.exec(code);
+  if (!openssl) return undefined;
   if (/BAD_RECORD_MAC|DECRYPTION_FAILED/.test(code)) return ['a TLS record failed its authentication check (altered in flight): connection closed', 'ERR_CONNECTION_CLOSED'];
-  return [`TLS error (${code.slice('ERR_SSL_'.length).toLowerCase().replace(/_/g, ' ')})`, 'ERR_CONNECTION_CLOSED'];
+  return [`TLS error (${openssl[1]!.toLowerCase().replace(/_/g, ' ')})`, 'ERR_CONNECTION_CLOSED'];
 }
