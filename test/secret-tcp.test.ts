@@ -4,12 +4,12 @@
  * a relay that flips one byte in flight. Real processes on loopback.
  */
 import { chmod, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Secret } from '../src/secret/secret.js';
-import { tlsPskKey } from '../src/transport/secure-socket.js';
+import { MAX_PENDING_HANDSHAKES, tlsPskKey } from '../src/transport/secure-socket.js';
 import { imageInfo, makeJpeg } from './helpers/jpeg.js';
 import { PYTHON } from './helpers/python.js';
 import { start, startReceiver, stopAll, vstream, type TestProcess } from './helpers/process.js';
@@ -221,5 +221,41 @@ describe('a byte flipped in flight', () => {
     } finally {
       relay.server.close();
     }
+  });
+});
+
+describe('the listening end', () => {
+  it('refuses connections past the handshakes it holds at once, and still serves a sender with the secret', async () => {
+    const file = await secretFile(SECRET);
+    const dir = await tempDir();
+    const recv = await startReceiver(['--bind', '127.0.0.1', '--secret-file', file, '--frames', '1', '--save-dir', dir]);
+    // Connections that never start a handshake, one more than the receiver holds.
+    const idle: Socket[] = [];
+    try {
+      for (let i = 0; i <= MAX_PENDING_HANDSHAKES; i += 1) {
+        const socket = connect({ host: '127.0.0.1', port: recv.port });
+        socket.on('error', () => undefined);
+        idle.push(socket);
+      }
+      await recv.waitForLine(new RegExp(`refused 127\\.0\\.0\\.1:\\d+: ${MAX_PENDING_HANDSHAKES} TLS handshakes are under way`), 'stderr');
+    } finally {
+      for (const socket of idle) socket.destroy();
+    }
+    const send = vstream(['send', '--to', `127.0.0.1:${recv.port}`, '--pattern', '--frames', '1', '--secret-file', file]);
+    expect(await exitOf(send)).toBe(0);
+    expect(await exitOf(recv)).toBe(0);
+    expect(await savedJpegs(dir)).toHaveLength(1);
+  });
+
+  it('without a secret, says once that a receiver on every address is open to the network; not on loopback', async () => {
+    const open = await startReceiver([]);
+    await open.waitForLine(/note: no --secret-file: anyone who can reach this port can watch or inject streams/, 'stderr');
+    const local = await startReceiver(['--bind', '127.0.0.1']);
+    const withSecret = await startReceiver(['--secret-file', await secretFile(SECRET)]);
+    for (const proc of [open, local, withSecret]) proc.kill('SIGINT');
+    await Promise.all([open, local, withSecret].map(exitOf));
+    expect(open.output('stderr').filter((line) => line.includes('note: no --secret-file'))).toHaveLength(1);
+    expect(local.stderr()).not.toMatch(/no --secret-file/);
+    expect(withSecret.stderr()).not.toMatch(/no --secret-file/);
   });
 });

@@ -16,6 +16,11 @@ export const TLS_PSK_CIPHERS = 'ECDHE-PSK-CHACHA20-POLY1305:ECDHE-PSK-AES256-GCM
 export const TLS_PSK_IDENTITY = 'vstream';
 /** A handshake is a few round trips; longer than this is a peer that is not speaking TLS. */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+/**
+ * Connections in their handshake at once; one more is refused. Each holds a socket and some
+ * TLS state before it has proved anything, so a flood of idle connections must not pile up.
+ */
+export const MAX_PENDING_HANDSHAKES = 64;
 /** The first byte of every TLS record that starts a handshake. */
 const TLS_HANDSHAKE_RECORD = 0x16;
 
@@ -67,7 +72,10 @@ export class SecureAcceptor {
       handshakeTimeout: timeoutMs,
       pskCallback: (_socket, identity) => (identity === TLS_PSK_IDENTITY ? key : null),
     });
-    this.server.on('secureConnection', accept);
+    this.server.on('secureConnection', (socket: TLSSocket) => {
+      this.inHandshake.get(peerOf(socket))?.();
+      accept(socket);
+    });
     this.server.on('tlsClientError', (err, socket) => {
       socket.destroy();
       refused(new AuthError(`refused ${peerOf(socket)}: ${serverReason(err)}`, 'ERR_AUTH', { cause: err }));
@@ -79,11 +87,31 @@ export class SecureAcceptor {
 
   /** Starts the handshake on an accepted connection. */
   handle(socket: Socket): void {
+    if (this.pending >= MAX_PENDING_HANDSHAKES) {
+      socket.destroy();
+      this.refused(new AuthError(`refused ${peerOf(socket)}: ${MAX_PENDING_HANDSHAKES} TLS handshakes are under way`));
+      return;
+    }
+    const peer = peerOf(socket);
+    let counted = true;
+    const release = () => {
+      if (counted) this.pending -= 1;
+      counted = false;
+      this.inHandshake.delete(peer);
+    };
+    this.pending += 1;
+    this.inHandshake.set(peer, release);
+    socket.once('close', release);
     firstByteIsTls(socket, peerOf(socket), this.timeoutMs).then(
       () => this.server.emit('connection', socket),
       (err: AuthError) => this.refused(err),
     );
   }
+
+  /** Handshakes not finished yet; each is released once handed on or closed. */
+  private pending = 0;
+  /** By peer address (the TLS socket the server hands on names the same one). */
+  private readonly inHandshake = new Map<string, () => void>();
 }
 
 function peerOf(socket: Socket): string {
