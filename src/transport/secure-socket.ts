@@ -87,12 +87,12 @@ export class SecureAcceptor {
 
   /** Starts the handshake on an accepted connection. */
   handle(socket: Socket): void {
+    const peer = peerOf(socket);
     if (this.pending >= MAX_PENDING_HANDSHAKES) {
       socket.destroy();
-      this.refused(new AuthError(`refused ${peerOf(socket)}: ${MAX_PENDING_HANDSHAKES} TLS handshakes are under way`));
+      this.refused(new AuthError(`refused ${peer}: ${MAX_PENDING_HANDSHAKES} TLS handshakes are under way`));
       return;
     }
-    const peer = peerOf(socket);
     let counted = true;
     const release = () => {
       if (counted) this.pending -= 1;
@@ -102,7 +102,7 @@ export class SecureAcceptor {
     this.pending += 1;
     this.inHandshake.set(peer, release);
     socket.once('close', release);
-    firstByteIsTls(socket, peerOf(socket), this.timeoutMs).then(
+    firstByteIsTls(socket, peer, this.timeoutMs).then(
       () => this.server.emit('connection', socket),
       (err: AuthError) => this.refused(err),
     );
