@@ -9,6 +9,7 @@ import path from 'node:path';
 import { vstream } from '../../tools/proc.mjs';
 import { latency } from './latency.mjs';
 import { vstreamRate } from './vstream-rates.mjs';
+import { median } from '../../tools/table.mjs';
 
 /** Whether `vstream recv --secret-file F --udp ...` is accepted (not a usage error) by this build. */
 function takesSecret(file, transport) {
@@ -24,20 +25,30 @@ export async function secretCost({ clip, frames, shortClip, shortFrames, runs, s
   await writeFile(file, spawnSync(node, args, { encoding: 'utf8' }).stdout);
   await chmod(file, 0o600);
   const rows = [];
+  for (const transport of ['tcp', 'udp']) {
+    const usable = takesSecret(file, transport);
+    for (const secret of [false, true]) {
+      const label = `${transport.toUpperCase()} ${secret ? 'with' : 'without'} a secret`;
+      rows.push({ label, transport, secret, ...(secret && usable !== true && { skipped: `refused by this build: ${usable}` }), rates: [], latencies: [] });
+    }
+  }
+  const measured = rows.filter((row) => !row.skipped);
   try {
-    for (const transport of ['tcp', 'udp']) {
-      const usable = takesSecret(file, transport);
-      for (const secret of [false, true]) {
-        const label = `${transport.toUpperCase()} ${secret ? 'with' : 'without'} a secret`;
-        if (secret && usable !== true) {
-          rows.push({ label, transport, secret, skipped: `refused by this build: ${usable}` });
-          continue;
-        }
-        const extra = secret ? ['--secret-file', file] : [];
-        const rate = await attempt(`${label}: throughput`, () => vstreamRate({ clip, frames, shortClip, shortFrames, runs, size: '640x480', transport, sink: 'passthrough', extra }));
-        const live = await attempt(`${label}: latency`, () => latency({ size: '640x480', fps: 30, seconds, transport, decoded: false, extra }));
-        rows.push({ label, transport, secret, rate, latency: live });
+    // Interleaved (run 1 of every row, then run 2, ...): load from others on a shared machine
+    // then falls on both sides of each comparison instead of on one row.
+    for (let run = 0; run < runs; run += 1) {
+      for (const row of measured) {
+        const extra = row.secret ? ['--secret-file', file] : [];
+        row.rates.push(await attempt(`${row.label}: throughput, run ${run + 1}`, () => vstreamRate({ clip, frames, shortClip, shortFrames, runs: 1, size: '640x480', transport: row.transport, sink: 'passthrough', extra })));
+        row.latencies.push(await attempt(`${row.label}: latency, run ${run + 1}`, () => latency({ size: '640x480', fps: 30, seconds, transport: row.transport, decoded: false, extra })));
       }
+    }
+    for (const row of measured) {
+      const fps = row.rates.map((r) => r?.fps).filter(Number.isFinite);
+      const p50 = row.latencies.map((l) => l?.arrival?.p50).filter(Number.isFinite);
+      const p99 = row.latencies.map((l) => l?.arrival?.p99).filter(Number.isFinite);
+      row.rate = fps.length ? { fps: median(fps), runs: fps } : row.rates.find((r) => r?.error);
+      row.latency = p50.length ? { arrival: { p50: median(p50), p99: median(p99), runs: p50 } } : row.latencies.find((l) => l?.error);
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
