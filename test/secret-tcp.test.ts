@@ -93,6 +93,7 @@ describe('a peer without the secret is refused in the handshake', () => {
     const send = vstream(['send', '--to', `127.0.0.1:${recv.port}`, '--pattern', '--frames', '2', '--secret-file', await secretFile(SECRET)]);
     expect(await exitOf(send)).toBe(9);
     expect(send.stderr()).toMatch(/failed: the peer has no secret \(or does not speak TLS\)/);
+    await recv.waitForLine(/a TLS handshake: the sender has a shared secret and this receiver none/, 'stderr');
     // The plain receiver read no frame out of the handshake.
     expect(recv.stderr()).not.toMatch(/received [1-9]/);
   });
