@@ -77,8 +77,9 @@ export class SecureAcceptor {
       accept(socket);
     });
     this.server.on('tlsClientError', (err, socket) => {
+      const peer = peerOf(socket);
       socket.destroy();
-      refused(new AuthError(`refused ${peerOf(socket)}: ${serverReason(err)}`, 'ERR_AUTH', { cause: err }));
+      refused(new AuthError(`refused ${peer}: ${serverReason(err)}`, 'ERR_AUTH', { cause: err }));
     });
     this.refused = refused;
   }
