@@ -17,11 +17,12 @@
 //   7. Passthrough: CPU ms a frame of `send` for an MJPEG file passed through vs re-encoded
 //      (bench/lib/passthrough.mjs).
 //   8. The HTTP viewer: frames/s to each of 0, 1 and 10 MJPEG clients and recv's CPU (bench/lib/http-viewer.mjs).
+//   9. Shared secret: TCP and UDP throughput and latency at 640x480 with and without --secret-file (bench/lib/secret-cost.mjs).
 //
 // Environment (all optional): BENCH_RUNS (runs per figure, default 3), BENCH_FRAMES (clip frames
 // at 640x480, default 600; 1280x720 uses half), BENCH_SECONDS (measured seconds of each live
 // scenario, default 5), BENCH_LEVELS (sender counts, default 1,4,8,12,16), BENCH_ONLY (comma
-// list of throughput,latency,streams,memory,udp-loss,attacks,passthrough,http), BENCH_UDP_DECODE=1 (adds UDP rows
+// list of throughput,latency,streams,memory,udp-loss,attacks,passthrough,http,secret), BENCH_UDP_DECODE=1 (adds UDP rows
 // that decode every frame), BENCH_ATTACK_SECONDS (length of the timed attacks, default 10),
 // FUZZ_CASES and FUZZ_SEED (the attacks' fuzzer runs, default 20000 cases per transport, seed 1).
 import { spawnSync } from 'node:child_process';
@@ -42,6 +43,7 @@ import { cpuAccount, otherCores, poolRuns, snapshotBuild, vstream } from '../too
 import { pythonReferenceRate } from './lib/python-reference.mjs';
 import { fmt, markdownTable, median } from '../tools/table.mjs';
 import { udpLoss } from './lib/udp-loss.mjs';
+import { secretCost } from './lib/secret-cost.mjs';
 import { vstreamRate } from './lib/vstream-rates.mjs';
 
 const { locateFfmpeg, ffmpegVersion } = await import('../dist/source/ffmpeg/locate.js');
@@ -238,6 +240,13 @@ if (wanted('http')) {
 }
 
 if (wanted('http')) section('http');
+
+if (wanted('secret')) {
+  const clip = await makeClip({ ffmpegPath: ffmpeg.path, width: 640, height: 480, frames: FRAMES });
+  const shortClip = await makeClip({ ffmpegPath: ffmpeg.path, width: 640, height: 480, frames: SHORT_FRAMES });
+  results.secret = await secretCost({ clip, frames: FRAMES, shortClip, shortFrames: SHORT_FRAMES, runs: RUNS, seconds: SECONDS, attempt });
+  section('secret');
+}
 machine.loadAverageAtEnd = loadavg().map((x) => Number(x.toFixed(2)));
 
 // ================================================================ output
@@ -510,6 +519,30 @@ if (results.httpViewer) {
       ['recv CPU cores', 'recvCpuCores'],
       ['recv CPU ms per frame', 'recvCpuMsPerFrame'],
     ], results.httpViewer.levels));
+  }
+}
+
+if (results.secret) {
+  const rows = results.secret;
+  const plain = (r) => rows.find((o) => o.transport === r.transport && !o.secret);
+  out();
+  out('## 9. Shared secret: the cost at 640x480, same run');
+  out();
+  out(`Throughput: the clip at --fps max, pass-through to /dev/null (steady state as in section 1). Latency: the pattern at 30 frames/s for ${SECONDS} s, capture to arrival. Added: the row with a secret against the row without, same transport.`);
+  out();
+  out(markdownTable([
+    ['row', 'label', 'l'],
+    ['frames/s', (r) => rate(r.rate)],
+    ['throughput lost %', (r) => (r.secret && rate(r.rate) && rate(plain(r)?.rate) ? (1 - rate(r.rate) / rate(plain(r).rate)) * 100 : null)],
+    ['latency p50 ms', (r) => r.latency?.arrival?.p50 ?? null],
+    ['latency p99 ms', (r) => r.latency?.arrival?.p99 ?? null],
+    ['p50 added ms', (r) => (r.secret && r.latency?.arrival && plain(r)?.latency?.arrival ? r.latency.arrival.p50 - plain(r).latency.arrival.p50 : null)],
+    ['note', (r) => r.skipped ?? why(r.rate) ?? why(r.latency) ?? '', 'l'],
+  ], rows));
+  for (const row of rows.filter((r) => r.secret && !r.skipped)) {
+    const base = plain(row);
+    if (rate(row.rate) && rate(base?.rate)) targets.push({ target: `${row.transport.toUpperCase()} throughput lost to the secret at 640x480`, value: (1 - rate(row.rate) / rate(base.rate)) * 100, unit: '%', goal: 'under 10 %', met: (v) => v < 10 });
+    if (row.latency?.arrival && base?.latency?.arrival) targets.push({ target: `${row.transport.toUpperCase()} p50 latency added by the secret at 640x480`, value: row.latency.arrival.p50 - base.latency.arrival.p50, unit: 'ms', goal: 'under 1 ms', met: (v) => v < 1 });
   }
 }
 

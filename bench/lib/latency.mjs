@@ -25,9 +25,9 @@ const stats = (ms) => ({ p50: percentile(ms, 50), p99: percentile(ms, 99), max: 
  * byte read from the FIFO by this process (same clock) against that frame's captureTime:
  * capture to decoded pixels in the hands of a reader.
  */
-export async function latency({ size = '640x480', fps = 30, seconds = 10, warmupSeconds = 1, transport = 'tcp', decoded = true }) {
+export async function latency({ size = '640x480', fps = 30, seconds = 10, warmupSeconds = 1, transport = 'tcp', decoded = true, extra = [] }) {
   const udp = transport === 'udp' ? ['--udp'] : [];
-  const arrival = await run({ size, fps, seconds, warmupSeconds, udp, sink: ['--output', '/dev/null'] });
+  const arrival = await run({ size, fps, seconds, warmupSeconds, udp, sink: ['--output', '/dev/null'], extra });
   const result = {
     arrival: { ...stats(arrival.map((f) => f.latencyMs)), measured: 'capture (JPEG out of ffmpeg, sender) to arrival (frame parsed, receiver); no decode' },
     size,
@@ -56,7 +56,7 @@ export async function latency({ size = '640x480', fps = 30, seconds = 10, warmup
       spawnSync('mkfifo', [fifo]);
       createReadStream(fifo, { highWaterMark: 1 << 20 }).on('data', onPixels);
       const sink = ['--format', 'rgb24', '--size', size, '--output', fifo];
-      const frames = await run({ size, fps, seconds, warmupSeconds: 0, udp, sink });
+      const frames = await run({ size, fps, seconds, warmupSeconds: 0, udp, sink, extra });
       await rm(dir, { recursive: true, force: true });
       const t0 = frames[0]?.receivedAt + warmupSeconds * 1000;
       const ms = frames.flatMap((f, i) => (i < pixelTimes.length && f.receivedAt >= t0 ? [pixelTimes[i] - f.captureTime] : []));
@@ -72,9 +72,9 @@ export async function latency({ size = '640x480', fps = 30, seconds = 10, warmup
 }
 
 /** One run: the receiver's JSON records after the warm-up. */
-async function run({ size, fps, seconds, warmupSeconds, udp, sink }) {
-  const { p: recv, port } = await startReceiver(['--no-window', ...udp, '--json', ...sink]);
-  const send = start(...vstream('send', '--pattern', '--fps', String(fps), '--size', size, ...udp, '--to', `127.0.0.1:${port}`, '--quiet'));
+async function run({ size, fps, seconds, warmupSeconds, udp, sink, extra = [] }) {
+  const { p: recv, port } = await startReceiver(['--no-window', ...udp, '--json', ...sink, ...extra]);
+  const send = start(...vstream('send', '--pattern', '--fps', String(fps), '--size', size, ...udp, '--to', `127.0.0.1:${port}`, '--quiet', ...extra));
   await recv.waitFor(/\n/, { stream: 'out' });
   await sleep(seconds * 1000);
   send.kill('SIGINT');

@@ -18,7 +18,7 @@ export function cliHas(command, option) {
  * decodes: false. sink 'passthrough' is `--output /dev/null` (JPEGs written as received). Timing: see measureRate. Also the
  * receiver's peak RSS (VmHWM, read every 100 ms and on its summary line, just before it exits).
  */
-export async function vstreamRate({ clip, frames, shortClip, shortFrames, runs = 3, size, transport = 'tcp', sink = 'passthrough', packetSize = 65000, rate }) {
+export async function vstreamRate({ clip, frames, shortClip, shortFrames, runs = 3, size, transport = 'tcp', sink = 'passthrough', packetSize = 65000, rate, extra = [] }) {
   const udp = transport === 'udp';
   if (udp && !cliHas('send', '--udp')) return { skipped: 'send has no --udp' };
   const decodes = sink === 'decode' && cliHas('recv', '--format');
@@ -27,11 +27,11 @@ export async function vstreamRate({ clip, frames, shortClip, shortFrames, runs =
   const sendUdp = udp ? ['--udp', '--packet-size', String(packetSize), ...(rate ? ['--rate', String(rate)] : []), '--loop'] : [];
 
   const once = async (file, expected) => {
-    const { p: recv, port } = await startReceiver(['--no-window', ...udpArgs, ...sinkArgs, '--frames', String(expected)]);
+    const { p: recv, port } = await startReceiver(['--no-window', ...udpArgs, ...sinkArgs, '--frames', String(expected), ...extra]);
     const mem = watchMemory(recv.pid);
     recv.listeners.add(() => /received \d+ frames/.test(recv.err) && mem.sample());
     const t0 = performance.now();
-    const send = start(...vstream('send', '--file', file, '--fps', 'max', ...sendUdp, '--to', `127.0.0.1:${port}`));
+    const send = start(...vstream('send', '--file', file, '--fps', 'max', ...sendUdp, '--to', `127.0.0.1:${port}`, ...extra));
     const { code, at } = await recv.exited;
     const { peakKb } = mem.stop();
     if (udp) send.kill('SIGINT'); // still looping, unless it already saw the receiver go (exit 3)

@@ -48,6 +48,8 @@ export function parseHeader(buf: Buffer, maxFrameBytes: number): number {
       if (first === -1) first = i;
       last = i;
     } else if (byte !== SPACE && byte !== NUL) {
+      // 0x16 0x03 opens a TLS handshake: a vstream sender with a shared secret.
+      if (i === 0 && byte === 0x16 && buf[1] === 0x03) throw badHeader(buf, 'a TLS handshake: the sender has a shared secret and this receiver none (give both the same --secret-file)');
       throw badHeader(buf, `unexpected byte 0x${byte.toString(16).padStart(2, '0')} at offset ${i}`);
     }
   }

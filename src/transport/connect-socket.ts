@@ -7,6 +7,8 @@ import { once } from 'node:events';
 import { NetworkError } from '../errors.js';
 import { formatAddress } from './address.js';
 import { networkError } from './socket-errors.js';
+import { secureClient } from './secure-socket.js';
+import type { Secret } from '../secret/secret.js';
 
 /** How long connecting may take by default (ms). */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -21,6 +23,8 @@ export interface ConnectSocketOptions {
    * unset: the generic hint, which names `vstream recv`.
    */
   listener?: string;
+  /** Set: the connection is TLS authenticated by this secret (an AuthError when the peer lacks it). */
+  secret?: Secret | undefined;
 }
 
 /** A connected socket, or a NetworkError naming the address and the reason. */
@@ -44,5 +48,6 @@ export async function connectSocket(options: ConnectSocketOptions): Promise<Sock
     throw error;
   }
   socket.setTimeout(0);
+  if (options.secret) return secureClient(socket, options.secret, address, options.timeoutMs);
   return socket;
 }

@@ -59,6 +59,7 @@ export const folderTransport: TransportKind<'folder', typeof sendOptions, Record
   listeningNote: '',
   summaryWording: ' (folder transfer)',
   ended: 'connection closed',
+  noSecret: "--protocol folder speaks the reference programs' folder protocol, which has no encryption",
   liveDepth: 1,
   async openSender(settings) {
     const connect = () =>

@@ -20,8 +20,17 @@ export function networkError(what: string, err: unknown): NetworkError {
     EADDRNOTAVAIL: ['address not available on this machine', 'ERR_BAD_BIND'],
     EAFNOSUPPORT: ['address family not supported (IPv6 disabled?)', 'ERR_BAD_BIND'],
   };
-  const known = code ? reason[code] : undefined;
+  const known = code ? reason[code] ?? tlsReason(code) : undefined;
   if (known) return new NetworkError(`${what}: ${known[0]}`, known[1], { cause: err });
   const message = err instanceof Error ? err.message : String(err);
   return new NetworkError(`${what}: ${message}`, 'ERR_NETWORK', { cause: err });
+}
+
+/** A TLS connection that failed after its handshake, said in one line instead of OpenSSL's. */
+function tlsReason(code: string): [string, NetworkCode] | undefined {
+  // OpenSSL's errors as Node names them (ERR_SSL_...), not vstream's codes.
+  const openssl = /^ERR_SSL_(.+)$/.exec(code);
+  if (!openssl) return undefined;
+  if (/BAD_RECORD_MAC|DECRYPTION_FAILED/.test(code)) return ['a TLS record failed its authentication check (altered in flight): connection closed', 'ERR_CONNECTION_CLOSED'];
+  return [`TLS error (${openssl[1]!.toLowerCase().replace(/_/g, ' ')})`, 'ERR_CONNECTION_CLOSED'];
 }

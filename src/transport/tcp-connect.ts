@@ -9,6 +9,7 @@ import { parseSeconds } from '../options/parsers.js';
 import { connectOption } from './endpoint-options.js';
 import { formatAddress } from './address.js';
 import type { TransportKind } from './kind.js';
+import { transportSecret } from './transport-secret.js';
 import { tcpTransport } from './tcp.js';
 import { TcpConnector } from './tcp-connector.js';
 import { TcpFrameReceiver } from './tcp-receiver.js';
@@ -44,11 +45,13 @@ export const connectTransport: TransportKind<'tcp-connect', Record<never, never>
   summaryWording: '',
   ended: 'connection closed',
   liveDepth: 1,
+  usesSecret: true,
   openSender() {
     return Promise.reject(new UsageError('--connect is an option of recv; send --to connects a sender to a receiver'));
   },
   async openReceiver(settings) {
     const { host, port } = settings.connect!;
+    const secret = await transportSecret(settings);
     const receiver = TcpFrameReceiver.unbound({
       maxFrameBytes: settings.maxFrameBytes,
       maxBufferedBytes: settings.maxBufferedBytes,
@@ -63,6 +66,7 @@ export const connectTransport: TransportKind<'tcp-connect', Record<never, never>
         host,
         port,
         retryMs: settings.connectRetryMs ?? Infinity,
+        secret,
         listener: 'vstream send --listen',
         connected: (socket) => receiver.adopt(socket),
         say: (line) => settings.warn(line),

@@ -9,11 +9,14 @@
  */
 import type { Socket } from 'node:net';
 import { connectSocket } from './connect-socket.js';
+import type { Secret } from '../secret/secret.js';
 import { NetworkError } from '../errors.js';
 import { formatAddress } from './address.js';
 import { isRetryable, MAX_RETRY_MS, RetrySchedule } from '../flow/backoff.js';
 
 export interface TcpConnectorOptions {
+  /** Set: every connection is TLS authenticated by this shared secret. */
+  secret?: Secret | undefined;
   host: string;
   port: number;
   /** How long each outage may last (ms); 0: the first failure is final; Infinity: forever. */
@@ -160,6 +163,6 @@ export class TcpConnector {
 
   private async attempt(): Promise<Socket> {
     // The generic hint names `vstream recv`; here it is the peer that should listen.
-    return connectSocket({ host: this.options.host, port: this.options.port, timeoutMs: this.options.connectTimeoutMs, listener: `\`${this.options.listener}\`` });
+    return connectSocket({ host: this.options.host, port: this.options.port, timeoutMs: this.options.connectTimeoutMs, secret: this.options.secret, listener: `\`${this.options.listener}\`` });
   }
 }

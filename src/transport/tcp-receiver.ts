@@ -11,6 +11,8 @@ import { senderToReplace } from '../reassemble/make-room.js';
 import { DEFAULT_MAX_BUFFERED_BYTES, MemoryBudget } from './memory-budget.js';
 import { connectionLimit } from './fd-limit.js';
 import { listenTcp } from './listen.js';
+import { acceptSecurely } from './secure-accept.js';
+import type { Secret } from '../secret/secret.js';
 import { FolderConnection, opensFolderTransfer } from './folder-connection.js';
 import type { FrameMeta } from '../frame/frame.js';
 import { ReplyDetector } from './reply-detector.js';
@@ -24,6 +26,8 @@ export const DEFAULT_TCP_IDLE_TIMEOUT_MS = 30_000;
 export const DEFAULT_IDLE_TIMEOUT_MS = DEFAULT_TCP_IDLE_TIMEOUT_MS;
 
 export interface TcpFrameReceiverOptions {
+  /** Set: every connection is TLS authenticated by this shared secret. */
+  secret?: Secret | undefined;
   /** Port to listen on; 0 picks a free one (see `receiver.port`). */
   port: number;
   /** Address to bind. Default: every IPv4 and IPv6 address on one socket. */
@@ -131,7 +135,7 @@ export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
       // A frame that asks (a resumable transfer) is answered by its own seq, whatever `ack`.
       frameReply: (frame) => ackReplyFor(frame.meta),
     });
-    server?.on('connection', (socket) => this.adopt(socket));
+    server?.on('connection', acceptSecurely(options.secret, (socket) => this.adopt(socket), (problem) => this.emit('problem', problem)));
     // After listen, only accept fails (EMFILE, ENFILE, ECONNABORTED): the server goes on.
     server?.on('error', (err) => {
       const { code, message } = networkError('cannot accept a connection', err);

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { connectSocket } from './connect-socket.js';
+import type { Secret } from '../secret/secret.js';
 import { once } from 'node:events';
 import { tcpFrame } from '../frame/framer.js';
 import { frameMeta } from '../frame/frame-meta.js';
@@ -12,6 +13,8 @@ import type { Sender, SendOptions } from './types.js';
 import { AckReplyParser, type AckListener } from '../frame/ack-reply.js';
 
 export interface TcpFrameSenderOptions {
+  /** Set: every connection is TLS authenticated by this shared secret. */
+  secret?: Secret | undefined;
   host: string;
   port: number;
   /** Sent in every frame's metadata; a vstream receiver names the stream by it. */
@@ -80,7 +83,7 @@ export class TcpFrameSender implements Sender {
 
   /** Connects to `host:port`. Fails with a NetworkError naming the address and the reason. */
   static async connect(options: TcpFrameSenderOptions): Promise<TcpFrameSender> {
-    const socket = await connectSocket({ host: options.host, port: options.port, timeoutMs: options.connectTimeoutMs });
+    const socket = await connectSocket({ host: options.host, port: options.port, timeoutMs: options.connectTimeoutMs, secret: options.secret });
     return new TcpFrameSender(socket, options);
   }
 

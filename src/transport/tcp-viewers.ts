@@ -8,6 +8,8 @@ import { flag, valueOr } from '../options/schema.js';
 import { parseIntInRange } from '../options/parsers.js';
 import { sendBindOption, sendListenOption } from './endpoint-options.js';
 import type { TransportKind } from './kind.js';
+import { transportSecret } from './transport-secret.js';
+import { openNetworkNote } from './open-network.js';
 import { tcpTransport } from './tcp.js';
 import { DEFAULT_MAX_VIEWERS, ViewerServer } from './viewer-server.js';
 
@@ -49,8 +51,11 @@ export const viewersTransport: TransportKind<'tcp-viewers', typeof sendOptions, 
   summaryWording: '',
   ended: 'connection closed',
   liveDepth: 1,
+  usesSecret: true,
   async openSender(settings) {
+    const secret = await transportSecret(settings);
     const server = await ViewerServer.listen({
+      secret,
       port: settings.listen ?? 0,
       host: settings.bind,
       maxViewers: settings.maxViewers,
@@ -68,7 +73,10 @@ export const viewersTransport: TransportKind<'tcp-viewers', typeof sendOptions, 
     let announced = false;
     const untilPeer = async () => {
       // Said once the caller is ready for signals: a script may stop the sender as soon as it reads this.
-      if (!announced && !settings.quiet) settings.warn(`listening for viewers on ${server.where}${settings.bind ? '' : ' (IPv4 and IPv6)'}`);
+      if (!announced && !settings.quiet) {
+        settings.warn(`listening for viewers on ${server.where}${settings.bind ? '' : ' (IPv4 and IPv6)'}`);
+        for (const note of openNetworkNote(settings.bind, secret)) settings.warn(note);
+      }
       announced = true;
       if (!settings.eager) await server.untilViewer();
     };

@@ -7,6 +7,8 @@ import { formatAddress } from './address.js';
 import { flag, value, valueWithDefault } from '../options/schema.js';
 import { parseIntInRange, parseSeconds } from '../options/parsers.js';
 import type { TransportKind } from './kind.js';
+import { transportSecret } from './transport-secret.js';
+import { openNetworkNote } from './open-network.js';
 
 /** `--wait-ack` is also said of the legacy format, whose sender always waits. */
 export const waitAckOption = flag('--wait-ack', "after each frame wait for the receiver's reply (stop-and-wait; TCP)");
@@ -48,7 +50,9 @@ export const tcpTransport: TransportKind<'tcp', typeof sendOptions, typeof recvO
   summaryWording: '',
   ended: 'connection closed',
   liveDepth: 1,
+  usesSecret: true,
   async openSender(settings) {
+    const secret = await transportSecret(settings);
     const connect = (acks?: ConnectionAcks) =>
       TcpFrameSender.connect({
         host: settings.host,
@@ -57,6 +61,7 @@ export const tcpTransport: TransportKind<'tcp', typeof sendOptions, typeof recvO
         label: settings.label,
         waitAck: settings.waitAck,
         stallTimeoutMs: settings.stallTimeoutMs,
+        secret,
         ...(acks && { acks }),
       });
     const sender = await ReconnectingSender.open({
@@ -78,7 +83,9 @@ export const tcpTransport: TransportKind<'tcp', typeof sendOptions, typeof recvO
     return { sender, summaryNote };
   },
   async openReceiver(settings) {
+    const secret = await transportSecret(settings);
     const receiver = await TcpFrameReceiver.listen({
+      secret,
       port: settings.port,
       host: settings.bind,
       maxFrameBytes: settings.maxFrameBytes,
@@ -91,6 +98,6 @@ export const tcpTransport: TransportKind<'tcp', typeof sendOptions, typeof recvO
       ackMode: settings.ackMode,
       ackWhen: 'manual',
     });
-    return { receiver, notes: () => [] };
+    return { receiver, notes: () => openNetworkNote(settings.bind, secret) };
   },
 };

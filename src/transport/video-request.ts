@@ -54,6 +54,7 @@ export const videoRequestTransport: TransportKind<'video-request', Record<never,
   listeningNote: '',
   summaryWording: '',
   ended: 'connection closed',
+  noSecret: "--request and --list speak the reference video player's protocol, which has no encryption",
   liveDepth: 1,
   async openSender() {
     throw new UsageError('--request is an option of recv');
@@ -100,6 +101,7 @@ export const videoListTransport: TransportKind<'video-list', Record<never, never
   listeningNote: '',
   summaryWording: '',
   ended: 'connection closed',
+  noSecret: "--request and --list speak the reference video player's protocol, which has no encryption",
   liveDepth: 1,
   async openSender() {
     throw new UsageError('--list is an option of recv');

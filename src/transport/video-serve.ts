@@ -44,6 +44,7 @@ export const videoServeTransport: TransportKind<'video-serve', typeof sendOption
   listeningNote: '',
   summaryWording: '',
   ended: 'connection closed',
+  noSecret: "--serve speaks the reference video player's protocol, which has no encryption",
   liveDepth: 1,
   async serve(settings) {
     const folder = await VideoFolder.open(settings.serve!);

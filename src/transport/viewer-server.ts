@@ -17,6 +17,8 @@ import type { Frame } from '../frame/frame.js';
 import type { Sender, SendOptions } from './types.js';
 import { formatAddress } from './address.js';
 import { listenTcp, listeningWhere } from './listen.js';
+import { acceptSecurely } from './secure-accept.js';
+import type { Secret } from '../secret/secret.js';
 import { stalledError, Viewer, type ViewerTally } from './viewer.js';
 
 export const DEFAULT_MAX_VIEWERS = 32;
@@ -24,6 +26,8 @@ export const DEFAULT_MAX_VIEWERS = 32;
 export const VIEWERS_NAMED = 5;
 
 export interface ViewerServerOptions {
+  /** Set: every connection is TLS authenticated by this shared secret. */
+  secret?: Secret | undefined;
   /** 0: any free port (see `port`). */
   port: number;
   /** Unset: every IPv4 and IPv6 address. */
@@ -61,7 +65,7 @@ export class ViewerServer extends EventEmitter<ViewerServerEvents> implements Se
   ) {
     super();
     this.firstViewerCame = new Promise((resolve) => (this.firstViewer = resolve));
-    server.on('connection', (socket) => this.accept(socket));
+    server.on('connection', acceptSecurely(options.secret, (socket) => this.accept(socket), (problem) => this.emit('problem', problem)));
     // After listen, only accept fails (EMFILE, ...): the server goes on.
     server.on('error', (err) => this.emit('problem', { code: 'ERR_NETWORK', message: `cannot accept a viewer: ${err.message}` }));
     const stallMs = options.stallTimeoutMs;
