@@ -9,7 +9,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stopAll, startReceiver, vstream, type TestProcess } from './helpers/process.js';
+import { stopAll, startReceiver, vstream, type TestProcess, jsonLines } from './helpers/process.js';
 import { FFMPEG } from './helpers/ffmpeg.js';
 import { endDatagram } from '../src/frame/udp-datagram.js';
 import { SEALED_VERSION } from '../src/frame/udp-seal.js';
@@ -32,12 +32,6 @@ beforeAll(async () => {
 });
 
 const to = (host: string, port: number) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
-const jsonLines = (out: Buffer) =>
-  out
-    .toString()
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
 const sendArgs = (target: string, frames = 20) => ['send', '--udp', '--pattern', '--size', '320x240', '--fps', '60', '--frames', String(frames), '--to', target];
 
 /** Waits for the receiver's end-of-stream line, then Ctrl-C for its summary. */

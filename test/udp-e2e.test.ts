@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stopAll, startReceiver, vstream, type TestProcess } from './helpers/process.js';
+import { stopAll, startReceiver, vstream, type TestProcess, jsonLines } from './helpers/process.js';
 import { FFMPEG } from './helpers/ffmpeg.js';
 import { imageInfo, makeJpeg } from './helpers/jpeg.js';
 import { startRelay, type LossyRelay, type ExpectedStream } from './helpers/lossy-relay.js';
@@ -31,12 +31,6 @@ beforeAll(async () => {
 
 const tmp = (name: string) => mkdtemp(join(work, `${name}-`));
 const to = (host: string, port: number) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
-const jsonLines = (out: Buffer) =>
-  out
-    .toString()
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
 
 /** Waits until the receiver has reported the stream over, then stops it (Ctrl-C) for its summary. */
 async function finish(recv: TestProcess): Promise<void> {

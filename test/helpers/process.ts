@@ -281,3 +281,12 @@ export async function stopAll(graceMs = 3000): Promise<void> {
     }),
   );
 }
+
+/** The JSON lines a process printed (`recv --json`), each parsed. */
+export function jsonLines(out: Buffer | string): Record<string, unknown>[] {
+  return out
+    .toString()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
