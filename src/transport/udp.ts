@@ -10,7 +10,7 @@ import type { TransportKind } from './kind.js';
 import { DEFAULT_RATE_BYTES_PER_SECOND } from './pacer.js';
 import { UdpFrameReceiver } from './udp-receiver.js';
 import { UdpFrameSender } from './udp-sender.js';
-import { udpSecret } from './udp-secret.js';
+import { transportSecret } from './transport-secret.js';
 import { DEFAULT_RECV_BUFFER_BYTES } from './udp-socket.js';
 import { DEFAULT_MAX_QUEUED_FRAMES as UDP_LIVE_DEPTH } from './receiver-core.js';
 
@@ -87,7 +87,7 @@ export const udpTransport: TransportKind<'udp', typeof sendOptions, typeof recvO
   liveDepth: UDP_LIVE_DEPTH,
   async openSender(settings) {
     let warned = false;
-    const secret = await udpSecret(settings);
+    const secret = await transportSecret(settings);
     const sender = await UdpFrameSender.open({
       ...(secret && { secret }),
       host: settings.host,
@@ -110,7 +110,7 @@ export const udpTransport: TransportKind<'udp', typeof sendOptions, typeof recvO
   async openReceiver(settings) {
     // Auto keeps vstream UDP's behaviour: its senders never wait, so only --ack makes replies.
     const ack = replyText(settings, false);
-    const secret = await udpSecret(settings);
+    const secret = await transportSecret(settings);
     const receiver = await UdpFrameReceiver.listen({
       ...(secret && { secret }),
       port: settings.port,

@@ -4,31 +4,18 @@
  * they need to trust the certificate (its fingerprint) and to reach the streams from clients
  * that cannot log in (the token URL).
  */
-import { loadSecret, type Secret, type SecretSources } from '../../secret/secret.js';
+import { loadSecret } from '../../secret/secret.js';
 import { viewerCertificate } from './certificate.js';
 import { ViewerLogin } from './login.js';
 import { servingLine, viewerUrl } from './options.js';
 import { HttpViewer, type HttpViewerOptions } from './viewer-server.js';
-
-/** The secret of this process, read (and warned about) once however many parts ask for it. */
-const loaded = new Map<string, Promise<Secret | undefined>>();
-
-function secretOf(settings: SecretSources): Promise<Secret | undefined> {
-  const key = JSON.stringify([settings.secretFile, settings.secret]);
-  let secret = loaded.get(key);
-  if (!secret) {
-    secret = loadSecret(settings);
-    loaded.set(key, secret);
-  }
-  return secret;
-}
 
 export async function listenViewer(
   options: Omit<HttpViewerOptions, 'secure'>,
   settings: { secretFile?: string | undefined; secret?: string | undefined },
   say: (line: string) => void,
 ): Promise<HttpViewer> {
-  const secret = await secretOf({ secretFile: settings.secretFile, secret: settings.secret, warn: say });
+  const secret = await loadSecret({ secretFile: settings.secretFile, secret: settings.secret, warn: say });
   if (!secret) {
     const viewer = await HttpViewer.listen(options);
     say(servingLine(options.host, viewer.port));
