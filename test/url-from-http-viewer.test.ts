@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startHttpViewer } from './helpers/mjpeg-http.js';
-import { startReceiver, stopAll, vstream } from './helpers/process.js';
+import { jsonLines, startReceiver, stopAll, vstream } from './helpers/process.js';
 
 let tmp: string;
 
@@ -22,18 +22,6 @@ afterAll(() => rm(tmp, { recursive: true, force: true }));
 async function savedFiles(dir: string): Promise<Map<string, Buffer>> {
   const names = (await readdir(dir)).filter((name) => !name.startsWith('.'));
   return new Map(await Promise.all(names.map(async (name) => [name, await readFile(join(dir, name))] as const)));
-}
-
-interface JsonLine {
-  seq: number;
-  captureTime: number;
-}
-
-function jsonLines(text: string): JsonLine[] {
-  return text
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as JsonLine);
 }
 
 describe.each([
@@ -64,8 +52,8 @@ describe.each([
 
     // X-Timestamp carries the camera's capture time in seconds with microseconds: the relay's
     // frames are stamped with it, not with the time the relay read them.
-    const captured = jsonLines(viewer.stdout().toString()).map((line) => line.captureTime);
-    const stamped = jsonLines(relayed.stdout().toString()).map((line) => line.captureTime);
+    const captured = jsonLines(viewer.stdout()).map((line) => line.captureTime as number);
+    const stamped = jsonLines(relayed.stdout()).map((line) => line.captureTime as number);
     expect(stamped).toHaveLength(20);
     for (const time of stamped) {
       const nearest = Math.min(...captured.map((original) => Math.abs(original - time)));
