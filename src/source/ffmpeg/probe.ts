@@ -9,7 +9,7 @@ import { runBriefly } from './run-briefly.js';
 /** A local file answers in milliseconds; a URL that does not answer is not waited for. */
 const PROBE_TIMEOUT_MS = 5000;
 /** ffmpeg prints the header first: the lines needed are in the first few kilobytes. */
-export const MAX_PROBE_OUTPUT = 64 * 1024;
+const MAX_PROBE_OUTPUT = 64 * 1024;
 
 export interface ProbeOptions {
   ffmpegPath: string;
@@ -27,8 +27,16 @@ export async function probeFrameCount(options: ProbeOptions): Promise<number | u
 
 /** What ffmpeg says of the file's first video stream; undefined when it could not be run. */
 export async function probeFile({ ffmpegPath, path, timeoutMs = PROBE_TIMEOUT_MS }: Omit<ProbeOptions, 'fps'>): Promise<ProbedStream | undefined> {
-  const run = await runBriefly(ffmpegPath, ['-hide_banner', '-nostdin', '-i', path], { timeoutMs, maxChars: MAX_PROBE_OUTPUT });
-  return run && parseProbeOutput(run.stderr);
+  return (await probeInput(ffmpegPath, ['-i', path], timeoutMs)).probed;
+}
+
+/**
+ * What `ffmpeg INPUT` (no output) says of the stream, and all it printed (bounded); `stdin`,
+ * when given, is what ffmpeg reads as `pipe:0`.
+ */
+export async function probeInput(ffmpegPath: string, input: readonly string[], timeoutMs: number, stdin?: Buffer): Promise<{ probed: ProbedStream | undefined; output: string }> {
+  const run = await runBriefly(ffmpegPath, ['-hide_banner', '-nostdin', ...input], { timeoutMs, maxChars: MAX_PROBE_OUTPUT, ...(stdin && { input: stdin }) });
+  return { probed: run && parseProbeOutput(run.stderr), output: run?.stderr ?? '' };
 }
 
 export interface ProbedStream {

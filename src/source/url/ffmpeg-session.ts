@@ -8,8 +8,7 @@ import { FfmpegError, SourceError, type VstreamError } from '../../errors.js';
 import { ffmpegSource } from '../ffmpeg-source.js';
 import { relevantLine } from '../ffmpeg/process.js';
 import { globalArgs } from '../ffmpeg/args.js';
-import { MAX_PROBE_OUTPUT, parseProbeOutput, type ProbedStream } from '../ffmpeg/probe.js';
-import { runBriefly } from '../ffmpeg/run-briefly.js';
+import { probeInput, type ProbedStream } from '../ffmpeg/probe.js';
 import { explainUrlFailure } from './explain.js';
 import { rtspTimeoutOption, urlInputArgs } from './ffmpeg-url-args.js';
 import type { Session } from './reconnecting-source.js';
@@ -44,16 +43,9 @@ function unreadable(display: string, output: string): VstreamError {
   return explainUrlFailure(display)({ tail: output, line, detail, cause }) ?? new SourceError(`${display}: no video stream ffmpeg reads${detail}`, 'ERR_URL_NOT_A_STREAM', cause);
 }
 
-/** What `ffmpeg INPUT` (no output) says of the stream, and all it printed (bounded). */
-export async function probeInput(ffmpegPath: string, input: readonly string[], timeoutMs: number): Promise<{ probed: ProbedStream | undefined; output: string }> {
-  const run = await runBriefly(ffmpegPath, ['-hide_banner', '-nostdin', ...input], { timeoutMs, maxChars: MAX_PROBE_OUTPUT });
-  return { probed: run && parseProbeOutput(run.stderr), output: run?.stderr ?? '' };
-}
-
 /** What ffmpeg says of a stream's first bytes, given on its stdin; undefined when it says nothing in time. */
 export async function probePiped(ffmpegPath: string, prefix: Buffer, timeoutMs: number): Promise<ProbedStream | undefined> {
-  const run = await runBriefly(ffmpegPath, ['-hide_banner', '-nostdin', '-i', 'pipe:0'], { timeoutMs, maxChars: MAX_PROBE_OUTPUT, input: prefix });
-  return run && parseProbeOutput(run.stderr);
+  return (await probeInput(ffmpegPath, ['-i', 'pipe:0'], timeoutMs, prefix)).probed;
 }
 
 const rtspTimeouts = new Map<string, Promise<'timeout' | 'stimeout'>>();
