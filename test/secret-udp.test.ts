@@ -167,3 +167,11 @@ describe('--packet-size with a secret', () => {
     expect(run.stderr().toString()).toMatch(/with a secret the packet size must be at least 112 bytes/);
   });
 });
+
+describe('--ack with a secret', () => {
+  it('is a usage error: a reply over UDP would leave unsealed', async () => {
+    const run = vstream(['recv', '--udp', '--listen', '0', '--no-window', '--ack', 'Rec'], { env: withSecret(SECRET) });
+    expect(await run.exitCode).toBe(2);
+    expect(run.stderr().toString()).toMatch(/^vstream: --ack with a shared secret: replies over UDP are not sealed; use TCP for replies\n$/);
+  });
+});

@@ -61,6 +61,8 @@ export interface ServeBase {
   report: ProblemReporter;
   /** Clients coming and going: one line each, rate-limited, none with `--quiet`. */
   say(line: string): void;
+  /** Says a one-line warning on stderr, even with `--quiet` (an open port, a secret in `ps`). */
+  warn(message: string): void;
   /** Aborted at SIGINT or SIGTERM: stop serving. */
   stopped: AbortSignal;
 }

@@ -111,6 +111,8 @@ export const udpTransport: TransportKind<'udp', typeof sendOptions, typeof recvO
     // Auto keeps vstream UDP's behaviour: its senders never wait, so only --ack makes replies.
     const ack = replyText(settings, false);
     const secret = await transportSecret(settings);
+    // A reply would leave unsealed, and its sender has no way to tell a forged one.
+    if (secret && ack !== undefined) throw new UsageError('--ack with a shared secret: replies over UDP are not sealed; use TCP for replies', 'ERR_SECRET');
     const receiver = await UdpFrameReceiver.listen({
       ...(secret && { secret }),
       port: settings.port,

@@ -9,6 +9,7 @@ import { escapeUnsafe, wireText } from '../text/wire-text.js';
 import { formatAddress } from './address.js';
 import { connectOption } from './endpoint-options.js';
 import type { TransportKind } from './kind.js';
+import { transportSecret } from './transport-secret.js';
 import { readAnswer } from './video-request/answer-reader.js';
 import { ask, readList } from './video-request/client.js';
 import { RequestedVideo } from './video-request/requested-video.js';
@@ -54,7 +55,8 @@ export const videoRequestTransport: TransportKind<'video-request', Record<never,
   listeningNote: '',
   summaryWording: '',
   ended: 'connection closed',
-  noSecret: "--request and --list speak the reference video player's protocol, which has no encryption",
+  // With a secret the exchange runs inside TLS: only a server with the same secret answers.
+  usesSecret: true,
   liveDepth: 1,
   async openSender() {
     throw new UsageError('--request is an option of recv');
@@ -63,7 +65,7 @@ export const videoRequestTransport: TransportKind<'video-request', Record<never,
     const { host, port } = settings.connect!;
     const name = settings.request!;
     const address = formatAddress(host, port);
-    const socket = await ask(host, port, Buffer.from(name));
+    const socket = await ask(host, port, Buffer.from(name), await transportSecret(settings));
     let answer;
     try {
       answer = await readAnswer(socket);
@@ -101,7 +103,8 @@ export const videoListTransport: TransportKind<'video-list', Record<never, never
   listeningNote: '',
   summaryWording: '',
   ended: 'connection closed',
-  noSecret: "--request and --list speak the reference video player's protocol, which has no encryption",
+  // With a secret the exchange runs inside TLS: only a server with the same secret answers.
+  usesSecret: true,
   liveDepth: 1,
   async openSender() {
     throw new UsageError('--list is an option of recv');
@@ -112,7 +115,7 @@ export const videoListTransport: TransportKind<'video-list', Record<never, never
   async answer(settings) {
     const { host, port } = settings.connect!;
     const address = formatAddress(host, port);
-    const socket = await ask(host, port, LIST_REQUEST);
+    const socket = await ask(host, port, LIST_REQUEST, await transportSecret(settings));
     const names = await readList(socket, address);
     process.stdout.write(names.map((name) => `${name}\n`).join(''));
     return 0;

@@ -9,6 +9,8 @@ import { value, valueOr } from '../options/schema.js';
 import { formatAddress } from './address.js';
 import { sendBindOption, sendListenOption } from './endpoint-options.js';
 import type { TransportKind } from './kind.js';
+import { openNetworkNote } from './open-network.js';
+import { transportSecret } from './transport-secret.js';
 import { DEFAULT_MAX_CLIENTS, VideoServer } from './video-request/server.js';
 import { VideoFolder } from './video-request/video-folder.js';
 
@@ -44,10 +46,12 @@ export const videoServeTransport: TransportKind<'video-serve', typeof sendOption
   listeningNote: '',
   summaryWording: '',
   ended: 'connection closed',
-  noSecret: "--serve speaks the reference video player's protocol, which has no encryption",
+  // With a secret the exchange runs inside TLS, as frames over TCP do: reference clients, which have none, are refused.
+  usesSecret: true,
   liveDepth: 1,
   async serve(settings) {
     const folder = await VideoFolder.open(settings.serve!);
+    const secret = await transportSecret(settings);
     const server = await VideoServer.listen({
       folder,
       port: settings.listen!,
@@ -58,9 +62,11 @@ export const videoServeTransport: TransportKind<'video-serve', typeof sendOption
       openFileSource: settings.openFileSource,
       report: settings.report,
       say: settings.say,
+      secret,
     });
     const where = settings.bind ? formatAddress(settings.bind, server.port) : `port ${server.port} (IPv4 and IPv6)`;
-    settings.say(`serving the videos of ${folder.shown} on ${where}`);
+    settings.say(`serving the videos of ${folder.shown} on ${where}${secret ? ' (TLS, shared secret)' : ''}`);
+    for (const note of openNetworkNote(settings.bind, secret)) settings.warn(note);
     const done = new Promise<void>((resolve) => {
       const stop = () => void server.close().then(resolve);
       if (settings.stopped.aborted) stop();

@@ -164,6 +164,7 @@ async function runServe(transport: AnyTransport, settings: SendSettings): Promis
         stopped,
         report: (problem) => problems.report(problem),
         say: (message) => comings.report({ code: 'client', message }),
+        warn: (message) => warn(message),
         openFileSource: (path) => openSendSource({ ...settings, source: { kind: 'file', path, loop: settings.loop } }),
       });
       await session.done;

@@ -3,18 +3,22 @@ import type { Socket } from 'node:net';
 import { NetworkError, ProtocolError, SourceError } from '../../errors.js';
 import { escapeUnsafe, wireText } from '../../text/wire-text.js';
 import { connectSocket } from '../connect-socket.js';
+import type { Secret } from '../../secret/secret.js';
 import { LIST_HEADER, MAX_REQUEST_BYTES } from './wire.js';
 
 /** A list answer is read up to this size: 10 000 names of 100 bytes, with room. */
 const MAX_LIST_BYTES = 4 * 1024 * 1024;
 const LIST_WAIT_MS = 10_000;
 
-/** Connects and sends the request as the reference client does: the bare bytes, no terminator. */
-export async function ask(host: string, port: number, request: Buffer): Promise<Socket> {
+/**
+ * Connects and sends the request as the reference client does: the bare bytes, no terminator;
+ * with a secret, inside TLS once the server has proved it holds the same one.
+ */
+export async function ask(host: string, port: number, request: Buffer, secret?: Secret): Promise<Socket> {
   if (request.length === 0 || request.length > MAX_REQUEST_BYTES) {
     throw new NetworkError(`a request is 1 to ${MAX_REQUEST_BYTES} bytes, got ${request.length}`, 'ERR_NETWORK');
   }
-  const socket = await connectSocket({ host, port, listener: 'a video server' });
+  const socket = await connectSocket({ host, port, listener: 'a video server', secret });
   socket.on('error', () => {});
   socket.setNoDelay(true);
   socket.write(request);

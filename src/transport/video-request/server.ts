@@ -7,6 +7,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { formatAddress } from '../address.js';
 import { networkError } from '../socket-errors.js';
 import { listenTcp } from '../listen.js';
+import { acceptSecurely } from '../secure-accept.js';
+import type { Secret } from '../../secret/secret.js';
 import { VstreamError, type ErrorCode } from '../../errors.js';
 import type { ProblemReporter } from '../../problems.js';
 import { wireText } from '../../text/wire-text.js';
@@ -48,6 +50,8 @@ export interface VideoServerOptions {
   /** Clients coming and going, one line each. */
   say(line: string): void;
   timing?: Partial<RequestTiming> & { replyWaitMs?: number };
+  /** Set: every client must prove this secret in a TLS handshake before it may ask for anything. */
+  secret?: Secret | undefined;
 }
 
 interface Played {
@@ -73,12 +77,13 @@ export class VideoServer {
     private readonly server: Server,
     private readonly options: VideoServerOptions,
   ) {
-    server.on('connection', (socket) => {
+    const serve = (socket: Socket) => {
       this.serve(socket).catch((err: unknown) => {
         socket.destroy();
         options.report({ code: 'ERR_NETWORK', message: `a client's connection failed: ${err instanceof Error ? err.message : String(err)}` });
       });
-    });
+    };
+    server.on('connection', acceptSecurely(options.secret, serve, options.report));
     server.on('error', (err) => {
       const { code, message } = networkError('cannot accept a connection', err);
       options.report({ code, message });
