@@ -175,3 +175,18 @@ describe('--ack with a secret', () => {
     expect(run.stderr().toString()).toMatch(/^vstream: --ack with a shared secret: replies over UDP are not sealed; use TCP for replies\n$/);
   });
 });
+
+describe('a UDP receiver without a secret', () => {
+  it('says once that its port is open to the network, unless bound to loopback', async () => {
+    const open = vstream(['recv', '--udp', '--listen', '0', '--no-window'], { env });
+    await open.waitForLine(/note: no --secret-file: anyone who can reach this port can watch or inject streams/, 'stderr');
+    open.kill('SIGINT');
+    expect(await open.exitCode).toBe(130);
+    expect(open.stderr().toString().match(/no --secret-file/g)).toHaveLength(1);
+    const bound = vstream(['recv', '--udp', '--listen', '0', '--bind', '127.0.0.1', '--no-window'], { env });
+    await bound.waitForLine(/listening on 127\.0\.0\.1:\d+/, 'stderr');
+    bound.kill('SIGINT');
+    expect(await bound.exitCode).toBe(130);
+    expect(bound.stderr().toString()).not.toMatch(/no --secret-file/);
+  });
+});
