@@ -42,9 +42,19 @@ function refuse(given: (flag: string) => boolean, flags: readonly string[], what
   if (refused.length > 0) throw new UsageError(`${refused.join(' and ')} ${refused.length === 1 ? 'does' : 'do'} not apply to ${what}`);
 }
 
+/** What both client kinds are: a receiver that connects out and asks, with no listening of its own. */
+const clientOfAServer = {
+  sendOptions: {},
+  listeningNote: '',
+  summaryWording: '',
+  ended: 'connection closed',
+  // With a secret the exchange runs inside TLS: only a server with the same secret answers.
+  usesSecret: true,
+  liveDepth: 1,
+} as const;
+
 export const videoRequestTransport: TransportKind<'video-request', Record<never, never>, typeof recvRequestOptions> = {
   name: 'video-request',
-  sendOptions: {},
   recvOptions: recvRequestOptions,
   pickedBy: ['connect', 'request'],
   check(given) {
@@ -52,12 +62,7 @@ export const videoRequestTransport: TransportKind<'video-request', Record<never,
     // The reply after each frame is the protocol's `Rec`.
     refuse(given, [...NOT_WITH_CONNECT, '--ack'], '--request, which connects to the server and replies Rec');
   },
-  listeningNote: '',
-  summaryWording: '',
-  ended: 'connection closed',
-  // With a secret the exchange runs inside TLS: only a server with the same secret answers.
-  usesSecret: true,
-  liveDepth: 1,
+  ...clientOfAServer,
   async openSender() {
     throw new UsageError('--request is an option of recv');
   },
@@ -93,19 +98,13 @@ export const videoRequestTransport: TransportKind<'video-request', Record<never,
 
 export const videoListTransport: TransportKind<'video-list', Record<never, never>, typeof recvListOptions> = {
   name: 'video-list',
-  sendOptions: {},
   recvOptions: recvListOptions,
   pickedBy: ['connect', 'list'],
   check(given) {
     if (given('--request')) throw new UsageError('choose one of --request and --list');
     refuse(given, [...NOT_WITH_CONNECT, '--frames'], '--list, which prints names and receives no frames');
   },
-  listeningNote: '',
-  summaryWording: '',
-  ended: 'connection closed',
-  // With a secret the exchange runs inside TLS: only a server with the same secret answers.
-  usesSecret: true,
-  liveDepth: 1,
+  ...clientOfAServer,
   async openSender() {
     throw new UsageError('--list is an option of recv');
   },
