@@ -1,11 +1,10 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { EventEmitter } from 'node:events';
 import { TcpFrameParser, DEFAULT_MAX_FRAME_BYTES } from '../reassemble/tcp-parser.js';
 import { NetworkError, ProtocolError, type VstreamError } from '../errors.js';
 import { formatAddress } from './address.js';
 import { networkError } from './socket-errors.js';
-import type { Receiver, ReceiverEvents } from './types.js';
-import type { ReceivedFrame } from '../frame/frame.js';
+import type { Receiver } from './types.js';
+import { CoreReceiver } from './core-receiver.js';
 import { DEFAULT_MAX_QUEUED_FRAMES, ReceiverCore, type CoreSender } from './receiver-core.js';
 import { senderToReplace } from '../reassemble/make-room.js';
 import { DEFAULT_MAX_BUFFERED_BYTES, MemoryBudget } from './memory-budget.js';
@@ -99,8 +98,8 @@ const QUEUED_FRAMES = 'queued frames';
  * descriptors for the receiver's own files; a connection that completes no frame is closed
  * after the idle timeout.
  */
-export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Receiver {
-  private readonly core: ReceiverCore<Connection>;
+export class TcpFrameReceiver extends CoreReceiver<Connection> implements Receiver {
+  protected readonly core: ReceiverCore<Connection>;
   /** Paused for holding about the most of an unfinished frame when the budget is full. */
   private readonly budgetPaused = new Set<Connection>();
   private readonly budget: MemoryBudget<Connection | typeof QUEUED_FRAMES>;
@@ -170,10 +169,6 @@ export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
     return typeof address === 'object' && address ? address.port : this.options.port;
   }
 
-  /** Frames still waiting for the consumer. */
-  get queued(): number {
-    return this.core.queued;
-  }
 
   /** Connections open now. */
   get connectionCount(): number {
@@ -185,14 +180,7 @@ export class TcpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
     return this.budget.held;
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<ReceivedFrame> {
-    return this.core[Symbol.asyncIterator]();
-  }
 
-  /** Writes the ack text to the frame's sender (with `ackWhen: 'manual'`); a no-op without `ack`. */
-  acknowledge(frame: ReceivedFrame): void {
-    this.core.acknowledge(frame);
-  }
 
   /** Stops accepting, closes every connection, and ends the iterator after the queued frames. */
   close(): Promise<void> {

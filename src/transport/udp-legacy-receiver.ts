@@ -4,13 +4,13 @@
  * receiver core that hands them to the consumer and replies.
  */
 import type { RemoteInfo, Socket } from 'node:dgram';
-import { EventEmitter } from 'node:events';
 import { ProtocolError, UsageError } from '../errors.js';
 import { DEFAULT_LEGACY_MAX_FRAME_BYTES, LegacyUdpReassembler, type LegacySender, type LegacySourceState } from '../reassemble/legacy-udp-reassembler.js';
 import { bindUdp, datagramPeer, DatagramReplies, DEFAULT_UDP_SILENCE_MS } from './udp-socket.js';
+import { CoreReceiver } from './core-receiver.js';
 import { DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_QUEUED_FRAMES, lossAfterQueue, ReceiverCore, type CoreSender } from './receiver-core.js';
-import type { Receiver, ReceiverEvents } from './types.js';
-import type { LossCounters, ReceivedFrame } from '../frame/frame.js';
+import type { Receiver } from './types.js';
+import type { LossCounters } from '../frame/frame.js';
 
 export { DEFAULT_LEGACY_MAX_FRAME_BYTES };
 /** The reference servers reply after every image; the reference clients ignore the text. */
@@ -64,9 +64,9 @@ interface Source extends CoreSender {
  * its sender falls silent (`maxAgeMs`), so the sender goes on with the next image. A sender is
  * a connection from its first whole image on.
  */
-export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements Receiver {
+export class LegacyUdpReceiver extends CoreReceiver<Source> implements Receiver {
   private readonly reassembler: LegacyUdpReassembler;
-  private readonly core: ReceiverCore<Source>;
+  protected readonly core: ReceiverCore<Source>;
   /** Senders that have delivered an image, by the reassembler's key. */
   private readonly sources = new Map<string, Source>();
   private readonly replies: DatagramReplies;
@@ -155,19 +155,8 @@ export class LegacyUdpReceiver extends EventEmitter<ReceiverEvents> implements R
     return this.reassembler.pendingBytes;
   }
 
-  /** Frames waiting for the consumer. */
-  get queued(): number {
-    return this.core.queued;
-  }
 
-  [Symbol.asyncIterator](): AsyncIterator<ReceivedFrame> {
-    return this.core[Symbol.asyncIterator]();
-  }
 
-  /** Sends the reply for a frame (with `ackWhen: 'manual'`); later calls for the same frame do nothing. */
-  acknowledge(frame: ReceivedFrame): void {
-    this.core.acknowledge(frame);
-  }
 
   /** Stops receiving, reports every sender gone, and ends the iterator after the queued frames. */
   close(): Promise<void> {

@@ -1,12 +1,12 @@
 import type { RemoteInfo, Socket } from 'node:dgram';
-import { EventEmitter } from 'node:events';
 import { NetworkError, ProtocolError, UsageError, type ErrorCode, type VstreamError } from '../errors.js';
 import { UdpReassembler, type CompletedFrame, type StreamCounters, type StreamState } from '../reassemble/udp-reassembler.js';
 import type { Problem } from '../problems.js';
 import { bindUdp, datagramPeer, DatagramReplies, DEFAULT_UDP_SILENCE_MS } from './udp-socket.js';
+import { CoreReceiver } from './core-receiver.js';
 import { DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_QUEUED_FRAMES, lossAfterQueue, ReceiverCore, type CoreSender } from './receiver-core.js';
-import type { Receiver, ReceiverEvents } from './types.js';
-import type { LossCounters, ReceivedFrame } from '../frame/frame.js';
+import type { Receiver } from './types.js';
+import type { LossCounters } from '../frame/frame.js';
 import { DatagramOpener, SEALED_VERSION, type SealDrop } from '../frame/udp-seal.js';
 import { UDP_MAGIC } from '../frame/udp-datagram.js';
 import type { Secret } from '../secret/secret.js';
@@ -85,9 +85,9 @@ interface Stream extends CoreSender {
  * `streamsDropped`, and what peers did wrong is reported as `problem` events, which the CLI
  * rate-limits, so that no datagram costs a log line of its own.
  */
-export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Receiver {
+export class UdpFrameReceiver extends CoreReceiver<Stream> implements Receiver {
   private readonly reassembler: UdpReassembler;
-  private readonly core: ReceiverCore<Stream>;
+  protected readonly core: ReceiverCore<Stream>;
   /** Streams that have completed a frame and not ended, by key. */
   private readonly streams = new Map<string, Stream>();
   private readonly replies: DatagramReplies;
@@ -161,10 +161,6 @@ export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
     return this.socket.getRecvBufferSize();
   }
 
-  /** Frames waiting for the consumer. */
-  get queued(): number {
-    return this.core.queued;
-  }
 
   /** Bytes held in incomplete frames. */
   get pendingBytes(): number {
@@ -202,14 +198,7 @@ export class UdpFrameReceiver extends EventEmitter<ReceiverEvents> implements Re
     return stream && this.loss(stream);
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<ReceivedFrame> {
-    return this.core[Symbol.asyncIterator]();
-  }
 
-  /** Sends the ack text to the frame's source (with `ackWhen: 'manual'`); a no-op without `ack`. */
-  acknowledge(frame: ReceivedFrame): void {
-    this.core.acknowledge(frame);
-  }
 
   /** Stops receiving, reports every stream gone with its counters, and ends the iterator after the queued frames. */
   close(): Promise<void> {
