@@ -105,6 +105,8 @@ export class ViewerLogin {
   }
 
   private submit(request: IncomingMessage, response: ServerResponse): void {
+    // Read now: once the client has gone, its socket no longer says who it was.
+    const address = clientAddress(request.socket.remoteAddress);
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
@@ -123,7 +125,6 @@ export class ViewerLogin {
     request.on('end', () => {
       if (done) return;
       done = true;
-      const address = clientAddress(request.socket.remoteAddress);
       const verdict = this.attempts.verdict(address);
       if (!verdict.allowed) {
         // Not checked at all: an answer, even a slow one, would be one more guess.
