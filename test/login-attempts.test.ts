@@ -3,7 +3,7 @@
  * together, and the bound on what it remembers.
  */
 import { describe, expect, it } from 'vitest';
-import { clientAddress, LoginAttempts } from '../src/sink/http/login-attempts.js';
+import { clientAddress, countedAs, LoginAttempts } from '../src/sink/http/login-attempts.js';
 
 function clocked(limits: ConstructorParameters<typeof LoginAttempts>[0] = {}): { attempts: LoginAttempts; clock: { now: number } } {
   const clock = { now: 1_000_000 };
@@ -75,5 +75,25 @@ describe('clientAddress', () => {
     expect(clientAddress('::ffff:127.0.0.1')).toBe('127.0.0.1');
     expect(clientAddress('::1')).toBe('::1');
     expect(clientAddress(undefined)).toBe('unknown');
+  });
+});
+
+describe('countedAs', () => {
+  it('counts IPv4 by the address and IPv6 by its /64, however it is written', () => {
+    expect(countedAs('192.0.2.7')).toBe('192.0.2.7');
+    expect(countedAs('2001:db8:0:1::5')).toBe('2001:db8:0:1::/64');
+    expect(countedAs('2001:0db8:0000:0001:ffff:1:2:3')).toBe('2001:db8:0:1::/64');
+    expect(countedAs('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(countedAs('::1')).toBe('0:0:0:0::/64');
+    expect(countedAs('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(countedAs('::1.2.3.4')).toBe('0:0:0:0::/64');
+  });
+
+  it('makes the addresses of one /64 share their count, and leaves another /64 alone', () => {
+    const attempts = new LoginAttempts();
+    for (let i = 1; i <= 5; i++) attempts.wrong(`2001:db8:0:1::${i.toString(16)}`);
+    expect(attempts.verdict('2001:db8:0:1:abcd::99')).toMatchObject({ allowed: false, why: 'address' });
+    expect(attempts.verdict('2001:db8:0:2::1')).toEqual({ allowed: true });
+    expect(attempts.addresses).toBe(1);
   });
 });
