@@ -211,6 +211,9 @@ describe('send --listen --http with --secret-file (the sender-side viewer)', () 
     await expectTokenServes(viewer);
     const cookie = (await login(viewer, SECRET)).headers['set-cookie']?.[0]?.split(';')[0] ?? '';
     expect((await exchange(viewer, '/streams.json', { headers: { Cookie: cookie } })).status).toBe(200);
+    // The sender says so too when a login is wrong.
+    expect((await login(viewer, OTHER)).status).toBe(401);
+    await send.waitForLine(/^vstream: viewer login from 127\.0\.0\.1: wrong secret \(1 in the last minute\) \(ERR_AUTH\)$/, 'stderr');
     expect(await rawExchange(viewer.port, 'GET /snapshot HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')).not.toMatch(/^HTTP/);
     expect(send.exitInfo).toBeUndefined();
     send.kill('SIGINT');
