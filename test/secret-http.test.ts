@@ -13,9 +13,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Problem } from '../src/problems.js';
 import { Secret } from '../src/secret/secret.js';
 import { viewerCertificate } from '../src/sink/http/certificate.js';
+import { MAX_WRONG_PER_ADDRESS } from '../src/sink/http/login-attempts.js';
 import { viewerToken } from '../src/sink/http/login.js';
+import { viewerPage } from '../src/sink/http/page.js';
 import { listenViewer } from '../src/sink/http/secure-viewer.js';
 import type { HttpViewer } from '../src/sink/http/viewer-server.js';
 import { hasChromium, launchChromium, NO_CHROMIUM, pixelAt, type Chromium } from './helpers/chromium.js';
@@ -73,8 +76,8 @@ const viewers: HttpViewer[] = [];
 const feeds: NodeJS.Timeout[] = [];
 
 /** A viewer with the secret, fed a solid red 320x240 JPEG at 30 fps as a camera would be. */
-async function securedViewer(secret = TEXT, lines: string[] = []): Promise<HttpViewer> {
-  const viewer = await listenViewer({ port: 0, host: '127.0.0.1' }, { secret }, (line) => lines.push(line));
+async function securedViewer(secret = TEXT, lines: string[] = [], problems: Problem[] = []): Promise<HttpViewer> {
+  const viewer = await listenViewer({ port: 0, host: '127.0.0.1' }, { secret }, (line) => lines.push(line), (problem) => problems.push(problem));
   viewers.push(viewer);
   const red = await sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 220, g: 0, b: 0 } } }).jpeg().toBuffer();
   const frame = { data: red, type: 'jpeg' as const, width: 320, height: 240, captureTime: Date.now() };
@@ -153,14 +156,34 @@ describe('the viewer with a secret', () => {
   });
 
   it('logs in with the secret or the token: a cookie that is HttpOnly, Secure and SameSite=Strict; a wrong secret stays 401', async () => {
-    const { port } = await securedViewer();
-    expect((await exchange(port, '/login')).status).toBe(200);
-    for (const wrong of [OTHER, '', 'short', TOKEN.slice(1), `${TEXT}x`]) {
-      const answer = await login(port, wrong);
+    const problems: Problem[] = [];
+    const { port: blocked } = await securedViewer(TEXT, [], problems);
+    expect((await exchange(blocked, '/login')).status).toBe(200);
+    const wrongs = [OTHER, '', 'short', TOKEN.slice(1), `${TEXT}x`];
+    expect(wrongs).toHaveLength(MAX_WRONG_PER_ADDRESS);
+    for (const wrong of wrongs) {
+      const answer = await login(blocked, wrong);
       expect(answer.status, wrong).toBe(401);
       expect(answer.headers['set-cookie']).toBeUndefined();
       expect(answer.body.toString()).toContain('That is not the secret.');
     }
+    // Each wrong one is a problem line naming the address.
+    expect(problems.map((p) => p.message)).toEqual(wrongs.map((_, i) => `viewer login from 127.0.0.1: wrong secret (${i + 1} in the last minute)`));
+    expect(new Set(problems.map((p) => p.code))).toEqual(new Set(['ERR_AUTH']));
+    // Past the limit even the right secret is not checked: a 429 that says when to come back.
+    for (const accept of ['text/html', '*/*']) {
+      const late = await login(blocked, TEXT, accept);
+      expect(late.status).toBe(429);
+      expect(Number(late.headers['retry-after'])).toBeGreaterThan(50);
+      expect(Number(late.headers['retry-after'])).toBeLessThanOrEqual(60);
+      expect(late.headers['set-cookie']).toBeUndefined();
+      expect(late.body.toString()).toContain('Too many wrong secrets from this address');
+    }
+    expect(problems.at(-1)?.message).toMatch(/^viewer login from 127\.0\.0\.1 not checked: too many wrong secrets from it in a minute, answered 429 \(retry in \d+ s\)$/);
+    // The token in the URL is no login: it still works from the blocked address.
+    expect((await exchange(blocked, `/snapshot.jpg?token=${TOKEN}`)).status).toBe(200);
+
+    const { port } = await securedViewer();
     for (const right of [TEXT, TOKEN]) {
       const answer = await login(port, right);
       expect(answer.status).toBe(303);
@@ -173,6 +196,31 @@ describe('the viewer with a secret', () => {
     }
     // A body larger than a login form is refused, not held.
     expect((await login(port, 'x'.repeat(10_000))).status).toBe(413);
+  });
+
+  it('logs in at once below the limit, and a right login forgets the wrong ones before it', async () => {
+    const { port } = await securedViewer();
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < MAX_WRONG_PER_ADDRESS - 1; i++) expect((await login(port, OTHER)).status).toBe(401);
+      expect((await login(port, TEXT)).status, `round ${round}`).toBe(303);
+    }
+  });
+
+  it('logs out: POST (the page button) or GET clears the cookie and goes to /login; the button is there only with a secret', async () => {
+    const { port } = await securedViewer();
+    const cookie = (await login(port, TEXT)).headers['set-cookie']?.[0]?.split(';')[0] ?? '';
+    const page = await exchange(port, '/', { headers: { Cookie: cookie } });
+    expect(page.body.toString()).toContain('<form id="logout" method="post" action="/logout">');
+    for (const method of ['POST', 'GET']) {
+      const out = await exchange(port, '/logout', { method, headers: { Cookie: cookie } });
+      expect(out.status, method).toBe(303);
+      expect(out.headers.location).toBe('/login');
+      expect(out.headers['set-cookie']?.[0]).toBe('vstream_token=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict');
+    }
+    expect((await exchange(port, '/logout', { method: 'PUT' })).status).toBe(405);
+    // The token itself stays valid (it is the secret's), so a logout is the browser forgetting it.
+    expect(viewerPage('vstream')).not.toContain('/logout');
+    expect(viewerPage('vstream', { logout: true })).toContain('action="/logout"');
   });
 
   it('serves ffmpeg the stream with the token in the URL', async () => {
@@ -222,7 +270,7 @@ describe.skipIf(!hasChromium())(`the viewer with a secret in headless Chromium${
     await browser?.close();
   });
 
-  it('stays at the login with a wrong secret, then logs in, is sent to / and sees the stream', async () => {
+  it('stays at the login with a wrong secret, then logs in, is sent to / and sees the stream, then logs out', async () => {
     const { port } = await securedViewer();
     const base = `https://127.0.0.1:${port}`;
     const page = await browser.newPage();
@@ -246,6 +294,11 @@ describe.skipIf(!hasChromium())(`the viewer with a secret in headless Chromium${
       // The cookie is kept: a new visit goes straight to the streams.
       await page.goto(`${base}/`);
       expect(await page.evaluate(`document.getElementById('secret') === null`)).toBe(true);
+      // The button logs out: the browser is at the login, and the streams ask for it again.
+      await page.evaluate(`(() => { document.querySelector('#logout button').click(); return true; })()`);
+      await page.waitFor(`location.pathname === '/login' && document.getElementById('secret') !== null`);
+      await page.goto(`${base}/`);
+      expect(await page.evaluate(`document.getElementById('secret') !== null`)).toBe(true);
     } finally {
       await page.close();
     }

@@ -1,5 +1,6 @@
 import type { Frame } from '../frame/frame.js';
 import type { OptionSchema, Settings } from '../options/schema.js';
+import type { ProblemReporter } from '../problems.js';
 
 /**
  * A consumer of `send`'s frames beside the transport (`send --listen 9000 --http 8080` shows
@@ -19,6 +20,8 @@ export interface SendTap {
 export interface SendTapContext {
   /** Says a line of news on stderr (none with --quiet). */
   say(line: string): void;
+  /** Problems its clients cause (wrong logins), rate-limited and shown even with --quiet. */
+  report?: ProblemReporter;
   /** The sender's `--label`: the stream's name where the tap shows one. */
   label: string | undefined;
   /** The address `send --bind` asked for, if any. */

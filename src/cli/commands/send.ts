@@ -209,7 +209,7 @@ export async function runSend(settings: SendSettings): Promise<number> {
     );
   };
   try {
-    taps = await openSendTaps(settings, { say: (line) => settings.quiet || warn(line), label: settings.label, bind: settings.bind });
+    taps = await openSendTaps(settings, { say: (line) => settings.quiet || warn(line), report: (problem) => logs.problems.report(problem), label: settings.label, bind: settings.bind });
     const opened = await openSender(settings, source?.live ?? true, logs, () => progress?.clear());
     sender = opened.sender;
     summaryNote = opened.summaryNote;

@@ -22,7 +22,7 @@ export const httpSinkKind: SinkKind<typeof httpOptions> = {
     // `recv --bind ADDR` (every recv setting is given) restricts the viewer to that address too.
     const all = rest as { bind?: unknown; secretFile?: string; secret?: string };
     const bind = typeof all.bind === 'string' ? all.bind : undefined;
-    const viewer = await listenViewer({ port: http, host: bind, maxClients: httpMaxClients }, all, (line) => context.say?.(line));
+    const viewer = await listenViewer({ port: http, host: bind, maxClients: httpMaxClients }, all, (line) => context.say?.(line), context.report);
     return new HttpSink(viewer, (id) => context.statsOf?.(id));
   },
 };

@@ -3,7 +3,8 @@
  * and answers with a cookie holding the token, which the browser then sends with every request
  * (the page, `/streams.json`, each `<img>` of a stream). Clients that keep no cookies (ffmpeg,
  * OpenCV, Home Assistant) put the token in the URL (`?token=...`) or in
- * `Authorization: Bearer ...`. Every other request gets a 401.
+ * `Authorization: Bearer ...`. Every other request gets a 401. `/logout` forgets the cookie.
+ * Wrong logins are counted (login-attempts.ts): past the limit a login gets a 429 unchecked.
  *
  * The token is derived from the secret, so it is the same at every start and on both ends,
  * and it is not the secret: a URL that leaks (a shell history, a proxy's log) gives the viewer,
@@ -11,7 +12,9 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ProblemReporter } from '../../problems.js';
 import { Secret } from '../../secret/secret.js';
+import { clientAddress, LoginAttempts } from './login-attempts.js';
 
 export const TOKEN_COOKIE = 'vstream_token';
 /** A login form is one field; a body larger than this is not one. */
@@ -32,11 +35,23 @@ function sameText(a: string, b: string): boolean {
   return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
 }
 
+const COOKIE_FLAGS = 'HttpOnly; Secure; SameSite=Strict';
+
+export interface ViewerLoginOptions {
+  /** Told of wrong logins and of addresses made to wait, naming the address; the caller rate-limits. */
+  report?: ProblemReporter;
+  attempts?: LoginAttempts;
+}
+
 export class ViewerLogin {
   readonly token: string;
+  private readonly report: ProblemReporter;
+  private readonly attempts: LoginAttempts;
 
-  constructor(secret: Secret) {
+  constructor(secret: Secret, options: ViewerLoginOptions = {}) {
     this.token = viewerToken(secret);
+    this.report = options.report ?? (() => {});
+    this.attempts = options.attempts ?? new LoginAttempts();
   }
 
   /**
@@ -58,10 +73,20 @@ export class ViewerLogin {
       }
       return false;
     }
+    if (path === '/logout') {
+      // GET too, so that a typed URL or a bookmark logs out: a logout needs no login, and a
+      // site that makes a browser log out costs that browser one login, nothing more.
+      if (request.method === 'POST' || request.method === 'GET' || request.method === 'HEAD') logout(response);
+      else {
+        response.setHeader('Allow', 'GET, HEAD, POST');
+        plain(response, 405, 'only GET, HEAD and POST\n');
+      }
+      return false;
+    }
     if (this.presented(request, query).some((candidate) => sameText(candidate, this.token))) return true;
     response.setHeader('WWW-Authenticate', 'Bearer realm="vstream"');
     // A browser is shown the form (and stays on the URL it asked for); any other client a line.
-    if ((request.headers.accept ?? '').includes('text/html')) loginPage(response, 401, '', request.method === 'HEAD');
+    if (wantsHtml(request)) loginPage(response, 401, '', request.method === 'HEAD');
     else plain(response, 401, 'log in at /login, or add ?token=TOKEN to the URL (the token is printed when the viewer starts)\n');
     return false;
   }
@@ -80,6 +105,8 @@ export class ViewerLogin {
   }
 
   private submit(request: IncomingMessage, response: ServerResponse): void {
+    // Read now: once the client has gone, its socket no longer says who it was.
+    const address = clientAddress(request.socket.remoteAddress);
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
@@ -98,14 +125,31 @@ export class ViewerLogin {
     request.on('end', () => {
       if (done) return;
       done = true;
+      const verdict = this.attempts.verdict(address);
+      if (!verdict.allowed) {
+        // Not checked at all: an answer, even a slow one, would be one more guess.
+        const from = verdict.why === 'address' ? 'this address' : 'all addresses together';
+        this.report({
+          code: 'ERR_AUTH',
+          message: `viewer login from ${address} not checked: too many wrong secrets from ${verdict.why === 'address' ? 'it' : from} in a minute, answered 429 (retry in ${verdict.retryAfterS} s)`,
+        });
+        response.setHeader('Retry-After', String(verdict.retryAfterS));
+        const text = `Too many wrong secrets from ${from}: try again in ${verdict.retryAfterS} s.`;
+        if (wantsHtml(request)) loginPage(response, 429, text, false);
+        else plain(response, 429, `${text}\n`);
+        return;
+      }
       const typed = new URLSearchParams(Buffer.concat(chunks).toString('utf8')).get('secret') ?? '';
       if (!this.accepts(typed)) {
+        const count = this.attempts.wrong(address);
+        this.report({ code: 'ERR_AUTH', message: `viewer login from ${address}: wrong secret (${count} in the last minute)` });
         loginPage(response, 401, 'That is not the secret.', false);
         return;
       }
+      this.attempts.right(address);
       response.writeHead(303, {
         Location: '/',
-        'Set-Cookie': `${TOKEN_COOKIE}=${this.token}; Path=/; Max-Age=${COOKIE_MAX_AGE_S}; HttpOnly; Secure; SameSite=Strict`,
+        'Set-Cookie': `${TOKEN_COOKIE}=${this.token}; Path=/; Max-Age=${COOKIE_MAX_AGE_S}; ${COOKIE_FLAGS}`,
         'Cache-Control': NO_CACHE,
         'Content-Length': 0,
       });
@@ -128,6 +172,21 @@ export class ViewerLogin {
     const isToken = sameText(text, this.token);
     return isSecret || isToken;
   }
+}
+
+function wantsHtml(request: IncomingMessage): boolean {
+  return (request.headers.accept ?? '').includes('text/html');
+}
+
+/** The cookie replaced by an expired one (browsers then drop it), and off to the login. */
+function logout(response: ServerResponse): void {
+  response.writeHead(303, {
+    Location: '/login',
+    'Set-Cookie': `${TOKEN_COOKIE}=; Path=/; Max-Age=0; ${COOKIE_FLAGS}`,
+    'Cache-Control': NO_CACHE,
+    'Content-Length': 0,
+  });
+  response.end();
 }
 
 function plain(response: ServerResponse, status: number, text: string): void {

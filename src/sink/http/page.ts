@@ -26,6 +26,8 @@ figcaption .name{font-weight:600;overflow-wrap:anywhere}
 figcaption .figures{color:#bbb;font-variant-numeric:tabular-nums}
 figcaption a{color:inherit}
 #empty{padding:24px 12px;color:#aaa}
+#logout{margin-left:auto}
+#logout button{font:inherit;padding:2px 8px}
 `;
 
 const SCRIPT = `
@@ -109,8 +111,13 @@ async function refresh() {
 refresh();
 `;
 
-/** The page, with `title` (already plain text) as its title and heading. */
-export function viewerPage(title: string): string {
+/**
+ * The page, with `title` (already plain text) as its title and heading; `logout` when a secret
+ * is in use (without one there is no login to leave).
+ */
+export function viewerPage(title: string, options: { logout?: boolean } = {}): string {
+  // A form, not a link: a POST is not fetched ahead by a browser that prefetches links.
+  const logout = options.logout ? '<form id="logout" method="post" action="/logout"><button type="submit">Log out</button></form>' : '';
   const safe = title.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
   return `<!doctype html>
 <html lang="en">
@@ -121,7 +128,7 @@ export function viewerPage(title: string): string {
 <style>${STYLE}</style>
 </head>
 <body>
-<header><h1>${safe}</h1><span id="status">connecting</span></header>
+<header><h1>${safe}</h1><span id="status">connecting</span>${logout}</header>
 <div id="empty">No stream yet: waiting for a sender.</div>
 <main></main>
 <script>${SCRIPT}</script>

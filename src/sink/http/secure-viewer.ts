@@ -4,6 +4,7 @@
  * they need to trust the certificate (its fingerprint) and to reach the streams from clients
  * that cannot log in (the token URL).
  */
+import type { ProblemReporter } from '../../problems.js';
 import { loadSecret } from '../../secret/secret.js';
 import { viewerCertificate } from './certificate.js';
 import { ViewerLogin } from './login.js';
@@ -14,6 +15,8 @@ export async function listenViewer(
   options: Omit<HttpViewerOptions, 'secure'>,
   settings: { secretFile?: string | undefined; secret?: string | undefined },
   say: (line: string) => void,
+  /** Wrong logins, naming the client: problems, rate-limited by the caller, shown even with --quiet. */
+  report?: ProblemReporter,
 ): Promise<HttpViewer> {
   const secret = await loadSecret({ secretFile: settings.secretFile, secret: settings.secret, warn: say });
   if (!secret) {
@@ -22,7 +25,7 @@ export async function listenViewer(
     return viewer;
   }
   const certificate = viewerCertificate(secret);
-  const login = new ViewerLogin(secret);
+  const login = new ViewerLogin(secret, { report });
   const viewer = await HttpViewer.listen({ ...options, secure: { key: certificate.key, cert: certificate.cert, login } });
   const root = viewerUrl(options.host, viewer.port, 'https');
   say(servingLine(options.host, viewer.port, 'https'));

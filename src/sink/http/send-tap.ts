@@ -19,10 +19,10 @@ export const httpSendTap: SendTapKind<typeof httpOptions> = {
   name: 'http',
   options: httpOptions,
   asked: ({ http }) => (http === undefined ? undefined : '--http'),
-  async open({ http, httpMaxClients, ...rest }, { say, label, bind }) {
+  async open({ http, httpMaxClients, ...rest }, { say, report, label, bind }) {
     if (http === undefined) return undefined;
     // Every send setting is given: the secret among them.
-    const viewer = await listenViewer({ port: http, host: bind, maxClients: httpMaxClients }, rest as { secretFile?: string; secret?: string }, say);
+    const viewer = await listenViewer({ port: http, host: bind, maxClients: httpMaxClients }, rest as { secretFile?: string; secret?: string }, say, report);
     return new HttpSendTap(viewer, label ?? 'vstream');
   },
 };

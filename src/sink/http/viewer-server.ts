@@ -85,7 +85,7 @@ export class HttpViewer {
   ) {
     this.maxClients = options.maxClients ?? DEFAULT_MAX_CLIENTS;
     this.returnGraceMs = options.returnGraceMs ?? RETURN_GRACE_MS;
-    this.page = Buffer.from(viewerPage(options.title ?? 'vstream'));
+    this.page = Buffer.from(viewerPage(options.title ?? 'vstream', { logout: options.secure !== undefined }));
     this.login = options.secure?.login;
     this.firstRequest = new Promise((resolve) => (this.requested = resolve));
     server.on('connection', (socket) => this.admit(socket));
