@@ -248,3 +248,19 @@ describe.skipIf(!hasChromium())(`the CLI's private viewer in headless Chromium${
     }
   });
 });
+
+describe('recv --http without a secret', () => {
+  it('says once that anyone who can reach its HTTP port can watch, unless bound to loopback', async () => {
+    const open = vstream(['recv', '--no-window', '--listen', '0', '--http', '0']);
+    await open.waitForLine(/note: no --secret-file: anyone who can reach this port can watch the streams/, 'stderr');
+    open.kill('SIGINT');
+    expect(await open.exitCode).toBe(130);
+    expect(open.stderr().match(/can watch the streams/g)).toHaveLength(1);
+    const bound = vstream(['recv', '--no-window', '--listen', '0', '--bind', '127.0.0.1', '--http', '0']);
+    await bound.waitForLine(/serving HTTP on 127\.0\.0\.1:\d+/, 'stderr');
+    await bound.waitForLine(/listening on 127\.0\.0\.1:\d+/, 'stderr');
+    bound.kill('SIGINT');
+    expect(await bound.exitCode).toBe(130);
+    expect(bound.stderr()).not.toMatch(/no --secret-file/);
+  });
+});

@@ -9,7 +9,7 @@ import { parseIntInRange } from '../options/parsers.js';
 import { sendBindOption, sendListenOption } from './endpoint-options.js';
 import type { TransportKind } from './kind.js';
 import { transportSecret } from './transport-secret.js';
-import { openNetworkNote } from './open-network.js';
+import { openNetworkNote } from '../secret/open-network.js';
 import { tcpTransport } from './tcp.js';
 import { DEFAULT_MAX_VIEWERS, ViewerServer } from './viewer-server.js';
 

@@ -8,7 +8,7 @@ import { flag, value, valueWithDefault } from '../options/schema.js';
 import { parseIntInRange, parseSeconds } from '../options/parsers.js';
 import type { TransportKind } from './kind.js';
 import { transportSecret } from './transport-secret.js';
-import { openNetworkNote } from './open-network.js';
+import { openNetworkNote } from '../secret/open-network.js';
 
 /** `--wait-ack` is also said of the legacy format, whose sender always waits. */
 export const waitAckOption = flag('--wait-ack', "after each frame wait for the receiver's reply (stop-and-wait; TCP)");

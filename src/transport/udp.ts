@@ -6,7 +6,7 @@ import { flag, value, valueOr } from '../options/schema.js';
 import { DEFAULT_MAX_AGE_MS } from '../reassemble/udp-reassembler.js';
 import { formatBytes } from '../text/format.js';
 import { ackModeOption, ackOption, replyText } from './ack-option.js';
-import { openNetworkNote } from './open-network.js';
+import { openNetworkNote } from '../secret/open-network.js';
 import type { TransportKind } from './kind.js';
 import { DEFAULT_RATE_BYTES_PER_SECOND } from './pacer.js';
 import { UdpFrameReceiver } from './udp-receiver.js';

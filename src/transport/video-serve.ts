@@ -9,7 +9,7 @@ import { value, valueOr } from '../options/schema.js';
 import { formatAddress } from './address.js';
 import { sendBindOption, sendListenOption } from './endpoint-options.js';
 import type { TransportKind } from './kind.js';
-import { openNetworkNote } from './open-network.js';
+import { openNetworkNote } from '../secret/open-network.js';
 import { transportSecret } from './transport-secret.js';
 import { DEFAULT_MAX_CLIENTS, VideoServer } from './video-request/server.js';
 import { VideoFolder } from './video-request/video-folder.js';

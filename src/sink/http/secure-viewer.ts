@@ -5,6 +5,7 @@
  * that cannot log in (the token URL).
  */
 import type { ProblemReporter } from '../../problems.js';
+import { openNetworkNote } from '../../secret/open-network.js';
 import { loadSecret } from '../../secret/secret.js';
 import { viewerCertificate } from './certificate.js';
 import { ViewerLogin } from './login.js';
@@ -22,6 +23,7 @@ export async function listenViewer(
   if (!secret) {
     const viewer = await HttpViewer.listen(options);
     say(servingLine(options.host, viewer.port));
+    for (const note of openNetworkNote(options.host, secret, 'watch the streams')) say(note);
     return viewer;
   }
   const certificate = viewerCertificate(secret);

@@ -9,8 +9,11 @@ function isLoopback(host: string): boolean {
   return isIP(host) === 4 && host.startsWith('127.');
 }
 
-/** The warning for a bind address (unset: every address, which counts as open), or none. */
-export function openNetworkNote(bind: string | undefined, secret: unknown): string[] {
+/**
+ * The warning for a bind address (unset: every address, which counts as open), or none. `can`:
+ * what a stranger could do there (an HTTP viewer only shows streams).
+ */
+export function openNetworkNote(bind: string | undefined, secret: unknown, can = 'watch or inject streams'): string[] {
   if (secret !== undefined || (bind !== undefined && isLoopback(bind))) return [];
-  return ['note: no --secret-file: anyone who can reach this port can watch or inject streams (vstream secret makes one)'];
+  return [`note: no --secret-file: anyone who can reach this port can ${can} (vstream secret makes one)`];
 }
