@@ -1,4 +1,3 @@
-import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -8,6 +7,7 @@ import { ffmpegVersion, locateFfmpeg, type FfmpegLocation } from '../source/ffmp
 import { loadTurbo, TURBO_ADDON_PATH, turboUnavailableReason } from '../native/jpeg-addon.js';
 import { describeFormat } from '../source/camera/formats.js';
 import { cameraLister, type CameraLister } from '../source/camera/lister.js';
+import { runBriefly } from '../source/ffmpeg/run-briefly.js';
 
 export interface DoctorOptions {
   /** `--ffmpeg PATH`, checked exactly as `send` would use it. */
@@ -31,6 +31,8 @@ export interface DoctorCamera {
 const require = createRequire(import.meta.url);
 const HEADLESS = 'headless: --no-window with --output, --save-dir or --json';
 const CHILD_TIMEOUT_MS = 20_000;
+/** What is kept of a child's output: its few lines, with room. */
+const MAX_CHILD_CHARS = 256 * 1024;
 
 /** The pinned @kmamal/sdl, for the reinstall hint; src/cli and dist/cli both sit two levels down. */
 function pinnedSdlSpec(): string {
@@ -170,7 +172,11 @@ async function probeSdl(entry: string, env: NodeJS.ProcessEnv, tryWindow: boolea
     process.stdout.write('VSTREAM_SDL ' + JSON.stringify(result) + '\\n', () => process.exit(0));
   `;
   const childEnv = { ...env, VSTREAM_DOCTOR_WINDOW: tryWindow ? '1' : '0' };
-  const r = await runChild(process.execPath, ['--input-type=module', '-e', code], childEnv);
+  const r = (await runBriefly(process.execPath, ['--input-type=module', '-e', code], { env: childEnv, timeoutMs: CHILD_TIMEOUT_MS, maxChars: MAX_CHILD_CHARS })) ?? {
+    stdout: '',
+    stderr: '',
+    ended: 'node could not be started',
+  };
   const line = /^VSTREAM_SDL (.*)$/m.exec(r.stdout)?.[1];
   if (line !== undefined) {
     try {
@@ -183,36 +189,8 @@ async function probeSdl(entry: string, env: NodeJS.ProcessEnv, tryWindow: boolea
     r.stderr
       .split('\n')
       .map((l) => l.trim())
-      .find((l) => /error/i.test(l) && !/silent error|XDG_RUNTIME_DIR/.test(l)) ?? r.failure;
+      .find((l) => /error/i.test(l) && !/silent error|XDG_RUNTIME_DIR/.test(l)) ?? r.ended;
   return { error: errLine };
-}
-
-interface ChildResult {
-  stdout: string;
-  stderr: string;
-  /** A one-line account of how the child ended, for when it printed nothing useful. */
-  failure: string;
-}
-
-function runChild(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<ChildResult> {
-  return new Promise((resolve) => {
-    let stdout = '';
-    let stderr = '';
-    const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
-    const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      resolve({ stdout, stderr, failure: error.message });
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      const failure =
-        signal === 'SIGKILL' ? `no answer within ${CHILD_TIMEOUT_MS / 1000} s` : signal ? `killed by ${signal}` : `exit code ${code}`;
-      resolve({ stdout, stderr, failure });
-    });
-  });
 }
 
 /**
@@ -242,9 +220,7 @@ async function findCameras(ffmpeg: string | undefined, env: NodeJS.ProcessEnv): 
       ? ['-hide_banner', '-f', 'avfoundation', '-list_devices', 'true', '-i', '']
       : ['-hide_banner', '-list_devices', 'true', '-f', 'dshow', '-i', 'dummy'];
   // ffmpeg lists the devices on stderr, then exits non-zero because there is no real input.
-  const stderr = await new Promise<string>((resolve) => {
-    execFile(ffmpeg, args, { env, timeout: CHILD_TIMEOUT_MS, windowsHide: true }, (_error, _stdout, err) => resolve(err));
-  });
+  const stderr = (await runBriefly(ffmpeg, args, { env, timeoutMs: CHILD_TIMEOUT_MS, maxChars: MAX_CHILD_CHARS }))?.stderr ?? '';
   if (process.platform === 'win32') return parseDshowDevices(stderr).map((device) => ({ label: device, device }));
   // `[0] FaceTime HD Camera`: avfoundation takes the index; screens are --screen's.
   return parseAvfoundationDevices(stderr)

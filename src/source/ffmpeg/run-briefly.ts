@@ -12,17 +12,21 @@ export interface BriefRunOptions {
   maxChars: number;
   /** Written to its stdin, which is then closed; without it stdin is closed at once. */
   input?: Buffer;
+  /** Its environment; default this process's. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface BriefRun {
   stdout: string;
   stderr: string;
+  /** How it ended, for when it printed nothing useful: `exit code 1`, `no answer within 20 s`. */
+  ended: string;
 }
 
-export function runBriefly(file: string, args: readonly string[], { timeoutMs, maxChars, input }: BriefRunOptions): Promise<BriefRun | undefined> {
+export function runBriefly(file: string, args: readonly string[], { timeoutMs, maxChars, input, env }: BriefRunOptions): Promise<BriefRun | undefined> {
   return new Promise((resolve) => {
-    const run: BriefRun = { stdout: '', stderr: '' };
-    const child = spawn(file, args, { stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'], windowsHide: true });
+    const run: BriefRun = { stdout: '', stderr: '', ended: '' };
+    const child = spawn(file, args, { stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'], windowsHide: true, ...(env && { env }) });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     if (input) {
       // ffmpeg stops reading once it knows enough: the rest of the write fails, harmlessly.
@@ -39,8 +43,9 @@ export function runBriefly(file: string, args: readonly string[], { timeoutMs, m
       clearTimeout(timer);
       resolve(undefined);
     });
-    child.once('close', () => {
+    child.once('close', (code, signal) => {
       clearTimeout(timer);
+      run.ended = signal === 'SIGKILL' ? `no answer within ${timeoutMs / 1000} s` : signal ? `killed by ${signal}` : `exit code ${code}`;
       resolve(run);
     });
   });
