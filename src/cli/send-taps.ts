@@ -4,6 +4,7 @@
  * a file declaring a SendTapKind plus a line here; the send loop knows no kind by name.
  */
 import { mergeSchemas, type OptionSchema, type UnionToIntersection } from '../options/schema.js';
+import { openAll } from './open-all.js';
 import { httpSendTap } from '../sink/http/send-tap.js';
 import type { SendTap, SendTapContext, SendTapKind } from '../sink/send-tap.js';
 
@@ -20,16 +21,6 @@ export function askedTaps(settings: Readonly<Record<string, unknown>>): string[]
 }
 
 /** Opens every tap the settings ask for; closes those opened when one fails. */
-export async function openSendTaps(settings: Readonly<Record<string, unknown>>, context: SendTapContext): Promise<SendTap[]> {
-  const taps: SendTap[] = [];
-  try {
-    for (const kind of SEND_TAPS as readonly AnySendTapKind[]) {
-      const tap = await kind.open(settings, context);
-      if (tap) taps.push(tap);
-    }
-  } catch (err) {
-    await Promise.all(taps.map((tap) => tap.close()));
-    throw err;
-  }
-  return taps;
+export function openSendTaps(settings: Readonly<Record<string, unknown>>, context: SendTapContext): Promise<SendTap[]> {
+  return openAll(SEND_TAPS as readonly AnySendTapKind[], (kind) => kind.open(settings, context));
 }

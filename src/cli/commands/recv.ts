@@ -33,6 +33,7 @@ import type { ProblemReporter } from '../../problems.js';
 import { formatRate } from '../../text/format.js';
 import { warn } from '../handle-error.js';
 import { secretOptions } from '../../secret/options.js';
+import { openAll } from '../open-all.js';
 import { refuseUnusedSecret } from '../secret-guard.js';
 
 export { DEFAULT_ACK } from '../../transport/ack-option.js';
@@ -86,19 +87,9 @@ export function recvCommand(): Command {
   );
 }
 
-async function openSinks(settings: RecvSettings, report: ProblemReporter, shared: Pick<SinkContext, 'say' | 'statsOf'> = {}): Promise<FrameSink[]> {
-  const sinks: FrameSink[] = [];
-  try {
-    for (const kind of SINKS as readonly AnySinkKind[]) {
-      const context: SinkContext = { report, warn: (message) => warn(message), headless: sinks.length > 0, ...shared };
-      const sink = await kind.open(settings, context);
-      if (sink) sinks.push(sink);
-    }
-  } catch (err) {
-    await Promise.all(sinks.map((s) => s.close()));
-    throw err;
-  }
-  return sinks;
+function openSinks(settings: RecvSettings, report: ProblemReporter, shared: Pick<SinkContext, 'say' | 'statsOf'> = {}): Promise<FrameSink[]> {
+  // Once another sink takes the frames, the window (last) is optional: no display is no error.
+  return openAll(SINKS as readonly AnySinkKind[], (kind, opened) => kind.open(settings, { report, warn: (message) => warn(message), headless: opened.length > 0, ...shared }));
 }
 
 function listeningLine(note: string, bind: string | undefined, port: number): string {
