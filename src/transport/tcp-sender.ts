@@ -144,13 +144,16 @@ export class TcpFrameSender implements Sender {
 
   /** Ends the connection after everything written so far has been flushed. */
   async close(): Promise<void> {
-    if (this.socket.destroyed) return;
+    // Refused, the frames written were not taken, however cleanly the connection closed.
+    if (this.socket.destroyed) {
+      if (this.failure instanceof AuthError) throw this.failure;
+      return;
+    }
     const closed = once(this.socket, 'close').catch(() => undefined);
     const stall = this.watchStall();
     this.socket.end();
     await Promise.race([closed, stall.stalled]);
     stall.stop();
-    // Refused, the frames written were not taken, however cleanly the connection closed.
     if (this.failure?.code === 'ERR_STALLED' || this.failure instanceof AuthError) throw this.failure;
   }
 
