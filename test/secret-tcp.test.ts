@@ -288,6 +288,19 @@ describe('a plain vstream end against one with the secret', () => {
     expect(await savedJpegs(dir)).toHaveLength(2);
   });
 
+  it('plain send --dir (frames kept until acknowledged) and --wait-ack: exit 9 too, not a resend loop', async () => {
+    const recv = await startReceiver(['--bind', '127.0.0.1', '--secret-file', await secretFile(SECRET), '--save-dir', await tempDir()]);
+    const images = await tempDir();
+    for (const name of ['a.jpg', 'b.jpg']) await writeFile(join(images, name), await makeJpeg({ width: 64, height: 48 }));
+    for (const args of [['--dir', images, '--retry', '5'], ['--pattern', '--frames', '5', '--wait-ack']]) {
+      const plain = vstream(['send', '--to', `127.0.0.1:${recv.port}`, ...args]);
+      expect(await exitOf(plain)).toBe(9);
+      expect(plain.stderr()).toMatch(/refused this sender: it has a shared secret and this sender none/);
+      expect(plain.stderr()).not.toMatch(/retrying|reconnecting|sent again/);
+    }
+    expect(recv.exitInfo).toBeUndefined();
+  });
+
   it('plain recv --connect: exits 9 naming the sender, sooner than the handshake timeout; the listening sender says why', async () => {
     const send = vstream(['send', '--listen', '0', '--bind', '127.0.0.1', '--pattern', '--secret-file', await secretFile(SECRET)]);
     const [, port] = await send.waitForLine(/listening for viewers on \S+:(\d+)/, 'stderr');
