@@ -9,8 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Secret } from '../src/secret/secret.js';
-import { MAX_PENDING_HANDSHAKES, tlsPskKey } from '../src/transport/secure-socket.js';
+import {
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  FIRST_BYTE_TIMEOUT_MS,
+  MAX_PENDING_HANDSHAKES,
+  TLS_HANDSHAKE_FAILURE_ALERT,
+  tlsPskKey,
+} from '../src/transport/secure-socket.js';
 import { imageInfo, makeJpeg } from './helpers/jpeg.js';
+import { statusKb } from './helpers/proc-status.js';
 import { PYTHON } from './helpers/python.js';
 import { start, startReceiver, stopAll, vstream, type TestProcess } from './helpers/process.js';
 
@@ -102,7 +109,7 @@ describe('a peer without the secret is refused in the handshake', () => {
     const dir = await tempDir();
     const recv = await startReceiver(['--bind', '127.0.0.1', '--secret-file', await secretFile(SECRET), '--save-dir', dir]);
     const send = vstream(['send', '--to', `127.0.0.1:${recv.port}`, '--pattern', '--frames', '2', '--retry', '0']);
-    expect(await exitOf(send)).not.toBe(0);
+    expect(await exitOf(send)).toBe(9);
     await recv.waitForLine(/refused 127\.0\.0\.1:\d+: sent no TLS handshake: does it have the secret\? \(ERR_AUTH\)/, 'stderr');
     expect(await savedJpegs(dir)).toHaveLength(0);
   });
@@ -131,7 +138,7 @@ describe('a peer without the secret is refused in the handshake', () => {
         's.connect(("127.0.0.1", int(sys.argv[2])))',
         'try:',
         '    s.sendall(str(len(data)).ljust(16).encode() + data)',
-        '    print("reply", len(s.recv(1024)))',
+        '    print("reply", s.recv(1024).hex())',
         'except OSError as e:',
         '    print("error", e)',
         's.close()',
@@ -140,8 +147,8 @@ describe('a peer without the secret is refused in the handshake', () => {
       String(recv.port),
     ]);
     expect(await exitOf(client)).toBe(0);
-    // Closed with no reply: nothing was answered to the plain client.
-    expect(client.output('stdout').join('\n')).toMatch(/reply 0|error/);
+    // Answered with the TLS alert alone (handshake_failure), then closed: no frame was taken.
+    expect(client.output('stdout').join('\n')).toMatch(/^reply 15030300020228$/);
     await recv.waitForLine(/refused 127\.0\.0\.1:\d+: sent no TLS handshake: does it have the secret\?/, 'stderr');
     const send = vstream(['send', '--to', `127.0.0.1:${recv.port}`, '--pattern', '--frames', '1', '--secret-file', await secretFile(SECRET)]);
     expect(await exitOf(send)).toBe(0);
@@ -258,5 +265,108 @@ describe('the listening end', () => {
     expect(open.output('stderr').filter((line) => line.includes('note: no --secret-file'))).toHaveLength(1);
     expect(local.stderr()).not.toMatch(/no --secret-file/);
     expect(withSecret.stderr()).not.toMatch(/no --secret-file/);
+  });
+});
+
+describe('a plain vstream end against one with the secret', () => {
+  it('plain send --to: exits 9 naming the receiver (no retrying); the receiver goes on and takes a sender with the secret', async () => {
+    const file = await secretFile(SECRET);
+    const dir = await tempDir();
+    const recv = await startReceiver(['--bind', '127.0.0.1', '--secret-file', file, '--frames', '2', '--save-dir', dir]);
+    // The default --retry: a refusal must end it all the same.
+    const plain = vstream(['send', '--to', `127.0.0.1:${recv.port}`, '--pattern', '--frames', '50']);
+    expect(await exitOf(plain)).toBe(9);
+    const lines = plain.output('stderr').filter((line) => line.includes('refused this sender'));
+    expect(lines).toEqual([
+      `vstream: 127.0.0.1:${recv.port} refused this sender: it has a shared secret and this sender none (give both the same --secret-file)`,
+    ]);
+    expect(plain.stderr()).not.toMatch(/retrying|reconnecting/);
+    await recv.waitForLine(/refused 127\.0\.0\.1:\d+: sent no TLS handshake: does it have the secret\? \(ERR_AUTH\)/, 'stderr');
+    const right = vstream(['send', '--to', `127.0.0.1:${recv.port}`, '--pattern', '--frames', '2', '--secret-file', file]);
+    expect(await exitOf(right)).toBe(0);
+    expect(await exitOf(recv)).toBe(0);
+    expect(await savedJpegs(dir)).toHaveLength(2);
+  });
+
+  it('plain send --dir (frames kept until acknowledged) and --wait-ack: exit 9 too, not a resend loop', async () => {
+    const recv = await startReceiver(['--bind', '127.0.0.1', '--secret-file', await secretFile(SECRET), '--save-dir', await tempDir()]);
+    const images = await tempDir();
+    for (const name of ['a.jpg', 'b.jpg']) await writeFile(join(images, name), await makeJpeg({ width: 64, height: 48 }));
+    for (const args of [['--dir', images, '--retry', '5'], ['--pattern', '--frames', '5', '--wait-ack']]) {
+      const plain = vstream(['send', '--to', `127.0.0.1:${recv.port}`, ...args]);
+      expect(await exitOf(plain)).toBe(9);
+      expect(plain.stderr()).toMatch(/refused this sender: it has a shared secret and this sender none/);
+      expect(plain.stderr()).not.toMatch(/retrying|reconnecting|sent again/);
+    }
+    expect(recv.exitInfo).toBeUndefined();
+  });
+
+  it('plain recv --connect: exits 9 naming the sender, sooner than the handshake timeout; the listening sender says why', async () => {
+    const send = vstream(['send', '--listen', '0', '--bind', '127.0.0.1', '--pattern', '--secret-file', await secretFile(SECRET)]);
+    const [, port] = await send.waitForLine(/listening for viewers on \S+:(\d+)/, 'stderr');
+    const started = performance.now();
+    const recv = vstream(['recv', '--no-window', '--connect', `127.0.0.1:${port}`, '--save-dir', await tempDir()]);
+    expect(await exitOf(recv)).toBe(9);
+    const waited = performance.now() - started;
+    expect(recv.output('stderr').filter((line) => line.includes('refused this receiver'))).toEqual([
+      `vstream: 127.0.0.1:${port} refused this receiver (a TLS alert): it has a shared secret and this receiver none (give both the same --secret-file)`,
+    ]);
+    // Nothing else about that connection: no reconnecting, no bad-header line.
+    expect(recv.stderr()).not.toMatch(/retrying|ERR_BAD_HEADER|ERR_FOLDER|disconnected/);
+    // A TLS client speaks first; the silence is judged after FIRST_BYTE_TIMEOUT_MS, not 10 s.
+    expect(waited).toBeGreaterThanOrEqual(FIRST_BYTE_TIMEOUT_MS);
+    expect(waited).toBeLessThan(DEFAULT_HANDSHAKE_TIMEOUT_MS);
+    await send.waitForLine(/refused 127\.0\.0\.1:\d+: sent nothing for 3 s \(no TLS handshake\): does it have the secret\? \(ERR_AUTH\)/, 'stderr');
+    expect(send.exitInfo).toBeUndefined();
+  });
+
+  it('a plain recv --listen that gets a TLS alert from a client says so for that client and goes on', async () => {
+    const dir = await tempDir();
+    const recv = await startReceiver(['--bind', '127.0.0.1', '--frames', '1', '--save-dir', dir]);
+    const client = connect({ host: '127.0.0.1', port: recv.port });
+    client.on('error', () => undefined);
+    client.end(TLS_HANDSHAKE_FAILURE_ALERT);
+    await recv.waitForLine(/127\.0\.0\.1:\d+: refused by a TLS alert: the peer has a shared secret and this end none \(give both the same --secret-file\); connection closed after 0 frames \(ERR_AUTH\)/, 'stderr');
+    const send = vstream(['send', '--to', `127.0.0.1:${recv.port}`, '--pattern', '--frames', '1']);
+    expect(await exitOf(send)).toBe(0);
+    expect(await exitOf(recv)).toBe(0);
+    expect(await savedJpegs(dir)).toHaveLength(1);
+  });
+
+  it('a flood of 200 plain connections that never read: memory stays bounded, a sender with the secret gets through', async () => {
+    const file = await secretFile(SECRET);
+    const dir = await tempDir();
+    const recv = await startReceiver(['--bind', '127.0.0.1', '--secret-file', file, '--save-dir', dir]);
+    const pid = recv.child.pid!;
+    const before = statusKb(pid, 'VmRSS');
+    // Each sends a header and 1 MB as a plain sender would, and never reads the alert.
+    const frame = Buffer.concat([Buffer.from(String(1_000_000).padEnd(16)), Buffer.alloc(1_000_000, 0x55)]);
+    const flood: Socket[] = [];
+    try {
+      const settled: Promise<void>[] = [];
+      for (let i = 0; i < 200; i += 1) {
+        const socket = connect({ host: '127.0.0.1', port: recv.port });
+        socket.pause();
+        flood.push(socket);
+        // Written out (the receiver read it, or the kernel holds it), or cut off by the receiver.
+        settled.push(new Promise<void>((resolve) => {
+          socket.on('error', () => resolve()).on('close', () => resolve());
+          socket.write(frame, () => resolve());
+        }));
+      }
+      await Promise.all(settled);
+      const send = vstream(['send', '--to', `127.0.0.1:${recv.port}`, '--pattern', '--frames', '2', '--secret-file', file]);
+      expect(await exitOf(send)).toBe(0);
+      await recv.waitForLine(/127\.0\.0\.1:\d+ disconnected after 2 frames/, 'stderr');
+    } finally {
+      for (const socket of flood) socket.destroy();
+    }
+    const peakKb = statusKb(pid, 'VmHWM');
+    recv.kill('SIGINT');
+    expect(await exitOf(recv)).toBe(130);
+    expect(await savedJpegs(dir)).toHaveLength(2);
+    // 200 MB were offered; the refused connections' bytes were read and dropped, not kept.
+    const grownMb = (peakKb - before) / 1024;
+    expect(grownMb, `RSS grew ${grownMb.toFixed(0)} MiB`).toBeLessThan(64);
   });
 });

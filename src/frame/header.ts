@@ -2,7 +2,7 @@
  * The 16-byte frame header of the reference Python/OpenCV and C++ programs: the payload
  * length in ASCII decimal. See docs/PROTOCOL.md for the grammar.
  */
-import { ProtocolError } from '../errors.js';
+import { AuthError, ProtocolError } from '../errors.js';
 
 export const HEADER_SIZE = 16;
 
@@ -32,7 +32,8 @@ export function encodeHeader(length: number): Buffer {
  * ASCII digits with any mix of spaces and NULs on either side (left-, right-aligned or
  * centred; C++ senders pad with NULs); leading zeros are allowed (`%016d`). Anything else
  * throws a ProtocolError: ERR_BAD_HEADER (syntax), ERR_EMPTY_FRAME (length 0),
- * ERR_FRAME_TOO_LARGE (length > maxFrameBytes).
+ * ERR_FRAME_TOO_LARGE (length > maxFrameBytes); a TLS alert throws an AuthError (see
+ * checkHeaderStart).
  */
 export function parseHeader(buf: Buffer, maxFrameBytes: number): number {
   if (buf.length < HEADER_SIZE) {
@@ -48,8 +49,7 @@ export function parseHeader(buf: Buffer, maxFrameBytes: number): number {
       if (first === -1) first = i;
       last = i;
     } else if (byte !== SPACE && byte !== NUL) {
-      // 0x16 0x03 opens a TLS handshake: a vstream sender with a shared secret.
-      if (i === 0 && byte === 0x16 && buf[1] === 0x03) throw badHeader(buf, 'a TLS handshake: the sender has a shared secret and this receiver none (give both the same --secret-file)');
+      if (i === 0) checkHeaderStart(buf);
       throw badHeader(buf, `unexpected byte 0x${byte.toString(16).padStart(2, '0')} at offset ${i}`);
     }
   }
@@ -70,6 +70,31 @@ export function parseHeader(buf: Buffer, maxFrameBytes: number): number {
     );
   }
   return length;
+}
+
+/** The first bytes of a TLS record: its type (0x16 handshake, 0x15 alert), then major version 3. */
+const TLS_HANDSHAKE = 0x16;
+const TLS_ALERT = 0x15;
+const TLS_MAJOR_VERSION = 0x03;
+
+/** Whether `buf` starts with a TLS record, the sign of a peer with a shared secret, and of which kind. */
+export function tlsRecordAt(buf: Buffer): 'handshake' | 'alert' | undefined {
+  if (buf.length < 2 || buf[1] !== TLS_MAJOR_VERSION) return undefined;
+  if (buf[0] === TLS_HANDSHAKE) return 'handshake';
+  if (buf[0] === TLS_ALERT) return 'alert';
+  return undefined;
+}
+
+/**
+ * Throws when the first bytes of a header (2 are enough, fewer are let through) are a TLS
+ * record: a ProtocolError for a handshake (a sender with the secret), an AuthError for an alert
+ * (an end with the secret refusing this one, src/transport/secure-socket.ts; the alert is
+ * shorter than a header and followed by the close, so it is told from its start).
+ */
+export function checkHeaderStart(buf: Buffer): void {
+  const record = tlsRecordAt(buf);
+  if (record === 'handshake') throw badHeader(buf, 'a TLS handshake: the sender has a shared secret and this receiver none (give both the same --secret-file)');
+  if (record === 'alert') throw new AuthError('refused by a TLS alert: the peer has a shared secret and this end none (give both the same --secret-file)');
 }
 
 /**

@@ -9,7 +9,7 @@
  */
 import { Writable } from 'node:stream';
 import { ProtocolError, type VstreamError } from '../errors.js';
-import { HEADER_SIZE, parseHeader } from '../frame/header.js';
+import { checkHeaderStart, HEADER_SIZE, parseHeader } from '../frame/header.js';
 
 /**
  * 64 MiB. A 3840x2160 JPEG at quality 100 of a noisy scene is about 10 MB, so real frames
@@ -135,7 +135,17 @@ export class TcpFrameParser {
           this.block = undefined;
           return;
         }
-        if (this.bufferedBytes < HEADER_SIZE) return;
+        if (this.bufferedBytes < HEADER_SIZE) {
+          // A TLS alert is shorter than a header and followed by the close: told from its start.
+          if (this.bufferedBytes >= 2) {
+            try {
+              checkHeaderStart(this.peek(2));
+            } catch (err) {
+              this.fail(err as VstreamError);
+            }
+          }
+          return;
+        }
         const header = this.consume(HEADER_SIZE);
         try {
           // The limit is checked here, before a single payload byte is kept waiting.
@@ -177,6 +187,18 @@ export class TcpFrameParser {
       if (at === marker.length) return true;
     }
     return false;
+  }
+
+  /** The first `n` buffered bytes (n <= bufferedBytes), copied, without taking them. */
+  private peek(n: number): Buffer {
+    const out = Buffer.alloc(n);
+    const staged = this.block?.subarray(this.blockFrom, this.blockTo);
+    let at = 0;
+    for (const buf of staged ? [...this.buffers, staged] : this.buffers) {
+      at += buf.copy(out, at, 0, Math.min(buf.length, n - at));
+      if (at === n) break;
+    }
+    return out;
   }
 
   private fail(err: VstreamError): never {

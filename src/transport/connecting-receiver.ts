@@ -3,8 +3,11 @@
  * events of a TcpFrameReceiver that listens on nothing, fed by a TcpConnector that keeps a
  * connection to the sender. Connecting starts when the frames are first asked for, so that the
  * consumer is listening for the connection's events by then. When the connector gives up, the
- * frames already received are still delivered, then iterating fails with its error.
+ * frames already received are still delivered, then iterating fails with its error. A sender
+ * that refuses this receiver (a TLS alert: it has a shared secret and this end none) ends it
+ * the same way, with that error: connecting again would only be refused again.
  */
+import { AuthError } from '../errors.js';
 import type { ReceivedFrame } from '../frame/frame.js';
 import type { TcpConnector } from './tcp-connector.js';
 import type { TcpFrameReceiver } from './tcp-receiver.js';
@@ -24,6 +27,13 @@ export class ConnectingReceiver implements Receiver {
         void inner.close();
       },
     );
+    inner.on('disconnect', ({ peer, error }) => {
+      if (!(error instanceof AuthError) || this.failure) return;
+      this.failure = {
+        error: new AuthError(`${peer} refused this receiver (a TLS alert): it has a shared secret and this receiver none (give both the same --secret-file)`, error.code, { cause: error }),
+      };
+      connector.close();
+    });
   }
 
   /** The sender's port: nothing is bound here. */
@@ -45,7 +55,13 @@ export class ConnectingReceiver implements Receiver {
   }
 
   on<E extends keyof ReceiverEvents>(event: E, listener: (...args: ReceiverEvents[E]) => void): this {
-    (this.inner as Receiver).on(event, listener);
+    if (event === 'disconnect') {
+      // The refusal is what iterating fails with: said once, as this receiver's end.
+      const said = listener as (...args: ReceiverEvents['disconnect']) => void;
+      this.inner.on('disconnect', (info) => {
+        if (!(info.error instanceof AuthError)) said(info);
+      });
+    } else (this.inner as Receiver).on(event, listener);
     return this;
   }
 

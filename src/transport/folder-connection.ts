@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import { FolderParser, type FolderFile, type FolderOutput } from '../reassemble/folder-parser.js';
 import type { FrameMeta } from '../frame/frame.js';
 import type { ProtocolError, VstreamError } from '../errors.js';
-import { HEADER_SIZE } from '../frame/header.js';
+import { HEADER_SIZE, tlsRecordAt } from '../frame/header.js';
 
 /**
  * How long the client must send nothing for a message to count as complete. The reference
@@ -26,6 +26,8 @@ const REPLY = Buffer.from('ok');
 export function opensFolderTransfer(first: Buffer): boolean {
   const byte = first[0];
   if (byte === undefined || byte === 0x00 || byte === 0x20 || (byte >= 0x30 && byte <= 0x39)) return false;
+  // A TLS record (an end with a shared secret) is the frame parser's to name.
+  if (tlsRecordAt(first) !== undefined) return false;
   const head = first.subarray(0, HEADER_SIZE);
   return head.length < HEADER_SIZE || head.includes(0x7c);
 }

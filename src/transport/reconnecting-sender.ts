@@ -17,7 +17,7 @@ import type { AckListener } from '../frame/ack-reply.js';
 import type { Frame } from '../frame/frame.js';
 import { frameBytes } from '../frame/payload.js';
 import { ResendWindow, type WindowLimits } from './resend-window.js';
-import { DEFAULT_STALL_TIMEOUT_MS } from './tcp-sender.js';
+import { DEFAULT_STALL_TIMEOUT_MS, type ConnectionFailure } from './tcp-sender.js';
 import type { Sender, SendOptions } from './types.js';
 import { isRetryable, RetrySchedule } from '../flow/backoff.js';
 
@@ -29,7 +29,7 @@ export const DEFAULT_FINITE_RETRY_MS = 30_000;
 export interface ConnectionAcks {
   stream: string;
   listener: AckListener;
-  lost: (error: NetworkError) => void;
+  lost: (error: ConnectionFailure) => void;
 }
 
 export interface ResumeOptions extends WindowLimits {
@@ -78,9 +78,9 @@ export class ReconnectingSender implements Sender {
   private connectionSerial = 0;
   private currentSerial = 0;
   /** Why the current connection failed, learnt while no frame was being sent on it. */
-  private currentLost: NetworkError | undefined;
+  private currentLost: ConnectionFailure | undefined;
   /** The last connection failure reported, for a connection that fails before it is adopted. */
-  private lastLost: { serial: number; error: NetworkError } | undefined;
+  private lastLost: { serial: number; error: ConnectionFailure } | undefined;
 
   private constructor(private readonly options: ReconnectingSenderOptions) {
     this.address = options.address;
@@ -217,7 +217,7 @@ export class ReconnectingSender implements Sender {
     const lost = this.currentLost;
     if (lost && this.current) {
       if (!this.mayResume(lost)) throw lost;
-      this.lost(this.current, lost);
+      this.lost(this.current, lost as NetworkError);
     }
     if (this.reconnecting) {
       await this.resumed();

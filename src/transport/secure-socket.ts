@@ -21,8 +21,42 @@ export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
  * TLS state before it has proved anything, so a flood of idle connections must not pile up.
  */
 export const MAX_PENDING_HANDSHAKES = 64;
+/**
+ * How long a peer may send nothing at all before it is refused. A TLS client sends its
+ * ClientHello the moment TCP connects, so silence means a plain peer (a `recv --connect`
+ * without the secret waits for frames and says nothing): told sooner than the whole
+ * handshake's timeout, while two lost segments resent still arrive in time.
+ */
+export const FIRST_BYTE_TIMEOUT_MS = 3_000;
 /** The first byte of every TLS record that starts a handshake. */
 const TLS_HANDSHAKE_RECORD = 0x16;
+/**
+ * One TLS record (TLS 1.2): a fatal handshake_failure alert (RFC 5246 7.2; 0x15 alert, 03 03,
+ * length 2, level 2 fatal, 40 handshake_failure). What this end sends a peer that opened with
+ * something else than TLS, or with nothing: a plain vstream end recognises it and says that it
+ * lacks the secret, where a bare close would look like a network fault; any TLS stack reads it
+ * as a refusal, and a reference program that reads it as a header fails as it did on the close.
+ */
+export const TLS_HANDSHAKE_FAILURE_ALERT = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]);
+/**
+ * After the alert, a refused connection is read (and what it sends dropped) this long before it
+ * is closed: closing with its bytes unread would reset the connection, and a reset can overtake
+ * the alert, so the peer would never see it.
+ */
+export const REFUSED_LINGER_MS = 2000;
+/** Refused connections lingering at once at most; past it one is closed at once, without the alert. */
+export const MAX_LINGERING_REFUSALS = 64;
+
+/**
+ * Whether `start`, the first bytes a connection ever received, are a TLS alert record:
+ * 'maybe' while too few are in to tell.
+ */
+export function opensWithTlsAlert(start: Buffer): 'yes' | 'no' | 'maybe' {
+  if (start.length === 0) return 'maybe';
+  if (start[0] !== TLS_HANDSHAKE_FAILURE_ALERT[0]) return 'no';
+  if (start.length === 1) return 'maybe';
+  return start[1] === TLS_HANDSHAKE_FAILURE_ALERT[1] ? 'yes' : 'no';
+}
 
 /** The TLS key both ends derive from the secret (an openssl `-psk` peer needs it in hex). */
 export function tlsPskKey(secret: Secret): Buffer {
@@ -103,40 +137,68 @@ export class SecureAcceptor {
     this.pending += 1;
     this.inHandshake.set(peer, release);
     socket.once('close', release);
-    firstByteIsTls(socket, peer, this.timeoutMs).then(
+    firstByteIsTls(socket, peer, Math.min(this.timeoutMs, FIRST_BYTE_TIMEOUT_MS)).then(
       () => this.server.emit('connection', socket),
-      (err: AuthError) => this.refused(err),
+      (refusal: Refusal) => {
+        // Refused, it no longer holds a handshake's place while it lingers.
+        release();
+        if (refusal.tellPeer) this.refuseWithAlert(socket);
+        else socket.destroy();
+        this.refused(refusal.error);
+      },
     );
   }
 
-  /** Handshakes not finished yet; each is released once handed on or closed. */
+  /** The alert, then the connection read and dropped for a while (bounded) so that it arrives. */
+  private refuseWithAlert(socket: Socket): void {
+    if (socket.destroyed) return;
+    if (this.lingering >= MAX_LINGERING_REFUSALS) {
+      socket.destroy();
+      return;
+    }
+    this.lingering += 1;
+    socket.once('close', () => (this.lingering -= 1));
+    socket.on('error', () => undefined);
+    socket.on('data', () => undefined);
+    socket.end(TLS_HANDSHAKE_FAILURE_ALERT);
+    socket.resume();
+    setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
+  }
+
+  /** Handshakes not finished yet; each is released once handed on, refused or closed. */
   private pending = 0;
+  /** Refused connections told so and not closed yet. */
+  private lingering = 0;
   /** By peer address (the TLS socket the server hands on names the same one). */
   private readonly inHandshake = new Map<string, () => void>();
+}
+
+/** Why a connection is refused before its handshake; `tellPeer`: it is there to read the alert. */
+interface Refusal {
+  error: AuthError;
+  tellPeer: boolean;
 }
 
 function peerOf(socket: Socket): string {
   return formatAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
 }
 
-/** Waits for the first byte without consuming it; rejects a peer that does not start with TLS. */
+/** Waits for the first byte without consuming it; rejects (a Refusal) a peer that does not start with TLS. */
 function firstByteIsTls(socket: Socket, peer: string, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new AuthError(`refused ${peer}: sent nothing for ${timeoutMs / 1000} s (no TLS handshake)`)), timeoutMs);
+    const timer = setTimeout(() => done(new AuthError(`refused ${peer}: sent nothing for ${timeoutMs / 1000} s (no TLS handshake): does it have the secret?`), true), timeoutMs);
     const onData = (chunk: Buffer) => {
       socket.pause();
       socket.unshift(chunk);
-      done(chunk[0] === TLS_HANDSHAKE_RECORD ? undefined : new AuthError(`refused ${peer}: sent no TLS handshake: does it have the secret?`));
+      done(chunk[0] === TLS_HANDSHAKE_RECORD ? undefined : new AuthError(`refused ${peer}: sent no TLS handshake: does it have the secret?`), true);
     };
-    const onEnd = () => done(new AuthError(`refused ${peer}: closed the connection before a TLS handshake`));
-    const onError = (err: Error) => done(new AuthError(`refused ${peer}: ${err.message}`, 'ERR_AUTH', { cause: err }));
-    function done(error: AuthError | undefined) {
+    const onEnd = () => done(new AuthError(`refused ${peer}: closed the connection before a TLS handshake`), false);
+    const onError = (err: Error) => done(new AuthError(`refused ${peer}: ${err.message}`, 'ERR_AUTH', { cause: err }), false);
+    function done(error: AuthError | undefined, tellPeer: boolean) {
       clearTimeout(timer);
       socket.off('data', onData).off('end', onEnd).off('close', onEnd).off('error', onError);
-      if (error) {
-        socket.destroy();
-        reject(error);
-      } else resolve();
+      if (error) reject({ error, tellPeer } satisfies Refusal);
+      else resolve();
     }
     socket.on('data', onData).once('end', onEnd).once('close', onEnd).once('error', onError);
   });

@@ -5,7 +5,8 @@ import { once } from 'node:events';
 import { tcpFrame } from '../frame/framer.js';
 import { frameMeta } from '../frame/frame-meta.js';
 import { partsLength, payloadParts } from '../frame/payload.js';
-import { NetworkError } from '../errors.js';
+import { AuthError, NetworkError } from '../errors.js';
+import { opensWithTlsAlert } from './secure-socket.js';
 import { formatAddress } from './address.js';
 import { networkError } from './socket-errors.js';
 import type { Frame } from '../frame/frame.js';
@@ -40,11 +41,14 @@ export interface TcpFrameSenderOptions {
     stream: string;
     listener: AckListener;
     /** The connection failed: no acknowledgement will come on it. */
-    lost?: (error: NetworkError) => void;
+    lost?: (error: ConnectionFailure) => void;
   };
 }
 
 export const DEFAULT_STALL_TIMEOUT_MS = 10_000;
+
+/** Why a connection ended: the network, or a receiver that refused this sender for lacking its secret. */
+export type ConnectionFailure = NetworkError | AuthError;
 
 /**
  * Sends JPEG frames to one receiver over TCP, each as a 16-byte length header and the JPEG.
@@ -58,7 +62,9 @@ export class TcpFrameSender implements Sender {
   framesSent = 0;
   bytesSent = 0;
   private readonly socket: Socket;
-  private failure: NetworkError | undefined;
+  private failure: ConnectionFailure | undefined;
+  /** The first bytes this connection received, until they tell whether they are a TLS alert; unset once told. */
+  private opening: Buffer | undefined;
   private ackWaiter: ((err?: Error) => void) | undefined;
   private pendingAcks = 0;
   private readonly ackParser: AckReplyParser | undefined;
@@ -67,18 +73,42 @@ export class TcpFrameSender implements Sender {
     this.socket = socket;
     this.address = formatAddress(options.host, options.port);
     this.ackParser = options.acks && new AckReplyParser(options.acks.stream, options.acks.listener);
+    // With the secret the connection is TLS and its alerts are TLS's to handle.
+    if (!options.secret) this.opening = Buffer.alloc(0);
     socket.setNoDelay(true);
     socket.on('error', (err) => this.fail(networkError(`connection to ${this.address}`, err)));
     socket.on('close', () =>
       this.fail(new NetworkError(`${this.address} closed the connection`, 'ERR_CONNECTION_CLOSED')),
     );
     // Replies are only meaningful with waitAck or acks; otherwise reading keeps the socket healthy.
-    socket.on('data', (chunk: Buffer) => {
+    socket.on('data', (received: Buffer) => {
+      const chunk = this.refusedByAlert(received);
+      if (chunk === undefined) return;
       this.ackParser?.push(chunk);
       if (!this.options.waitAck) return;
       this.pendingAcks += chunk.length > 0 ? 1 : 0;
       this.settleAck();
     });
+  }
+
+  /**
+   * A receiver with a shared secret answers a plain sender with a TLS alert before it closes
+   * (src/transport/secure-socket.ts): as the first bytes of the connection, that is the refusal,
+   * said as such, where the close alone would look like a network fault worth retrying.
+   */
+  private refusedByAlert(chunk: Buffer): Buffer | undefined {
+    const held = this.opening;
+    if (held === undefined) return chunk;
+    const start = Buffer.concat([held, chunk.subarray(0, 2)]);
+    const alert = opensWithTlsAlert(start);
+    this.opening = alert === 'maybe' ? start : undefined;
+    // Not an alert: what was held back while it could have been is the replies' as well.
+    if (alert === 'no') return held.length > 0 ? Buffer.concat([held, chunk]) : chunk;
+    if (alert === 'yes') {
+      this.fail(new AuthError(`${this.address} refused this sender: it has a shared secret and this sender none (give both the same --secret-file)`));
+      this.socket.destroy();
+    }
+    return undefined;
   }
 
   /** Connects to `host:port`. Fails with a NetworkError naming the address and the reason. */
@@ -114,13 +144,17 @@ export class TcpFrameSender implements Sender {
 
   /** Ends the connection after everything written so far has been flushed. */
   async close(): Promise<void> {
-    if (this.socket.destroyed) return;
+    // Refused, the frames written were not taken, however cleanly the connection closed.
+    if (this.socket.destroyed) {
+      if (this.failure instanceof AuthError) throw this.failure;
+      return;
+    }
     const closed = once(this.socket, 'close').catch(() => undefined);
     const stall = this.watchStall();
     this.socket.end();
     await Promise.race([closed, stall.stalled]);
     stall.stop();
-    if (this.failure?.code === 'ERR_STALLED') throw this.failure;
+    if (this.failure?.code === 'ERR_STALLED' || this.failure instanceof AuthError) throw this.failure;
   }
 
   /** Drops the connection at once. */
@@ -203,7 +237,7 @@ export class TcpFrameSender implements Sender {
     }
   }
 
-  private fail(err: NetworkError): void {
+  private fail(err: ConnectionFailure): void {
     const first = this.failure === undefined;
     this.failure ??= err;
     this.ackWaiter?.(this.failure);
