@@ -93,9 +93,23 @@ describe('send --serve with a secret', () => {
     socket.on('error', () => {});
     socket.write('traffic.avi');
     await new Promise((resolve) => socket.once('close', resolve));
-    expect(Buffer.concat(received).toString('latin1')).not.toMatch(/True/);
+    // Not `True`: the TLS alert that tells a vstream client why.
+    expect(Buffer.concat(received).toString('hex')).toBe('15030300020228');
     await server.waitForLine(/refused 127\.0\.0\.1:\d+: sent no TLS handshake/, 'stderr');
     expect(server.stderr()).not.toMatch(/plays "traffic\.avi"/);
+  });
+
+  it('tells recv --request and --list without a secret why they are refused: exit 9', async () => {
+    const { port } = await startServe(['--secret-file', secretFile]);
+    const out = join(work, 'plain-client');
+    const plain = run(['recv', '--connect', `127.0.0.1:${port}`, '--request', 'traffic.avi', '--no-window', '--save-dir', out]);
+    await exitCode(plain, 9);
+    expect(plain.stderr()).toMatch(/^vstream: 127\.0\.0\.1:\d+ refused this client \(a TLS alert\): it has a shared secret and this client none \(give both the same --secret-file\)\n$/);
+    expect(await jpegsIn(out)).toEqual([]);
+    const list = run(['recv', '--connect', `127.0.0.1:${port}`, '--list']);
+    await exitCode(list, 9);
+    expect(list.output('stdout')).toEqual([]);
+    expect(list.stderr()).toMatch(/refused this client \(a TLS alert\)/);
   });
 
   it('a secret client against a server without one exits 9 and gets no frame', async () => {

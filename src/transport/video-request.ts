@@ -4,6 +4,7 @@
  * frame; `recv --connect HOST:PORT --list`: prints the names a vstream server offers.
  */
 import { SourceError, UsageError } from '../errors.js';
+import { tlsRecordAt } from '../frame/header.js';
 import { flag, value } from '../options/schema.js';
 import { escapeUnsafe, wireText } from '../text/wire-text.js';
 import { formatAddress } from './address.js';
@@ -11,7 +12,7 @@ import { connectOption } from './endpoint-options.js';
 import type { TransportKind } from './kind.js';
 import { transportSecret } from './transport-secret.js';
 import { readAnswer } from './video-request/answer-reader.js';
-import { ask, readList } from './video-request/client.js';
+import { ask, readList, refusedForNoSecret } from './video-request/client.js';
 import { RequestedVideo } from './video-request/requested-video.js';
 import { LIST_REQUEST, MAX_REQUEST_BYTES } from './video-request/wire.js';
 
@@ -81,6 +82,7 @@ export const videoRequestTransport: TransportKind<'video-request', Record<never,
     }
     if (!answer.accepted) {
       socket.destroy();
+      if (tlsRecordAt(answer.text) === 'alert') throw refusedForNoSecret(address);
       const said = escapeUnsafe(answer.text.toString('utf8').trim()) || '(nothing)';
       throw new SourceError(`${address} refused "${wireText(name)}": ${said}`, 'ERR_REQUEST_REFUSED');
     }

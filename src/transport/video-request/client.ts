@@ -1,8 +1,9 @@
 /** The client's side of a request: connecting, asking, and reading a list of names. */
 import type { Socket } from 'node:net';
-import { NetworkError, ProtocolError, SourceError } from '../../errors.js';
+import { AuthError, NetworkError, ProtocolError, SourceError } from '../../errors.js';
 import { escapeUnsafe, wireText } from '../../text/wire-text.js';
 import { connectSocket } from '../connect-socket.js';
+import { tlsRecordAt } from '../../frame/header.js';
 import type { Secret } from '../../secret/secret.js';
 import { LIST_HEADER, MAX_REQUEST_BYTES } from './wire.js';
 
@@ -23,6 +24,11 @@ export async function ask(host: string, port: number, request: Buffer, secret?: 
   socket.setNoDelay(true);
   socket.write(request);
   return socket;
+}
+
+/** A server with a secret answers a client without one with a TLS alert (secure-socket.ts). */
+export function refusedForNoSecret(address: string): AuthError {
+  return new AuthError(`${address} refused this client (a TLS alert): it has a shared secret and this client none (give both the same --secret-file)`);
 }
 
 /**
@@ -53,7 +59,9 @@ export async function readList(socket: Socket, address: string): Promise<string[
       resolve();
     });
   });
-  const lines = Buffer.concat(chunks).toString('utf8').split('\n');
+  const answer = Buffer.concat(chunks);
+  if (tlsRecordAt(answer) === 'alert') throw refusedForNoSecret(address);
+  const lines = answer.toString('utf8').split('\n');
   // `List`, the names, the empty line, and what follows the last newline: nothing.
   if (lines[0] !== LIST_HEADER) {
     // A reference server looks for a file of that name and answers `False`.
