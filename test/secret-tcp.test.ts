@@ -288,7 +288,7 @@ describe('a plain vstream end against one with the secret', () => {
     expect(await savedJpegs(dir)).toHaveLength(2);
   });
 
-  it('plain send --dir (frames kept until acknowledged) and --wait-ack: exit 9 too, not a resend loop', async () => {
+  it('plain send --dir (frames kept until acknowledged), --wait-ack and --protocol folder: exit 9 too, not a resend loop', async () => {
     const recv = await startReceiver(['--bind', '127.0.0.1', '--secret-file', await secretFile(SECRET), '--save-dir', await tempDir()]);
     const images = await tempDir();
     for (const name of ['a.jpg', 'b.jpg']) await writeFile(join(images, name), await makeJpeg({ width: 64, height: 48 }));
@@ -298,6 +298,10 @@ describe('a plain vstream end against one with the secret', () => {
       expect(plain.stderr()).toMatch(/refused this sender: it has a shared secret and this sender none/);
       expect(plain.stderr()).not.toMatch(/retrying|reconnecting|sent again/);
     }
+    // The folder protocol cannot take a secret at all: it is told which way out there is.
+    const folder = vstream(['send', '--protocol', 'folder', '--to', `127.0.0.1:${recv.port}`, '--dir', images]);
+    expect(await exitOf(folder)).toBe(9);
+    expect(folder.stderr()).toMatch(/refused this sender: it has a shared secret, and the folder protocol has none/);
     expect(recv.exitInfo).toBeUndefined();
   });
 

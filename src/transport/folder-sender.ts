@@ -13,7 +13,8 @@ import { connectSocket } from './connect-socket.js';
 import { once } from 'node:events';
 import { extname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { NetworkError } from '../errors.js';
+import { AuthError, NetworkError } from '../errors.js';
+import { tlsRecordAt } from '../frame/header.js';
 import { formatAddress } from './address.js';
 import { networkError } from './socket-errors.js';
 import type { Frame, ImageType } from '../frame/frame.js';
@@ -47,7 +48,8 @@ export class FolderSender implements Sender {
   readonly address: string;
   framesSent = 0;
   bytesSent = 0;
-  private failure: NetworkError | undefined;
+  private failure: NetworkError | AuthError | undefined;
+  private receivedAny = false;
   /** Reply bytes since the last message was written, and the first of them. */
   private replyBytes = 0;
   private firstReplyByte = 0;
@@ -61,6 +63,13 @@ export class FolderSender implements Sender {
     socket.on('error', (err) => this.fail(networkError(`connection to ${this.address}`, err)));
     socket.on('close', () => this.fail(new NetworkError(`${this.address} closed the connection`, 'ERR_CONNECTION_CLOSED')));
     socket.on('data', (chunk: Buffer) => {
+      // A receiver with a shared secret refuses a plain peer with a TLS alert (secure-socket.ts).
+      if (!this.receivedAny && tlsRecordAt(chunk) === 'alert') {
+        this.fail(new AuthError(`${this.address} refused this sender: it has a shared secret, and the folder protocol has none (send the folder with --dir over vstream's own protocol, or drop the receiver's secret)`));
+        socket.destroy();
+        return;
+      }
+      this.receivedAny = true;
       if (this.replyBytes === 0) this.firstReplyByte = chunk[0]!;
       this.replyBytes += chunk.length;
       this.replied?.();
@@ -125,7 +134,7 @@ export class FolderSender implements Sender {
     const timeoutMs = this.options.replyTimeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS;
     return new Promise<void>((resolve, reject) => {
       let split: NodeJS.Timeout | undefined;
-      const done = (error?: NetworkError) => {
+      const done = (error?: NetworkError | AuthError) => {
         clearTimeout(timer);
         clearTimeout(split);
         this.replied = undefined;
@@ -148,7 +157,7 @@ export class FolderSender implements Sender {
     });
   }
 
-  private fail(err: NetworkError): void {
+  private fail(err: NetworkError | AuthError): void {
     this.failure ??= err;
     this.replied?.();
   }
