@@ -255,6 +255,27 @@ describe('the listening end', () => {
     expect(await savedJpegs(dir)).toHaveLength(1);
   });
 
+  it('ends its run at once when it is done, however many peers stall their handshake or linger refused', async () => {
+    const file = await secretFile(SECRET);
+    const recv = await startReceiver(['--bind', '127.0.0.1', '--secret-file', file, '--frames', '2', '--save-dir', await tempDir()]);
+    // One starts a TLS record and stalls (the TLS server would wait 10 s for it); one is plain,
+    // refused with the alert, and never closes.
+    const stalled = connect({ host: '127.0.0.1', port: recv.port }, () => stalled.write(Buffer.from([0x16])));
+    const plain = connect({ host: '127.0.0.1', port: recv.port }, () => plain.write('16              '));
+    const gone = [stalled, plain].map((socket) => {
+      socket.on('error', () => undefined);
+      socket.resume();
+      return new Promise((resolve) => socket.once('close', resolve));
+    });
+    await recv.waitForLine(/refused 127\.0\.0\.1:\d+: sent no TLS handshake/, 'stderr');
+    const send = vstream(['send', '--to', `127.0.0.1:${recv.port}`, '--pattern', '--frames', '2', '--secret-file', file]);
+    expect(await exitOf(send)).toBe(0);
+    expect(await exitOf(recv)).toBe(0);
+    // The receiver closed both itself on its way out, not their timeouts.
+    await Promise.all(gone);
+    expect(recv.stderr()).not.toMatch(/no TLS handshake within|closed the connection during the TLS handshake/);
+  });
+
   it('without a secret, says once that a receiver on every address is open to the network; not on loopback', async () => {
     const open = await startReceiver([]);
     await open.waitForLine(/note: no --secret-file: anyone who can reach this port can watch or inject streams/, 'stderr');

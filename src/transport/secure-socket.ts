@@ -107,12 +107,14 @@ export class SecureAcceptor {
       pskCallback: (_socket, identity) => (identity === TLS_PSK_IDENTITY ? key : null),
     });
     this.server.on('secureConnection', (socket: TLSSocket) => {
-      this.inHandshake.get(peerOf(socket))?.();
+      this.inHandshake.get(peerOf(socket))?.(true);
       accept(socket);
     });
     this.server.on('tlsClientError', (err, socket) => {
       const peer = peerOf(socket);
       socket.destroy();
+      // Cut off by close(): the owner is ending, not refusing anyone.
+      if (this.closed) return;
       refused(new AuthError(`refused ${peer}: ${serverReason(err)}`, 'ERR_AUTH', { cause: err }));
     });
     this.refused = refused;
@@ -122,6 +124,10 @@ export class SecureAcceptor {
 
   /** Starts the handshake on an accepted connection. */
   handle(socket: Socket): void {
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
     const peer = peerOf(socket);
     if (this.pending >= MAX_PENDING_HANDSHAKES) {
       socket.destroy();
@@ -129,14 +135,20 @@ export class SecureAcceptor {
       return;
     }
     let counted = true;
-    const release = () => {
+    const release = (handedOn = false) => {
       if (counted) this.pending -= 1;
       counted = false;
       this.inHandshake.delete(peer);
+      // Handed on, it is its owner's to close; refused, it is held until it is gone.
+      if (handedOn) this.held.delete(socket);
     };
     this.pending += 1;
     this.inHandshake.set(peer, release);
-    socket.once('close', release);
+    this.held.add(socket);
+    socket.once('close', () => {
+      release();
+      this.held.delete(socket);
+    });
     firstByteIsTls(socket, peer, Math.min(this.timeoutMs, FIRST_BYTE_TIMEOUT_MS)).then(
       () => this.server.emit('connection', socket),
       (refusal: Refusal) => {
@@ -144,7 +156,7 @@ export class SecureAcceptor {
         release();
         if (refusal.tellPeer) this.refuseWithAlert(socket);
         else socket.destroy();
-        this.refused(refusal.error);
+        if (!this.closed) this.refused(refusal.error);
       },
     );
   }
@@ -165,12 +177,26 @@ export class SecureAcceptor {
     setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
   }
 
+  /**
+   * Closes every connection that has not proved the secret yet (in its handshake, or refused and
+   * lingering): the owner's server waits for all its connections to close, and a peer that
+   * stalls its handshake must not hold up the end of a run.
+   */
+  close(): void {
+    this.closed = true;
+    for (const socket of this.held) socket.destroy();
+    this.held.clear();
+  }
+
+  private closed = false;
+  /** Connections not handed on: in their handshake or refused, until they are closed. */
+  private readonly held = new Set<Socket>();
   /** Handshakes not finished yet; each is released once handed on, refused or closed. */
   private pending = 0;
   /** Refused connections told so and not closed yet. */
   private lingering = 0;
   /** By peer address (the TLS socket the server hands on names the same one). */
-  private readonly inHandshake = new Map<string, () => void>();
+  private readonly inHandshake = new Map<string, (handedOn?: boolean) => void>();
 }
 
 /** Why a connection is refused before its handshake; `tellPeer`: it is there to read the alert. */

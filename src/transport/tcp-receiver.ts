@@ -10,7 +10,7 @@ import { senderToReplace } from '../reassemble/make-room.js';
 import { DEFAULT_MAX_BUFFERED_BYTES, MemoryBudget } from './memory-budget.js';
 import { connectionLimit } from './fd-limit.js';
 import { listenTcp } from './listen.js';
-import { acceptSecurely } from './secure-accept.js';
+import { acceptSecurely, type SecureAccept } from './secure-accept.js';
 import type { Secret } from '../secret/secret.js';
 import { FolderConnection, opensFolderTransfer } from './folder-connection.js';
 import type { FrameMeta } from '../frame/frame.js';
@@ -106,6 +106,7 @@ export class TcpFrameReceiver extends CoreReceiver<Connection> implements Receiv
   /** Set while queued frames fill their half of the budget: every socket is paused. */
   private queueBytesFull = false;
   private readonly idleTimer: NodeJS.Timeout | undefined;
+  private readonly acceptor: SecureAccept;
   /** Connections held open at most. */
   readonly connectionLimit: number;
 
@@ -134,7 +135,8 @@ export class TcpFrameReceiver extends CoreReceiver<Connection> implements Receiv
       // A frame that asks (a resumable transfer) is answered by its own seq, whatever `ack`.
       frameReply: (frame) => ackReplyFor(frame.meta),
     });
-    server?.on('connection', acceptSecurely(options.secret, (socket) => this.adopt(socket), (problem) => this.emit('problem', problem)));
+    this.acceptor = acceptSecurely(options.secret, (socket) => this.adopt(socket), (problem) => this.emit('problem', problem));
+    server?.on('connection', this.acceptor);
     // After listen, only accept fails (EMFILE, ENFILE, ECONNABORTED): the server goes on.
     server?.on('error', (err) => {
       const { code, message } = networkError('cannot accept a connection', err);
@@ -188,7 +190,9 @@ export class TcpFrameReceiver extends CoreReceiver<Connection> implements Receiv
       clearInterval(this.idleTimer);
       // Resolves once the core has closed every connection and their sockets are gone.
       const server = this.server;
-      if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = server && new Promise<void>((resolve) => server.close(() => resolve()));
+      this.acceptor.close();
+      await closed;
     });
   }
 

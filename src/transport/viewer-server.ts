@@ -17,7 +17,7 @@ import type { Frame } from '../frame/frame.js';
 import type { Sender, SendOptions } from './types.js';
 import { formatAddress } from './address.js';
 import { listenTcp, listeningWhere } from './listen.js';
-import { acceptSecurely } from './secure-accept.js';
+import { acceptSecurely, type SecureAccept } from './secure-accept.js';
 import type { Secret } from '../secret/secret.js';
 import { stalledError, Viewer, type ViewerTally } from './viewer.js';
 
@@ -58,6 +58,7 @@ export class ViewerServer extends EventEmitter<ViewerServerEvents> implements Se
   private readonly firstViewerCame: Promise<void>;
   private readonly sweep: NodeJS.Timeout;
   private closing = false;
+  private readonly acceptor: SecureAccept;
 
   private constructor(
     private readonly server: Server,
@@ -65,7 +66,8 @@ export class ViewerServer extends EventEmitter<ViewerServerEvents> implements Se
   ) {
     super();
     this.firstViewerCame = new Promise((resolve) => (this.firstViewer = resolve));
-    server.on('connection', acceptSecurely(options.secret, (socket) => this.accept(socket), (problem) => this.emit('problem', problem)));
+    this.acceptor = acceptSecurely(options.secret, (socket) => this.accept(socket), (problem) => this.emit('problem', problem));
+    server.on('connection', this.acceptor);
     // After listen, only accept fails (EMFILE, ...): the server goes on.
     server.on('error', (err) => this.emit('problem', { code: 'ERR_NETWORK', message: `cannot accept a viewer: ${err.message}` }));
     const stallMs = options.stallTimeoutMs;
@@ -148,6 +150,7 @@ export class ViewerServer extends EventEmitter<ViewerServerEvents> implements Se
   async close(): Promise<void> {
     this.closing = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.acceptor.close();
     const viewers = [...this.viewers];
     for (const viewer of viewers) viewer.finish();
     await Promise.all(viewers.map((viewer) => viewer.gone));
@@ -160,6 +163,7 @@ export class ViewerServer extends EventEmitter<ViewerServerEvents> implements Se
     this.closing = true;
     clearInterval(this.sweep);
     this.server.close();
+    this.acceptor.close();
     for (const viewer of this.viewers) viewer.drop();
   }
 

@@ -7,7 +7,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { formatAddress } from '../address.js';
 import { networkError } from '../socket-errors.js';
 import { listenTcp } from '../listen.js';
-import { acceptSecurely } from '../secure-accept.js';
+import { acceptSecurely, type SecureAccept } from '../secure-accept.js';
 import type { Secret } from '../../secret/secret.js';
 import { VstreamError, type ErrorCode } from '../../errors.js';
 import type { ProblemReporter } from '../../problems.js';
@@ -72,6 +72,7 @@ export class VideoServer {
   private readonly finished = new Set<Promise<void>>();
   /** Connections answered and waiting for their client to close. */
   private lingering = 0;
+  private readonly acceptor: SecureAccept;
 
   private constructor(
     private readonly server: Server,
@@ -83,7 +84,8 @@ export class VideoServer {
         options.report({ code: 'ERR_NETWORK', message: `a client's connection failed: ${err instanceof Error ? err.message : String(err)}` });
       });
     };
-    server.on('connection', acceptSecurely(options.secret, serve, options.report));
+    this.acceptor = acceptSecurely(options.secret, serve, options.report);
+    server.on('connection', this.acceptor);
     server.on('error', (err) => {
       const { code, message } = networkError('cannot accept a connection', err);
       options.report({ code, message });
@@ -113,6 +115,7 @@ export class VideoServer {
   async close(): Promise<void> {
     this.stop.abort();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.acceptor.close();
     for (const socket of this.requesting) socket.destroy();
     await Promise.all([...this.playing.values()].map((source) => source?.close().catch(() => {})));
     await Promise.all(this.finished);
