@@ -24,7 +24,8 @@
 // scenario, default 5), BENCH_LEVELS (sender counts, default 1,4,8,12,16), BENCH_ONLY (comma
 // list of throughput,latency,streams,memory,udp-loss,attacks,passthrough,http,secret), BENCH_UDP_DECODE=1 (adds UDP rows
 // that decode every frame), BENCH_ATTACK_SECONDS (length of the timed attacks, default 10),
-// FUZZ_CASES and FUZZ_SEED (the attacks' fuzzer runs, default 20000 cases per transport, seed 1).
+// FUZZ_CASES and FUZZ_SEED (the attacks' fuzzer runs, default 20000 cases per transport, seed 1),
+// BENCH_ATTACKS (words of the attacks to run, e.g. secret,slowloris; default all).
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -221,7 +222,7 @@ if (wanted('udp-loss')) section('udp-loss');
 // ---------------------------------------------------------------- 6. attacks
 if (wanted('attacks')) {
   results.attacks = await attempt('attacks: hostile peers beside a good sender', () =>
-    attacks({ seconds: num('BENCH_ATTACK_SECONDS', 10), fuzzCases: num('FUZZ_CASES', 20_000), seed: num('FUZZ_SEED', 1), progress }),
+    attacks({ seconds: num('BENCH_ATTACK_SECONDS', 10), fuzzCases: num('FUZZ_CASES', 20_000), seed: num('FUZZ_SEED', 1), only: process.env.BENCH_ATTACKS, progress }),
   );
 }
 

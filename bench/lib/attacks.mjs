@@ -9,6 +9,11 @@
 //      flooder can send, for `seconds`, recv --udp
 //   d. 20 000 short TCP connections (connect, half a header, close), 64 at a time
 //   e. the seeded fuzzer (tools/fuzz/run.mjs), TCP and UDP, `fuzzCases` cases each
+//   f. with a shared secret: 20 000 TLS handshakes that are garbage after their first record
+//      header, 64 at a time, and 200 that stall after one byte; the good sender has the secret
+//   g. with a shared secret over UDP: made-up sealed datagrams (a new salt each, so a new key
+//      to derive, and a tag that fails) as fast as 4 sockets send, for `seconds`
+import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
@@ -24,12 +29,15 @@ const GOOD_FPS = 20;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs every attack; returns one row per attack (see the header). */
-export async function attacks({ seconds = 10, fuzzCases = 20_000, seed = 1, progress = () => {} }) {
+export async function attacks({ seconds = 10, fuzzCases = 20_000, seed = 1, only, progress = () => {} }) {
   const work = await mkdtemp(path.join(tmpdir(), 'vstream-attacks-'));
   try {
     const { dir: goodDir, jpeg: goodJpeg, bases } = await images(work);
     const rows = [];
+    // `only`: words of attack names (BENCH_ATTACKS=secret,slowloris); unset, every attack runs.
+    const picked = (name) => !only || only.split(',').some((word) => name.toLowerCase().includes(word.trim().toLowerCase()));
     const run = async (name, f) => {
+      if (!picked(name)) return;
       progress(`attacks: ${name}`);
       try {
         rows.push({ attack: name, ...(await f()) });
@@ -41,6 +49,8 @@ export async function attacks({ seconds = 10, fuzzCases = 20_000, seed = 1, prog
     await run('slowloris', () => slowloris({ goodDir, connections: 1000, nofile: 1000 }));
     await run('UDP stream-id flood', () => udpFlood({ goodDir, seconds }));
     await run('short TCP connections', () => shortConnections({ goodDir, connections: 20_000, parallel: 64 }));
+    await run('TLS handshake flood (secret)', () => handshakeFlood({ goodDir, connections: 20_000, parallel: 64, stalled: 200 }));
+    await run('forged sealed UDP flood (secret)', () => forgedUdpFlood({ goodDir, seconds }));
     for (const transport of ['tcp', 'udp']) {
       await run(`fuzzer ${transport.toUpperCase()}`, () => fuzz({ transport, seed, cases: fuzzCases, bases, goodJpeg, progress }));
     }
@@ -70,12 +80,12 @@ async function images(work) {
  * recv (`--json --output /dev/null`, plus `args`) with its memory watched; `body(port, recv)`
  * runs the attack and the good sender. With `nofile`, recv runs under `ulimit -n nofile`.
  */
-async function withRecv({ args = [], nofile }, body) {
+async function withRecv({ args = [], nofile, env }, body) {
   const argv = ['recv', '--listen', '0', '--no-window', '--json', '--output', '/dev/null', ...args];
   const [cmd, cmdArgs] = nofile
     ? ['sh', ['-c', `ulimit -n ${nofile} && exec "$0" "$@"`, process.execPath, vstreamBin, ...argv]]
     : vstream(...argv);
-  const recv = start(cmd, cmdArgs);
+  const recv = start(cmd, cmdArgs, { env });
   const [, port] = await recv.waitFor(/listening on port (\d+)/);
   const mem = watchMemory(recv.pid, 100);
   const t0 = performance.now();
@@ -102,9 +112,9 @@ async function withRecv({ args = [], nofile }, body) {
 }
 
 /** Starts the good sender; `done()` resolves with { goodSent, goodArrived, firstGoodFrameS, ... } once it has finished (or after `guardS`). */
-function goodSender(recv, port, goodDir, { udp = false, guardS = 90 } = {}) {
+function goodSender(recv, port, goodDir, { udp = false, guardS = 90, env } = {}) {
   const t0 = performance.now();
-  const send = start(...vstream('send', ...(udp ? ['--udp'] : []), '--dir', goodDir, '--fps', String(GOOD_FPS), '--label', 'good', '--to', `127.0.0.1:${port}`));
+  const send = start(...vstream('send', ...(udp ? ['--udp'] : []), '--dir', goodDir, '--fps', String(GOOD_FPS), '--label', 'good', '--to', `127.0.0.1:${port}`), { env });
   let firstGoodFrameS = null;
   goodLines(recv, 1, guardS * 1000).then((n) => {
     if (n >= 1) firstGoodFrameS = (performance.now() - t0) / 1000;
@@ -255,6 +265,70 @@ async function shortConnections({ goodDir, connections, parallel }) {
     const attackSeconds = (performance.now() - t0) / 1000;
     const result = await good.done();
     return { conditions: `${connections} connections, ${parallel} at a time, each "12" then close`, attackSeconds, ...result };
+  });
+}
+
+/** Both ends of the secret attacks have this one. */
+const withSecret = { ...process.env, VSTREAM_SECRET: 'bench-attack-secret-0123456789abcdefghij' };
+
+async function handshakeFlood({ goodDir, connections, parallel, stalled }) {
+  return withRecv({ env: withSecret }, async (port, recv) => {
+    // A TLS record header (handshake, TLS 1.0 on the record layer as ClientHellos are sent), a
+    // length, then bytes that are no ClientHello: each costs recv a TLS session to refuse.
+    const garbage = Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x00, 0x40]), Buffer.alloc(0x40, 0x5a)]);
+    const held = Array.from({ length: stalled }, () => {
+      const s = openSocket(port);
+      s.once('connect', () => s.write(garbage.subarray(0, 1)));
+      return s;
+    });
+    const good = goodSender(recv, port, goodDir, { env: withSecret });
+    let next = 0;
+    const worker = async () => {
+      while (next < connections) {
+        next++;
+        await new Promise((resolve) => {
+          const s = openSocket(port);
+          s.once('connect', () => s.write(garbage));
+          s.resume();
+          s.once('close', resolve);
+        });
+      }
+    };
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: parallel }, worker));
+    const attackSeconds = (performance.now() - t0) / 1000;
+    const result = await good.done();
+    held.forEach((s) => s.destroy());
+    return { conditions: `recv with a secret; ${connections} connections, ${parallel} at a time, a TLS record header then garbage; ${stalled} more stalled after one byte`, attackSeconds, ...result };
+  });
+}
+
+async function forgedUdpFlood({ goodDir, seconds }) {
+  return withRecv({ args: ['--udp'], env: withSecret }, async (port, recv) => {
+    const sockets = await Promise.all(
+      [0, 1, 2, 3].map(() => new Promise((resolve) => {
+        const s = createSocket('udp4');
+        s.on('error', () => {});
+        s.bind(0, '127.0.0.1', () => resolve(s));
+      })),
+    );
+    const good = goodSender(recv, port, goodDir, { udp: true, env: withSecret });
+    let sent = 0;
+    const stopAt = performance.now() + seconds * 1000;
+    await Promise.all(sockets.map(async (s) => {
+      while (performance.now() < stopAt) {
+        // "VS", version 2 (sealed), then a random salt, nonce, ciphertext and tag.
+        const d = randomBytes(32 + 100 + 16);
+        d.writeUInt16BE(0x5653, 0);
+        d[2] = 2;
+        d[3] = 0;
+        await new Promise((resolve) => s.send(d, port, '127.0.0.1', resolve));
+        sent++;
+      }
+    }));
+    sockets.forEach((s) => s.close());
+    const result = await good.done();
+    return { conditions: `recv --udp with a secret; made-up sealed datagrams (a new salt each), 4 sockets as fast as they go, ${seconds} s; good sender over UDP with the secret`, attackDatagrams: sent, ...result };
   });
 }
 

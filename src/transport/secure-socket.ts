@@ -17,8 +17,8 @@ export const TLS_PSK_IDENTITY = 'vstream';
 /** A handshake is a few round trips; longer than this is a peer that is not speaking TLS. */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 /**
- * Connections in their handshake at once; one more is refused. Each holds a socket and some
- * TLS state before it has proved anything, so a flood of idle connections must not pile up.
+ * Connections in their handshake at once; one more lets the oldest go. Each holds a socket and
+ * some TLS state before it has proved anything, so a flood of idle connections must not pile up.
  */
 export const MAX_PENDING_HANDSHAKES = 64;
 /**
@@ -107,14 +107,14 @@ export class SecureAcceptor {
       pskCallback: (_socket, identity) => (identity === TLS_PSK_IDENTITY ? key : null),
     });
     this.server.on('secureConnection', (socket: TLSSocket) => {
-      this.inHandshake.get(peerOf(socket))?.(true);
+      this.inHandshake.get(peerOf(socket))?.release(true);
       accept(socket);
     });
     this.server.on('tlsClientError', (err, socket) => {
       const peer = peerOf(socket);
       socket.destroy();
-      // Cut off by close(): the owner is ending, not refusing anyone.
-      if (this.closed) return;
+      // Cut off by close() or let go for a newer peer: already said, or nothing to say.
+      if (this.closed || this.letGo.delete(peer)) return;
       refused(new AuthError(`refused ${peer}: ${serverReason(err)}`, 'ERR_AUTH', { cause: err }));
     });
     this.refused = refused;
@@ -130,9 +130,15 @@ export class SecureAcceptor {
     }
     const peer = peerOf(socket);
     if (this.pending >= MAX_PENDING_HANDSHAKES) {
-      socket.destroy();
-      this.refused(new AuthError(`refused ${peer}: ${MAX_PENDING_HANDSHAKES} TLS handshakes are under way`));
-      return;
+      // The oldest goes, not the newest: a good peer's handshake takes milliseconds, so peers
+      // that hold theirs open can no longer keep everyone else out by being there first.
+      const [oldestPeer, oldest] = this.inHandshake.entries().next().value!;
+      // Said once, here, not again by the handshake it cuts short.
+      if (this.letGo.size >= MAX_PENDING_HANDSHAKES) this.letGo.clear();
+      this.letGo.add(oldestPeer);
+      oldest.socket.destroy();
+      oldest.release();
+      this.refused(new AuthError(`refused ${oldestPeer}: let go in its TLS handshake for ${peer} (${MAX_PENDING_HANDSHAKES} handshakes were under way)`));
     }
     let counted = true;
     const release = (handedOn = false) => {
@@ -143,7 +149,7 @@ export class SecureAcceptor {
       if (handedOn) this.held.delete(socket);
     };
     this.pending += 1;
-    this.inHandshake.set(peer, release);
+    this.inHandshake.set(peer, { socket, release });
     this.held.add(socket);
     socket.once('close', () => {
       release();
@@ -156,7 +162,7 @@ export class SecureAcceptor {
         release();
         if (refusal.tellPeer) this.refuseWithAlert(socket);
         else socket.destroy();
-        if (!this.closed) this.refused(refusal.error);
+        if (!this.closed && !this.letGo.delete(peer)) this.refused(refusal.error);
       },
     );
   }
@@ -189,6 +195,8 @@ export class SecureAcceptor {
   }
 
   private closed = false;
+  /** Peers let go for newer ones, whose cut-short handshakes say nothing more. */
+  private readonly letGo = new Set<string>();
   /** Connections not handed on: in their handshake or refused, until they are closed. */
   private readonly held = new Set<Socket>();
   /** Handshakes not finished yet; each is released once handed on, refused or closed. */
@@ -196,7 +204,7 @@ export class SecureAcceptor {
   /** Refused connections told so and not closed yet. */
   private lingering = 0;
   /** By peer address (the TLS socket the server hands on names the same one). */
-  private readonly inHandshake = new Map<string, (handedOn?: boolean) => void>();
+  private readonly inHandshake = new Map<string, { socket: Socket; release: (handedOn?: boolean) => void }>();
 }
 
 /** Why a connection is refused before its handshake; `tellPeer`: it is there to read the alert. */
