@@ -98,4 +98,30 @@ describe('recv --http with hostile clients', () => {
     recv.kill('SIGINT');
     expect(await recv.exitCode).toBe(130);
   });
+
+  it('lets the connection that has asked for nothing longest go when --http-max-clients are open: idle connections cannot keep a viewer out', async () => {
+    const { recv, base, httpPort } = await startHttpViewer(['--http-max-clients', '8']);
+    vstream(['send', '--pattern', '--size', '320x240', '--to', `127.0.0.1:${recv.port}`, '-q']);
+    while ((await fetchBody(`${base}/snapshot`)).status !== 200) await new Promise((resolve) => setImmediate(resolve));
+    // One stream client, then connections that never send a request, filling every place.
+    const viewer = await held(httpPort, 'GET /stream HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(viewer.first).toMatch(/^HTTP\/1\.1 200/);
+    const idle: Socket[] = [];
+    const idleClosed: Promise<unknown>[] = [];
+    for (let i = 0; i < 20; i++) {
+      const socket = connect({ host: '127.0.0.1', port: httpPort });
+      socket.on('error', () => {});
+      idle.push(socket);
+      idleClosed.push(once(socket, 'close'));
+      await once(socket, 'connect');
+    }
+    // Each new one let an older idle one go; a real request is served at once, not 503.
+    const answer = await rawExchange(httpPort, 'GET /streams.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(statusLine(answer)).toBe('HTTP/1.1 200 OK');
+    // The stream client, which had asked, was never the one let go.
+    await Promise.race(idleClosed);
+    expect(viewer.socket.destroyed).toBe(false);
+    for (const socket of [...idle, viewer.socket]) socket.destroy();
+    expect(recv.exitInfo).toBeUndefined();
+  });
 });

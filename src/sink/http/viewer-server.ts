@@ -67,10 +67,18 @@ const NO_CACHE = 'no-store, no-cache, must-revalidate, max-age=0';
 export class HttpViewer {
   /** Connections refused because `maxClients` were open. */
   refused = 0;
+  /** Connections that had asked for nothing yet, closed for a newer one when `maxClients` were open. */
+  letGo = 0;
   private readonly streams = new Map<number, LiveStream>();
   private readonly names = new StreamNames();
   private readonly orphans = new Map<string, Orphans>();
   private readonly sockets = new Set<Socket>();
+  /**
+   * Connections that have not asked for anything yet (in their TLS handshake or their request
+   * headers), oldest first, by peer address: the raw socket and, under TLS, the request's own
+   * socket name the same peer.
+   */
+  private readonly waiting = new Map<string, Socket>();
   private readonly maxClients: number;
   private readonly returnGraceMs: number;
   private readonly page: Buffer;
@@ -189,6 +197,16 @@ export class HttpViewer {
   }
 
   private admit(socket: Socket): void {
+    // Full, the one that has waited longest without a request goes first: clients that hold
+    // connections open and never ask (a slowloris) can no longer keep new viewers out.
+    const oldest = this.sockets.size >= this.maxClients && !this.closed ? this.waiting.entries().next().value : undefined;
+    if (oldest) {
+      const [peer, waited] = oldest;
+      this.waiting.delete(peer);
+      this.sockets.delete(waited);
+      this.letGo += 1;
+      waited.destroy();
+    }
     if (this.sockets.size >= this.maxClients || this.closed) {
       this.refused += 1;
       // Said before the request is read: reading it would be holding the connection anyway.
@@ -203,13 +221,19 @@ export class HttpViewer {
       return;
     }
     this.sockets.add(socket);
-    socket.on('close', () => this.sockets.delete(socket));
+    const peer = peerOf(socket);
+    this.waiting.set(peer, socket);
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      if (this.waiting.get(peer) === socket) this.waiting.delete(peer);
+    });
     // A reset by the client is its business; the server goes on.
     socket.on('error', () => {});
   }
 
   private serve(request: IncomingMessage, response: ServerResponse): void {
     response.on('error', () => {});
+    this.waiting.delete(peerOf(request.socket));
     if (this.login && !this.login.admits(request, response)) return;
     this.requested();
     const head = request.method === 'HEAD';
@@ -333,4 +357,8 @@ export interface StreamEntry {
   clients: number;
   since: number;
   urls: { stream: string; snapshot: string };
+}
+
+function peerOf(socket: Socket): string {
+  return `${socket.remoteAddress ?? '?'} ${socket.remotePort ?? 0}`;
 }
