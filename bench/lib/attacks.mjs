@@ -213,15 +213,20 @@ async function slowloris({ goodDir, connections, nofile }) {
   });
 }
 
+/** `n` UDP sockets bound on loopback, for a flood. */
+function udpSockets(n) {
+  return Promise.all(
+    Array.from({ length: n }, () => new Promise((resolve) => {
+      const s = createSocket('udp4');
+      s.on('error', () => {});
+      s.bind(0, '127.0.0.1', () => resolve(s));
+    })),
+  );
+}
+
 async function udpFlood({ goodDir, seconds }) {
   return withRecv({ args: ['--udp'] }, async (port, recv) => {
-    const sockets = await Promise.all(
-      [0, 1, 2, 3].map(() => new Promise((resolve) => {
-        const s = createSocket('udp4');
-        s.on('error', () => {});
-        s.bind(0, '127.0.0.1', () => resolve(s));
-      })),
-    );
+    const sockets = await udpSockets(4);
     const good = goodSender(recv, port, goodDir, { udp: true });
     let sent = 0;
     const stopAt = performance.now() + seconds * 1000;
@@ -246,23 +251,32 @@ async function udpFlood({ goodDir, seconds }) {
   });
 }
 
+/**
+ * `connections` connections, `parallel` at a time, each doing `onConnect` and then read until
+ * recv closes it; resolves with the seconds it took.
+ */
+async function connectionsInTurn(port, connections, parallel, onConnect) {
+  let next = 0;
+  const worker = async () => {
+    while (next < connections) {
+      next++;
+      await new Promise((resolve) => {
+        const s = openSocket(port);
+        s.once('connect', () => onConnect(s));
+        s.resume();
+        s.once('close', resolve);
+      });
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: parallel }, worker));
+  return (performance.now() - t0) / 1000;
+}
+
 async function shortConnections({ goodDir, connections, parallel }) {
   return withRecv({}, async (port, recv) => {
     const good = goodSender(recv, port, goodDir);
-    let next = 0;
-    const worker = async () => {
-      while (next < connections) {
-        next++;
-        await new Promise((resolve) => {
-          const s = openSocket(port);
-          s.once('connect', () => s.end('12'));
-          s.once('close', resolve);
-        });
-      }
-    };
-    const t0 = performance.now();
-    await Promise.all(Array.from({ length: parallel }, worker));
-    const attackSeconds = (performance.now() - t0) / 1000;
+    const attackSeconds = await connectionsInTurn(port, connections, parallel, (s) => s.end('12'));
     const result = await good.done();
     return { conditions: `${connections} connections, ${parallel} at a time, each "12" then close`, attackSeconds, ...result };
   });
@@ -282,21 +296,7 @@ async function handshakeFlood({ goodDir, connections, parallel, stalled }) {
       return s;
     });
     const good = goodSender(recv, port, goodDir, { env: withSecret });
-    let next = 0;
-    const worker = async () => {
-      while (next < connections) {
-        next++;
-        await new Promise((resolve) => {
-          const s = openSocket(port);
-          s.once('connect', () => s.write(garbage));
-          s.resume();
-          s.once('close', resolve);
-        });
-      }
-    };
-    const t0 = performance.now();
-    await Promise.all(Array.from({ length: parallel }, worker));
-    const attackSeconds = (performance.now() - t0) / 1000;
+    const attackSeconds = await connectionsInTurn(port, connections, parallel, (s) => s.write(garbage));
     const result = await good.done();
     held.forEach((s) => s.destroy());
     return { conditions: `recv with a secret; ${connections} connections, ${parallel} at a time, a TLS record header then garbage; ${stalled} more stalled after one byte`, attackSeconds, ...result };
@@ -305,13 +305,7 @@ async function handshakeFlood({ goodDir, connections, parallel, stalled }) {
 
 async function forgedUdpFlood({ goodDir, seconds }) {
   return withRecv({ args: ['--udp'], env: withSecret }, async (port, recv) => {
-    const sockets = await Promise.all(
-      [0, 1, 2, 3].map(() => new Promise((resolve) => {
-        const s = createSocket('udp4');
-        s.on('error', () => {});
-        s.bind(0, '127.0.0.1', () => resolve(s));
-      })),
-    );
+    const sockets = await udpSockets(4);
     const good = goodSender(recv, port, goodDir, { udp: true, env: withSecret });
     let sent = 0;
     const stopAt = performance.now() + seconds * 1000;

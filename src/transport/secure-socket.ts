@@ -8,6 +8,7 @@ import { connect, createServer, type ConnectionOptions, type Server, type TLSSoc
 import type { Socket } from 'node:net';
 import { AuthError } from '../errors.js';
 import { formatAddress } from './address.js';
+import { LingeringClose } from './lingering-close.js';
 import type { Secret } from '../secret/secret.js';
 
 /** Both suites are ECDHE-PSK with an AEAD: ChaCha20 first, AES-GCM for peers that prefer it. */
@@ -160,27 +161,11 @@ export class SecureAcceptor {
       (refusal: Refusal) => {
         // Refused, it no longer holds a handshake's place while it lingers.
         release();
-        if (refusal.tellPeer) this.refuseWithAlert(socket);
+        if (refusal.tellPeer) this.lingering.close(socket, TLS_HANDSHAKE_FAILURE_ALERT);
         else socket.destroy();
         if (!this.closed && !this.letGo.delete(peer)) this.refused(refusal.error);
       },
     );
-  }
-
-  /** The alert, then the connection read and dropped for a while (bounded) so that it arrives. */
-  private refuseWithAlert(socket: Socket): void {
-    if (socket.destroyed) return;
-    if (this.lingering >= MAX_LINGERING_REFUSALS) {
-      socket.destroy();
-      return;
-    }
-    this.lingering += 1;
-    socket.once('close', () => (this.lingering -= 1));
-    socket.on('error', () => undefined);
-    socket.on('data', () => undefined);
-    socket.end(TLS_HANDSHAKE_FAILURE_ALERT);
-    socket.resume();
-    setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
   }
 
   /**
@@ -202,7 +187,7 @@ export class SecureAcceptor {
   /** Handshakes not finished yet; each is released once handed on, refused or closed. */
   private pending = 0;
   /** Refused connections told so and not closed yet. */
-  private lingering = 0;
+  private readonly lingering = new LingeringClose(MAX_LINGERING_REFUSALS, REFUSED_LINGER_MS);
   /** By peer address (the TLS socket the server hands on names the same one). */
   private readonly inHandshake = new Map<string, { socket: Socket; release: (handedOn?: boolean) => void }>();
 }

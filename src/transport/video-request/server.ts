@@ -7,6 +7,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { formatAddress } from '../address.js';
 import { networkError } from '../socket-errors.js';
 import { listenTcp } from '../listen.js';
+import { LingeringClose } from '../lingering-close.js';
 import { acceptSecurely, type SecureAccept } from '../secure-accept.js';
 import type { Secret } from '../../secret/secret.js';
 import { VstreamError, type ErrorCode } from '../../errors.js';
@@ -71,7 +72,7 @@ export class VideoServer {
   private readonly stop = new AbortController();
   private readonly finished = new Set<Promise<void>>();
   /** Connections answered and waiting for their client to close. */
-  private lingering = 0;
+  private readonly lingering = new LingeringClose(MAX_LINGERING, LINGER_MS);
   private readonly acceptor: SecureAccept;
 
   private constructor(
@@ -251,22 +252,9 @@ export class VideoServer {
     this.linger(socket);
   }
 
-  /**
-   * Reads and drops what the client still sends until it closes (closing with unread bytes
-   * would reset the connection, and could lose the answer before the client reads it), for a
-   * while; past MAX_LINGERING such connections, a flood of refused clients is closed at once.
-   */
+  /** The answer has been written: the connection waits for its client to close, bounded. */
   private linger(socket: Socket): void {
-    if (socket.destroyed) return;
-    if (this.lingering >= MAX_LINGERING) {
-      socket.destroy();
-      return;
-    }
-    this.lingering += 1;
-    socket.once('close', () => (this.lingering -= 1));
-    socket.on('data', () => {});
-    socket.resume();
-    setTimeout(() => socket.destroy(), LINGER_MS).unref();
+    this.lingering.close(socket);
   }
 
   private problem(code: ErrorCode, message: string): void {
