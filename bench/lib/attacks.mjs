@@ -13,8 +13,6 @@
 //      header, 64 at a time, and 200 that stall after one byte; the good sender has the secret
 //   g. with a shared secret over UDP: made-up sealed datagrams (a new salt each, so a new key
 //      to derive, and a tag that fails) as fast as 4 sockets send, for `seconds`
-import { randomBytes } from 'node:crypto';
-import { createSocket } from 'node:dgram';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -213,39 +211,17 @@ async function slowloris({ goodDir, connections, nofile }) {
   });
 }
 
-/** `n` UDP sockets bound on loopback, for a flood. */
-function udpSockets(n) {
-  return Promise.all(
-    Array.from({ length: n }, () => new Promise((resolve) => {
-      const s = createSocket('udp4');
-      s.on('error', () => {});
-      s.bind(0, '127.0.0.1', () => resolve(s));
-    })),
-  );
+/** Runs bench/lib/udp-flood.mjs (KIND `stream-ids` or `sealed`) for `seconds`; resolves with the datagrams it sent. */
+async function floodFromAnotherProcess(port, seconds, kind) {
+  const flood = start(process.execPath, [new URL('./udp-flood.mjs', import.meta.url).pathname, String(port), String(seconds), kind]);
+  await flood.exited;
+  return Number(/sent (\d+)/.exec(flood.out)?.[1] ?? NaN);
 }
 
 async function udpFlood({ goodDir, seconds }) {
   return withRecv({ args: ['--udp'] }, async (port, recv) => {
-    const sockets = await udpSockets(4);
     const good = goodSender(recv, port, goodDir, { udp: true });
-    let sent = 0;
-    const stopAt = performance.now() + seconds * 1000;
-    const datagram = Buffer.alloc(24 + 100);
-    // Header: "VS", version 1, PIECE, random stream id, seq, piece 0 of 2, 200 bytes, offset 0.
-    datagram.writeUInt16BE(0x5653, 0);
-    datagram[2] = 1;
-    datagram.writeUInt16BE(2, 14);
-    datagram.writeUInt32BE(200, 16);
-    await Promise.all(sockets.map(async (s) => {
-      while (performance.now() < stopAt) {
-        const d = Buffer.from(datagram);
-        d.writeUInt32BE((Math.random() * 2 ** 32) >>> 0, 4);
-        d.writeUInt32BE((Math.random() * 2 ** 32) >>> 0, 8);
-        await new Promise((resolve) => s.send(d, port, '127.0.0.1', resolve));
-        sent++;
-      }
-    }));
-    sockets.forEach((s) => s.close());
+    const sent = await floodFromAnotherProcess(port, seconds, 'stream-ids');
     const result = await good.done();
     return { conditions: `new stream id per datagram, 4 sockets as fast as they go, ${seconds} s; good sender over UDP`, attackDatagrams: sent, ...result };
   });
@@ -305,22 +281,8 @@ async function handshakeFlood({ goodDir, connections, parallel, stalled }) {
 
 async function forgedUdpFlood({ goodDir, seconds }) {
   return withRecv({ args: ['--udp'], env: withSecret }, async (port, recv) => {
-    const sockets = await udpSockets(4);
     const good = goodSender(recv, port, goodDir, { udp: true, env: withSecret });
-    let sent = 0;
-    const stopAt = performance.now() + seconds * 1000;
-    await Promise.all(sockets.map(async (s) => {
-      while (performance.now() < stopAt) {
-        // "VS", version 2 (sealed), then a random salt, nonce, ciphertext and tag.
-        const d = randomBytes(32 + 100 + 16);
-        d.writeUInt16BE(0x5653, 0);
-        d[2] = 2;
-        d[3] = 0;
-        await new Promise((resolve) => s.send(d, port, '127.0.0.1', resolve));
-        sent++;
-      }
-    }));
-    sockets.forEach((s) => s.close());
+    const sent = await floodFromAnotherProcess(port, seconds, 'sealed');
     const result = await good.done();
     return { conditions: `recv --udp with a secret; made-up sealed datagrams (a new salt each), 4 sockets as fast as they go, ${seconds} s; good sender over UDP with the secret`, attackDatagrams: sent, ...result };
   });
