@@ -20,6 +20,7 @@ import { imageInfo, makeJpeg } from './helpers/jpeg.js';
 import { statusKb } from './helpers/proc-status.js';
 import { PYTHON } from './helpers/python.js';
 import { start, startReceiver, stopAll, vstream, type TestProcess } from './helpers/process.js';
+import { freePort } from './helpers/ports.js';
 
 afterEach(() => stopAll());
 
@@ -78,6 +79,49 @@ describe('frames arrive with the same secret', () => {
       expect(await exitOf(send)).toBe(130);
     });
   }
+});
+
+describe('either end killed and started again, with the secret', () => {
+  it('push: a live sender reconnects, with a new handshake, to a receiver killed with -9 and started again', async () => {
+    const file = await secretFile(SECRET);
+    const port = await freePort();
+    const recvArgs = ['recv', '--no-window', '--bind', '127.0.0.1', '--listen', String(port), '--json', '--secret-file', file];
+    const first = vstream(recvArgs);
+    await first.waitForLine(/listening on/, 'stderr');
+    const send = vstream(['send', '--pattern', '--size', '160x120', '--to', `127.0.0.1:${port}`, '--secret-file', file]);
+    await first.waitForLines(/"seq":/, 5, { stream: 'stdout' });
+    first.kill('SIGKILL');
+    await first.exited;
+    await send.waitForLine(/closed the connection|connection reset|peer closed/, 'stderr');
+    const second = vstream(recvArgs);
+    await second.waitForLines(/"seq":/, 5, { stream: 'stdout' });
+    await send.waitForLine(/connected to 127\.0\.0\.1:\d+/, 'stderr');
+    send.kill('SIGINT');
+    expect(await exitOf(send)).toBe(130);
+    expect(send.stderr()).toMatch(/\(1 reconnect\)/);
+    expect(second.stderr()).not.toMatch(/ERR_AUTH/);
+  });
+
+  it('pull: recv --connect comes back, with a new handshake, after the sender is killed with -9 and started again', async () => {
+    const file = await secretFile(SECRET);
+    const port = await freePort();
+    const sendArgs = ['send', '--pattern', '--size', '160x120', '--listen', String(port), '--bind', '127.0.0.1', '--secret-file', file];
+    const send1 = vstream(sendArgs);
+    await send1.waitForLine(/listening for viewers/, 'stderr');
+    const recv = vstream(['recv', '--no-window', '--connect', `127.0.0.1:${port}`, '--json', '--secret-file', file]);
+    await recv.waitForLines(/"seq":/, 5, { stream: 'stdout' });
+    send1.kill('SIGKILL');
+    await send1.exited;
+    const seen = recv.output('stdout').length;
+    const send2 = vstream(sendArgs);
+    await send2.waitForLine(/viewer 127\.0\.0\.1:\d+ connected/, 'stderr');
+    await recv.waitForLines(/"seq":/, seen + 5, { stream: 'stdout' });
+    send2.kill('SIGINT');
+    expect(await exitOf(send2)).toBe(130);
+    recv.kill('SIGINT');
+    expect(await exitOf(recv)).toBe(130);
+    expect(recv.stderr()).not.toMatch(/ERR_AUTH|TLS handshake/);
+  });
 });
 
 describe('a peer without the secret is refused in the handshake', () => {

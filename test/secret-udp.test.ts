@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stopAll, startReceiver, vstream, type TestProcess, jsonLines } from './helpers/process.js';
 import { FFMPEG } from './helpers/ffmpeg.js';
+import { freePort } from './helpers/ports.js';
 import { endDatagram } from '../src/frame/udp-datagram.js';
 import { SEALED_VERSION } from '../src/frame/udp-seal.js';
 
@@ -68,6 +69,33 @@ describe.each([['127.0.0.1'], ['::1']])('with the same secret over %s', (host) =
     expect(records).toHaveLength(20);
     expect(records.every((r) => r.width === 320 && r.height === 240)).toBe(true);
     expect(recv.stderr()).not.toMatch(/ERR_UDP_|problems caused by peers/);
+  });
+});
+
+describe('either end killed and started again, with the secret', () => {
+  it('a receiver started again takes the running stream up from its next datagram; a sender started again is a new stream', async () => {
+    const port = await freePort();
+    const recvArgs = ['recv', '--udp', '--no-window', '--json', '--bind', '127.0.0.1', '--listen', String(port), '--secret-file', secretFile];
+    const first = vstream(recvArgs, { env });
+    await first.waitForLine(/listening on/, 'stderr');
+    const live = ['send', '--udp', '--pattern', '--size', '160x120', '--fps', '30', '--to', `127.0.0.1:${port}`];
+    const send1 = vstream(live, { env: withSecret(SECRET) });
+    await first.waitForLines(/"seq":/, 5, { stream: 'stdout' });
+    first.kill('SIGKILL');
+    await first.exited;
+    const second = vstream(recvArgs, { env });
+    await second.waitForLines(/"seq":/, 5, { stream: 'stdout' });
+    send1.kill('SIGKILL');
+    await send1.exited;
+    const seen = second.output('stdout').length;
+    const send2 = vstream(live, { env: withSecret(SECRET) });
+    await second.waitForLines(/"seq":/, seen + 5, { stream: 'stdout' });
+    send2.kill('SIGINT');
+    await send2.exitCode;
+    second.kill('SIGINT');
+    expect(await second.exitCode).toBe(130);
+    // Nothing of either sender was taken for a forgery or a replay.
+    expect(second.stderr()).not.toMatch(/ERR_UDP_/);
   });
 });
 
