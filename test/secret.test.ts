@@ -1,7 +1,7 @@
 /**
  * The shared secret: where it is read from, what is refused, and the keys derived from it.
  */
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -81,6 +81,25 @@ describe('vstream secret', () => {
     const run = vstream(['secret']);
     expect(await run.exitCode).toBe(0);
     expect(run.stdout().toString()).toMatch(/^[A-Za-z0-9_-]{43}\n$/);
+  });
+
+  it('--out writes it to a new file only its owner can read, never over an existing one, and loads back', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vstream-secret-out-'));
+    const path = join(dir, 'vstream.key');
+    const run = vstream(['secret', '--out', path]);
+    expect(await run.exitCode).toBe(0);
+    expect(run.stdout().toString()).toBe('');
+    expect(run.stderr().toString()).toMatch(/^vstream: wrote a new secret to .*vstream\.key \(mode 600: only you can read it\)/);
+    const text = await readFile(path, 'utf8');
+    expect(text).toMatch(/^[A-Za-z0-9_-]{43}\n$/);
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    const warnings: string[] = [];
+    expect(await loadSecret({ secretFile: path, env: {}, warn: (line) => warnings.push(line) })).toBeDefined();
+    expect(warnings).toEqual([]);
+    const again = vstream(['secret', '--out', path]);
+    expect(await again.exitCode).toBe(2);
+    expect(again.stderr().toString()).toMatch(/exists: --out never replaces a secret/);
+    expect(await readFile(path, 'utf8')).toBe(text);
   });
 });
 
