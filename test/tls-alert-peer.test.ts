@@ -9,7 +9,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AuthError, ProtocolError } from '../src/errors.js';
 import { encodeHeader } from '../src/frame/header.js';
 import { TcpFrameParser } from '../src/reassemble/tcp-parser.js';
-import { opensWithTlsAlert, TLS_HANDSHAKE_FAILURE_ALERT } from '../src/transport/secure-socket.js';
+import { opensWithTlsAlert } from '../src/frame/header.js';
+import { TLS_HANDSHAKE_FAILURE_ALERT } from '../src/transport/secure-socket.js';
 import { TcpFrameSender } from '../src/transport/tcp-sender.js';
 
 const servers: Server[] = [];

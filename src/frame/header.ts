@@ -86,6 +86,15 @@ export function tlsRecordAt(buf: Buffer): 'handshake' | 'alert' | undefined {
 }
 
 /**
+ * Whether `start`, the first bytes a connection ever received, open a TLS alert record (an end
+ * with the secret refusing this one): 'maybe' while too few are in to tell.
+ */
+export function opensWithTlsAlert(start: Buffer): 'yes' | 'no' | 'maybe' {
+  if (start.length === 0 || (start.length === 1 && start[0] === TLS_ALERT)) return 'maybe';
+  return tlsRecordAt(start) === 'alert' ? 'yes' : 'no';
+}
+
+/**
  * Throws when the first bytes of a header (2 are enough, fewer are let through) are a TLS
  * record: a ProtocolError for a handshake (a sender with the secret), an AuthError for an alert
  * (an end with the secret refusing this one, src/transport/secure-socket.ts; the alert is

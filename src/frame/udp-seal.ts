@@ -30,6 +30,11 @@ export const REPLAY_WINDOW = 1024;
 export const MAX_COUNTER = Number.MAX_SAFE_INTEGER;
 const TWO_32 = 0x1_0000_0000;
 
+/** Whether a datagram says it is sealed (magic and version), before anything is checked. */
+export function isSealed(datagram: Buffer): boolean {
+  return datagram.length >= 4 && datagram.readUInt16BE(0) === UDP_MAGIC && datagram[2] === SEALED_VERSION;
+}
+
 /** The per-stream key: HKDF-SHA256, info `vstream udp\0` + salt. */
 export function streamKey(secret: Secret, salt: Buffer): Buffer {
   return secret.derive('udp', 32, salt);
@@ -142,7 +147,7 @@ export class DatagramOpener {
   }
 
   private tryOpen(datagram: Buffer): OpenResult {
-    if (datagram.length < 4 || datagram.readUInt16BE(0) !== UDP_MAGIC || datagram[2] !== SEALED_VERSION) return { drop: 'plain' };
+    if (!isSealed(datagram)) return { drop: 'plain' };
     if (datagram.length < SEAL_OVERHEAD || datagram[3] !== 0) return { drop: 'forged' };
     const head = datagram.subarray(0, SEALED_HEADER_SIZE);
     const salt = datagram.subarray(4, 4 + SALT_BYTES);

@@ -48,17 +48,6 @@ export const REFUSED_LINGER_MS = 2000;
 /** Refused connections lingering at once at most; past it one is closed at once, without the alert. */
 export const MAX_LINGERING_REFUSALS = 64;
 
-/**
- * Whether `start`, the first bytes a connection ever received, are a TLS alert record:
- * 'maybe' while too few are in to tell.
- */
-export function opensWithTlsAlert(start: Buffer): 'yes' | 'no' | 'maybe' {
-  if (start.length === 0) return 'maybe';
-  if (start[0] !== TLS_HANDSHAKE_FAILURE_ALERT[0]) return 'no';
-  if (start.length === 1) return 'maybe';
-  return start[1] === TLS_HANDSHAKE_FAILURE_ALERT[1] ? 'yes' : 'no';
-}
-
 /** The TLS key both ends derive from the secret (an openssl `-psk` peer needs it in hex). */
 export function tlsPskKey(secret: Secret): Buffer {
   return secret.derive('tls-psk', 32);

@@ -171,7 +171,6 @@ export class TcpFrameReceiver extends CoreReceiver<Connection> implements Receiv
     return typeof address === 'object' && address ? address.port : this.options.port;
   }
 
-
   /** Connections open now. */
   get connectionCount(): number {
     return this.core.size;
@@ -181,8 +180,6 @@ export class TcpFrameReceiver extends CoreReceiver<Connection> implements Receiv
   get bufferedBytes(): number {
     return this.budget.held;
   }
-
-
 
   /** Stops accepting, closes every connection, and ends the iterator after the queued frames. */
   close(): Promise<void> {

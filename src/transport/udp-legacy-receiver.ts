@@ -155,9 +155,6 @@ export class LegacyUdpReceiver extends CoreReceiver<Source> implements Receiver 
     return this.reassembler.pendingBytes;
   }
 
-
-
-
   /** Stops receiving, reports every sender gone, and ends the iterator after the queued frames. */
   close(): Promise<void> {
     return this.core.close(async () => {

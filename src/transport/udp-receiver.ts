@@ -7,8 +7,7 @@ import { CoreReceiver } from './core-receiver.js';
 import { DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_QUEUED_FRAMES, lossAfterQueue, ReceiverCore, type CoreSender } from './receiver-core.js';
 import type { Receiver } from './types.js';
 import type { LossCounters } from '../frame/frame.js';
-import { DatagramOpener, SEALED_VERSION, type SealDrop } from '../frame/udp-seal.js';
-import { UDP_MAGIC } from '../frame/udp-datagram.js';
+import { DatagramOpener, isSealed, type SealDrop } from '../frame/udp-seal.js';
 import type { Secret } from '../secret/secret.js';
 
 /** A UDP stream silent this long is over (ERR_STREAM_SILENT); unlike over TCP, silence, not a lack of frames. */
@@ -161,7 +160,6 @@ export class UdpFrameReceiver extends CoreReceiver<Stream> implements Receiver {
     return this.socket.getRecvBufferSize();
   }
 
-
   /** Bytes held in incomplete frames. */
   get pendingBytes(): number {
     return this.reassembler.pendingBytes;
@@ -198,8 +196,6 @@ export class UdpFrameReceiver extends CoreReceiver<Stream> implements Receiver {
     return stream && this.loss(stream);
   }
 
-
-
   /** Stops receiving, reports every stream gone with its counters, and ends the iterator after the queued frames. */
   close(): Promise<void> {
     return this.core.close(async () => {
@@ -224,7 +220,7 @@ export class UdpFrameReceiver extends CoreReceiver<Stream> implements Receiver {
         return;
       }
       datagram = opened.plain;
-    } else if (msg.length >= 4 && msg.readUInt16BE(0) === UDP_MAGIC && msg[2] === SEALED_VERSION) {
+    } else if (isSealed(msg)) {
       this.report({ code: 'ERR_UDP_SEALED', message: `${source}: UDP datagram sealed with a shared secret, and this receiver has none (give it the same --secret-file); ignored` });
       return;
     }
