@@ -3,8 +3,8 @@
  * show the test pattern and its motion, and the page follows senders coming and going.
  */
 import sharp from 'sharp';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { hasChromium, launchChromium, NO_CHROMIUM, pixelAt, type Chromium, type ChromiumPage } from './helpers/chromium.js';
+import { afterEach, expect, it } from 'vitest';
+import { describeInChromium, launchChromium, pixelAt, type ChromiumPage } from './helpers/chromium.js';
 import { fetchBody, startHttpViewer } from './helpers/mjpeg-http.js';
 import { startProcess, stopAll, vstream, VSTREAM_BIN, type TestProcess } from './helpers/process.js';
 
@@ -54,17 +54,7 @@ async function showsMovingPattern(page: ChromiumPage, selector: string, snapshot
   await page.screenshotUntil(async (png) => difference(await probe(png, rect), first) > 1, 'the pattern moving');
 }
 
-describe.skipIf(!hasChromium())(`recv --http in headless Chromium${hasChromium() ? '' : ` (skipped: ${NO_CHROMIUM})`}`, () => {
-  let browser: Chromium;
-
-  beforeAll(async () => {
-    browser = await launchChromium({ width: 800, height: 600 });
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-  });
-
+describeInChromium(`recv --http in headless Chromium`, { width: 800, height: 600 }, (browser) => {
   afterEach(async () => {
     await stopAll();
   });
@@ -73,7 +63,7 @@ describe.skipIf(!hasChromium())(`recv --http in headless Chromium${hasChromium()
     const { recv, base } = await startHttpViewer();
     pattern(recv.port, 'cam');
     while ((await fetchBody(`${base}/snapshot/cam.jpg`)).status !== 200) await new Promise((resolve) => setImmediate(resolve));
-    const page = await browser.newPage();
+    const page = await browser().newPage();
     try {
       await page.goto(`${base}/stream/cam`, { waitUntil: 'image' });
       expect(await page.evaluate('[document.images[0].naturalWidth, document.images[0].naturalHeight]')).toEqual([320, 240]);
@@ -91,7 +81,7 @@ describe.skipIf(!hasChromium())(`recv --http in headless Chromium${hasChromium()
     sender.child.stdin!.write(await solid(220, 0, 0));
     const framesOf = async () => (JSON.parse((await fetchBody(`${base}/streams.json`)).body.toString()) as { streams: { frames: number }[] }).streams[0]?.frames ?? 0;
     while ((await framesOf()) < 1) await new Promise((resolve) => setImmediate(resolve));
-    const page = await browser.newPage();
+    const page = await browser().newPage();
     const colourIs = (want: 'red' | 'blue') => async (png: Buffer) => {
       const [r, g, b] = await pixelAt(png, 400, 300);
       return want === 'red' ? r > 150 && g < 80 && b < 80 : b > 150 && r < 80 && g < 80;
@@ -111,7 +101,7 @@ describe.skipIf(!hasChromium())(`recv --http in headless Chromium${hasChromium()
   it('tiles the streams on /, with their figures, and follows senders coming and going', async () => {
     const { recv, base } = await startHttpViewer();
     pattern(recv.port, 'Front door');
-    const page = await browser.newPage();
+    const page = await browser().newPage();
     try {
       await page.goto(`${base}/`);
       await page.waitFor(`document.querySelectorAll('main figure').length === 1 && document.querySelector('main figure img').naturalWidth > 0`);
@@ -146,7 +136,7 @@ describe.skipIf(!hasChromium())(`recv --http in headless Chromium${hasChromium()
       sender.child.stdin!.write(await solid(40 * i, 200 - 30 * i, 100));
       senders.push(sender);
     }
-    const page = await browser.newPage();
+    const page = await browser().newPage();
     try {
       await page.goto(`${base}/`);
       await page.waitFor(`(() => { const f = [...document.querySelectorAll('main figure img')]; return f.length === 6 && f.every((img) => img.naturalWidth === 160); })()`);

@@ -9,9 +9,9 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_WRONG_PER_ADDRESS } from '../src/sink/http/login-attempts.js';
-import { hasChromium, launchChromium, NO_CHROMIUM, type Chromium } from './helpers/chromium.js';
+import { describeInChromium } from './helpers/chromium.js';
 import { FFMPEG, runFfmpeg } from './helpers/ffmpeg.js';
 import { imageInfo } from './helpers/jpeg.js';
 import { rawExchange } from './helpers/mjpeg-http.js';
@@ -221,21 +221,11 @@ describe('send --listen --http with --secret-file (the sender-side viewer)', () 
   });
 });
 
-describe.skipIf(!hasChromium())(`the CLI's private viewer in headless Chromium${hasChromium() ? '' : ` (skipped: ${NO_CHROMIUM})`}`, () => {
-  let browser: Chromium;
-
-  beforeAll(async () => {
-    browser = await launchChromium({ width: 800, height: 600, args: ['--ignore-certificate-errors'] });
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-  });
-
+describeInChromium(`the CLI's private viewer in headless Chromium`, { width: 800, height: 600, args: ['--ignore-certificate-errors'] }, (browser) => {
   it('logs in with the secret and shows the received stream', async () => {
     const { viewer } = await receiverWithSender();
     await firstFrame(viewer);
-    const page = await browser.newPage();
+    const page = await browser().newPage();
     try {
       await page.goto(`${viewer.base}/`);
       // Not logged in: the form.

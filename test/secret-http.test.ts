@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { Problem } from '../src/problems.js';
 import { Secret } from '../src/secret/secret.js';
 import { viewerCertificate } from '../src/sink/http/certificate.js';
@@ -21,7 +21,7 @@ import { viewerToken } from '../src/sink/http/login.js';
 import { viewerPage } from '../src/sink/http/page.js';
 import { listenViewer } from '../src/sink/http/secure-viewer.js';
 import type { HttpViewer } from '../src/sink/http/viewer-server.js';
-import { hasChromium, launchChromium, NO_CHROMIUM, pixelAt, type Chromium } from './helpers/chromium.js';
+import { describeInChromium, pixelAt } from './helpers/chromium.js';
 import { FFMPEG, runFfmpeg } from './helpers/ffmpeg.js';
 import { rawExchange } from './helpers/mjpeg-http.js';
 import { start, stopAll } from './helpers/process.js';
@@ -259,21 +259,11 @@ describe('the viewer with a secret', () => {
   });
 });
 
-describe.skipIf(!hasChromium())(`the viewer with a secret in headless Chromium${hasChromium() ? '' : ` (skipped: ${NO_CHROMIUM})`}`, () => {
-  let browser: Chromium;
-
-  beforeAll(async () => {
-    browser = await launchChromium({ width: 800, height: 600, args: ['--ignore-certificate-errors'] });
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-  });
-
+describeInChromium(`the viewer with a secret in headless Chromium`, { width: 800, height: 600, args: ['--ignore-certificate-errors'] }, (browser) => {
   it('stays at the login with a wrong secret, then logs in, is sent to / and sees the stream, then logs out', async () => {
     const { port } = await securedViewer();
     const base = `https://127.0.0.1:${port}`;
-    const page = await browser.newPage();
+    const page = await browser().newPage();
     const submit = (typed: string) =>
       page.evaluate(`(() => { document.getElementById('secret').value = ${JSON.stringify(typed)}; document.querySelector('form').submit(); return true; })()`);
     try {

@@ -26,6 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import sharp from 'sharp';
+import { afterAll, beforeAll, describe } from 'vitest';
 
 /** The browser tests drive: $CHROMIUM, else Debian's /usr/bin/chromium (CI installs it). */
 export function chromiumPath(): string {
@@ -536,4 +537,21 @@ export async function pixelAt(png: Buffer, x: number, y: number): Promise<[numbe
 /** Whether two colours are within `tolerance` on every channel (JPEG and scaling shift them). */
 export function near(actual: readonly number[], expected: readonly number[], tolerance = 12): boolean {
   return expected.every((v, i) => Math.abs((actual[i] ?? NaN) - v) <= tolerance);
+}
+
+/**
+ * A describe block that runs only where Chromium is (saying why it is skipped in its name),
+ * with one browser for all its tests: `browser()` inside a test.
+ */
+export function describeInChromium(name: string, options: LaunchOptions, body: (browser: () => Chromium) => void): void {
+  describe.skipIf(!hasChromium())(`${name}${hasChromium() ? '' : ` (skipped: ${NO_CHROMIUM})`}`, () => {
+    let browser: Chromium | undefined;
+    beforeAll(async () => {
+      browser = await launchChromium(options);
+    });
+    afterAll(async () => {
+      await browser?.close();
+    });
+    body(() => browser!);
+  });
 }
