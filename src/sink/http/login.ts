@@ -15,6 +15,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ProblemReporter } from '../../problems.js';
 import { Secret } from '../../secret/secret.js';
 import { clientAddress, LoginAttempts } from './login-attempts.js';
+import { splitTarget } from './routes.js';
 
 export const TOKEN_COOKIE = 'vstream_token';
 /** A login form is one field; a body larger than this is not one. */
@@ -59,11 +60,7 @@ export class ViewerLogin {
    * login page, its form, or a 401).
    */
   admits(request: IncomingMessage, response: ServerResponse): boolean {
-    // Split by hand, as routes.ts does: new URL() throws on some targets a client may send.
-    const target = request.url ?? '/';
-    const question = target.indexOf('?');
-    const path = question === -1 ? target : target.slice(0, question);
-    const query = new URLSearchParams(question === -1 ? '' : target.slice(question + 1));
+    const { path, query } = splitTarget(request.url ?? '/');
     if (path === '/login') {
       if (request.method === 'POST') this.submit(request, response);
       else if (request.method === 'GET' || request.method === 'HEAD') loginPage(response, 200, '', request.method === 'HEAD');

@@ -24,13 +24,23 @@ function yesNo(value: string | null): boolean | undefined {
   return ['1', 'true', 'yes'].includes(value.toLowerCase());
 }
 
+/**
+ * A request target's path and query, split by hand: new URL() throws on some targets a client
+ * may send, and a viewer must answer those too.
+ */
+export function splitTarget(target: string): { path: string; query: URLSearchParams } {
+  const question = target.indexOf('?');
+  return {
+    path: question === -1 ? target : target.slice(0, question),
+    query: new URLSearchParams(question === -1 ? '' : target.slice(question + 1)),
+  };
+}
+
 export function route(method: string | undefined, target: string | undefined): Route {
   if (method !== 'GET' && method !== 'HEAD') return { kind: 'method-not-allowed' };
   // Only origin-form targets: an absolute URL or `*` is not something a viewer serves.
   if (target === undefined || !target.startsWith('/')) return { kind: 'not-found' };
-  const question = target.indexOf('?');
-  const path = question === -1 ? target : target.slice(0, question);
-  const query = new URLSearchParams(question === -1 ? '' : target.slice(question + 1));
+  const { path, query } = splitTarget(target);
   const advance = yesNo(query.get('advance_headers'));
   const advanceHeaders = advance === undefined ? {} : { advanceHeaders: advance };
   const first = { first: true } as const;
